@@ -1,0 +1,5 @@
+"""digest: turns what an organisation publishes into the e-mail its subscribers read."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

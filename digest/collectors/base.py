@@ -1,0 +1,30 @@
+"""What every collector receives: the fetched bytes of a source and the letter's reading context."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A source's body as read from disk or the web, with where it finally came from."""
+
+    body: bytes
+    url: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """Letter settings that shape how items are read: the time zone of naive dates, the teaser length."""
+
+    tz: ZoneInfo
+    teaser_length: int = 280
+
+
+def hashed_uid(*parts: str) -> str:
+    """A stable uid for an item that names none: a hash of its defining text (rss2email's last resort)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return f"sha256:{digest[:32]}"

@@ -1,0 +1,43 @@
+"""CSV files kept in a spreadsheet: UTF-8 with or without BOM, ';' or ',' between fields."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from digest.collectors.base import Context, Fetched
+from digest.collectors.records import collect_records, unknown_columns
+from digest.config import SourceConfig
+from digest.errors import SourceError
+from digest.model import Collected, Problem
+
+
+def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
+    """Every row of the CSV as an Item; rows that cannot be read are warnings naming their line."""
+    try:
+        text = fetched.body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (byte {exc.start}); save the file as 'CSV UTF-8'") from None
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise SourceError("the file is empty; it needs a header line such as title;url;date;summary")
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey="\x00extra")
+    columns = reader.fieldnames or []
+    if "title" not in [c.strip().lower() for c in columns]:
+        raise SourceError(f"no 'title' column in the header line ({delimiter.join(columns)})")
+    rows = []
+    problems = [Problem(source.name, f"column '{c}' is not one digest reads; ignored")
+                for c in unknown_columns(columns)]
+    try:
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if "\x00extra" in row:
+                problems.append(Problem(source.name, f"{where}: more fields than the header has; row skipped"))
+                continue
+            if any(v is not None and v.strip() for v in row.values()):
+                rows.append((where, row))
+    except csv.Error as exc:
+        problems.append(Problem(source.name, f"line {reader.line_num}: {exc}; the rest of the file is skipped"))
+    collected = collect_records(rows, source, ctx)
+    return Collected(source.name, collected.items, (*problems, *collected.problems))

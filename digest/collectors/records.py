@@ -1,0 +1,90 @@
+"""Rows of the data files a team keeps by hand (CSV, JSON, TOML), turned into Items.
+
+Columns: title (required), url, date, summary, image, place, start, end, uid. Dates are ISO 8601
+(2025-11-19, 2025-11-19T10:00) or French style (19/11/2025, 19/11/2025 10:00).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from digest.collectors.base import Context, hashed_uid
+from digest.config import SourceConfig
+from digest.dates import has_time, parse_date
+from digest.model import Collected, Item, Problem
+from digest.text import fold, html_to_text, safe_url, teaser
+
+COLUMNS = ("uid", "title", "url", "date", "summary", "image", "place", "start", "end")
+
+
+def item_from_record(record: Mapping[str, Any], source: SourceConfig, ctx: Context) -> Item:
+    """One row as an Item; raises ValueError naming the column at fault."""
+    values = {key.strip().lower(): value for key, value in record.items() if isinstance(key, str)}
+    title = html_to_text(_text(values.get("title")))
+    if not title:
+        raise ValueError("the title is empty")
+    url = _link(values, "url")
+    date = _when(values, "date", ctx)
+    start = _when(values, "start", ctx)
+    end = _when(values, "end", ctx)
+    all_day = start is not None and not has_time(values.get("start"))
+    if start and end and end < start:
+        raise ValueError("end is before start")
+    if start and end is None and all_day:
+        end = start  # an all-day end written by hand is the last day: inclusive, as Item wants
+    summary = teaser(html_to_text(_text(values.get("summary"))), ctx.teaser_length)
+    uid = _text(values.get("uid")) or url or hashed_uid(title, str(date or start or ""))
+    return Item(
+        uid=uid, source=source.name, title=title, url=url, date=date, summary=summary,
+        image=_link(values, "image"), place=fold(_text(values.get("place"))) or None,
+        start=start, end=end, all_day=all_day,
+    )
+
+
+def collect_records(
+    rows: Iterable[tuple[str, Mapping[str, Any]]], source: SourceConfig, ctx: Context
+) -> Collected:
+    """Items from (where, row) pairs: a bad row is a named warning and the good rows are kept."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for where, row in rows:
+        try:
+            items.append(item_from_record(row, source, ctx))
+        except ValueError as exc:
+            problems.append(Problem(source.name, f"{where}: {exc}; row skipped"))
+    return Collected(source.name, tuple(items), tuple(problems))
+
+
+def unknown_columns(names: Iterable[str]) -> list[str]:
+    """Column names that digest does not read (a typo in a header loses a whole column)."""
+    return [n for n in names if n and n.strip().lower() not in COLUMNS]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return str(value).strip()
+
+
+def _link(values: Mapping[str, Any], column: str) -> str | None:
+    raw = _text(values.get(column))
+    if not raw:
+        return None
+    url = safe_url(raw)
+    if url is None:
+        raise ValueError(f"{column} {raw!r} is not an absolute http(s) address")
+    return url
+
+
+def _when(values: Mapping[str, Any], column: str, ctx: Context) -> datetime | None:
+    raw = values.get(column)
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_date(raw, ctx.tz)
+    except ValueError as exc:
+        raise ValueError(f"{column}: {exc}") from None

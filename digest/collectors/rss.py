@@ -1,0 +1,114 @@
+"""RSS 0.9x/1.0/2.0 and Atom feeds, through feedparser, from bytes the project fetched itself."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+import lxml.html
+from lxml import etree
+
+from digest.collectors.base import Context, Fetched, hashed_uid
+from digest.config import SourceConfig
+from digest.errors import SourceError
+from digest.model import Collected, Item, Problem
+from digest.text import fold, html_to_text, safe_url, teaser
+
+
+def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
+    """Every entry of a feed as an Item; a feed with no entry at all is a failure."""
+    headers = {"content-location": fetched.url, "content-type": fetched.content_type or "application/xml"}
+    parsed = feedparser.parse(fetched.body, response_headers=headers)
+    problems: list[Problem] = []
+    if not parsed.entries:
+        raise SourceError(_why_empty(parsed, fetched))
+    if parsed.get("bozo"):
+        problems.append(Problem(source.name, f"feed is malformed, read what could be: {_reason(parsed)}"))
+    base = parsed.feed.get("link") or fetched.url
+    items = []
+    for number, entry in enumerate(parsed.entries, 1):
+        item = _item(entry, source, ctx, base)
+        if item is None:
+            problems.append(Problem(source.name, f"entry #{number} has no title; skipped"))
+        else:
+            items.append(item)
+    return Collected(source.name, tuple(items), tuple(problems))
+
+
+def _why_empty(parsed: Any, fetched: Fetched) -> str:
+    if not fetched.body.strip():
+        return "the body is empty"
+    head = fetched.body[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "got an HTML page, not a feed; check the url"
+    if parsed.get("bozo"):
+        return f"not a readable feed: {_reason(parsed)}"
+    return "the feed holds no entry"
+
+
+def _reason(parsed: Any) -> str:
+    exc = parsed.get("bozo_exception")
+    return fold(str(exc)) if exc else "unknown error"
+
+
+def _item(entry: Mapping[str, Any], source: SourceConfig, ctx: Context, base: str) -> Item | None:
+    title = html_to_text(entry.get("title", ""))
+    if not title:
+        return None
+    url = safe_url(entry.get("link"), base)
+    summary_html = entry.get("summary", "")
+    if not summary_html and entry.get("content"):
+        summary_html = entry["content"][0].get("value", "")
+    uid = fold(entry.get("id") or "") or entry.get("link") or hashed_uid(title, summary_html)
+    return Item(
+        uid=uid,
+        source=source.name,
+        title=title,
+        url=url,
+        date=_date(entry),
+        summary=teaser(html_to_text(summary_html), ctx.teaser_length),
+        image=_image(entry, url or base),
+        place=fold(entry.get("dc_coverage") or entry.get("where_name") or "") or None,
+    )
+
+
+def _date(entry: Mapping[str, Any]) -> datetime | None:
+    """Published, else updated (SPIP's dc:date lands in updated_parsed), as UTC."""
+    stamp: time.struct_time | None = entry.get("published_parsed") or entry.get("updated_parsed")
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
+
+
+def _image(entry: Mapping[str, Any], base: str) -> str | None:
+    """SPIP's logo in the content, else media:thumbnail / media:content, else an image enclosure."""
+    candidates: list[str | None] = []
+    for content in entry.get("content", []):
+        candidates.append(_spip_logo(content.get("value", "")))
+    candidates += [t.get("url") for t in entry.get("media_thumbnail", [])]
+    candidates += [m.get("url") for m in entry.get("media_content", [])
+                   if m.get("medium") == "image" or str(m.get("type", "")).startswith("image/")]
+    candidates += [link.get("href") for link in entry.get("links", [])
+                   if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/")]
+    for candidate in candidates:
+        url = safe_url(candidate, base)
+        if url:
+            return url
+    return None
+
+
+def _spip_logo(markup: str) -> str | None:
+    if "spip_logo" not in markup:
+        return None
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return None
+    for img in root.iter("img"):
+        if any(c.startswith("spip_logo") for c in (img.get("class") or "").split()):
+            return str(img.get("src") or "") or None
+    return None

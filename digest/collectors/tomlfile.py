@@ -1,0 +1,25 @@
+"""TOML data files: an array of tables, [[item]], with the documented columns."""
+
+from __future__ import annotations
+
+import tomllib
+
+from digest.collectors.base import Context, Fetched
+from digest.collectors.records import collect_records
+from digest.config import SourceConfig
+from digest.errors import SourceError
+from digest.model import Collected
+
+
+def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
+    """Every [[item]] table of the file as an Item."""
+    try:
+        data = tomllib.loads(fetched.body.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourceError(f"not valid TOML: {exc}") from None
+    tables = data.get("item")
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise SourceError("expected an array of tables written [[item]]")
+    return collect_records([(f"[[item]] #{n}", t) for n, t in enumerate(tables, 1)], source, ctx)

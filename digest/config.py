@@ -1,0 +1,382 @@
+"""Load sources.toml into frozen dataclasses, collecting every problem before reporting them all at once."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
+from digest.model import Link, SectionKind
+
+FORMATS = ("rss", "csv", "json", "toml", "ics")
+# What a file's extension says about its format, when `format` is not given.
+EXTENSIONS = {
+    ".xml": "rss", ".rss": "rss", ".atom": "rss", ".rdf": "rss",
+    ".csv": "csv", ".json": "json", ".toml": "toml", ".ics": "ics", ".ical": "ics",
+}
+DEFAULT_ADDRESS = "Cités Unies France · 9 rue Christiani · 75018 Paris"
+PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class LetterConfig:
+    """The [letter] table: what names and signs every issue."""
+
+    title: str
+    date: date | None
+    language: str
+    base_url: str
+    unsubscribe_url: str
+    sender: str
+    address: str
+    timezone: str
+    templates: Path
+    teaser_length: int
+    unsubscribe_mailto: str | None = None
+    footer_links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class SectionConfig:
+    """One [[section]]: a block of the letter and the rule that fills it."""
+
+    id: str
+    title: str
+    kind: SectionKind
+    max_items: int
+    window_days: int
+    horizon_days: int
+    default_image: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One [[source]]: where items come from and which section they feed."""
+
+    name: str
+    section: str
+    url: str
+    location: str
+    format: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole of sources.toml, checked."""
+
+    path: Path
+    letter: LetterConfig
+    sections: tuple[SectionConfig, ...]
+    sources: tuple[SourceConfig, ...]
+
+    @property
+    def root(self) -> Path:
+        """The folder that holds sources.toml: relative paths start here."""
+        return self.path.parent
+
+    def section(self, section_id: str) -> SectionConfig:
+        """The section with this id."""
+        return next(s for s in self.sections if s.id == section_id)
+
+
+class _Problems:
+    """Collects problems with the file and key they concern, to report all of them at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{self.path}: {where}: {message}")
+
+
+Check = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected non-empty text, got {value!r}")
+    return value.strip()
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"expected a whole number above 0, got {value!r}")
+    return value
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected a number of seconds above 0, got {value!r}")
+    return float(value)
+
+
+def _http_url(value: Any) -> str:
+    text = _text(value)
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"expected an absolute http(s) URL, got {text!r}")
+    return text
+
+
+def _mailto(value: Any) -> str:
+    text = _text(value)
+    if not text.startswith("mailto:") or "@" not in text:
+        raise ValueError(f"expected a mailto: address such as 'mailto:desabonnement@example.org', got {text!r}")
+    return text
+
+
+def _sender(value: Any) -> str:
+    text = _text(value)
+    if "@" not in parseaddr(text)[1]:
+        raise ValueError(f"expected an address such as 'Cités Unies France <lettre@example.org>', got {text!r}")
+    return text
+
+
+def _links(value: Any) -> tuple[Link, ...]:
+    if not isinstance(value, list):
+        raise ValueError("expected an array such as [{ title = \"Texte\", url = \"https://...\" }]")
+    links = []
+    for number, entry in enumerate(value, 1):
+        if not isinstance(entry, dict) or set(entry) != {"title", "url"}:
+            raise ValueError(f"link #{number}: expected exactly the keys title and url")
+        try:
+            links.append(Link(_text(entry["title"]), _http_url(entry["url"])))
+        except ValueError as exc:
+            raise ValueError(f"link #{number}: {exc}") from None
+    return tuple(links)
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20") from None
+
+
+def _timezone(value: Any) -> str:
+    text = _text(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}; use an IANA name such as 'Europe/Paris'") from None
+    return text
+
+
+def _choice(*choices: str) -> Check:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return cast(str, value)
+
+    return check
+
+
+def _identifier(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", text):
+        raise ValueError(f"use letters, digits, '-' and '_' only, got {text!r}")
+    return text
+
+
+# Each table's keys: name -> (check, default). A default of ... means the key is required.
+LETTER_KEYS: dict[str, tuple[Check, Any]] = {
+    "title": (_text, ...),
+    "date": (_iso_date, None),
+    "language": (_text, "fr"),
+    "base_url": (_http_url, ...),
+    "unsubscribe_url": (_http_url, ...),
+    "unsubscribe_mailto": (_mailto, None),
+    "from": (_sender, ...),
+    "address": (_text, DEFAULT_ADDRESS),
+    "timezone": (_timezone, "Europe/Paris"),
+    "templates": (_text, None),
+    "teaser_length": (_positive_int, 280),
+    "footer_links": (_links, ()),
+}
+SECTION_KEYS: dict[str, tuple[Check, Any]] = {
+    "id": (_identifier, ...),
+    "title": (_text, ...),
+    "kind": (_choice("news", "agenda"), "news"),
+    "max_items": (_positive_int, 10),
+    "window_days": (_positive_int, 31),
+    "horizon_days": (_positive_int, 180),
+    "default_image": (_http_url, None),
+}
+SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
+    "name": (_identifier, ...),
+    "section": (_text, ...),
+    "url": (_text, ...),
+    "format": (_choice(*FORMATS), None),
+    "timeout": (_positive_number, 10.0),
+}
+TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables"}
+
+
+def load(path: Path) -> Config:
+    """Read and check sources.toml; raise ConfigError listing every problem found."""
+    path = Path(path)
+    data = _read_toml(path)
+    problems = _Problems(path)
+    _check_unknown(data, TOP_KEYS, "top level", problems)
+    letter_table = _table(data, "letter", problems)
+    letter = _read_table(letter_table, LETTER_KEYS, "[letter]", problems)
+    sections = [_read_table(t, SECTION_KEYS, f"[[section]] #{i}", problems)
+                for i, t in enumerate(_tables(data, "section", problems), 1)]
+    sources = [_read_table(t, SOURCE_KEYS, f"[[source]] #{i}", problems)
+               for i, t in enumerate(_tables(data, "source", problems), 1)]
+    _check_references(sections, sources, problems)
+    templates = _templates(letter["templates"], path, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    root = path.resolve().parent
+    return Config(
+        path=path.resolve(),
+        letter=_letter(letter, templates),
+        sections=tuple(SectionConfig(**s) for s in sections),
+        sources=tuple(SourceConfig(location=resolve_location(s["url"], root), **s) for s in sources),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found; pass the configuration with -c PATH"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def _table(data: Mapping[str, Any], key: str, problems: _Problems) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        problems.add(key, f"expected a table [{key}]")
+        return {}
+    if not value:
+        problems.add(f"[{key}]", "missing; it needs at least title, base_url, unsubscribe_url and from")
+    return value
+
+
+def _tables(data: Mapping[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.add(key, f"expected an array of tables, written [[{key}]]")
+        return []
+    if not value:
+        problems.add(f"[[{key}]]", f"none defined; add at least one [[{key}]] table")
+    return value
+
+
+def _check_unknown(table: Mapping[str, Any], known: Mapping[str, Any], where: str, problems: _Problems) -> None:
+    for key in table:
+        if key not in known:
+            hint = difflib.get_close_matches(key, list(known), n=1)
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(known)}"
+            problems.add(where, f"unknown key '{key}'{suggestion}")
+
+
+def _read_table(
+    table: Mapping[str, Any], keys: Mapping[str, tuple[Check, Any]], where: str, problems: _Problems
+) -> dict[str, Any]:
+    """Check one table against its keys; bad or missing values become problems, not exceptions."""
+    if "id" in table or "name" in table:
+        where = f"{where} ({table.get('id') or table.get('name')!s})"
+    _check_unknown(table, keys, where, problems)
+    values: dict[str, Any] = {}
+    for key, (check, default) in keys.items():
+        if key not in table:
+            if default is ...:
+                problems.add(where, f"missing required key '{key}'")
+            values[key] = None if default is ... else default
+            continue
+        try:
+            values[key] = check(table[key])
+        except ValueError as exc:
+            problems.add(f"{where} {key}", str(exc))
+            values[key] = None
+    return values
+
+
+def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, Any]], problems: _Problems) -> None:
+    section_ids = [s["id"] for s in sections if s["id"]]
+    for duplicate in sorted({i for i in section_ids if section_ids.count(i) > 1}):
+        problems.add("[[section]]", f"id '{duplicate}' is used more than once")
+    names = [s["name"] for s in sources if s["name"]]
+    for duplicate in sorted({n for n in names if names.count(n) > 1}):
+        problems.add("[[source]]", f"name '{duplicate}' is used more than once")
+    for number, source in enumerate(sources, 1):
+        if source["section"] and source["section"] not in section_ids:
+            hint = difflib.get_close_matches(source["section"], section_ids, n=1)
+            known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids) or 'none'}"
+            problems.add(f"[[source]] #{number} ({source['name']}) section",
+                         f"no section has id '{source['section']}'; {known}")
+        if source["url"]:
+            try:
+                resolve_location(source["url"], Path("."))
+            except ValueError as exc:
+                problems.add(f"[[source]] #{number} ({source['name']}) url", str(exc))
+        if source["url"] and not source["format"]:
+            try:
+                source["format"] = guess_format(source["url"])
+            except ValueError as exc:
+                problems.add(f"[[source]] #{number} ({source['name']}) format", str(exc))
+
+
+def guess_format(url: str) -> str:
+    """The format a source's address suggests: its extension, else rss for a web address."""
+    parsed = urlparse(url)
+    suffix = Path(parsed.path).suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    if parsed.scheme in ("http", "https"):
+        return "rss"
+    raise ValueError(f"cannot tell the format of {url!r} from its name; add format = one of {', '.join(FORMATS)}")
+
+
+def resolve_location(url: str, root: Path) -> str:
+    """An absolute file path or an http(s) URL for a source's `url` (relative paths start at root)."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        return url
+    if parsed.scheme == "file":
+        return str(Path(parsed.path))
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise ValueError(f"unsupported address scheme '{parsed.scheme}:'; use a path, file:// or http(s)://")
+    return str((root / url).resolve())
+
+
+def _templates(configured: str | None, path: Path, problems: _Problems) -> Path:
+    """The template folder: as configured, else templates/ beside sources.toml, else the project's own."""
+    if configured:
+        folder = (path.parent / configured).resolve()
+        if not (folder / "letter.mjml.j2").is_file():
+            problems.add("[letter] templates", f"{folder} holds no letter.mjml.j2")
+        return folder
+    beside = path.parent / "templates"
+    return (beside if (beside / "letter.mjml.j2").is_file() else PROJECT_TEMPLATES).resolve()
+
+
+def _letter(values: dict[str, Any], templates: Path) -> LetterConfig:
+    return LetterConfig(
+        title=values["title"], date=values["date"], language=values["language"],
+        base_url=values["base_url"], unsubscribe_url=values["unsubscribe_url"],
+        unsubscribe_mailto=values["unsubscribe_mailto"], sender=values["from"], address=values["address"],
+        timezone=values["timezone"], templates=templates, teaser_length=values["teaser_length"],
+        footer_links=values["footer_links"],
+    )

@@ -1,0 +1,77 @@
+"""Reading dates as teams write them, and writing them as French readers expect."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+
+from digest.text import NBSP
+
+DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2})[:h](\d{2}))?$")
+
+
+def parse_date(value: object, tz: ZoneInfo) -> datetime:
+    """A timezone-aware datetime from ISO 8601 or dd/mm/yyyy[ hh:mm]; naive values are in `tz`."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tz)
+    text = str(value).strip()
+    match = DMY.match(text)
+    if match:
+        day, month, year, hour, minute = match.groups()
+        parsed = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD or dd/mm/yyyy") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def has_time(value: object) -> bool:
+    """Whether a date as written carries a time of day (so an event is not all-day)."""
+    if isinstance(value, datetime):
+        return True
+    return bool(re.search(r"\d[T ]\d{1,2}[:h]\d{2}", str(value)))
+
+
+def local_day(moment: datetime, tz: ZoneInfo) -> date:
+    """The calendar day of a moment in the letter's time zone."""
+    return moment.astimezone(tz).date()
+
+
+def day_month_year(day: date, locale: str = "fr") -> str:
+    """'19 novembre 2025', '1er mars 2021' (French ordinal for the first), with no-break spaces."""
+    text = format_date(day, "d MMMM y", locale=locale)
+    if locale.startswith("fr") and day.day == 1:
+        text = "1er" + text[1:]
+    return text.replace(" ", NBSP)
+
+
+def month_year(day: date, locale: str = "fr") -> str:
+    """'novembre 2025'."""
+    return format_date(day, "MMMM y", locale=locale).replace(" ", NBSP)
+
+
+def badge(day: date, locale: str = "fr") -> tuple[str, str]:
+    """The two lines of an agenda badge: ('26', 'mars'); abbreviated month as the CUF site shows it."""
+    return str(day.day), format_date(day, "MMM", locale=locale).rstrip(".")
+
+
+def days_before(day: date, count: int) -> date:
+    """The day `count` days before `day`."""
+    return day - timedelta(days=count)
+
+
+def weekday(day: date, locale: str = "fr") -> str:
+    """'jeudi'."""
+    return format_date(day, "EEEE", locale=locale)
+
+
+def clock(moment: datetime) -> str:
+    """A time of day in French style: '10 h 00'."""
+    return f"{moment.hour}{NBSP}h{NBSP}{moment.minute:02d}"

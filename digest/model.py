@@ -1,0 +1,108 @@
+"""The letter's data: frozen dataclasses that every stage after the collectors shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+SectionKind = Literal["news", "agenda"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One piece of news or one event, as a collector read it from a source.
+
+    Text fields are plain text (never markup); ``url`` and ``image`` are absolute http(s) URLs or None.
+    ``date`` is when the item was published; ``start``/``end`` are set for events. All datetimes are
+    timezone-aware. For an all-day event ``start`` and ``end`` are midnight of the first and last day
+    (``end`` inclusive), in the source's time zone.
+    """
+
+    uid: str
+    source: str
+    title: str
+    url: str | None = None
+    date: datetime | None = None
+    summary: str = ""
+    image: str | None = None
+    place: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    all_day: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A warning about one source or one step: the build goes on without the part it names."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A titled link, such as the footer's resource links."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """A block of the letter: its heading and the items selected for it, in order."""
+
+    id: str
+    title: str
+    kind: SectionKind
+    items: tuple[Item, ...]
+    default_image: str | None = None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One issue of the letter, ready to render."""
+
+    title: str
+    date: date
+    language: str
+    sections: tuple[Section, ...]
+    base_url: str
+    unsubscribe_url: str
+    sender: str
+    address: str
+    timezone: str
+    web_url: str
+    footer_links: tuple[Link, ...] = ()
+    subject: str = ""
+    preheader: str = ""
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        """Every item of the letter, section after section."""
+        return tuple(item for section in self.sections for item in section.items)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What the renderer produces for one letter: the finished HTML, its text twin and the MJML."""
+
+    html: str
+    text: str
+    mjml: str
+    subject: str
+    preheader: str
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What collecting one source gave: its items and the problems met on the way."""
+
+    source: str
+    items: tuple[Item, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    failed: bool = False
+    seconds: float = 0.0

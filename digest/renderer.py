@@ -1,0 +1,179 @@
+"""Render a Letter: Jinja2 -> MJML (mjml-python) -> HTML with CSS inlined (premailer), and plain text. Pure."""
+
+from __future__ import annotations
+
+import logging
+import re
+import textwrap
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+import mjml
+
+from digest import dates
+from digest.errors import TemplateError
+from digest.model import Item, Letter, Problem, Rendered
+from digest.text import NBSP, french
+
+HTML_TEMPLATE = "letter.mjml.j2"
+TEXT_TEMPLATE = "letter.txt.j2"
+WARN_BYTES = 90 * 1024  # Gmail clips past ~102 KB, hiding the footer and the unsubscribe link
+CLIP_BYTES = 102 * 1024
+PREHEADER_LENGTH = 110
+DOCTYPE = "<!doctype html>"
+INLINE_MARK = "digest:inline"
+
+
+def render(letter: Letter, templates: Path) -> Rendered:
+    """The finished HTML e-mail, its text twin and the intermediate MJML of one letter."""
+    env = environment(templates, ZoneInfo(letter.timezone))
+    subject = letter.subject or default_subject(letter)
+    preheader = letter.preheader or default_preheader(letter)
+    context = {"letter": letter, "subject": subject, "preheader": preheader,
+               "footer_links": letter.footer_links}
+    source = _render_template(env, HTML_TEMPLATE, context)
+    text = _render_template(env, TEXT_TEMPLATE, context)
+    html = inline_css(mjml_to_html(source))
+    return Rendered(html=html, text=_tidy_text(text), mjml=source, subject=subject, preheader=preheader)
+
+
+def environment(templates: Path, tz: ZoneInfo) -> jinja2.Environment:
+    """A Jinja2 environment that escapes everything in MJML and refuses undefined names."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2"), default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        fr=french,
+        month_year=dates.month_year,
+        news_date=lambda item: "Le" + NBSP + dates.day_month_year(item.date.astimezone(tz).date()),
+        badge=lambda item: dates.badge(_start_day(item, tz)),
+        when=lambda item: event_when(item, tz),
+        wrap=lambda text, width=72: "\n".join(textwrap.wrap(text, width, break_long_words=False,
+                                                            break_on_hyphens=False)),
+    )
+    return env
+
+
+def _render_template(env: jinja2.Environment, name: str, context: dict[str, object]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{exc.filename or name}, line {exc.lineno}: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template {exc.name} not found in {env.loader.searchpath}"  # type: ignore[union-attr]
+                            ) from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{name}: {exc.message}; check the names the template uses") from None
+
+
+def mjml_to_html(source: str) -> str:
+    """MJML to HTML with mjml-python; no web fonts, so no request to Google from the reader's client."""
+    try:
+        return str(mjml.mjml2html(source, fonts={}))
+    except ValueError as exc:
+        raise TemplateError(f"the MJML made from {HTML_TEMPLATE} does not parse: {_locate(exc, source)}") from None
+
+
+def _locate(exc: ValueError, source: str) -> str:
+    """The MJML error with the line it points at, so a template author can find it."""
+    message = str(exc)
+    match = re.search(r"position (\d+):(\d+)", message)
+    if not match:
+        return message
+    start = int(match.group(1))
+    line_number = source.count("\n", 0, start) + 1
+    line = source.splitlines()[line_number - 1] if source else ""
+    return f"{message} (MJML line {line_number}: {line.strip()[:120]})"
+
+
+def inline_css(html: str) -> str:
+    """Inline the CSS (Gmail and Outlook ignore much of <style>), keep @media rules, restore the doctype."""
+    from premailer import Premailer  # heavy import (cssutils): only when a letter is rendered
+
+    inlined = Premailer(
+        _only_ours(html), keep_style_tags=True, disable_basic_attributes=["height"], allow_network=False,
+        disable_validation=True, cssutils_logging_level=logging.CRITICAL, strip_important=False,
+    ).transform(pretty_print=False)
+    body = re.sub(r"^\s*<!doctype[^>]*>\s*", "", str(inlined), flags=re.IGNORECASE)
+    return f"{DOCTYPE}\n{body}"  # premailer drops the doctype: without it browsers use quirks mode
+
+
+def _only_ours(html: str) -> str:
+    """Mark MJML's reset styles so premailer leaves them in the head (as MJML itself does).
+
+    Inlining them would add ~200 bytes to every item's table; only the template's own <mj-style>,
+    marked 'digest:inline', is inlined.
+    """
+    def mark(match: re.Match[str]) -> str:
+        if INLINE_MARK in match.group(0):
+            return match.group(0)
+        return match.group(0).replace("<style", '<style data-premailer="ignore"', 1)
+
+    return re.sub(r"<style\b[^>]*>.*?</style>", mark, html, flags=re.DOTALL | re.IGNORECASE)
+
+
+def default_subject(letter: Letter) -> str:
+    """'La Lettre de CUF – novembre 2025'."""
+    return f"{letter.title} – {dates.month_year(letter.date).replace(NBSP, ' ')}"
+
+
+def default_preheader(letter: Letter) -> str:
+    """The first headlines, short: inbox previews show ~90-110 characters, spam filters dislike more."""
+    text = " · ".join(item.title for item in letter.items[:3])
+    if len(text) > PREHEADER_LENGTH:
+        text = text[: PREHEADER_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ·,:;") + "…"
+    return text
+
+
+def event_when(item: Item, tz: ZoneInfo) -> str:
+    """'jeudi 26 mars 2026, 10 h 00 – 11 h 30', 'du 12 au 15 novembre 2025', 'mercredi 29 avril 2026'."""
+    start_day = _start_day(item, tz)
+    end_day = item.end.astimezone(tz).date() if item.end else start_day
+    if end_day > start_day:
+        return f"du{NBSP}{_short(start_day, end_day)} au{NBSP}{dates.day_month_year(end_day)}"
+    text = f"{dates.weekday(start_day)} {dates.day_month_year(start_day)}"
+    start = item.start or item.date
+    if item.all_day or start is None:
+        return text
+    text += f", {dates.clock(start.astimezone(tz))}"
+    if item.end and item.end > start:
+        text += f"{NBSP}–{NBSP}{dates.clock(item.end.astimezone(tz))}"
+    return text
+
+
+def _short(start: date, end: date) -> str:
+    """The first day of a span, without what it shares with the last: '12' in 'du 12 au 15 novembre 2025'."""
+    full = dates.day_month_year(start)
+    if start.year == end.year and start.month == end.month:
+        return full.split(NBSP)[0]
+    if start.year == end.year:
+        return full.rsplit(NBSP, 1)[0]
+    return full
+
+
+def _start_day(item: Item, tz: ZoneInfo) -> date:
+    start = item.start or item.date
+    assert start is not None, "the selector keeps only events that have a start"
+    return start.astimezone(tz).date()
+
+
+def _tidy_text(text: str) -> str:
+    """At most one blank line in a row, no trailing spaces except in the signature's '-- '."""
+    lines = [line if line == "-- " else line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
+
+
+def size_problems(html: str) -> list[Problem]:
+    """A warning when the HTML nears the size at which Gmail clips a message."""
+    size = len(html.encode("utf-8"))
+    if size > CLIP_BYTES:
+        return [Problem("letter", f"the HTML is {size / 1024:.0f} KB: Gmail clips past ~102 KB, hiding the "
+                                  "footer and the unsubscribe link; lower max_items or teaser_length")]
+    if size > WARN_BYTES:
+        return [Problem("letter", f"the HTML is {size / 1024:.0f} KB, near Gmail's ~102 KB clipping limit")]
+    return []

@@ -1,0 +1,90 @@
+"""Plain text out of source markup, teasers, safe links and French typography."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from urllib.parse import urljoin, urlparse
+
+import lxml.html
+from lxml import etree
+
+NBSP = "\u00a0"
+NNBSP = "\u202f"  # narrow no-break space: French typography's "espace fine insécable"
+# SPIP appends links to the article's section and tags to every description: not part of the teaser.
+DROPPED_RELS = {"directory", "tag"}
+# Text that ends a teaser on the CUF site: "(…)" or "[...]", replaced by our own ellipsis.
+TRAILING_ELLIPSIS = re.compile(r"\s*(\(\s*(…|\.\.\.)\s*\)|\[\s*(…|\.\.\.)\s*\]|…|\.\.\.)\s*$")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def fold(text: str) -> str:
+    """Collapse runs of whitespace (newlines, tabs, no-break spaces from markup) into single spaces."""
+    return " ".join(CONTROL.sub("", text).split())
+
+
+def html_to_text(markup: str) -> str:
+    """The readable text of an HTML fragment: tags dropped, entities decoded once, whitespace folded."""
+    if "<" not in markup:
+        return fold(html.unescape(markup))
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return fold(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
+    for element in root.iter("script", "style", "a"):
+        if element.tag != "a" or DROPPED_RELS & set((element.get("rel") or "").split()):
+            _drop(element)
+    for element in root.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "td"):
+        element.tail = " " + (element.tail or "")
+    return fold(root.text_content())
+
+
+def _drop(element: lxml.html.HtmlElement) -> None:
+    """Remove an element and its content, keeping the text that follows it."""
+    parent = element.getparent()
+    if parent is not None:
+        element.drop_tree()
+
+
+def teaser(text: str, limit: int) -> str:
+    """A teaser of at most `limit` characters, cut at a word boundary and ended with '…' when cut."""
+    text = fold(text)
+    stripped = TRAILING_ELLIPSIS.sub("", text)
+    was_cut = stripped != text
+    if len(stripped) > limit:
+        cut = stripped[: limit - 1]
+        space = cut.rfind(" ")
+        stripped = cut[:space] if space > limit // 2 else cut
+        was_cut = True
+    if was_cut:
+        stripped = stripped.rstrip(" ,;:.-–—(") + "…"
+    return stripped
+
+
+def safe_url(url: str | None, base: str | None = None) -> str | None:
+    """An absolute http(s) URL, or None for anything else (javascript:, data:, mailto:, garbage)."""
+    if not url:
+        return None
+    url = fold(url).replace(" ", "%20")
+    if base:
+        url = urljoin(base, url)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return None
+    return url
+
+
+def french(text: str) -> str:
+    """French typography: no-break spaces before : ; ! ? and inside « »."""
+    text = re.sub(r"\s+([;!?])", NNBSP + r"\1", text)
+    text = re.sub(r"(?<=\w)([!?;])", NNBSP + r"\1", text)
+    text = re.sub(r"\s+:", NBSP + ":", text)
+    text = re.sub(r"«\s*", "«" + NBSP, text)
+    return re.sub(r"\s*»", NBSP + "»", text)
+
+
+def slug(text: str) -> str:
+    """Lowercase ASCII words joined by '-', for ids and file names."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
