@@ -1,0 +1,81 @@
+"""Shared fixtures: the project's paths, a config writer, an Item factory and a letter date."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import config
+from digest.model import Item
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+LETTER_DATE = date(2025, 11, 20)
+
+LETTER_TABLE = """\
+[letter]
+title = "La Lettre de CUF"
+date = "2025-11-20"
+base_url = "https://cites-unies-france.org/lettre/"
+unsubscribe_url = "https://cites-unies-france.org/lettre/desinscription"
+from = "Cités Unies France <lettre@cites-unies-france.org>"
+"""
+
+SECTIONS = """\
+[[section]]
+id = "cuf"
+title = "Actualités CUF"
+kind = "news"
+max_items = 10
+window_days = 31
+
+[[section]]
+id = "agenda"
+title = "Agenda"
+kind = "agenda"
+horizon_days = 180
+"""
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a sources.toml in tmp_path from the [letter] table, SECTIONS and the given sources text."""
+
+    def write(sources: str, *, letter: str = LETTER_TABLE, sections: str = SECTIONS,
+              files: dict[str, str | bytes] | None = None) -> Path:
+        for name, content in (files or {}).items():
+            target = tmp_path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        path = tmp_path / "sources.toml"
+        path.write_text(letter + "\n" + sections + "\n" + textwrap.dedent(sources), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def default_config() -> config.Config:
+    """The project's own sources.toml, which builds the default letter from samples/."""
+    return config.load(ROOT / "sources.toml")
+
+
+def make_item(title: str = "Une actualité", **fields: Any) -> Item:
+    """An Item with sensible defaults; any field can be given."""
+    values: dict[str, Any] = {
+        "uid": fields.pop("uid", None) or f"uid:{title}",
+        "source": "test",
+        "title": title,
+        "url": f"https://example.org/{abs(hash(title))}",
+        "date": datetime(2025, 11, 19, 9, 0, tzinfo=UTC),
+    }
+    values.update(fields)
+    return Item(**values)
