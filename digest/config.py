@@ -203,7 +203,7 @@ LETTER_KEYS: dict[str, tuple[Check, Any]] = {
     "address": (_text, DEFAULT_ADDRESS),
     "timezone": (_timezone, "Europe/Paris"),
     "templates": (_text, None),
-    "teaser_length": (_positive_int, 280),
+    "teaser_length": (_positive_int, 220),
     "footer_links": (_links, ()),
 }
 SECTION_KEYS: dict[str, tuple[Check, Any]] = {

@@ -75,8 +75,18 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
     return url
 
 
+MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
+# "le 4 décembre 2025", "1er mars": a date written in a title must not break across lines
+DATE_IN_TEXT = re.compile(rf"\b(\d{{1,2}}(?:er)?) ({MONTHS})(?: (\d{{4}}))?\b", re.IGNORECASE)
+
+
+def _glue_date(match: re.Match[str]) -> str:
+    return NBSP.join(part for part in match.groups() if part)
+
+
 def french(text: str) -> str:
-    """French typography: no-break spaces before : ; ! ? and inside « »."""
+    """French typography: no-break spaces before : ; ! ?, inside « » and inside dates."""
+    text = DATE_IN_TEXT.sub(_glue_date, text)
     text = re.sub(r"\s+([;!?])", NNBSP + r"\1", text)
     text = re.sub(r"(?<=\w)([!?;])", NNBSP + r"\1", text)
     text = re.sub(r"\s+:", NBSP + ":", text)

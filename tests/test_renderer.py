@@ -1,0 +1,170 @@
+"""The renderer: what a reader sees in the HTML and the text, French style, and the size budget."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest import config, dates, renderer, selector
+from digest.errors import TemplateError
+from digest.model import Item, Letter, Section
+from digest.text import NBSP, NNBSP, french
+from digest.text import teaser as cut
+
+from .conftest import LETTER_DATE, ROOT, make_item
+
+PARIS = ZoneInfo("Europe/Paris")
+TEMPLATES = ROOT / "templates"
+
+
+def letter_of(*sections: Section, day: date = LETTER_DATE) -> Letter:
+    cfg = config.load(ROOT / "sources.toml")
+    return selector.make_letter(cfg, sections, day)
+
+
+def news_section(*items: Item, default_image: str | None = None) -> Section:
+    return Section("cuf", "Actualités CUF", "news", items, default_image)
+
+
+def test_french_dates() -> None:
+    assert dates.day_month_year(date(2025, 11, 19)) == f"19{NBSP}novembre{NBSP}2025"
+    assert dates.day_month_year(date(2021, 3, 1)) == f"1er{NBSP}mars{NBSP}2021"
+    assert dates.month_year(date(2025, 11, 20)) == f"novembre{NBSP}2025"
+    assert dates.badge(date(2026, 3, 26)) == ("26", "mars")
+    assert dates.badge(date(2026, 4, 29)) == ("29", "avr")
+
+
+def test_french_typography() -> None:
+    assert french("Nouveau : les Décryptages !") == f"Nouveau{NBSP}: les Décryptages{NNBSP}!"
+    assert french("Vraiment? Oui; « non »") == f"Vraiment{NNBSP}? Oui{NNBSP}; «{NBSP}non{NBSP}»"
+    assert french("à 10:00, voir https://e.org") == "à 10:00, voir https://e.org"  # no space added inside
+    assert french("le 4 décembre 2025 et le 1er mars") == f"le 4{NBSP}décembre{NBSP}2025 et le 1er{NBSP}mars"
+
+
+def test_news_item_reads_like_the_lettre_de_cuf() -> None:
+    item = make_item("Nouveau à Cités Unies France : les Décryptages !", date=datetime(2021, 3, 1, 9, tzinfo=PARIS),
+                     place="à Paris", summary="Un nouveau rendez-vous…", url="https://cites-unies-france.org/x",
+                     image="https://cites-unies-france.org/logo.jpg")
+    out = renderer.render(letter_of(news_section(item)), TEMPLATES)
+    html = out.html
+    assert html.startswith("<!doctype html>")
+    assert '<html lang="fr"' in html
+    assert "<title>La Lettre de CUF – novembre 2025</title>" in html
+    assert f"novembre{NBSP}2025" in html  # the issue's month in the header
+    assert f"Le{NBSP}1er{NBSP}mars{NBSP}2021" in html
+    assert '<a href="https://cites-unies-france.org/x"' in html and "En savoir plus" in html
+    assert f"Cités Unies France{NBSP}: les Décryptages{NNBSP}!" in html
+    assert "à Paris" in html and "Un nouveau rendez-vous…" in html
+    assert 'content="light dark"' in html and 'name="supported-color-schemes"' in html
+    assert "Se désinscrire" in html and "https://cites-unies-france.org/lettre/desinscription" in html
+    assert "https://cites-unies-france.org/lettre/2025-11-20/letter.html" in html  # view in browser
+    assert "fonts.googleapis" not in html  # no web font request from the reader's client
+
+
+def test_every_image_has_alt_text_and_default_image_is_used() -> None:
+    with_image = make_item("Avec image", image="https://e.org/a.jpg", date=datetime(2025, 11, 19, tzinfo=PARIS))
+    without = make_item("Sans image", date=datetime(2025, 11, 18, tzinfo=PARIS))
+    out = renderer.render(letter_of(news_section(with_image, without, default_image="https://e.org/def.png")),
+                          TEMPLATES)
+    images = re.findall(r"<img\b[^>]*>", out.html)
+    assert len(images) == 2
+    assert all(re.search(r'alt="[^"]+"', tag) for tag in images)
+    assert all('width="96"' in tag for tag in images)
+    assert "https://e.org/def.png" in out.html
+
+
+def test_agenda_badge_and_when() -> None:
+    event = make_item("Réunion du groupe-pays Maroc", start=datetime(2026, 3, 30, 14, tzinfo=PARIS),
+                      end=datetime(2026, 3, 30, 16, 30, tzinfo=PARIS), place="Paris")
+    multi = make_item("Fonds Turquie", start=datetime(2025, 11, 12, tzinfo=PARIS),
+                      end=datetime(2025, 11, 15, tzinfo=PARIS), all_day=True)
+    out = renderer.render(letter_of(Section("agenda", "Agenda", "agenda", (multi, event))), TEMPLATES)
+    assert "<b style=\"font-size:20px\">30</b><br>mars" in out.html
+    assert f"lundi 30{NBSP}mars{NBSP}2026, 14{NBSP}h{NBSP}00{NBSP}–{NBSP}16{NBSP}h{NBSP}30" in out.text
+    assert f"du{NBSP}12 au{NBSP}15{NBSP}novembre{NBSP}2025" in out.text
+
+
+def test_source_text_is_escaped_never_markup() -> None:
+    item = make_item('<img src=x onerror=alert(1)> & "quotes"', summary="<b>bold</b> 5 < 6",
+                     date=datetime(2025, 11, 19, tzinfo=PARIS))
+    out = renderer.render(letter_of(news_section(item)), TEMPLATES)
+    assert "<img src=x" not in out.html and "<b>bold</b>" not in out.html
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp;" in out.html
+    assert '<img src=x onerror=alert(1)> & "quotes"' in out.text  # the text version is not HTML
+
+
+def test_preheader_and_subject() -> None:
+    items = [make_item(f"Titre numéro {i} assez long pour remplir l’aperçu",
+                       date=datetime(2025, 11, 19 - i, tzinfo=PARIS)) for i in range(5)]
+    out = renderer.render(letter_of(news_section(*items)), TEMPLATES)
+    assert out.subject == "La Lettre de CUF – novembre 2025"
+    assert out.preheader.startswith("Titre numéro 0") and len(out.preheader) <= renderer.PREHEADER_LENGTH
+    assert out.preheader in out.html
+
+
+def test_text_version_has_every_item_and_link() -> None:
+    items = [make_item(f"Actualité {i}", url=f"https://e.org/{i}", date=datetime(2025, 11, 10 + i, tzinfo=PARIS))
+             for i in range(3)]
+    out = renderer.render(letter_of(news_section(*items)), TEMPLATES)
+    for i in range(3):
+        assert f"Actualité {i}" in out.text and f"En savoir plus : https://e.org/{i}" in out.text
+    assert "Se désinscrire : https://cites-unies-france.org/lettre/desinscription" in out.text
+    assert "\n\n\n" not in out.text and "<b" not in out.text
+
+
+def full_month() -> Letter:
+    """A heavy month: 40 CUF news with pictures and full teasers, 15 member news, 10 events, 5 briefs."""
+    teaser = ("La Dynamique Amérique Latine et Caraïbes (DALC), portée par sa présidente, a récemment pris part "
+              "à deux temps majeurs de coopération internationale, illustrant la place centrale des collectivités "
+              "territoriales dans la construction de partenariats durables entre les territoires (…)")
+    def news(n: int, prefix: str) -> tuple[Item, ...]:
+        title = "retour sur la mission de la présidente en Colombie, novembre 2025"
+        return tuple(make_item(f"{prefix} {i} : {title}",
+                               url=f"https://cites-unies-france.org/retour-sur-la-mission-{prefix}-{i}-colombie",
+                               image=f"https://cites-unies-france.org/local/cache-vignettes/L150xH100/arton{i}.jpg",
+                               summary=cut(teaser, 220), place="à Paris",
+                               date=datetime(2025, 11, 1 + i % 19, tzinfo=PARIS))
+                     for i in range(n))
+    agenda = tuple(make_item(f"Réunion du groupe-pays n°{i}", url=f"https://cites-unies-france.org/agenda-{i}",
+                             start=datetime(2026, 1, 1 + i, 14, tzinfo=PARIS),
+                             end=datetime(2026, 1, 1 + i, 16, tzinfo=PARIS), place="Cités Unies France, Paris")
+                   for i in range(10))
+    return letter_of(Section("cuf", "Actualités CUF", "news", news(40, "CUF")),
+                     Section("agenda", "Agenda", "agenda", agenda),
+                     Section("collectivites", "Actualités des collectivités", "news", news(15, "Membre")),
+                     Section("breves", "En bref", "news", news(5, "Brève")))
+
+
+def test_a_full_month_fits_under_gmails_clipping_with_room_to_spare() -> None:
+    out = renderer.render(full_month(), TEMPLATES)
+    size = len(out.html.encode("utf-8"))
+    assert size < renderer.WARN_BYTES, f"{size / 1024:.0f} KB"
+    assert renderer.size_problems(out.html) == []
+
+
+def test_size_warnings() -> None:
+    assert "near Gmail's" in renderer.size_problems("x" * (91 * 1024))[0].message
+    assert "Gmail clips" in renderer.size_problems("x" * (103 * 1024))[0].message
+
+
+def test_template_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    for name in ("letter.mjml.j2", "letter.txt.j2"):
+        (tmp_path / name).write_text((TEMPLATES / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "letter.txt.j2").write_text("line one\n{{ letter.title }\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"letter.txt.j2, line 2: "):
+        renderer.render(letter_of(news_section(make_item())), tmp_path)
+    (tmp_path / "letter.txt.j2").write_text("{{ letter.nonexistent }}", encoding="utf-8")
+    with pytest.raises(TemplateError, match="nonexistent"):
+        renderer.render(letter_of(news_section(make_item())), tmp_path)
+
+
+def test_mjml_errors_become_template_errors(tmp_path: Path) -> None:
+    (tmp_path / "letter.txt.j2").write_text("x", encoding="utf-8")
+    (tmp_path / "letter.mjml.j2").write_text("<mjml><mj-body><mj-text>{{ '<' | safe }}</mjml>",
+                                             encoding="utf-8")
+    with pytest.raises(TemplateError, match="does not parse"):
+        renderer.render(letter_of(news_section(make_item())), tmp_path)
