@@ -30,5 +30,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+## screenshot: redo docs/letter.png, the default letter at desktop and phone widths (needs Debian's chromium)
+screenshot: $(STAMP)
+	$(BIN)/python scripts/screenshot.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

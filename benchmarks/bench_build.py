@@ -37,11 +37,14 @@ def feed(number: int, items: int) -> str:
     for i in range(items):
         day = 1 + (i % 19)
         entries.append(f"""<item><title>Source {number} : actualité {i}, coopération décentralisée</title>
-<link>https://membre{number}.example.org/actu-{i}</link><guid isPermaLink="true">https://membre{number}.example.org/actu-{i}</guid>
+<link>https://membre{number}.example.org/actu-{i}</link>
+<guid isPermaLink="true">https://membre{number}.example.org/actu-{i}</guid>
 <dc:date>2025-11-{day:02d}T09:{i % 60:02d}:00Z</dc:date>
 <description>&lt;p&gt;{"La Ville et ses partenaires ont accueilli une délégation " * 6}(…)&lt;/p&gt;
-&lt;p&gt;&lt;a href="https://membre{number}.example.org/-Actus-" rel="directory"&gt;Actus&lt;/a&gt;&lt;/p&gt;</description>
-<content:encoded><![CDATA[<img class='spip_logos' src='https://membre{number}.example.org/IMG/arton{i}.jpg' width='150' height='100' />
+&lt;p&gt;&lt;a href="https://membre{number}.example.org/-Actus-" rel="directory"&gt;Actus&lt;/a&gt;&lt;/p&gt;
+</description>
+<content:encoded><![CDATA[<img class='spip_logos' width='150' height='100'
+ src='https://membre{number}.example.org/IMG/arton{i}.jpg' />
 <p>{"Texte complet de l’article. " * 20}</p>]]></content:encoded></item>""")
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/">

@@ -71,6 +71,36 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """The [smtp] table: the server that sends the letter. The password is never here, only the NAME of
+    the environment variable that holds it (password_env), and likewise the unsubscribe secret (secret_env)."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    rate: float | None = None
+    list_id: str | None = None
+    secret_env: str = "DIGEST_SECRET"
+    timeout: float = 30.0
+    retry_wait: float = 60.0
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """The [fetch] table: how web sources are fetched and where their last good copies are kept."""
+
+    concurrency: int = 8
+    deadline: float = 60.0
+    connect_timeout: float = 5.0
+    max_bytes: int = 10 * 1024 * 1024
+    retries: int = 2
+    max_redirects: int = 5
+    cache_dir: Path | None = None  # None: .digest-cache/ beside sources.toml
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of sources.toml, checked."""
 
@@ -78,6 +108,8 @@ class Config:
     letter: LetterConfig
     sections: tuple[SectionConfig, ...]
     sources: tuple[SourceConfig, ...]
+    smtp: SmtpConfig | None = None
+    fetch: FetchConfig = FetchConfig()
 
     @property
     def root(self) -> Path:
@@ -184,6 +216,44 @@ def _choice(*choices: str) -> Check:
     return check
 
 
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ValueError(f"expected a port number such as 587, got {value!r}")
+    return value
+
+
+def _env_name(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise ValueError(f"expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD', got {text!r}")
+    return text
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected messages per second above 0, such as 10 or 0.5, got {value!r}")
+    return float(value)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"expected a number of seconds, 0 or more, got {value!r}")
+    return float(value)
+
+
+def _list_id(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", text):
+        raise ValueError(f"expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919), got {text!r}")
+    return text
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number, 0 or more, got {value!r}")
+    return value
+
+
 def _identifier(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", text):
@@ -222,7 +292,31 @@ SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "format": (_choice(*FORMATS), None),
     "timeout": (_positive_number, 10.0),
 }
-TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables"}
+SMTP_KEYS: dict[str, tuple[Check, Any]] = {
+    "host": (_text, ...),
+    "port": (_port, None),
+    "security": (_choice("starttls", "ssl", "none"), "starttls"),
+    "username": (_text, None),
+    "password_env": (_env_name, None),
+    "rate": (_rate, None),
+    "list_id": (_list_id, None),
+    "secret_env": (_env_name, "DIGEST_SECRET"),
+    "timeout": (_positive_number, 30.0),
+    "retry_wait": (_seconds, 60.0),
+}
+# Which port each kind of connection uses when `port` is not given.
+SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+FETCH_KEYS: dict[str, tuple[Check, Any]] = {
+    "concurrency": (_positive_int, 8),
+    "deadline": (_positive_number, 60.0),
+    "connect_timeout": (_positive_number, 5.0),
+    "max_bytes": (_positive_int, 10 * 1024 * 1024),
+    "retries": (_whole, 2),
+    "max_redirects": (_whole, 5),
+    "cache_dir": (_text, ".digest-cache"),
+}
+TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
+            "fetch": "table"}
 
 
 def load(path: Path) -> Config:
@@ -239,6 +333,8 @@ def load(path: Path) -> Config:
                for i, t in enumerate(_tables(data, "source", problems), 1)]
     _check_references(sections, sources, problems)
     templates = _templates(letter["templates"], path, problems)
+    smtp = _smtp(data, problems)
+    fetch = _fetch(data, path, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -247,6 +343,8 @@ def load(path: Path) -> Config:
         letter=_letter(letter, templates),
         sections=tuple(SectionConfig(**s) for s in sections),
         sources=tuple(SourceConfig(location=resolve_location(s["url"], root), **s) for s in sources),
+        smtp=smtp,
+        fetch=fetch,
     )
 
 
@@ -380,3 +478,44 @@ def _letter(values: dict[str, Any], templates: Path) -> LetterConfig:
         timezone=values["timezone"], templates=templates, teaser_length=values["teaser_length"],
         footer_links=values["footer_links"],
     )
+
+
+def _smtp(data: Mapping[str, Any], problems: _Problems) -> SmtpConfig | None:
+    """The optional [smtp] table; a password written in the file is refused, never read."""
+    table = data.get("smtp")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        problems.add("smtp", "expected a table [smtp]")
+        return None
+    for key in ("password", "pass", "secret"):
+        if key in table:
+            problems.add(f"[smtp] {key}", "never write a password or secret in this file; set password_env "
+                         "(or secret_env) to the NAME of an environment variable and export it before sending")
+    values = _read_table({k: v for k, v in table.items() if k not in ("password", "pass", "secret")},
+                         SMTP_KEYS, "[smtp]", problems)
+    if values["username"] and not values["password_env"]:
+        problems.add("[smtp] password_env", "username is set but password_env is not; name the environment "
+                     "variable that holds the password, e.g. password_env = \"DIGEST_SMTP_PASSWORD\"")
+    if any(values[k] is None for k, (_, default) in SMTP_KEYS.items() if default is ...):
+        return None
+    security = values["security"] or "starttls"
+    return SmtpConfig(
+        host=values["host"], port=values["port"] or SMTP_PORTS[security], security=security,
+        username=values["username"], password_env=values["password_env"], rate=values["rate"],
+        list_id=values["list_id"], secret_env=values["secret_env"] or "DIGEST_SECRET",
+        timeout=values["timeout"] or 30.0, retry_wait=60.0 if values["retry_wait"] is None else values["retry_wait"],
+    )
+
+
+def _fetch(data: Mapping[str, Any], path: Path, problems: _Problems) -> FetchConfig:
+    """The optional [fetch] table; cache_dir is relative to sources.toml."""
+    table = data.get("fetch", {})
+    if not isinstance(table, dict):
+        problems.add("fetch", "expected a table [fetch]")
+        table = {}
+    values = _read_table(table, FETCH_KEYS, "[fetch]", problems)
+    defaults = {key: default for key, (_, default) in FETCH_KEYS.items()}
+    values = {key: defaults[key] if value is None else value for key, value in values.items()}
+    values["cache_dir"] = path.resolve().parent / values["cache_dir"]
+    return FetchConfig(**values)

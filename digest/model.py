@@ -10,6 +10,15 @@ SectionKind = Literal["news", "agenda"]
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another source's copy of the same story, merged into the item kept (noted in digest.json)."""
+
+    source: str
+    uid: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Item:
     """One piece of news or one event, as a collector read it from a source.
 
@@ -30,6 +39,8 @@ class Item:
     start: datetime | None = None
     end: datetime | None = None
     all_day: bool = False
+    also_in: tuple[Copy, ...] = ()  # near-duplicates from other sources, left out in favour of this copy
+    pinned: bool = False  # named in the issue file's pin or featured list
 
 
 @dataclass(frozen=True)
@@ -79,11 +90,15 @@ class Letter:
     footer_links: tuple[Link, ...] = ()
     subject: str = ""
     preheader: str = ""
+    featured: tuple[Item, ...] = ()  # the "À la une" block, above the sections
+    editorial_title: str = ""
+    editorial_html: str = ""  # sanitized HTML of the issue file's Markdown editorial
+    editorial_text: str = ""
 
     @property
     def items(self) -> tuple[Item, ...]:
-        """Every item of the letter, section after section."""
-        return tuple(item for section in self.sections for item in section.items)
+        """Every item of the letter: the featured block first, then section after section."""
+        return self.featured + tuple(item for section in self.sections for item in section.items)
 
 
 @dataclass(frozen=True)
@@ -106,3 +121,4 @@ class Collected:
     problems: tuple[Problem, ...] = ()
     failed: bool = False
     seconds: float = 0.0
+    origin: str = ""  # how it was read: "file", "HTTP 200", "HTTP 304", "cache, 3 days ago", "failed"

@@ -7,9 +7,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from digest import agenda
 from digest.model import Item, Letter, Rendered
 
 
@@ -30,8 +33,65 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes) -
         "letter.mjml": rendered.mjml.encode("utf-8"),
         "letter.eml": eml,
         "digest.json": to_json(letter, rendered).encode("utf-8"),
+        **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
     }
-    return [write_atomic(folder / name, data) for name, data in files.items()]
+    written = [write_atomic(folder / name, data) for name, data in files.items()]
+    return [*written, write_index(outbox, letter.title, letter.language)]
+
+
+def write_index(outbox: Path, title: str, language: str = "fr") -> Written:
+    """Write outbox/index.html: every letter built, newest first, each linked (the web archive)."""
+    return write_atomic(outbox / "index.html", index_html(list_letters(outbox), title, language).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Archived:
+    """A letter found in the outbox: its folder name (the date), subject and number of items."""
+
+    folder: str
+    subject: str
+    items: int
+
+
+def list_letters(outbox: Path) -> list[Archived]:
+    """The letters in the outbox (folders holding letter.html), newest first; digest.json gives the subject."""
+    found = []
+    for folder in outbox.iterdir() if outbox.is_dir() else ():
+        if not (folder / "letter.html").is_file() or folder.name.startswith("."):
+            continue
+        try:
+            record = json.loads((folder / "digest.json").read_text(encoding="utf-8"))
+            subject = str(record.get("subject") or record.get("title") or folder.name)
+            items = sum(len(s.get("items", [])) for s in record.get("sections", []))
+        except (OSError, ValueError, AttributeError):
+            subject, items = folder.name, 0  # a letter without a readable digest.json is still listed
+        found.append(Archived(folder.name, subject, items))
+    return sorted(found, key=lambda a: a.folder, reverse=True)
+
+
+def index_html(letters: list[Archived], title: str, language: str) -> str:
+    """The archive page: relative links, so it works opened as a file and served under base_url."""
+    rows = "\n".join(
+        f'<li><a href="{quote(a.folder)}/letter.html">{escape(a.subject)}</a>'
+        f' <span>{escape(a.folder)} · {a.items} articles · <a href="{quote(a.folder)}/letter.txt">texte</a>'
+        "</span></li>"
+        for a in letters
+    )
+    return f"""<!doctype html>
+<html lang="{escape(language)}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} – archives</title>
+<style>
+body {{ font: 16px/1.5 Arial, Helvetica, sans-serif; color: #1f2933; max-width: 640px; margin: 0 auto;
+       padding: 24px 16px; }}
+h1 {{ color: #16365f; font-size: 24px; }} a {{ color: #1b4f8f; }} ul {{ padding: 0; list-style: none; }}
+li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: block; color: #5b6770; font-size: 14px; }}
+</style></head>
+<body><h1>{escape(title)}</h1>
+<ul>
+{rows}
+</ul></body></html>
+"""
 
 
 def write_atomic(path: Path, data: bytes) -> Written:
@@ -63,6 +123,8 @@ def to_json(letter: Letter, rendered: Rendered) -> str:
         "unsubscribe_url": letter.unsubscribe_url,
         "from": letter.sender,
         "html_bytes": len(rendered.html.encode("utf-8")),
+        "editorial": letter.editorial_text,
+        "featured": [item_record(i) for i in letter.featured],
         "sections": [
             {"id": s.id, "title": s.title, "kind": s.kind, "items": [item_record(i) for i in s.items]}
             for s in letter.sections
@@ -76,7 +138,8 @@ def item_record(item: Item) -> dict[str, Any]:
     return {
         "uid": item.uid, "source": item.source, "title": item.title, "url": item.url,
         "date": _iso(item.date), "summary": item.summary, "image": item.image, "place": item.place,
-        "start": _iso(item.start), "end": _iso(item.end), "all_day": item.all_day,
+        "start": _iso(item.start), "end": _iso(item.end), "all_day": item.all_day, "pinned": item.pinned,
+        "also_in": [{"source": c.source, "uid": c.uid, "url": c.url} for c in item.also_in],
     }
 
 

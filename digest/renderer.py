@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import mjml
 
-from digest import dates
+from digest import agenda, dates
 from digest.errors import TemplateError
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
@@ -29,6 +29,7 @@ INLINE_MARK = "digest:inline"
 def render(letter: Letter, templates: Path) -> Rendered:
     """The finished HTML e-mail, its text twin and the intermediate MJML of one letter."""
     env = environment(templates, ZoneInfo(letter.timezone))
+    env.filters.update(agenda.filters(letter))  # ics_url, google_url: they need the letter's base_url and date
     subject = letter.subject or default_subject(letter)
     preheader = letter.preheader or default_preheader(letter)
     context = {"letter": letter, "subject": subject, "preheader": preheader,
@@ -131,7 +132,7 @@ def default_preheader(letter: Letter) -> str:
 
 
 def event_when(item: Item, tz: ZoneInfo) -> str:
-    """'jeudi 26 mars 2026, 10 h 00 – 11 h 30', 'du 12 au 15 novembre 2025', 'mercredi 29 avril 2026'."""
+    """'jeudi 26 mars 2026, 10 h 00 – 11 h 30', 'jeudi 26 mars 2026 à 10 h 00', 'du 12 au 15 novembre 2025'."""
     start_day = _start_day(item, tz)
     end_day = item.end.astimezone(tz).date() if item.end else start_day
     if end_day > start_day:
@@ -140,10 +141,9 @@ def event_when(item: Item, tz: ZoneInfo) -> str:
     start = item.start or item.date
     if item.all_day or start is None:
         return text
-    text += f", {dates.clock(start.astimezone(tz))}"
-    if item.end and item.end > start:
-        text += f"{NBSP}–{NBSP}{dates.clock(item.end.astimezone(tz))}"
-    return text
+    if not (item.end and item.end > start):
+        return f"{text} à{NBSP}{dates.clock(start.astimezone(tz))}"
+    return f"{text}, {dates.clock(start.astimezone(tz))}{NBSP}–{NBSP}{dates.clock(item.end.astimezone(tz))}"
 
 
 def _short(start: date, end: date) -> str:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
 from digest.config import Config, SectionConfig
-from digest.model import Collected, Item, Letter, Section
-from digest.text import fold
+from digest.history import History
+from digest.issuefile import IssueFile
+from digest.model import Collected, Copy, Item, Letter, Problem, Section
 
 # Query parameters that only say where a click came from: the same page with or without them is one page.
 TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "xtor", "_hsenc",
             "_hsmi", "mkt_tok", "at_medium", "at_campaign"}
+
+
+# Two titles are one story when, once case, accents, punctuation and these words are ignored, they match at
+# least this closely (difflib's ratio) and carry the same numbers ("Webinaire #3" is not "Webinaire #4").
+NEAR_DUPLICATE_RATIO = 0.92
+STOP_WORDS = frozenset((
+    "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "d", "dans", "de", "des", "du", "elle", "en", "et",
+    "est", "il", "ils", "l", "la", "le", "les", "leur", "leurs", "lors", "n", "ne", "ou", "par", "pas", "pour",
+    "qu", "que", "qui", "s", "sa", "se", "ses", "son", "sont", "sur", "un", "une", "y",
+))
 
 
 @dataclass(frozen=True)
@@ -23,25 +37,43 @@ class Selection:
 
     sections: tuple[Section, ...]
     notes: tuple[str, ...] = ()
+    featured: tuple[Item, ...] = ()  # the issue file's "À la une" items, taken out of their sections
+    problems: tuple[Problem, ...] = ()  # the issue file names an item that is not there
+    already_sent: int = 0  # items left out because an earlier letter carried them
 
 
-def select(config: Config, collected: Iterable[Collected], today: date) -> Selection:
-    """Group items into their sections and keep what belongs in the issue dated `today`."""
+def select(config: Config, collected: Iterable[Collected], today: date, issue: IssueFile | None = None,
+           history: History | None = None) -> Selection:
+    """Group items into their sections and keep what belongs in the issue dated `today`.
+
+    The issue file's decisions apply first (hand-written items, overrides, exclusions, pins), then the
+    sections' dates, then what earlier letters (`history`) already sent, then near-duplicates, then the order.
+    """
+    issue = issue or IssueFile()
     tz = ZoneInfo(config.letter.timezone)
     by_section: dict[str, list[Item]] = {s.id: [] for s in config.sections}
     section_of = {s.name: s.section for s in config.sources}
     for result in collected:
         by_section[section_of[result.source]].extend(result.items)
-    seen: set[str] = set()
-    sections: list[Section] = []
+    for section_id, item in issue.extra:
+        by_section[section_id].append(item)
+    problems, unknown = _apply_issue(issue, by_section)
     notes: list[str] = []
     for section in config.sections:
         items, dropped = _in_time(section, by_section[section.id], today, tz)
-        kept = _unique(items, seen)
+        by_section[section.id] = items
         if dropped:
             notes.append(f"{section.id}: {dropped} item(s) outside the section's dates left out")
-        if len(kept) < len(items):
-            notes.append(f"{section.id}: {len(items) - len(kept)} duplicate(s) left out")
+    already_sent = _drop_sent(by_section, history) if history else 0
+    if already_sent:
+        notes.append(f"{already_sent} item(s) already sent in an earlier letter left out (--include-sent keeps them)")
+    kinds: dict[str, str] = {s.id: s.kind for s in config.sections}
+    notes.extend(merge_duplicates(by_section, kinds, tz))
+    featured = _take_featured(issue.featured, by_section)
+    problems.extend(_lost(issue, by_section, featured, unknown))
+    sections: list[Section] = []
+    for section in _ordered(config.sections, issue.sections):
+        kept = _pinned_first(by_section[section.id], issue.pin)
         if len(kept) > section.max_items:
             notes.append(f"{section.id}: {len(kept) - section.max_items} item(s) over max_items left out")
         if kept:
@@ -49,7 +81,200 @@ def select(config: Config, collected: Iterable[Collected], today: date) -> Selec
                                     section.default_image))
         else:
             notes.append(f"{section.id}: no item, section left out")
-    return Selection(tuple(sections), tuple(notes))
+    return Selection(tuple(sections), tuple(notes), tuple(featured), tuple(problems), already_sent)
+
+
+def _where(issue: IssueFile) -> str:
+    return str(issue.path) if issue.path else "issue file"
+
+
+def matches(name: str, item: Item) -> bool:
+    """Whether the issue file's `name` (a url or a uid) names this item."""
+    if name == item.uid:
+        return True
+    return bool(item.url) and "//" in name and canonical_url(name) == canonical_url(item.url or "")
+
+
+def _apply_issue(issue: IssueFile, by_section: dict[str, list[Item]]) -> tuple[list[Problem], set[str]]:
+    """Overrides, exclusions and pins, in place; a name that matches no item is a warning naming it."""
+    problems: list[Problem] = []
+    unknown: set[str] = set()
+    every = [item for items in by_section.values() for item in items]
+    for name, key in issue.names():
+        if not any(matches(name, item) for item in every):
+            unknown.add(name)
+            problems.append(Problem(_where(issue), f"{key}: no item has the url or uid {name!r}; "
+                                                   "check it against the draft (digest draft) or digest.json"))
+    for override in issue.overrides:
+        for section_id, items in list(by_section.items()):
+            for item in [i for i in items if matches(override.item, i)]:
+                changed = replace(item, title=override.title or item.title,
+                                  summary=override.summary if override.summary is not None else item.summary,
+                                  image=override.image or item.image)
+                items.remove(item)
+                by_section[override.section or section_id].append(changed)
+    pinned = issue.pin + issue.featured
+    for section_id, items in by_section.items():
+        by_section[section_id] = [
+            replace(i, pinned=True) if any(matches(n, i) for n in pinned) else i
+            for i in items if not any(matches(n, i) for n in issue.exclude)
+        ]
+    return problems, unknown
+
+
+def _lost(issue: IssueFile, by_section: dict[str, list[Item]], featured: list[Item], unknown: set[str]
+          ) -> list[Problem]:
+    """A pinned or featured item that exists but is not in the letter (outside its dates): say so, by name."""
+    kept = featured + [i for items in by_section.values() for i in items]
+    copies = [Item(uid=c.uid, source=c.source, title="", url=c.url) for i in kept for c in i.also_in]
+    return [Problem(_where(issue), f"{key}: {name!r} is outside its section's dates; left out")
+            for key, names in (("pin", issue.pin), ("featured", issue.featured)) for name in names
+            if name not in unknown and not any(matches(name, i) for i in kept + copies)]
+
+
+def _drop_sent(by_section: dict[str, list[Item]], history: History) -> int:
+    """Leave out, in place, items an earlier letter carried, unless pinned; how many were left out."""
+    urls = {canonical_url(u) for u in history.urls}
+    dropped = 0
+    for section_id, items in by_section.items():
+        kept = [i for i in items if i.pinned or not (i.uid in history.uids or (i.url and canonical_url(i.url) in urls))]
+        dropped += len(items) - len(kept)
+        by_section[section_id] = kept
+    return dropped
+
+
+def _take_featured(names: tuple[str, ...], by_section: dict[str, list[Item]]) -> list[Item]:
+    """The "À la une" items in the order the issue file lists them, taken out of their sections."""
+    featured: list[Item] = []
+    for name in names:
+        for items in by_section.values():
+            found = next((i for i in items if matches(name, i)), None)
+            if found is not None and found not in featured:
+                items.remove(found)
+                featured.append(found)
+                break
+    return featured
+
+
+def _pinned_first(items: list[Item], pins: tuple[str, ...]) -> list[Item]:
+    """Pinned items first, in the order the issue file lists them; the others keep their order."""
+    def rank(item: Item) -> int:
+        return next((n for n, name in enumerate(pins) if matches(name, item)), len(pins))
+
+    return sorted(items, key=rank)  # sorted is stable: unpinned items stay in reading order
+
+
+def _ordered(sections: tuple[SectionConfig, ...], order: tuple[str, ...]) -> list[SectionConfig]:
+    """The sections the issue file orders first, in its order, then the others as sources.toml has them."""
+    first = [s for name in order for s in sections if s.id == name]
+    return first + [s for s in sections if s not in first]
+
+
+def merge_duplicates(by_section: dict[str, list[Item]], kinds: dict[str, str], tz: ZoneInfo) -> list[str]:
+    """Keep one copy of each story across the letter (in place); notes say how many were merged per section.
+
+    Copies are the same canonical url, or titles that match closely once normalized (within one kind of
+    section, and on the same day for events). The richer copy is kept (picture, longer teaser), with the
+    others noted in its `also_in`; an exact tie keeps the copy met first, in section order.
+    """
+    order = [(section_id, item) for section_id, items in by_section.items() for item in items]
+    groups: list[list[tuple[str, Item]]] = []
+    index_url: dict[str, int] = {}
+    titles = _TitleIndex()
+    for section_id, item in order:
+        key = _title_key(item, kinds[section_id], tz)
+        found = index_url.get(canonical_url(item.url)) if item.url else None
+        if found is None:
+            found = titles.find(key)
+        if found is None:
+            found = len(groups)
+            groups.append([])
+        groups[found].append((section_id, item))
+        if item.url:
+            index_url.setdefault(canonical_url(item.url), found)
+        titles.add(key, found)
+    return _keep_richest(groups, by_section, kinds)
+
+
+def _keep_richest(groups: list[list[tuple[str, Item]]], by_section: dict[str, list[Item]],
+                  kinds: dict[str, str]) -> list[str]:
+    merged: dict[str, int] = {}
+    for group in groups:
+        if len(group) == 1:
+            continue
+        first_kind = kinds[group[0][0]]
+        best = max(range(len(group)), key=lambda n: (_richness(group[n][1], kinds[group[n][0]] == first_kind), -n))
+        home, kept = group[best]
+        others = [(s, i) for n, (s, i) in enumerate(group) if n != best]
+        copies = kept.also_in + tuple(Copy(i.source, i.uid, i.url) for _, i in others)
+        pinned = kept.pinned or any(i.pinned for _, i in others)
+        by_section[home][by_section[home].index(kept)] = replace(kept, also_in=copies, pinned=pinned)
+        for section_id, item in others:
+            by_section[section_id].remove(item)
+            merged[section_id] = merged.get(section_id, 0) + 1
+    return [f"{section_id}: {count} duplicate(s) left out (kept the richer copy)" for section_id, count in
+            merged.items()]
+
+
+def _richness(item: Item, same_kind: bool) -> tuple[bool, bool, bool, int, bool]:
+    """Which copy of a story to keep: one of the first copy's kind, pinned, with a picture, the longer teaser."""
+    return same_kind, item.pinned, item.image is not None, len(item.summary), item.url is not None
+
+
+def title_key(title: str) -> str:
+    """A title with case, accents, punctuation and French stop words ignored: 'appel projets fonds jeunesse'."""
+    ascii_text = unicodedata.normalize("NFKD", title.casefold()).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text)
+    return " ".join(w for w in words if w not in STOP_WORDS)
+
+
+def _title_key(item: Item, kind: str, tz: ZoneInfo) -> tuple[str, str]:
+    """(scope, normalized title): titles are compared within one kind of section, with the same numbers
+    and, for events, on the same day."""
+    title = title_key(item.title)
+    scope = kind + "#" + ",".join(re.findall(r"\d+", title))
+    if kind == "agenda" and event_start(item):
+        scope += "@" + _day(event_start(item), tz).isoformat()
+    return scope, title
+
+
+class _TitleIndex:
+    """Normalized titles seen so far, found again exactly or by similarity.
+
+    Only titles sharing at least half their words are compared with difflib: a ratio of 0.92 needs far more
+    than that, and comparing every pair made 2,000 items take seconds.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], int] = {}
+        self.words: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def add(self, key: tuple[str, str], group: int) -> None:
+        if key in self.groups or not key[1]:
+            return
+        self.groups[key] = group
+        for word in set(key[1].split()):
+            self.words.setdefault((key[0], word), []).append(key)
+
+    def find(self, key: tuple[str, str]) -> int | None:
+        """The group of an equal or close enough title in the same scope, else None."""
+        scope, title = key
+        if not title or key in self.groups:
+            return self.groups.get(key)
+        words = set(title.split())
+        shared: dict[tuple[str, str], int] = {}
+        for word in words:
+            for other in self.words.get((scope, word), ()):
+                shared[other] = shared.get(other, 0) + 1
+        matcher = difflib.SequenceMatcher(None, "", title, autojunk=False)  # b is cached: vary a
+        for other, count in shared.items():
+            if 2 * count < len(words):
+                continue
+            matcher.set_seq1(other[1])
+            if (matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
+                    and matcher.ratio() >= NEAR_DUPLICATE_RATIO):
+                return self.groups[other]
+        return None
 
 
 def _in_time(section: SectionConfig, items: list[Item], today: date, tz: ZoneInfo) -> tuple[list[Item], int]:
@@ -81,19 +306,6 @@ def event_last_day(item: Item, tz: ZoneInfo) -> date:
 def _day(moment: datetime | None, tz: ZoneInfo) -> date:
     assert moment is not None
     return moment.astimezone(tz).date()
-
-
-def _unique(items: list[Item], seen: set[str]) -> list[Item]:
-    """Items whose url (or, without one, title) was not seen before; `seen` is updated."""
-    kept = []
-    for item in items:
-        keys = {canonical_url(item.url)} if item.url else set()
-        keys.add("title:" + fold(item.title).casefold())
-        if keys & seen:
-            continue
-        seen.update(keys)
-        kept.append(item)
-    return kept
 
 
 def canonical_url(url: str) -> str:

@@ -10,6 +10,8 @@ from urllib.parse import urljoin, urlparse
 import lxml.html
 from lxml import etree
 
+from digest.repair import repair
+
 NBSP = "\u00a0"
 NNBSP = "\u202f"  # narrow no-break space: French typography's "espace fine insécable"
 # SPIP appends links to the article's section and tags to every description: not part of the teaser.
@@ -20,8 +22,11 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def fold(text: str) -> str:
-    """Collapse runs of whitespace (newlines, tabs, no-break spaces from markup) into single spaces."""
-    return " ".join(CONTROL.sub("", text).split())
+    """Collapse runs of whitespace (newlines, tabs, no-break spaces from markup) into single spaces.
+
+    Mojibake is repaired first (before control characters go: C1 controls are clues to the damage).
+    """
+    return " ".join(CONTROL.sub("", repair(text)).split())
 
 
 def html_to_text(markup: str) -> str:

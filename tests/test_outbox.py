@@ -60,7 +60,8 @@ def test_digest_json_lists_every_selected_item_with_every_field(built: Path) -> 
     data = json.loads((built / "digest.json").read_text(encoding="utf-8"))
     assert data["date"] == "2025-11-20" and data["subject"] == "La Lettre de CUF – novembre 2025"
     assert [s["id"] for s in data["sections"]] == ["cuf", "agenda", "collectivites", "breves"]
-    fields = {"uid", "source", "title", "url", "date", "summary", "image", "place", "start", "end", "all_day"}
+    fields = {"uid", "source", "title", "url", "date", "summary", "image", "place", "start", "end", "all_day",
+              "pinned", "also_in"}
     for section in data["sections"]:
         for item in section["items"]:
             assert set(item) == fields

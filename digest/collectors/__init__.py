@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from digest.collectors import csvfile, ics, jsonfile, rss, tomlfile
 from digest.collectors.base import Context, Fetched
-from digest.collectors.fetch import fetch
+from digest.collectors.fetch import FetchSettings, fetch, settings_for
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected, Problem
+
+__all__ = ["COLLECTORS", "FetchSettings", "collect", "collect_all", "settings_for"]
 
 Collector = Callable[[SourceConfig, Fetched, Context], Collected]
 
@@ -33,10 +36,16 @@ def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig]
     except Exception as exc:  # a collector bug or a library's surprise must not stop the whole letter
         message = f"unexpected error while reading ({type(exc).__name__}: {exc})"
         collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
-    return Collected(collected.source, collected.items, collected.problems, collected.failed,
-                     time.perf_counter() - began)
+    return replace(collected, seconds=time.perf_counter() - began)
 
 
-def collect_all(sources: tuple[SourceConfig, ...], ctx: Context) -> list[Collected]:
-    """Read every source, one result per source in config order."""
-    return [collect(source, ctx) for source in sources]
+def collect_all(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings | None = None,
+                on_source: Callable[[Collected], None] | None = None) -> list[Collected]:
+    """Read every source at once (web ones concurrently), one result per source in config order.
+
+    With `settings.cache_dir` set, each web source's last good body is kept there and used when it fails,
+    and each source's health is recorded; on_source hears of each source as it completes.
+    """
+    from digest.collectors.run import collect_sources  # the web machinery, loaded when collecting
+
+    return collect_sources(sources, ctx, settings or FetchSettings(), on_source)

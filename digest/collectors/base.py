@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from zoneinfo import ZoneInfo
 
 
@@ -22,6 +23,8 @@ class Context:
 
     tz: ZoneInfo
     teaser_length: int = 280
+    today: date | None = None  # the letter's date: recurring events are expanded from it...
+    horizon_days: int = 366  # ...to this many days later
 
 
 def hashed_uid(*parts: str) -> str:

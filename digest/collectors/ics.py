@@ -1,11 +1,14 @@
-"""iCalendar (.ics) files for the agenda: one Item per VEVENT."""
+"""iCalendar (.ics) files for the agenda: one Item per VEVENT, recurring events expanded inside the horizon."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import icalendar
+import recurring_ical_events
 
 from digest.collectors.base import Context, Fetched, hashed_uid
 from digest.config import SourceConfig
@@ -22,15 +25,51 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         raise SourceError(f"not a readable iCalendar file: {fold(str(exc))}") from None
     items: list[Item] = []
     problems: list[Problem] = []
-    for number, event in enumerate(calendar.walk("VEVENT"), 1):
-        if str(event.get("status", "")).upper() == "CANCELLED":
-            continue
+    for number, events in enumerate(_series(calendar), 1):
+        name = fold(str(events[0].get("summary", ""))) or f"event #{number}"
         try:
-            items.append(_item(event, source, ctx))
-        except (ValueError, KeyError, TypeError) as exc:
-            name = fold(str(event.get("summary", ""))) or f"event #{number}"
-            problems.append(Problem(source.name, f"{name!r}: {exc}; event skipped"))
+            if _recurs(events):
+                items.extend(_occurrences(calendar, events, source, ctx))
+            elif str(events[0].get("status", "")).upper() != "CANCELLED":
+                items.append(_item(events[0], source, ctx))
+        except Exception as exc:  # icalendar and recurring-ical-events raise many kinds on a broken event
+            problems.append(Problem(source.name, f"{name!r}: {fold(str(exc)) or type(exc).__name__}; event skipped"))
     return Collected(source.name, tuple(items), tuple(problems))
+
+
+def _series(calendar: Any) -> Iterator[list[Any]]:
+    """The VEVENTs grouped by UID: a recurring event and its modified occurrences go together."""
+    groups: dict[str, list[Any]] = {}
+    for number, event in enumerate(calendar.walk("VEVENT")):
+        uid = str(event.get("uid", "")) or f"#{number}"
+        groups.setdefault(uid, []).append(event)
+    for events in groups.values():
+        if _recurs(events):
+            yield events
+        else:  # the same UID on unrelated events: each is read on its own, as before
+            yield from ([event] for event in events)
+
+
+def _recurs(events: list[Any]) -> bool:
+    return any("rrule" in e or "rdate" in e or "recurrence-id" in e for e in events)
+
+
+def _occurrences(calendar: Any, events: list[Any], source: SourceConfig, ctx: Context) -> list[Item]:
+    """Each occurrence of a recurring event inside [letter date, + horizon], with a uid per occurrence."""
+    single = icalendar.Calendar()
+    for timezone in calendar.walk("VTIMEZONE"):
+        single.add_component(timezone)
+    for event in events:
+        single.add_component(event)
+    first = ctx.today or _moment(events[0].decoded("dtstart"), ctx).date()
+    items = []
+    for occurrence in recurring_ical_events.of(single).between(first, first + timedelta(days=ctx.horizon_days + 1)):
+        if str(occurrence.get("status", "")).upper() == "CANCELLED":
+            continue
+        item = _item(occurrence, source, ctx)
+        assert item.start is not None
+        items.append(replace(item, uid=f"{item.uid}#{item.start.date().isoformat()}"))
+    return items
 
 
 def _item(event: Any, source: SourceConfig, ctx: Context) -> Item:

@@ -54,7 +54,9 @@ def _why_empty(parsed: Any, fetched: Fetched) -> str:
     if head.startswith((b"<!doctype html", b"<html")):
         return "got an HTML page, not a feed; check the url"
     if parsed.get("bozo"):
-        return f"not a readable feed: {_reason(parsed)}"
+        return f"invalid XML, not a readable feed: {_reason(parsed)}"
+    if not parsed.get("version"):
+        return "XML, but not an RSS or Atom feed; check the url"
     return "the feed holds no entry"
 
 

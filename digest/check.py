@@ -1,0 +1,353 @@
+"""The pre-send report: everything wrong with a built letter, as a list of findings. Pure.
+
+Each check reads what the build made (the HTML, the text, the .eml bytes, the Letter) and returns findings
+with a level: an error is something a reader would meet (a clipped letter, a dead `javascript:` link, no way to
+unsubscribe, an event already over); a warning is worth a look before sending.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from typing import Literal
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+import lxml.html
+
+from digest import cssdata, health
+from digest.config import Config
+from digest.model import Collected, Item, Letter, Problem, Rendered
+from digest.pipeline import Report
+from digest.renderer import size_problems
+from digest.selector import canonical_url, event_last_day, event_start
+
+Level = Literal["error", "warning"]
+
+CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" past about 102 KB of HTML, hiding the footer
+WARN_BYTES = 90 * 1024
+SUBJECT_LENGTH = 60  # desktop inboxes cut subjects at about 60-70 characters, phones at about 35-40
+PREHEADER_LENGTH = 110  # inbox previews show about 90-110 characters; spam filters dislike long hidden text
+UNSUBSCRIBE_WORDS = re.compile(r"d[ée]sinscri|d[ée]sabonn|unsubscribe", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the report says: its level, the check that found it, what is wrong and where."""
+
+    level: Level
+    check: str
+    message: str
+    where: str = "letter"
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a build made, as the checks read it."""
+
+    letter: Letter
+    rendered: Rendered
+    eml: bytes
+    config: Config | None = None
+    collected: tuple[Collected, ...] = ()
+    problems: tuple[Problem, ...] = ()  # the build's other warnings (issue file, history, selection)
+    health_records: Mapping[str, health.Record] | None = None  # the sources' health (digest sources)
+
+
+def from_report(report: Report, config: Config, records: Mapping[str, health.Record] | None = None) -> Built:
+    """What a (dry) build made, ready to check; its warnings other than the sources' and the size's."""
+    assert report.letter is not None and report.rendered is not None, "the build made a letter"
+    known = {p for c in report.collected for p in c.problems} | set(size_problems(report.rendered.html))
+    others = tuple(p for p in report.problems if p not in known)
+    return Built(report.letter, report.rendered, report.eml, config, tuple(report.collected), others, records)
+
+
+def run(built: Built, css_table: cssdata.Table | None = None) -> list[Finding]:
+    """Every check on a built letter; errors first, then warnings, each in the order found."""
+    document = lxml.html.document_fromstring(built.rendered.html.encode("utf-8"))
+    findings = [
+        *size(built.rendered.html),
+        *images(document),
+        *links(document),
+        *unsubscribe(document, built.rendered.text, built.eml, built.letter),
+        *sections(built.letter, built.config),
+        *agenda(built.letter),
+        *undated(built.letter),
+        *duplicates(built.letter),
+        *subject_and_preheader(built.rendered.subject, built.rendered.preheader),
+        *sources(built.collected, built.config, built.letter.date, built.health_records),
+        *(Finding("warning", "build", p.message, p.where) for p in built.problems),
+        *css(built.rendered.html, css_table),
+    ]
+    return ordered(findings)
+
+
+def ordered(findings: Iterable[Finding]) -> list[Finding]:
+    """Errors first, then warnings, each in the order found."""
+    return sorted(findings, key=lambda f: f.level != "error")
+
+
+def errors(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings that are errors."""
+    return [f for f in findings if f.level == "error"]
+
+
+def summary(findings: Sequence[Finding]) -> str:
+    """'2 errors, 9 warnings' or 'no problem found'."""
+    count_errors = len(errors(findings))
+    count_warnings = len(findings) - count_errors
+    if not findings:
+        return "no problem found"
+    return f"{_plural(count_errors, 'error')}, {_plural(count_warnings, 'warning')}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def size(html: str) -> list[Finding]:
+    """The HTML's size against Gmail's clipping."""
+    kilobytes = len(html.encode("utf-8")) / 1024
+    if kilobytes * 1024 > CLIP_BYTES:
+        return [Finding("error", "size", f"the HTML is {kilobytes:.1f} KB: Gmail clips a message past ~102 KB, "
+                                         "hiding the footer and its unsubscribe link; lower max_items or "
+                                         "teaser_length", "letter.html")]
+    if kilobytes * 1024 > WARN_BYTES:
+        return [Finding("warning", "size", f"the HTML is {kilobytes:.1f} KB, near Gmail's ~102 KB clipping "
+                                           "limit", "letter.html")]
+    return []
+
+
+def images(document: lxml.html.HtmlElement) -> list[Finding]:
+    """Images without alt text, without a width, or with an address an e-mail client will not load."""
+    found = []
+    for image in document.iter("img"):
+        src = (image.get("src") or "").strip()
+        where = f"image {_short(src) or '(no src)'}"
+        if image.get("alt") is None:
+            found.append(Finding("warning", "image-alt", "no alt text: screen readers and clients that block "
+                                                          "images show nothing (or the file name)", where))
+        if not image.get("width") and not re.search(r"(^|;)\s*width\s*:", image.get("style") or ""):
+            found.append(Finding("warning", "image-width", "no width: Outlook shows it at its full size, which "
+                                                            "can break the layout; add width=\"…\"", where))
+        found.extend(_address(src, where, image=True))
+    return found
+
+
+def links(document: lxml.html.HtmlElement) -> list[Finding]:
+    """Links that are not absolute https: http is a warning; javascript:, relative or empty links are errors."""
+    found = []
+    for anchor in document.iter("a"):
+        href = anchor.get("href")
+        if href is None:
+            continue
+        text = " ".join(anchor.text_content().split())
+        found.extend(_address(href.strip(), f"link “{_short(text, 50)}” ({_short(href)})", image=False))
+    return found
+
+
+def _address(url: str, where: str, image: bool) -> list[Finding]:
+    scheme = urlparse(url).scheme.lower()
+    if scheme == "https" and urlparse(url).netloc:
+        return []
+    if scheme == "http":
+        return [Finding("warning", "link-scheme", "http, not https: clients flag it or block the picture, and the "
+                                                  "click is not encrypted", where)]
+    if not image and scheme in ("mailto", "tel"):
+        return []
+    if image and scheme == "cid":
+        return []
+    if scheme in ("javascript", "vbscript"):
+        return [Finding("error", "link-scheme", f"a {scheme}: address: mail clients refuse it or strip it", where)]
+    if scheme == "data":
+        return [Finding("warning" if image else "error", "link-scheme",
+                        "a data: address: Gmail and Outlook do not show it", where)]
+    if not url or url.startswith("#"):
+        return [Finding("warning", "link-scheme", "an empty link, or one to a place in the page: it leads nowhere "
+                                                  "in an e-mail", where)]
+    return [Finding("error", "link-scheme", f"not an absolute https address ({scheme or 'relative'}): it does "
+                                            "not work from a mailbox", where)]
+
+
+def unsubscribe(document: lxml.html.HtmlElement, text: str, eml: bytes, letter: Letter) -> list[Finding]:
+    """A visible unsubscribe link in the body, in the text version, and the List-Unsubscribe headers."""
+    found = []
+    target = canonical_url(letter.unsubscribe_url)
+    anchors = [a for a in document.iter("a") if a.get("href")]
+    if not any(canonical_url(a.get("href", "")) == target or UNSUBSCRIBE_WORDS.search(a.text_content())
+               for a in anchors):
+        found.append(Finding("error", "unsubscribe", "no unsubscribe link in the HTML body: Gmail and Yahoo "
+                                                     "require a visible one for bulk mail", "letter.html"))
+    if letter.unsubscribe_url not in text:
+        found.append(Finding("warning", "unsubscribe", f"the text version does not give the unsubscribe address "
+                                                       f"{letter.unsubscribe_url}", "letter.txt"))
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(eml)
+    header = headers.get("List-Unsubscribe")
+    if not header:
+        found.append(Finding("error", "unsubscribe", "no List-Unsubscribe header: Gmail and Yahoo require it "
+                                                     "(RFC 2369, with one-click RFC 8058)", "letter.eml"))
+    elif "<https://" not in str(header):
+        found.append(Finding("warning", "unsubscribe", "List-Unsubscribe has no https address, so one-click "
+                                                       "unsubscribe cannot work", "letter.eml"))
+    if header and str(headers.get("List-Unsubscribe-Post", "")).strip() != "List-Unsubscribe=One-Click":
+        found.append(Finding("warning", "unsubscribe", "no 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' "
+                                                       "header (RFC 8058), which Gmail and Yahoo ask of bulk "
+                                                       "senders", "letter.eml"))
+    return found
+
+
+def sections(letter: Letter, config: Config | None) -> list[Finding]:
+    """Sections with no item: left out of the letter, or shown empty."""
+    found = [Finding("warning", "empty-section", "no item in this section", f"section {s.id}")
+             for s in letter.sections if not s.items]
+    shown = {s.id for s in letter.sections}
+    for section in config.sections if config else ():
+        if section.id not in shown:
+            found.append(Finding("warning", "empty-section", f"no item for “{section.title}”: the section is left "
+                                                             "out of this letter", f"section {section.id}"))
+    return found
+
+
+def agenda(letter: Letter) -> list[Finding]:
+    """Events already over on the letter's date (agenda sections, and events in the featured block)."""
+    tz = ZoneInfo(letter.timezone)
+    found = []
+    for section_id, kind, items in _groups(letter):
+        for item in items:
+            is_event = kind == "agenda" or item.start is not None
+            if is_event and event_start(item) and event_last_day(item, tz) < letter.date:
+                found.append(Finding("error", "past-event", f"the event is over on the letter's date "
+                                                            f"({letter.date.isoformat()})", _where(section_id, item)))
+    return found
+
+
+def undated(letter: Letter) -> list[Finding]:
+    """Items without a date: news without a publication date, events without a start."""
+    found = []
+    for section_id, kind, items in _groups(letter):
+        for item in items:
+            if kind == "agenda" and event_start(item) is None:
+                found.append(Finding("warning", "no-date", "an event without a start date", _where(section_id, item)))
+            elif kind != "agenda" and event_start(item) is None:
+                found.append(Finding("warning", "no-date", "no date: readers cannot tell how recent it is",
+                                     _where(section_id, item)))
+    return found
+
+
+def _groups(letter: Letter) -> list[tuple[str, str, tuple[Item, ...]]]:
+    """The featured block (when there is one) and each section: id, kind and items."""
+    featured = [("featured", "featured", letter.featured)] if letter.featured else []
+    return featured + [(s.id, s.kind, s.items) for s in letter.sections]
+
+
+def duplicates(letter: Letter) -> list[Finding]:
+    """The same page linked by two items (tracking parameters, www. and trailing slash ignored)."""
+    first: dict[str, tuple[str, Item]] = {}
+    found = []
+    for section_id, _kind, items in _groups(letter):
+        for item in items:
+            if not item.url:
+                continue
+            key = canonical_url(item.url)
+            if key in first:
+                other_section, other = first[key]
+                found.append(Finding("warning", "duplicate-url", f"the same page as “{_short(other.title, 60)}” "
+                                                                 f"(section {other_section}): {item.url}",
+                                     _where(section_id, item)))
+            else:
+                first[key] = (section_id, item)
+    return found
+
+
+def subject_and_preheader(subject: str, preheader: str) -> list[Finding]:
+    """The subject and preheader as an inbox shows them: present, not too long."""
+    found = []
+    if not subject.strip():
+        found.append(Finding("error", "subject", "the subject is empty", "subject"))
+    elif len(subject) > SUBJECT_LENGTH:
+        found.append(Finding("warning", "subject", f"{len(subject)} characters: inboxes cut subjects at about "
+                                                   f"{SUBJECT_LENGTH} on a desktop and 35-40 on a phone", "subject"))
+    if not preheader.strip():
+        found.append(Finding("warning", "preheader", "no preheader: inboxes show the letter's first words instead",
+                             "preheader"))
+    elif len(preheader) > PREHEADER_LENGTH:
+        found.append(Finding("warning", "preheader", f"{len(preheader)} characters: inboxes show about 90-110, "
+                                                     "and spam filters score long hidden text", "preheader"))
+    return found
+
+
+def sources(collected: Sequence[Collected], config: Config | None, today: date,
+            records: Mapping[str, health.Record] | None = None) -> list[Finding]:
+    """Sources that failed, that gave nothing, that keep failing, or whose news is older than their window.
+
+    `records` are the health records (digest sources); staleness is judged on the letter's date.
+    """
+    found = []
+    rows = _health_rows(config, records, today)
+    for result in collected:
+        where = f"source {result.source}"
+        if result.failed:
+            reasons = "; ".join(p.message for p in result.problems) or "it could not be read"
+            found.append(Finding("error", "source", f"failed, so its items are missing: {reasons}", where))
+            continue
+        found.extend(Finding("warning", "source", p.message, where) for p in result.problems)
+        row = rows.get(result.source)
+        if row and row.record and row.record.consecutive_failures and not result.problems:
+            found.append(Finding("warning", "source", f"failed {row.record.consecutive_failures} time(s) in a row "
+                                                      f"({row.record.last_error or 'no reason recorded'}); the "
+                                                      "letter uses its last good copy", where))
+        if not result.items:
+            found.append(Finding("warning", "source", "read no item", where))
+        elif stale := _stale(result, row, config, today):
+            found.append(Finding("warning", "stale-source", stale, where))
+    return found
+
+
+def _health_rows(config: Config | None, records: Mapping[str, health.Record] | None,
+                 today: date) -> dict[str, health.Row]:
+    if config is None or records is None:
+        return {}
+    end_of_day = datetime.combine(today, time(23, 59, 59), ZoneInfo(config.letter.timezone))
+    return {row.source.name: row for row in health.rows(config, dict(records), end_of_day)}
+
+
+def _stale(result: Collected, row: health.Row | None, config: Config | None, today: date) -> str | None:
+    """Why the source is stale on the letter's date, or None: from its health record, else from its items."""
+    if row is not None and row.record is not None:
+        newest = row.record.newest_item or row.record.last_new_item
+        return (f"stale: nothing new since {newest[:10]}, longer than section {row.source.section}'s "
+                f"{row.window_days} days") if row.stale and newest else None
+    if config is None:
+        return None
+    source = next((s for s in config.sources if s.name == result.source), None)
+    section = config.section(source.section) if source else None
+    dates = [i.date for i in result.items if i.date]
+    if section is None or section.kind != "news" or not dates:
+        return None
+    newest_day = max(dates).astimezone(ZoneInfo(config.letter.timezone)).date()
+    if newest_day >= today - timedelta(days=section.window_days):
+        return None
+    return (f"stale: its newest item is of {newest_day.isoformat()}, older than section {section.id}'s "
+            f"{section.window_days} days")
+
+
+def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
+    """CSS in the final HTML that Gmail, Outlook or another checked client ignores (caniemail's table)."""
+    table = table or cssdata.load()
+    return [Finding("warning", "css", d.describe(table.source), f"CSS {d.feature.title} ({d.feature.slug})")
+            for d in cssdata.dropped(html, table)]
+
+
+def _where(section_id: str, item: Item) -> str:
+    return f"section {section_id}, “{_short(item.title, 60)}”"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,273 @@
+"""Collecting every source at once: web sources fetched concurrently, each body read by its collector as it
+arrives, the last good copy used when a source fails, and each source's health recorded.
+
+The event loop fetches (bounded by [fetch] concurrency) while one worker thread runs the collectors, which are
+CPU-bound: more threads would only fight over the GIL and multiply the memory of big feeds being parsed. A new
+body becomes the cached copy only once its collector read items from it; another thread writes the cache files.
+An unchanged feed (304) reuses the items kept from its last reading: no parsing at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from digest import health
+from digest.cache import Cache, Entry, Pending, age, items_key
+from digest.collectors import collect
+from digest.collectors.base import Context
+from digest.collectors.fetch import (
+    Clients,
+    Download,
+    FetchFailure,
+    FetchSettings,
+    Progress,
+    fetch_http,
+    fetched_from,
+    is_web,
+    megabytes,
+    read_file,
+)
+from digest.config import SourceConfig
+from digest.errors import DigestError
+from digest.model import Collected, Problem
+
+OnSource = Callable[[Collected], None]
+T = TypeVar("T")
+
+
+class CacheError(DigestError):
+    """The cache folder cannot be created or written."""
+
+
+def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings,
+                    on_source: OnSource | None = None) -> list[Collected]:
+    """Read every source, one result per source in config order; on_source hears of each as it completes."""
+    with tempfile.TemporaryDirectory(prefix="digest-cache-") as scratch:
+        folder = settings.cache_dir or Path(scratch)
+        try:
+            cache = Cache(folder)
+        except OSError as exc:
+            raise CacheError(f"cannot use the cache folder {folder}: {exc.strerror or exc}; "
+                             "set [fetch] cache_dir in sources.toml to a folder digest may write") from None
+        run = _Run(sources, ctx, settings, cache, on_source)
+        results = asyncio.run(run.run())
+        if settings.cache_dir is not None:
+            _record_health(settings.cache_dir, sources, run.attempts)
+    return results
+
+
+def _record_health(folder: Path, sources: tuple[SourceConfig, ...], attempts: dict[str, health.Attempt]) -> None:
+    names = {s.name for s in sources}
+    records = health.update(health.load(folder), list(attempts.values()), datetime.now(UTC))
+    try:
+        health.save(folder, {name: r for name, r in records.items() if name in names})
+    except OSError as exc:
+        raise CacheError(f"cannot write {folder / health.FILE}: {exc.strerror or exc}") from None
+
+
+class _Run:
+    """One collection: its deadline, cache, parser thread and what each source gave."""
+
+    def __init__(self, sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings, cache: Cache,
+                 on_source: OnSource | None) -> None:
+        self.sources = sources
+        self.ctx = ctx
+        self.settings = settings
+        self.cache = cache
+        self.on_source = on_source
+        self.progress = {s.name: Progress() for s in sources}
+        self.attempts: dict[str, health.Attempt] = {}
+        self.pending: list[Pending] = []
+        self.entries: dict[str, Entry | None] = {}
+        self.deadline_at = 0.0
+        self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-collect")
+        # Cache files are written by another thread, so that a slow disk never holds up the next parse.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-cache")
+        self.writes: list[Future[Problem | None]] = []
+
+    async def run(self) -> list[Collected]:
+        """Every source's result; those still running at the deadline fall back on their cached copy."""
+        self.deadline_at = time.monotonic() + self.settings.deadline
+        began = time.perf_counter()
+        clients = Clients(self.settings)
+        web = [s for s in self.sources if is_web(s)]
+        # Every cached copy's metadata, read in one go before any request.
+        self.entries = await asyncio.to_thread(lambda: {s.name: self.cache.entry(s.name, s.location) for s in web})
+        try:
+            tasks = [asyncio.create_task(self._source(clients, s)) for s in self.sources]
+            done: set[asyncio.Task[Collected]] = set()
+            if tasks:
+                done, pending = await asyncio.wait(tasks, timeout=max(0.0, self.deadline_at - time.monotonic()))
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            await clients.aclose()
+            results = [task.result() if task in done else await self._late(source, began)
+                       for source, task in zip(self.sources, tasks, strict=True)]
+            written = await asyncio.gather(*(asyncio.wrap_future(w) for w in list(self.writes)))
+            return _with_problems(results, [p for p in written if p is not None])
+        finally:
+            self.parser.shutdown(wait=True, cancel_futures=True)
+            self.writer.shutdown(wait=True)
+            for body in self.pending:
+                body.discard()  # a body whose reading the deadline cancelled: no partial file stays
+
+    async def _source(self, clients: Clients, source: SourceConfig) -> Collected:
+        began = time.perf_counter()
+        try:
+            collected = await self._read(clients, source)
+        except Exception as exc:  # a bug or a library's surprise must not stop the whole letter
+            message = f"unexpected error while reading ({type(exc).__name__}: {exc})"
+            self.attempts[source.name] = health.Attempt(source, ok=False, error=message)
+            collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
+        return self._done(collected, began)
+
+    def _done(self, collected: Collected, began: float) -> Collected:
+        collected = replace(collected, seconds=time.perf_counter() - began)
+        if self.on_source:
+            self.on_source(collected)
+        return collected
+
+    async def _read(self, clients: Clients, source: SourceConfig) -> Collected:
+        if not is_web(source):
+            collected = await self._in_parser(collect, source, self.ctx,
+                                              lambda _source: read_file(Path(source.location)))
+            error = collected.problems[0].message if collected.failed and collected.problems else None
+            self.attempts[source.name] = health.Attempt(source, not collected.failed, collected.items, error=error)
+            return replace(collected, origin="file")
+        cached = self.entries.get(source.name)
+        if self.settings.offline:
+            return await self._offline(source, cached)
+        progress = self.progress[source.name]
+        try:
+            async with clients.lend() as client:
+                download = await fetch_http(clients, client, source, self.settings, self.cache, cached, progress,
+                                            self.deadline_at)
+        except FetchFailure as exc:
+            return await self._fallback(source, str(exc), exc.status)
+        progress.phase = "parsing"
+        if download.pending is None:  # 304 Not Modified: the cached copy is current
+            assert cached is not None
+            await self._in_thread(self.cache.confirm, cached)
+            collected = await self._in_parser(self._read_entry, source, cached)
+        else:
+            self.pending.append(download.pending)
+            collected = await self._in_parser(self._read_new, source, download)
+        if collected.failed:
+            return await self._fallback(source, _reason(collected), download.status)
+        self.attempts[source.name] = health.Attempt(source, True, collected.items, status=download.status)
+        return replace(collected, origin=f"HTTP {download.status}")
+
+    def _read_new(self, source: SourceConfig, download: Download) -> Collected:
+        """(Parser thread.) Read a new body; it becomes the cached copy only if items came out of it."""
+        pending = download.pending
+        assert pending is not None
+        collected = collect(source, self.ctx, lambda _source: fetched_from(
+            pending.body(), download.final_url, pending.meta.content_type, source))
+        if collected.failed:
+            pending.discard()  # keep the last good copy, not this one
+        else:
+            self.writes.append(self.writer.submit(self._store, source, pending, collected))
+        return collected
+
+    def _store(self, source: SourceConfig, pending: Pending, collected: Collected) -> Problem | None:
+        """(Writer thread.) Keep a good body and its items; a failure is a warning, the items are still used."""
+        try:
+            entry = pending.commit()
+        except OSError as exc:
+            pending.discard()
+            return Problem(source.name, f"cannot keep a copy in {self.cache.folder}: {exc.strerror or exc}")
+        self._keep_items(source, entry, collected)
+        return None
+
+    def _read_entry(self, source: SourceConfig, entry: Entry) -> Collected:
+        """(Parser thread.) The items of a cached copy: those kept from last time, else read again."""
+        key = items_key(entry.meta.sha256, source.name, source.format, self.ctx)
+        kept = self.cache.items(source.name, key)
+        if kept is not None:
+            return Collected(source.name, kept[0], kept[1])
+        collected = collect(source, self.ctx, lambda _source: fetched_from(
+            entry.body(), entry.meta.final_url, entry.meta.content_type, source))
+        if not collected.failed:
+            self._keep_items(source, entry, collected)
+        return collected
+
+    def _keep_items(self, source: SourceConfig, entry: Entry, collected: Collected) -> None:
+        key = items_key(entry.meta.sha256, source.name, source.format, self.ctx)
+        with contextlib.suppress(OSError, TypeError, ValueError):  # only a saving of work would be lost
+            self.cache.keep_items(source.name, key, collected.items, collected.problems)
+
+    async def _offline(self, source: SourceConfig, cached: Entry | None) -> Collected:
+        if cached is None:
+            message = "--offline, and digest holds no copy of it yet: run `digest build` once online"
+            return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="offline")
+        collected = await self._in_parser(self._read_entry, source, cached)
+        return replace(collected, origin=f"cache, {age(time.time() - cached.stored)}")
+
+    async def _fallback(self, source: SourceConfig, reason: str, status: int | None) -> Collected:
+        """The source failed: use its last good copy if there is one, saying how old it is."""
+        cached = await self._in_thread(self.cache.entry, source.name, source.location)
+        attempt = health.Attempt(source, False, status=status, error=reason)
+        if cached is None:
+            self.attempts[source.name] = attempt
+            message = f"{reason}; no earlier copy to fall back on, so its items are missing from this letter"
+            return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="failed")
+        collected = await self._in_parser(self._read_entry, source, cached)
+        when = age(time.time() - cached.stored)
+        if collected.failed:
+            self.attempts[source.name] = attempt
+            message = f"{reason}; its {_copy_of(when)} cannot be read either ({_reason(collected)})"
+            return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="failed")
+        self.attempts[source.name] = replace(attempt, items=collected.items, from_cache=True)
+        problems = (Problem(source.name, f"{reason}; using the {_copy_of(when)}"), *collected.problems)
+        return replace(collected, problems=problems, origin=f"cache, {when}")
+
+    async def _late(self, source: SourceConfig, began: float) -> Collected:
+        """A source still running when the deadline passed: why, then its cached copy."""
+        progress = self.progress[source.name]
+        limit = f"the collection's deadline of {self.settings.deadline:g} s"
+        reasons = {
+            "queued": f"not fetched: {limit} passed while it waited for a free connection "
+                      "(raise [fetch] concurrency or deadline)",
+            "waiting": f"no answer within {limit}",
+            "reading": f"still sending when {limit} passed ({megabytes(progress.received)} received); too slow",
+            "retrying": f"{progress.last_error}; {limit} passed before it could be tried again",
+            "parsing": f"still being read when {limit} passed",
+        }
+        reason = reasons.get(progress.phase, f"not read within {limit}")
+        try:
+            collected = await asyncio.wait_for(self._fallback(source, reason, progress.status), timeout=10)
+        except TimeoutError:
+            collected = Collected(source.name, (), (Problem(source.name, reason),), failed=True, origin="failed")
+        return self._done(collected, began)
+
+    async def _in_parser(self, function: Callable[..., T], *args: object) -> T:
+        """Run a collector in the one parser thread (CPU-bound work, one at a time)."""
+        return await asyncio.get_running_loop().run_in_executor(self.parser, function, *args)
+
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        """Run a small file operation off the event loop (opening 100 files adds up on a slow disk)."""
+        return await asyncio.to_thread(function, *args)
+
+
+def _with_problems(results: list[Collected], problems: list[Problem]) -> list[Collected]:
+    """The results with the late problems (a copy that could not be kept) added to their sources."""
+    return [replace(r, problems=(*r.problems, *(p for p in problems if p.where == r.source))) for r in results]
+
+
+def _copy_of(when: str) -> str:
+    """'copy of 3 days ago', 'copy fetched just now'."""
+    return "copy fetched just now" if when == "just now" else f"copy of {when}"
+
+
+def _reason(collected: Collected) -> str:
+    return "; ".join(p.message for p in collected.problems) or "no item could be read"

@@ -1,0 +1,100 @@
+"""`digest draft`: a new issue file listing every item the build would send, for the editors to start from."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest import dates
+from digest.errors import DigestError
+from digest.model import Item, Letter
+from digest.outbox import Written
+
+HEADER = """\
+# The issue file of {title}, {month}: what the editors decide for this letter.
+# Written by `digest draft` for the letter of {day}; `digest build` reads it for every letter of {ym}.
+# Every item the build would send is listed below, section by section, by its url (or uid). To act on one,
+# copy its line into a list: `pin` (first in its section), `featured` ("À la une" at the top), `exclude`
+# (left out), or into an [[override]] table. Reference: README.md, "Editing an issue".
+
+# subject = {subject}
+# preheader = "A short line inboxes show after the subject"
+# sections = [{sections}]
+
+pin = [
+]
+featured = [
+]
+exclude = [
+]
+
+[editorial]
+title = "Édito"
+text = \"\"\"
+\"\"\"
+
+# [[override]]
+# item = "https://…"
+# title = "A shorter title"
+# teaser = "Another teaser"
+# image = "https://…/picture.jpg"
+# section = "{first}"
+
+# [[item]]  # an item with no feed: the columns of a data file, and its section
+# section = "{first}"
+# title = "…"
+# url = "https://…"
+# summary = "…"
+"""
+
+
+class DraftExists(DigestError):
+    """The issue file is already there: a draft never overwrites the editors' work."""
+
+
+def draft_text(letter: Letter) -> str:
+    """The issue file's text: commented options, empty lists, and every selected item as a commented line."""
+    lines = [HEADER.format(
+        title=letter.title, month=dates.month_year(letter.date).replace("\u00a0", " "),
+        day=letter.date.isoformat(), ym=f"{letter.date:%Y-%m}", subject=_quote(f"{letter.title} – …"),
+        sections=", ".join(_quote(s.id) for s in letter.sections),
+        first=letter.sections[0].id if letter.sections else "",
+    )]
+    for section in letter.sections:
+        lines.append(f"\n# --- {section.title} ({section.id}): {len(section.items)} item(s) ---")
+        lines.extend(_item_lines(item, ZoneInfo(letter.timezone)) for item in section.items)
+    return "\n".join(lines) + "\n"
+
+
+def _item_lines(item: Item, tz: ZoneInfo) -> str:
+    when = item.start or item.date
+    day = f"{when.astimezone(tz):%d/%m/%Y}, " if when else ""
+    return f"# {item.title[:100]}  ({day}{item.source})\n#     {_quote(item.url or item.uid)},"
+
+
+def _quote(text: str) -> str:
+    """A TOML basic string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_new(path: Path, text: str) -> Written:
+    """Write `text` to `path` whole, and only if no file is there (never overwrites, even in a race)."""
+    if path.exists():
+        raise DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.link(temporary, path)  # unlike rename, link fails when the name exists: no overwrite
+    except FileExistsError:
+        raise DraftExists(f"{path} already exists; edit it, or move it away to draft a new one") from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return Written(path, len(data))

@@ -1,0 +1,227 @@
+"""The issue file, `issues/<YYYY-MM>.toml` beside sources.toml: what the editors decide for one letter.
+
+It holds the subject and preheader, the editorial (Markdown), the featured ("À la une"), pinned and excluded
+items, per-item overrides, hand-written items and the order of the sections. Every problem is collected and
+reported at once, with the file and the key, as for sources.toml.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from digest.collectors.base import Context
+from digest.collectors.records import COLUMNS, item_from_record
+from digest.config import Check, Config, SourceConfig, _check_unknown, _http_url, _Problems, _read_table, _text
+from digest.errors import DigestError
+from digest.model import Item
+
+ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and digest.json
+FOLDER = "issues"
+
+
+class IssueFileError(DigestError):
+    """The issue file is wrong; lists every problem found at once."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        super().__init__(f"{head} in the issue file:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Override:
+    """New values for some fields of one item, named by url or uid; None keeps the source's value."""
+
+    item: str
+    title: str | None = None
+    summary: str | None = None
+    image: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueFile:
+    """One issue's editorial decisions; the empty default changes nothing in the letter."""
+
+    path: Path | None = None
+    subject: str | None = None
+    preheader: str | None = None
+    editorial_title: str = "Édito"
+    editorial: str = ""  # Markdown, rendered by digest.editorial
+    featured: tuple[str, ...] = ()
+    pin: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    extra: tuple[tuple[str, Item], ...] = ()  # (section id, hand-written item)
+    sections: tuple[str, ...] = ()
+
+    def names(self) -> list[tuple[str, str]]:
+        """Every item name the file uses, with the key that uses it."""
+        named = [(n, key) for key, names in (("featured", self.featured), ("pin", self.pin),
+                                             ("exclude", self.exclude)) for n in names]
+        return named + [(o.item, "[[override]] item") for o in self.overrides]
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError('expected an array of item urls or uids, e.g. ["https://cites-unies-france.org/…"]')
+    return tuple(v.strip() for v in value)
+
+
+def _section_ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected an array of section ids, e.g. ["cuf", "agenda"]')
+    return tuple(value)
+
+
+def _markdown(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected Markdown text, written between triple quotes \"\"\"…\"\"\"")
+    return value
+
+
+# Each table's keys: name -> (check, default). A default of ... means the key is required.
+TOP_KEYS: dict[str, tuple[Check, Any]] = {
+    "subject": (_text, None),
+    "preheader": (_text, None),
+    "sections": (_section_ids, ()),
+    "featured": (_names, ()),
+    "pin": (_names, ()),
+    "exclude": (_names, ()),
+}
+TABLES = {"editorial": "table", "override": "array of tables", "item": "array of tables"}
+EDITORIAL_KEYS: dict[str, tuple[Check, Any]] = {"title": (_text, "Édito"), "text": (_markdown, "")}
+OVERRIDE_KEYS: dict[str, tuple[Check, Any]] = {
+    "item": (_text, ...), "title": (_text, None), "teaser": (_text, None),
+    "image": (_http_url, None), "section": (_text, None),
+}
+
+
+def path_for(config: Config, today: date) -> Path:
+    """Where the issue file of the letter dated `today` lives: issues/<YYYY-MM>.toml beside sources.toml."""
+    return config.root / FOLDER / f"{today:%Y-%m}.toml"
+
+
+def load(config: Config, today: date) -> IssueFile:
+    """The issue file for `today`, checked; an empty IssueFile when there is none."""
+    path = path_for(config, today)
+    if not path.is_file():
+        return IssueFile()
+    return parse(path, _read(path), config)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IssueFileError([f"{path}: cannot read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise IssueFileError([toml_error(path, exc)]) from None
+
+
+def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """'issues/2025-11.toml, line 4: not valid TOML: Expected '=' after a key…' (tomllib hides the line in text)."""
+    message = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if not match:
+        return f"{path}: not valid TOML: {message}"
+    reason = message[: match.start()].strip()
+    return f"{path}, line {match.group(1)}, column {match.group(2)}: not valid TOML: {reason}"
+
+
+def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
+    """Check the issue file's tables against the configuration; raise IssueFileError listing every problem."""
+    problems = _Problems(path)
+    _check_unknown(data, {**TOP_KEYS, **TABLES}, "top level", problems)
+    top = _read_table({k: v for k, v in data.items() if k in TOP_KEYS}, TOP_KEYS, "top level", problems)
+    editorial_table = data.get("editorial", {})
+    if not isinstance(editorial_table, dict):
+        problems.add("editorial", "expected a table [editorial] with title and text")
+        editorial_table = {}
+    editorial = _read_table(editorial_table, EDITORIAL_KEYS, "[editorial]", problems)
+    section_ids = [s.id for s in config.sections]
+    overrides = _overrides(_array(data, "override", problems), section_ids, problems)
+    extra = _extra(_array(data, "item", problems), path, config, problems)
+    for number, section in enumerate(top["sections"] or (), 1):
+        _check_section(section, f"sections #{number}", section_ids, problems)
+    _check_conflicts(top, problems)
+    if problems.items:
+        raise IssueFileError(problems.items)
+    return IssueFile(
+        path=path, subject=top["subject"], preheader=top["preheader"],
+        editorial_title=editorial["title"] or "Édito", editorial=editorial["text"] or "",
+        featured=top["featured"] or (), pin=top["pin"] or (), exclude=top["exclude"] or (),
+        overrides=tuple(overrides), extra=tuple(extra), sections=tuple(top["sections"] or ()),
+    )
+
+
+def _array(data: dict[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.add(key, f"expected an array of tables, written [[{key}]]")
+        return []
+    return value
+
+
+def _check_section(section: Any, where: str, section_ids: list[str], problems: _Problems) -> None:
+    if section not in section_ids:
+        hint = difflib.get_close_matches(str(section), section_ids, n=1)
+        known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids)}"
+        problems.add(where, f"no section has id {section!r}; {known}")
+
+
+def _overrides(tables: list[dict[str, Any]], section_ids: list[str], problems: _Problems) -> list[Override]:
+    overrides = []
+    for number, table in enumerate(tables, 1):
+        where = f"[[override]] #{number}"
+        values = _read_table(table, OVERRIDE_KEYS, where, problems)
+        if values["section"]:
+            _check_section(values["section"], f"{where} section", section_ids, problems)
+        if values["item"]:
+            overrides.append(Override(values["item"], values["title"], values["teaser"], values["image"],
+                                      values["section"]))
+    return overrides
+
+
+def _extra(tables: list[dict[str, Any]], path: Path, config: Config, problems: _Problems
+           ) -> list[tuple[str, Item]]:
+    """Hand-written items: the columns of a data file, plus the section they go in."""
+    ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length)
+    source = SourceConfig(name=ISSUE_SOURCE, section="", url=str(path), location=str(path), format="toml",
+                          timeout=1.0)
+    section_ids = [s.id for s in config.sections]
+    items = []
+    for number, table in enumerate(tables, 1):
+        where = f"[[item]] #{number}" + (f" ({table['title']})" if isinstance(table.get("title"), str) else "")
+        _check_unknown(table, {"section": None, **dict.fromkeys(COLUMNS)}, where, problems)
+        section = table.get("section")
+        if section is None:
+            problems.add(where, "missing required key 'section'")
+        else:
+            _check_section(section, f"{where} section", section_ids, problems)
+        try:
+            item = item_from_record(table, source, ctx)
+        except ValueError as exc:
+            problems.add(where, str(exc))
+            continue
+        if isinstance(section, str):
+            items.append((section, item))
+    return items
+
+
+def _check_conflicts(top: dict[str, Any], problems: _Problems) -> None:
+    """An item both excluded and pinned or featured is a contradiction the editor must resolve."""
+    excluded = set(top["exclude"] or ())
+    for key in ("pin", "featured"):
+        for name in top[key] or ():
+            if name in excluded:
+                problems.add(key, f"{name!r} is also in exclude; keep it in one list only")

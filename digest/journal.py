@@ -1,0 +1,218 @@
+"""The send journal of one issue: SQLite in outbox/<date>/, one row per recipient, written before and after
+every SMTP transaction, so a rerun after a crash, a kill or a network failure sends to no one twice.
+
+States: pending (not tried), sending (the "before" row: DATA is about to go), sent, failed (a 5xx),
+deferred (a 4xx: tried again later), unknown (a "sending" row left by a run that died, or a connection lost
+during DATA: the server may or may not have the message; resent only when asked).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.errors import DigestError
+from digest.recipients import Recipient
+
+FILE_NAME = "send-journal.sqlite"
+LOCK_NAME = "send-journal.lock"
+STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS recipient (
+    key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'deferred', 'unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    previous TEXT,
+    code INTEGER,
+    response TEXT,
+    message_id TEXT,
+    updated TEXT
+);
+CREATE INDEX IF NOT EXISTS recipient_state ON recipient (state);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class JournalBusy(DigestError):
+    """Another `digest send` is sending this issue right now."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A recipient as the journal knows it."""
+
+    email: str
+    name: str
+    state: str
+    attempts: int
+    code: int | None
+    response: str | None
+
+
+class Journal:
+    """One issue's journal, held exclusively (a lock file) for as long as it is open."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / FILE_NAME
+        self._lock = _lock(folder / LOCK_NAME)
+        # check_same_thread=False: the send writes the "before" row from a worker thread, while MAIL and RCPT
+        # go back and forth; the connection is never used from two threads at once (the send waits for it).
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        # The "after" rows go through a second connection that does not fsync at commit (see after()).
+        self._fast = sqlite3.connect(self.path, isolation_level=None)
+        self._fast.execute("PRAGMA synchronous=NORMAL")
+
+    def close(self) -> None:
+        """Close the database and release the lock."""
+        self._fast.close()
+        self._db.close()
+        os.close(self._lock)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A durable transaction: the WAL is fsynced at commit (and with it every earlier commit)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def recover(self) -> int:
+        """Turn rows left 'sending' by a run that died into 'unknown'; how many there were."""
+        with self._transaction() as db:
+            return db.execute("UPDATE recipient SET state='unknown', updated=? WHERE state='sending'",
+                              (_now(),)).rowcount
+
+    def same_letter(self, fingerprint: str) -> bool:
+        """Whether the letter is the one this journal's first run sent (recorded then); True on a first run."""
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('letter', ?)", (fingerprint,))
+            found = db.execute("SELECT value FROM meta WHERE key='letter'").fetchone()
+        return bool(found and found[0] == fingerprint)
+
+    def add(self, recipients: Iterable[Recipient]) -> int:
+        """Record recipients not yet in the journal as pending; how many were new."""
+        with self._transaction() as db:
+            start = db.execute("SELECT COALESCE(MAX(position), 0) FROM recipient").fetchone()[0]
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO recipient (key, email, name, position) VALUES (?, ?, ?, ?)",
+                           ((r.key, r.email, r.name, start + i) for i, r in enumerate(recipients, 1)))
+            return db.total_changes - before
+
+    def todo(self, recipients: Iterable[Recipient], resend_unknown: bool = False) -> list[Recipient]:
+        """Of `recipients` (the current list), those still to send, in the list's order."""
+        known = dict(self._db.execute("SELECT key, state FROM recipient").fetchall())
+        return still_to_send(known, recipients, resend_unknown)
+
+    def before(self, recipient: Recipient, message_id: str) -> None:
+        """The "before" row, durable before DATA is sent: if we die now, the outcome is unknown.
+
+        One statement in autocommit mode is one transaction, fsynced at its commit (synchronous=FULL).
+        """
+        self._db.execute("UPDATE recipient SET previous=state, state='sending', attempts=attempts+1, message_id=?, "
+                         "updated=? WHERE key=?", (message_id, _now(), recipient.key))
+
+    def revert(self, recipient: Recipient) -> None:
+        """Undo before(): the transaction stopped before DATA (server gone, Ctrl-C), so nothing was sent."""
+        with self._transaction() as db:
+            db.execute("UPDATE recipient SET state=previous, attempts=attempts-1, updated=? "
+                       "WHERE key=? AND state='sending'", (_now(), recipient.key))
+
+    def after(self, recipient: Recipient, state: str, code: int | None, response: str | None) -> None:
+        """The "after" row: what the server answered (or that the connection was lost: unknown).
+
+        Committed without an fsync of its own: written to the OS at once, it survives the process being
+        killed; only a power cut could lose it, leaving the row 'sending' (reported unknown, never resent
+        unasked). The next "before" row's fsync makes it durable too. One fsync per message, not two.
+        """
+        assert state in STATES
+        self._fast.execute("UPDATE recipient SET state=?, code=?, response=?, updated=? WHERE key=?",
+                           (state, code, response, _now(), recipient.key))
+
+    def counts(self) -> dict[str, int]:
+        """How many recipients are in each state (every state present, 0 when none)."""
+        found = dict(self._db.execute("SELECT state, COUNT(*) FROM recipient GROUP BY state").fetchall())
+        return {state: found.get(state, 0) for state in STATES}
+
+    def rows(self, *states: str) -> list[Row]:
+        """The recipients in these states, in the list's order."""
+        marks = ", ".join("?" * len(states))
+        query = ("SELECT email, name, state, attempts, code, response FROM recipient "
+                 f"WHERE state IN ({marks}) ORDER BY position")
+        return [Row(*row) for row in self._db.execute(query, states)]
+
+
+def exists(folder: Path) -> bool:
+    """Whether a list send of this issue was ever started."""
+    return (folder / FILE_NAME).is_file()
+
+
+def _lock(path: Path) -> int:
+    """An exclusive lock on the issue's journal: two sends at once could each send to the same person."""
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        raise JournalBusy(f"another `digest send` is sending this issue ({path.parent}); wait for it to end, "
+                          "or check it with `digest send --status`") from None
+    return handle
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def status(folder: Path) -> tuple[dict[str, int], list[Row]] | None:
+    """Counts per state and the rows that need a look (failed, deferred, unknown, sending), read-only and
+    without the lock, so it works while a send runs; None when no list send of the issue was started."""
+    if not exists(folder):
+        return None
+    db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
+    try:
+        found = dict(db.execute("SELECT state, COUNT(*) FROM recipient GROUP BY state").fetchall())
+        rows = [Row(*row) for row in db.execute(
+            "SELECT email, name, state, attempts, code, response FROM recipient "
+            "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
+    finally:
+        db.close()
+    return {state: found.get(state, 0) for state in STATES}, rows
+
+
+def states(folder: Path) -> dict[str, str]:
+    """Each recipient's state by key, read-only (empty when no list send was started)."""
+    if not exists(folder):
+        return {}
+    db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT key, state FROM recipient").fetchall())
+    finally:
+        db.close()
+
+
+def still_to_send(known: dict[str, str], recipients: Iterable[Recipient], resend_unknown: bool) -> list[Recipient]:
+    """Of `recipients`, those not in the journal, pending or deferred (and unknown when asked), in order."""
+    wanted = {"pending", "deferred"} | ({"unknown", "sending"} if resend_unknown else set())
+    return [r for r in recipients if known.get(r.key, "pending") in wanted]

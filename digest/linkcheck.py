@@ -1,0 +1,126 @@
+"""`digest check --links`: fetch every link and image of the letter at once, and list the broken ones."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import httpx
+import lxml.html
+
+from digest import __version__
+from digest.check import Finding
+
+REFUSED = (405, 501)  # HEAD not allowed / not implemented: ask again with GET
+USER_AGENT = f"digest/{__version__} (link check; +https://cites-unies-france.org)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """An address of the letter to fetch, and what points at it ('link “Lire”', 'image')."""
+
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What fetching one address gave: the final status, or the error, and how long it took."""
+
+    target: Target
+    status: int | None = None
+    error: str | None = None
+    method: str = "HEAD"
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the address answered below 400."""
+        return self.error is None and self.status is not None and self.status < 400
+
+
+def targets(html: str) -> list[Target]:
+    """Every http(s) link and image address of the HTML, once each, in the order met."""
+    document = lxml.html.document_fromstring(html.encode("utf-8"))
+    seen: dict[str, Target] = {}
+    for element in document.iter("a", "img"):
+        url = (element.get("href") if element.tag == "a" else element.get("src")) or ""
+        url = url.strip()
+        if not url.lower().startswith(("http://", "https://")) or url in seen:
+            continue
+        kind = "link" if element.tag == "a" else "image"
+        text = " ".join((element.text_content() if kind == "link" else element.get("alt", "")).split())[:50]
+        seen[url] = Target(url, f"{kind} “{text}”" if text else kind)
+    return list(seen.values())
+
+
+async def fetch_all(items: Iterable[Target], timeout: float = 10.0, concurrency: int = 16) -> list[LinkResult]:
+    """Fetch every target with at most `concurrency` requests in flight; results in the targets' order."""
+    limit = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=10, limits=limits,
+                                 headers={"User-Agent": USER_AGENT}) as client:
+
+        async def one(target: Target) -> LinkResult:
+            async with limit:
+                return await fetch(client, target, timeout)
+
+        return list(await asyncio.gather(*(one(t) for t in items)))
+
+
+async def fetch(client: httpx.AsyncClient, target: Target, timeout: float) -> LinkResult:
+    """HEAD the address, then GET it when the server refuses HEAD; the body of a GET is not read."""
+    began = time.perf_counter()
+    method = "HEAD"
+    try:
+        response = await client.head(target.url)
+        if response.status_code in REFUSED:
+            method = "GET"
+            async with client.stream("GET", target.url) as streamed:
+                response = streamed
+        return LinkResult(target, response.status_code, None, method, time.perf_counter() - began)
+    except httpx.TimeoutException:
+        error = f"no answer within {timeout:g} s"
+    except httpx.TooManyRedirects:
+        error = "too many redirects (a redirect loop?)"
+    except httpx.ConnectError as exc:
+        error = f"cannot connect: {_reason(exc)}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {_reason(exc)}"
+    return LinkResult(target, None, error, method, time.perf_counter() - began)
+
+
+def _reason(exc: Exception) -> str:
+    """The cause in plain words: httpx wraps the socket error that says what happened."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "unknown host name"
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
+
+
+def check(html: str, timeout: float = 10.0, concurrency: int = 16) -> tuple[list[LinkResult], list[Finding]]:
+    """Fetch every link and image of the HTML; the results and a finding (an error) per broken one."""
+    results = asyncio.run(fetch_all(targets(html), timeout, concurrency))
+    return results, findings(results)
+
+
+def findings(results: Iterable[LinkResult]) -> list[Finding]:
+    """An error for each address that did not answer, or answered 400 or more."""
+    found = []
+    for result in results:
+        if result.ok:
+            continue
+        what = result.error or f"answers {result.status} {_phrase(result.status)} to {result.method}"
+        found.append(Finding("error", "broken-link", f"{what}: {result.target.url}", result.target.label))
+    return found
+
+
+def _phrase(status: int | None) -> str:
+    return httpx.codes.get_reason_phrase(status) if status else ""

@@ -1,0 +1,218 @@
+"""Each recipient's copy of an already-built letter: signed unsubscribe link, greeting name, own headers.
+
+The letter is rendered and inlined once by `digest build`; here its HTML and text are cut, once, around the
+places that differ per recipient (the unsubscribe URL, the greeting's name marker), and every copy is a join of
+precomputed bytes (see digest.message.MessageTemplate). Pure: the clock and the secret come in as arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+
+from digest.errors import DigestError
+from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
+from digest.recipients import Recipient
+
+TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"
+TOKEN_PARAMETER = "t"
+# A template marks where the greeting's name goes with this empty span: invisible in the web version.
+NAME_MARK = '<span class="digest-name"></span>'
+TEST_PREFIX = "[TEST] "
+
+
+class LetterNotBuilt(DigestError):
+    """The outbox has no built letter for that date."""
+
+
+@dataclass(frozen=True)
+class BuiltLetter:
+    """What `digest build` wrote to outbox/<date>/, as the send reads it back."""
+
+    folder: Path
+    date: date
+    title: str
+    subject: str
+    sender: str
+    web_url: str
+    unsubscribe_url: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One recipient's message: the bytes and its Message-ID."""
+
+    raw: bytes
+    message_id: str
+
+
+def read_built(outbox: Path, day: date) -> BuiltLetter:
+    """The letter built for `day`; LetterNotBuilt (exit 2) naming the command to run if it is not there."""
+    folder = outbox / day.isoformat()
+    names = ("letter.html", "letter.txt", "digest.json")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise LetterNotBuilt(f"the letter for {day.isoformat()} has not been built ({folder} has no "
+                             f"{', '.join(missing)}); run `digest build --date {day.isoformat()}` first")
+    try:
+        meta = json.loads((folder / "digest.json").read_text(encoding="utf-8"))
+        return BuiltLetter(
+            folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
+            web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
+            html=(folder / "letter.html").read_text(encoding="utf-8"),
+            text=(folder / "letter.txt").read_text(encoding="utf-8"),
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
+
+
+def make_token(secret: bytes, email: str) -> str:
+    """The unsubscribe token: the address (base64url) and an HMAC-SHA256 of it, cut to 128 bits."""
+    address = email.encode("utf-8")
+    mac = hmac.new(secret, TOKEN_PURPOSE + address.lower(), hashlib.sha256).digest()[:16]
+    return f"{_b64(address)}.{_b64(mac)}"
+
+
+def check_token(secret: bytes, token: str) -> str | None:
+    """The address a token was made for, or None if it was not signed with `secret` (for the unsubscribe page)."""
+    encoded, _, signature = token.partition(".")
+    try:
+        email = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return email if hmac.compare_digest(make_token(secret, email), token) and signature else None
+
+
+def unsubscribe_link(base: str, secret: bytes, email: str) -> str:
+    """The recipient's own unsubscribe URL: the configured page with `t=<token>` added."""
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}{TOKEN_PARAMETER}={make_token(secret, email)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class Personalizer:
+    """Makes each recipient's copy of one built letter from parts cut and encoded once."""
+
+    def __init__(self, letter: BuiltLetter, secret: bytes, list_id: str, *,
+                 unsubscribe_mailto: str | None = None, test: bool = False) -> None:
+        if not secret:
+            raise DigestError("the unsubscribe secret is empty; export a long random value in its variable")
+        self.letter = letter
+        self.secret = secret
+        self.mailto = unsubscribe_mailto
+        self.domain = parseaddr(letter.sender)[1].rpartition("@")[2] or "localhost"
+        self.test = test
+        self.envelope_sender = parseaddr(letter.sender)[1]
+        subject = (TEST_PREFIX if test else "") + letter.subject
+        fingerprint = hashlib.sha256((letter.html + letter.text).encode("utf-8")).hexdigest()
+        self.fingerprint = f"{fingerprint}:{letter.subject}"
+        headers = b"".join([
+            header_line("From", letter.sender),
+            header_line("Subject", subject),
+            header_line("List-Id", f"{letter.title} <{list_id}>"),
+            raw_header_line("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            b"MIME-Version: 1.0\r\n",
+        ])
+        self.template = MessageTemplate(headers, [
+            ("plain", cut_text(letter.text, letter.unsubscribe_url, greeting_of(letter.html))),
+            ("html", cut_html(letter.html, letter.unsubscribe_url)),
+        ], boundary=f"==digest-{fingerprint[20:44]}==")
+
+    def copy(self, recipient: Recipient, now: datetime, *, nonce: str = "", wire: bool = False) -> Copy:
+        """The recipient's message; `now` is its Date. wire=True gives the dot-stuffed form for SMTP DATA."""
+        url = unsubscribe_link(self.letter.unsubscribe_url, self.secret, recipient.email)
+        message_id = self.message_id(recipient.email, nonce)
+        targets = f"<{url}>" + (f", <{self.mailto}>" if self.mailto else "")
+        headers = b"".join([
+            raw_header_line("Date", format_datetime(now)),
+            raw_header_line("Message-ID", message_id),
+            _to_line(recipient),
+            raw_header_line("List-Unsubscribe", targets),
+        ])
+        name = recipient.name
+        values = {
+            "url_text": url, "url_html": html.escape(url),
+            "name_text": f" {name}" if name else "", "name_html": f" {html.escape(name)}" if name else "",
+        }
+        return Copy(self.template.render(headers, values, wire=wire), message_id)
+
+    def message_id(self, email: str, nonce: str = "") -> str:
+        """The same for a recipient on every run of one issue (so a resent copy can be recognised as the
+        same message), different across recipients; a test send adds a nonce so each test is new."""
+        mac = hmac.new(self.secret, f"mid\n{self.letter.date}\n{email.lower()}\n{nonce}".encode(),
+                       hashlib.sha256).hexdigest()[:24]
+        return f"<{self.letter.date.isoformat()}.{mac}@{self.domain}>"
+
+
+def _to_line(recipient: Recipient) -> bytes:
+    """To: with the name, RFC 2047-encoded when not ASCII; kept on one line (the name is at most 80 characters)."""
+    return b"To: " + formataddr((recipient.name, recipient.email), "utf-8").encode("ascii") + b"\r\n"
+
+
+def cut_html(page: str, unsubscribe_url: str) -> list[Piece]:
+    """The HTML cut around every link to the unsubscribe page and the greeting's name mark."""
+    link = f'href="{html.escape(unsubscribe_url)}"'
+    if link not in page:
+        raise DigestError(f"letter.html has no link to the unsubscribe page ({unsubscribe_url}); the template "
+                          "must link {{ letter.unsubscribe_url }}: bulk mail without one is refused by Gmail")
+    pieces: list[Piece] = []
+    for number, chunk in enumerate(page.split(link)):
+        if number:
+            pieces += ['href="', Slot("url_html"), '"']
+        named = chunk.split(NAME_MARK)
+        for index, part in enumerate(named):
+            if index:
+                pieces += ['<span class="digest-name">', Slot("name_html"), "</span>"]
+            pieces.append(part)
+    return pieces
+
+
+def greeting_of(page: str) -> tuple[str, str] | None:
+    """The words around the name mark in the HTML ('Bonjour', ','), to find the same greeting in the text."""
+    match = re.search(r">([^<>]*)" + re.escape(NAME_MARK) + r"([^<>]*)<", page)
+    if not match:
+        return None
+    return html.unescape(match.group(1)).strip(), html.unescape(match.group(2)).strip()
+
+
+def cut_text(text: str, unsubscribe_url: str, greeting: tuple[str, str] | None) -> list[Piece]:
+    """The text cut around the unsubscribe URL and, on the greeting line, where the name goes."""
+    pieces: list[Piece] = []
+    url = re.compile(re.escape(unsubscribe_url) + r"(?![\w/?#&=%.~+-])")
+    greeting_line = greeting and re.compile(rf"(?m)^({re.escape(greeting[0])})({re.escape(greeting[1])})$")
+    position = 0
+    marks = [(m.start(), m.end(), "url_text", "") for m in url.finditer(text)]
+    if greeting_line and (found := greeting_line.search(text)):
+        marks.append((found.end(1), found.end(1), "name_text", ""))
+    for start, end, slot, _ in sorted(marks):
+        pieces += [text[position:start], Slot(slot)]
+        position = end
+    pieces.append(text[position:])
+    return [p for p in pieces if p != ""]
+
+
+def recipients_of(addresses: Sequence[str]) -> list[Recipient]:
+    """Recipients for a test send from `--to` addresses; ValueError naming a bad one."""
+    from digest.recipients import check_address
+
+    found = []
+    for address in addresses:
+        try:
+            found.append(Recipient(check_address(address)))
+        except ValueError as exc:
+            raise DigestError(f"--to {address}: {exc}") from None
+    return found

@@ -1,0 +1,199 @@
+"""The preview server over HTTP (no browser): routes, rebuilds on change, event stream, errors, Ctrl-C;
+and the web archive the outbox writes (outbox/index.html)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from digest import config, outbox, pipeline, preview
+from digest.cli import main
+from digest.errors import DigestError
+from tests.conftest import LETTER_DATE, ROOT
+from tests.preview_support import edit, make_site, running
+
+TITLE_LINE = "{{ letter.title }}</mj-text>"
+
+
+def get(url: str) -> tuple[int, str, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.headers["Content-Type"], response.read().decode("utf-8")
+
+
+def report(base: str) -> dict[str, Any]:
+    return json.loads(get(base + "report.json")[2])  # type: ignore[no-any-return]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_routes_serve_the_page_the_letter_its_variants_and_the_report(tmp_path: Path) -> None:
+    with running(make_site(tmp_path)) as (_session, server):
+        base = server.url
+        assert base.startswith("http://127.0.0.1:")
+        status, kind, page = get(base)
+        assert status == 200 and kind.startswith("text/html")
+        assert "La Lettre de CUF – novembre 2025" in page  # the subject, as the inbox line shows it
+        assert 'id="phone-frame"' in page and 'id="desktop-frame"' in page and 'id="dark-frame"' in page
+        _, _, letter = get(base + "letter.html")
+        assert letter.startswith("<!doctype html>") and "Se désinscrire" in letter
+        _, _, dark = get(base + "letter-dark.html")
+        assert "prefers-color-scheme" not in dark and "color-scheme: dark" in dark
+        _, kind, text = get(base + "letter.txt")
+        assert kind.startswith("text/plain") and "LA LETTRE DE CUF" in text
+        findings = report(base)["findings"]
+        assert any("css-border-radius" in f["where"] and f["level"] == "warning" for f in findings)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            get(base + "nothing-here")
+        assert missing.value.code == 404
+
+
+def test_a_template_change_rebuilds_and_is_announced_on_the_event_stream(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    with running(path) as (_session, server), urllib.request.urlopen(server.url + "events", timeout=5) as events:
+        assert events.readline() == b"event: build\n"
+        assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 1, "ok": True}
+        events.readline()
+        edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</mj-text>")
+        assert events.readline() == b"event: build\n"
+        assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 2, "ok": True}
+        assert "ÉDITION TEST" in get(server.url + "letter.html")[2]
+
+
+def test_a_failed_rebuild_shows_its_error_and_keeps_the_last_good_letter(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    with running(path) as (session, server):
+        good = get(server.url + "letter.html")[2]
+        edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE, "{% if %}" + TITLE_LINE)
+        wait_for(lambda: session.snapshot.version >= 2)
+        state = report(server.url)
+        assert "letter.mjml.j2" in state["error"] and "line" in state["error"]
+        assert get(server.url + "letter.html")[2] == good
+        page = get(server.url)[2]
+        assert 'id="build-error"' in page and "letter.mjml.j2" in page
+        edit(tmp_path / "templates" / "letter.mjml.j2", "{% if %}", "")
+        wait_for(lambda: session.snapshot.version >= 3)
+        assert report(server.url)["error"] is None
+
+
+def test_a_broken_configuration_is_shown_and_fixed_without_restarting(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    with running(path) as (session, server):
+        edit(path, 'kind = "agenda"', 'kind = "agendas"')
+        wait_for(lambda: session.snapshot.version >= 2)
+        assert "kind: expected one of news, agenda" in report(server.url)["error"]
+        edit(path, 'kind = "agendas"', 'kind = "agenda"')
+        wait_for(lambda: session.snapshot.version >= 3)
+        assert report(server.url)["error"] is None
+
+
+def test_a_data_file_change_rebuilds(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    breves = tmp_path / "samples" / "breves.json"
+    with running(path) as (session, server):
+        data = json.loads(breves.read_text(encoding="utf-8"))
+        items = data["items"] if isinstance(data, dict) else data
+        items.append({"title": "Brève ajoutée pendant la relecture", "url": "https://example.org/ajout"})
+        breves.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        wait_for(lambda: "Brève ajoutée pendant la relecture" in (session.snapshot.html or ""))
+        assert "Brève ajoutée pendant la relecture" in get(server.url + "letter.txt")[2]
+
+
+def test_an_issue_file_is_watched(tmp_path: Path) -> None:
+    cfg = config.load(make_site(tmp_path))
+    issue = tmp_path / "issues" / "2025-11.toml"
+    issue.parent.mkdir()
+    issue.write_text("", encoding="utf-8")
+    assert issue in preview.watched_paths(cfg)
+    assert tmp_path / "samples" / "agenda.ics" in preview.watched_paths(cfg)
+    assert tmp_path / "templates" / "letter.txt.j2" in preview.watched_paths(cfg)
+
+
+def test_dark_view_applies_the_dark_styles_unconditionally() -> None:
+    html = ("<html><head><style>@media (prefers-color-scheme: dark) { .dk { color: #fff } }"
+            "@media screen and (prefers-color-scheme: light) { .lt { color: #000 } }</style></head></html>")
+    dark = preview.dark(html)
+    assert "@media (min-width: 0px) { .dk" in dark
+    assert "screen and (max-width: -1px)" in dark
+    assert ":root { color-scheme: dark; }" in dark
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    with running(path) as (session, server):
+        port = server.server_address[1]
+        with pytest.raises(DigestError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            preview.start_server(session, "127.0.0.1", port)
+
+
+def test_preview_listens_on_loopback_unless_told(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["preview", "--help"])
+    assert "--host" in result.output and "127.0.0.1" in result.output and "--no-open" in result.output
+    assert "--port" in result.output
+
+
+def test_preview_with_a_broken_configuration_exits_2_before_serving(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    edit(path, 'kind = "agenda"', 'kind = "agendas"')
+    result = CliRunner().invoke(main, ["preview", "-c", str(path), "--no-open", "--port", "0"])
+    assert result.exit_code == 2
+    assert "kind: expected one of news, agenda" in result.output and "Traceback" not in result.output
+
+
+def test_ctrl_c_stops_the_preview_cleanly(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "digest", "preview", "-c", str(path), "--port", "0",
+                                "--no-open"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    lines = []
+    while "Ctrl-C" not in "".join(lines):
+        line = process.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    url = next(word for word in "".join(lines).split() if word.startswith("http://127.0.0.1:"))
+    events = urllib.request.urlopen(url + "events", timeout=5)  # an open stream must not block the stop
+    assert events.readline() == b"event: build\n"
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=10)
+    events.close()
+    assert process.returncode == 0, output
+    assert "Preview stopped." in output and "Traceback" not in output
+
+
+# --- the web archive -------------------------------------------------------------------------------------
+
+
+def test_outbox_index_lists_every_letter_newest_first(tmp_path: Path) -> None:
+    cfg = config.load(ROOT / "sources.toml")
+    out = tmp_path / "outbox"
+    for day in (LETTER_DATE, LETTER_DATE.replace(day=27)):
+        pipeline.build(cfg, day, out, include_sent=True)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    newest, oldest = index.index('href="2025-11-27/letter.html"'), index.index('href="2025-11-20/letter.html"')
+    assert newest < oldest
+    assert "La Lettre de CUF – novembre 2025" in index
+    assert (out / "2025-11-27" / "letter.html").is_file()
+    assert [a.folder for a in outbox.list_letters(out)] == ["2025-11-27", "2025-11-20"]
+
+
+def test_build_prints_the_index_among_the_files_written(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["build", "-c", str(ROOT / "sources.toml"), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "../index.html" in result.output
+    assert (tmp_path / "index.html").is_file()
