@@ -152,10 +152,12 @@ def timed_runs() -> list[str]:
 
 def collect_big(port: int, result: Any) -> None:
     """Collect the 100 big feeds (in a child process); report its peak RSS in MB."""
-    with tempfile.TemporaryDirectory() as folder:
+    from treemem import PeakSampler  # this process and its parsing workers, summed
+
+    with tempfile.TemporaryDirectory() as folder, PeakSampler() as sampler:
         settings = FetchSettings(concurrency=FEEDS, deadline=300, cache_dir=Path(folder))
         collected = collect_all(sources(port), CTX, settings)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    peak_mb = max(sampler.peak_mb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result.put((peak_mb, sum(len(r.items) for r in collected), sum(r.failed for r in collected)))
 
 
@@ -169,7 +171,7 @@ def memory_run() -> list[str]:
         child.start()
         peak_mb, items, failed = result.get(timeout=600)
         child.join()
-        print(f"100 feeds of 1 MB: peak RSS {peak_mb:.0f} MB ({stats.value / 1024 / 1024:.0f} MB served, "
+        print(f"100 feeds of 1 MB: peak RSS {peak_mb:.0f} MB with the parsing workers ({stats.value / 1024 / 1024:.0f} MB served, "
               f"{items} items, {failed} failed, {time.perf_counter() - began:.1f} s; target < {TARGET_RSS_MB} MB)")
         return ["peak memory"] if peak_mb >= TARGET_RSS_MB or failed else []
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import webbrowser
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -193,6 +192,8 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
         state = f"error: {snapshot.error}" if snapshot.error else check.summary(snapshot.findings)
         click.echo(f"Preview of {config_path} at {url} ({state})\nWatching its files; Ctrl-C to stop.")
         if not no_open:
+            import webbrowser  # only the preview opens a browser
+
             webbrowser.open(url)
 
     session = review.Preview(config_path, letter_date, log=lambda line: click.echo(f"  {line}"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from digest.collectors import csvfile, ics, jsonfile, rss, tomlfile
 from digest.collectors.base import Context, Fetched
-from digest.collectors.fetch import FetchSettings, fetch, settings_for
+from digest.collectors.fetch import FetchSettings, fetch, fetched_from, read_file, settings_for
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected, Problem
@@ -37,6 +38,16 @@ def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig]
         message = f"unexpected error while reading ({type(exc).__name__}: {exc})"
         collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
     return replace(collected, seconds=time.perf_counter() - began)
+
+
+def collect_file(source: SourceConfig, ctx: Context) -> Collected:
+    """Read a local source file (a module-level function, so a worker process can run it)."""
+    return collect(source, ctx, lambda _source: read_file(Path(source.location)))
+
+
+def collect_body(source: SourceConfig, ctx: Context, body: bytes, url: str, content_type: str | None) -> Collected:
+    """Read a web source's body (a module-level function, so a worker process can run it)."""
+    return collect(source, ctx, lambda _source: fetched_from(body, url, content_type, source))
 
 
 def collect_all(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings | None = None,
