@@ -56,6 +56,7 @@ class SectionConfig:
     window_days: int
     horizon_days: int
     default_image: str | None = None
+    repeat: bool = False  # items an earlier letter carried may show again (agenda: until the event is over)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,12 @@ def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected non-empty text, got {value!r}")
     return value.strip()
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
 
 
 def _positive_int(value: Any) -> int:
@@ -284,6 +291,7 @@ SECTION_KEYS: dict[str, tuple[Check, Any]] = {
     "window_days": (_positive_int, 31),
     "horizon_days": (_positive_int, 180),
     "default_image": (_http_url, None),
+    "repeat": (_boolean, None),
 }
 SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
     "name": (_identifier, ...),
@@ -341,11 +349,17 @@ def load(path: Path) -> Config:
     return Config(
         path=path.resolve(),
         letter=_letter(letter, templates),
-        sections=tuple(SectionConfig(**s) for s in sections),
+        sections=tuple(_section(s) for s in sections),
         sources=tuple(SourceConfig(location=resolve_location(s["url"], root), **s) for s in sources),
         smtp=smtp,
         fetch=fetch,
     )
+
+
+def _section(values: dict[str, Any]) -> SectionConfig:
+    # An upcoming event is worth announcing in every letter until it takes place; news is sent once.
+    repeat = values["kind"] == "agenda" if values["repeat"] is None else values["repeat"]
+    return SectionConfig(**{**values, "repeat": repeat})
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -64,7 +64,8 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         by_section[section.id] = items
         if dropped:
             notes.append(f"{section.id}: {dropped} item(s) outside the section's dates left out")
-    already_sent = _drop_sent(by_section, history) if history else 0
+    once = {s.id for s in config.sections if not s.repeat}
+    already_sent = _drop_sent(by_section, history, once) if history else 0
     if already_sent:
         notes.append(f"{already_sent} item(s) already sent in an earlier letter left out (--include-sent keeps them)")
     kinds: dict[str, str] = {s.id: s.kind for s in config.sections}
@@ -132,11 +133,13 @@ def _lost(issue: IssueFile, by_section: dict[str, list[Item]], featured: list[It
             if name not in unknown and not any(matches(name, i) for i in kept + copies)]
 
 
-def _drop_sent(by_section: dict[str, list[Item]], history: History) -> int:
-    """Leave out, in place, items an earlier letter carried, unless pinned; how many were left out."""
+def _drop_sent(by_section: dict[str, list[Item]], history: History, once: set[str]) -> int:
+    """Leave out, in place, items an earlier letter carried from the `once` sections, unless pinned; how many."""
     urls = {canonical_url(u) for u in history.urls}
     dropped = 0
     for section_id, items in by_section.items():
+        if section_id not in once:
+            continue
         kept = [i for i in items if i.pinned or not (i.uid in history.uids or (i.url and canonical_url(i.url) in urls))]
         dropped += len(items) - len(kept)
         by_section[section_id] = kept

@@ -56,13 +56,28 @@ def test_november_then_december_repeats_nothing_but_the_pinned_item(write_config
     pipeline.build(cfg, NOVEMBER, outbox)
     assert titles(outbox, NOVEMBER) == ["Assises frontalières", "Fonds Vietnam", "Atelier Sénégal", "Webinaire #3"]
     report = pipeline.build(cfg, DECEMBER, outbox)
-    # Assises (the same page, without its tracking) and the webinar were sent in November: left out.
-    # Vietnam was too, but December pins it. (Atelier, of 14 November, is outside December's 31 days.)
-    assert titles(outbox, DECEMBER) == ["Fonds Vietnam", "Décryptages thématiques", "Conseil mondial CGLU"]
-    assert report.already_sent == 2
-    assert "2 item(s) already sent in an earlier letter left out (--include-sent keeps them)" in report.notes
+    # Assises (the same page, without its tracking) was sent in November: left out. Vietnam was too, but
+    # December pins it. (Atelier, of 14 November, is outside December's 31 days.) The webinar is still to
+    # come: an agenda announces it again (its section repeats by default).
+    assert titles(outbox, DECEMBER) == ["Fonds Vietnam", "Décryptages thématiques", "Conseil mondial CGLU",
+                                        "Webinaire #3"]
+    assert report.already_sent == 1
+    assert "1 item(s) already sent in an earlier letter left out (--include-sent keeps them)" in report.notes
     pinned = json.loads((outbox / "2025-12-15" / "digest.json").read_text(encoding="utf-8"))
     assert pinned["sections"][0]["items"][0]["pinned"] is True
+
+
+def test_a_section_with_repeat_false_sends_an_event_once(write_config: Callable[..., Path],
+                                                         tmp_path: Path) -> None:
+    from .conftest import SECTIONS
+
+    sections = SECTIONS.replace('horizon_days = 180', 'horizon_days = 180\nrepeat = false')
+    cfg = config.load(write_config(SOURCES, sections=sections, files={"news.csv": NEWS, "events.csv": EVENTS}))
+    assert [s.repeat for s in cfg.sections] == [False, False]
+    outbox = tmp_path / "outbox"
+    pipeline.build(cfg, NOVEMBER, outbox)
+    pipeline.build(cfg, DECEMBER, outbox)
+    assert "Webinaire #3" not in titles(outbox, DECEMBER)
 
 
 def test_rebuilding_a_letter_does_not_leave_out_its_own_items(write_config: Callable[..., Path],
@@ -83,8 +98,8 @@ def test_include_sent_keeps_them_and_the_build_says_how_many_it_left_out(write_c
     assert runner.invoke(main, ["build", "-c", str(path), "--date", "2025-11-20"]).exit_code == 0
     normal = runner.invoke(main, ["build", "-c", str(path), "--date", "2025-12-15"])
     assert normal.exit_code == 0, normal.output
-    assert "3 item(s) already sent in an earlier letter left out" in normal.stdout
-    assert len(titles(tmp_path / "outbox", DECEMBER)) == 2
+    assert "2 item(s) already sent in an earlier letter left out" in normal.stdout
+    assert len(titles(tmp_path / "outbox", DECEMBER)) == 3  # two December news and the webinar, still to come
     everything = runner.invoke(main, ["build", "-c", str(path), "--date", "2025-12-15", "--include-sent"])
     assert everything.exit_code == 0 and "already sent" not in everything.stdout
     assert len(titles(tmp_path / "outbox", DECEMBER)) == 5

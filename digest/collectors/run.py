@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,9 +258,14 @@ class _Run:
 
     def _parse(self, function: Callable[..., Collected], *args: object) -> Collected:
         """(Parser thread.) Run a collector here, or in a worker process when there are several."""
-        if self.processes is None:
-            return function(*args)
-        return self.processes.submit(function, *args).result()
+        if self.processes is not None:
+            try:
+                return self.processes.submit(function, *args).result()
+            except (BrokenProcessPool, OSError, RuntimeError):
+                # No worker could start (an embedding program whose __main__ cannot be re-imported, a
+                # sandbox without fork) or one died: parse here, more slowly, rather than lose the source.
+                self.processes = None
+        return function(*args)
 
     async def _in_parser(self, function: Callable[..., T], *args: object) -> T:
         """Run a collector in a parser thread (as many as there are worker processes, else one)."""
