@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint bench screenshot clean
 
+# compileall: where PYTHONDONTWRITEBYTECODE is set, every run would otherwise compile the package again.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q digest
 	touch $(STAMP)
 
 ## run: set up, then build the default letter from the bundled samples (offline)

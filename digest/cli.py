@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -31,6 +32,22 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20") from None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+                             default="sources.toml", show_default=True, help=CONFIG_HELP)
+
+
+def date_option(help_text: str) -> Callable[[F], F]:
+    """The --date option every command that picks a letter shares."""
+    return click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD", help=help_text)
+
+
+def _letter_day(cfg: config.Config, letter_date: date | None) -> date:
+    """The issue's date: --date, else [letter] date, else today (the clock is read here, never in a stage)."""
+    return letter_date or cfg.letter.date or date.today()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="digest")
 def main() -> None:
@@ -41,10 +58,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
-@click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="The issue's date (default: [letter] date, else today). Names the outbox folder.")
+@config_option
+@date_option("The issue's date (default: [letter] date, else today). Names the outbox folder.")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where to write the letter (default: outbox/ beside sources.toml).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) when there is any warning.")
@@ -59,7 +74,7 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     and digest.json (what was selected). A source that fails is a warning; the rest is still built.
     """
     cfg = config.load(config_path)
-    today = letter_date or cfg.letter.date or date.today()
+    today = _letter_day(cfg, letter_date)
     out = out or cfg.root / "outbox"
     click.echo(f"Building “{cfg.letter.title}” for {today.isoformat()} from {config_path}")
     with SourceLines(len(cfg.sources)) as on_source:
@@ -137,10 +152,8 @@ def _print_report(report: pipeline.Report, out: Path) -> None:
 
 
 @main.command()
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
-@click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="The issue's date (default: [letter] date, else today). Names the issue file's month.")
+@config_option
+@date_option("The issue's date (default: [letter] date, else today). Names the issue file's month.")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where earlier letters are (default: outbox/ beside sources.toml): their items are not listed.")
 def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None:
@@ -152,7 +165,7 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
     from digest import issuefile
 
     cfg = config.load(config_path)
-    today = letter_date or cfg.letter.date or date.today()
+    today = _letter_day(cfg, letter_date)
     path = issuefile.path_for(cfg, today)
     if path.exists():
         raise drafting.DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
@@ -165,10 +178,8 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
 
 
 @main.command()
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
-@click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="The issue's date (default: [letter] date, else today).")
+@config_option
+@date_option("The issue's date (default: [letter] date, else today).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -202,10 +213,8 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
 
 
 @main.command(name="check")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
-@click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="The issue's date (default: [letter] date, else today).")
+@config_option
+@date_option("The issue's date (default: [letter] date, else today).")
 @click.option("--links", is_flag=True, help="Also fetch every link and image, and list the broken ones.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds to wait for each link with --links.")
@@ -217,7 +226,7 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     from digest import check, health, linkcheck
 
     cfg = config.load(config_path)
-    today = letter_date or cfg.letter.date or date.today()
+    today = _letter_day(cfg, letter_date)
     report = pipeline.build(cfg, today, out=None, sent_in=cfg.root / "outbox")
     built = check.from_report(report, cfg, health.load(cfg.fetch.cache_dir or cfg.root / ".digest-cache"))
     findings = check.run(built)
@@ -235,8 +244,7 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
 
 
 @main.command(name="sources")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
+@config_option
 @click.option("--check", is_flag=True, help="Read every source now (as a build does) before printing the table.")
 def sources_command(config_path: Path, check: bool) -> None:
     """The health of every source: last success, HTTP status, items, newest item, failures, last error.
@@ -261,10 +269,8 @@ def sources_command(config_path: Path, check: bool) -> None:
 
 
 @main.command(name="send")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
-@click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="The issue to send (default: [letter] date, else today).")
+@config_option
+@date_option("The issue to send (default: [letter] date, else today).")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where the built letter is (default: outbox/ beside sources.toml).")
 @click.option("--to", "to", multiple=True, metavar="ADDRESS",
@@ -288,7 +294,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     if sum(map(bool, (to, list_path, status))) != 1:
         raise click.UsageError("give exactly one of --to ADDRESS, --list SUBSCRIBERS.CSV or --status")
     cfg = config.load(config_path)
-    day = letter_date or cfg.letter.date or date.today()
+    day = _letter_day(cfg, letter_date)
     outbox = out or cfg.root / "outbox"
     if status:
         _print_status(outbox / day.isoformat(), day)
@@ -419,10 +425,8 @@ def _print_status(folder: Path, day: date) -> None:
 
 
 @main.command(name="export")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), default="sources.toml",
-              show_default=True, help=CONFIG_HELP)
-@click.option("--date", "letter_date", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="The issue to export (default: [letter] date, else today).")
+@config_option
+@date_option("The issue to export (default: [letter] date, else today).")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where the built letter is (default: outbox/ beside sources.toml).")
 @click.option("--esp", required=True, type=click.Choice(["brevo", "mailchimp"]),
@@ -432,7 +436,7 @@ def export_command(config_path: Path, letter_date: date | None, out: Path | None
     from digest import export, personalize
 
     cfg = config.load(config_path)
-    day = letter_date or cfg.letter.date or date.today()
+    day = _letter_day(cfg, letter_date)
     letter = personalize.read_built(out or cfg.root / "outbox", day)
     for written in export.export(letter, esp):
         click.echo(f"Wrote {written.path} ({written.size / 1024:.1f} KB)")

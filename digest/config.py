@@ -154,10 +154,18 @@ def _positive_int(value: Any) -> int:
     return value
 
 
-def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"expected a number of seconds above 0, got {value!r}")
-    return float(value)
+def _positive(what: str) -> Check:
+    """A check for a number above 0; `what` names the unit in the message ("a number of seconds")."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"expected {what} above 0, got {value!r}")
+        return float(value)
+
+    return check
+
+
+_positive_number = _positive("a number of seconds")
 
 
 def _http_url(value: Any) -> str:
@@ -236,12 +244,6 @@ def _env_name(value: Any) -> str:
     return text
 
 
-def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"expected messages per second above 0, such as 10 or 0.5, got {value!r}")
-    return float(value)
-
-
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"expected a number of seconds, 0 or more, got {value!r}")
@@ -306,7 +308,7 @@ SMTP_KEYS: dict[str, tuple[Check, Any]] = {
     "security": (_choice("starttls", "ssl", "none"), "starttls"),
     "username": (_text, None),
     "password_env": (_env_name, None),
-    "rate": (_rate, None),
+    "rate": (_positive("messages per second (such as 10 or 0.5)"), None),
     "list_id": (_list_id, None),
     "secret_env": (_env_name, "DIGEST_SECRET"),
     "timeout": (_positive_number, 30.0),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest import dates
 from digest.errors import DigestError
 from digest.model import Item, Letter
-from digest.outbox import Written
+from digest.outbox import Written, write_atomic
 
 HEADER = """\
 # The issue file of {title}, {month}: what the editors decide for this letter.
@@ -81,20 +79,7 @@ def _quote(text: str) -> str:
 
 def write_new(path: Path, text: str) -> Written:
     """Write `text` to `path` whole, and only if no file is there (never overwrites, even in a race)."""
-    if path.exists():
-        raise DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.link(temporary, path)  # unlike rename, link fails when the name exists: no overwrite
+        return write_atomic(path, text.encode("utf-8"), overwrite=False)
     except FileExistsError:
         raise DraftExists(f"{path} already exists; edit it, or move it away to draft a new one") from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    return Written(path, len(data))

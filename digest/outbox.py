@@ -94,8 +94,11 @@ li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: blo
 """
 
 
-def write_atomic(path: Path, data: bytes) -> Written:
-    """Write to a temporary name in the same folder, then rename: readers never see half a file."""
+def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
+    """Write to a temporary name in the same folder, then rename: readers never see half a file.
+
+    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -104,10 +107,12 @@ def write_atomic(path: Path, data: bytes) -> Written:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # unlike rename, link fails when the name exists
+    finally:
+        Path(temporary).unlink(missing_ok=True)  # gone after a rename; after a link, the extra name
     return Written(path, len(data))
 
 

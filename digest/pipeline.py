@@ -111,4 +111,5 @@ def collect(config: Config, today: date, on_source: Callable[[Collected], None] 
     horizon = max((s.horizon_days for s in config.sections if s.kind == "agenda"), default=180)
     ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length,
                   today=today, horizon_days=horizon)
-    return collectors.collect_all(config.sources, ctx, collectors.settings_for(config, offline), on_source)
+    return collectors.collect_all(config.sources, ctx, collectors.settings_for(config, offline), on_source,
+                                  meanwhile=renderer.warm_up)

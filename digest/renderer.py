@@ -94,6 +94,14 @@ def _locate(exc: ValueError, source: str) -> str:
     return f"{message} (MJML line {line_number}: {line.strip()[:120]})"
 
 
+def warm_up() -> None:
+    """Load what rendering needs (premailer, the locale's month names), for a build to call while it waits."""
+    _defer_import("requests")
+    import premailer  # noqa: F401
+
+    dates.month_year(date(2000, 1, 1))
+
+
 def inline_css(html: str) -> str:
     """Inline the CSS (Gmail and Outlook ignore much of <style>), keep @media rules, restore the doctype."""
     _defer_import("requests")  # premailer imports it for remote CSS, which allow_network=False never loads

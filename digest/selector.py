@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
@@ -186,15 +187,16 @@ def merge_duplicates(by_section: dict[str, list[Item]], kinds: dict[str, str], t
     titles = _TitleIndex()
     for section_id, item in order:
         key = _title_key(item, kinds[section_id], tz)
-        found = index_url.get(canonical_url(item.url)) if item.url else None
+        url = canonical_url(item.url) if item.url else None
+        found = index_url.get(url) if url else None
         if found is None:
             found = titles.find(key)
         if found is None:
             found = len(groups)
             groups.append([])
         groups[found].append((section_id, item))
-        if item.url:
-            index_url.setdefault(canonical_url(item.url), found)
+        if url:
+            index_url.setdefault(url, found)
         titles.add(key, found)
     return _keep_richest(groups, by_section, kinds)
 
@@ -269,10 +271,12 @@ class _TitleIndex:
         for word in words:
             for other in self.words.get((scope, word), ()):
                 shared[other] = shared.get(other, 0) + 1
-        matcher = difflib.SequenceMatcher(None, "", title, autojunk=False)  # b is cached: vary a
+        matcher: difflib.SequenceMatcher[str] | None = None  # made only for a candidate: costly for each title
         for other, count in shared.items():
             if 2 * count < len(words):
                 continue
+            if matcher is None:
+                matcher = difflib.SequenceMatcher(None, "", title, autojunk=False)  # b is cached: vary a
             matcher.set_seq1(other[1])
             if (matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
                     and matcher.ratio() >= NEAR_DUPLICATE_RATIO):
@@ -311,6 +315,7 @@ def _day(moment: datetime | None, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
+@lru_cache(maxsize=65536)
 def canonical_url(url: str) -> str:
     """A url with scheme, 'www.', trailing slash, fragment and tracking parameters ignored."""
     parsed = urlparse(url.strip())

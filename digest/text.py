@@ -67,11 +67,17 @@ def teaser(text: str, limit: int) -> str:
     return stripped
 
 
+# An absolute http(s) URL with a host: scheme, "//", then a host of name characters (no userinfo, no space).
+ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(:\d+)?([/?#]|$)")
+
+
 def safe_url(url: str | None, base: str | None = None) -> str | None:
     """An absolute http(s) URL, or None for anything else (javascript:, data:, mailto:, garbage)."""
     if not url:
         return None
     url = fold(url).replace(" ", "%20")
+    if ABSOLUTE.match(url):  # the common case, without urljoin's work (a feed holds thousands of links)
+        return url
     if base:
         url = urljoin(base, url)
     parsed = urlparse(url)

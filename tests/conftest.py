@@ -13,6 +13,10 @@ import pytest
 from digest import config
 from digest.model import Item
 
+# The feed server's fixtures, and its guard that every test resolves loopback names only (autouse: no test
+# reaches the network, not even the machine's DNS resolver).
+pytest_plugins = ["tests.feedserver"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 LETTER_DATE = date(2025, 11, 20)

@@ -295,3 +295,18 @@ def serve() -> Iterator[FeedServer]:
         state.stopping.set()
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def running_server() -> Iterator[FeedServer]:
+    """One feed server for a test module."""
+    with serve() as running:
+        yield running
+
+
+@pytest.fixture
+def server(running_server: FeedServer) -> FeedServer:
+    """The module's feed server, its request log and counters emptied for this test."""
+    running_server.requests.clear()
+    running_server.counters.clear()
+    return running_server

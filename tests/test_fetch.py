@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,24 +17,10 @@ from digest.collectors.base import Context
 from digest.collectors.fetch import FetchSettings
 from digest.config import SourceConfig
 from digest.model import Collected
-from tests.feedserver import FeedServer, loopback_only, rss, serve  # noqa: F401 (a fixture)
+from tests.feedserver import FeedServer, rss
 
 CTX = Context(tz=ZoneInfo("Europe/Paris"))
 
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[FeedServer]:
-    """One feed server for the module."""
-    with serve() as running:
-        yield running
-
-
-@pytest.fixture
-def server(running_server: FeedServer) -> FeedServer:
-    """The module's feed server, its request log and counters emptied for this test."""
-    running_server.requests.clear()
-    running_server.counters.clear()
-    return running_server
 
 
 def web(name: str, url: str, fmt: str = "rss", timeout: float = 1.0) -> SourceConfig:

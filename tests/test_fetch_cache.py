@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,22 +17,8 @@ from digest.collectors.fetch import check_content
 from digest.errors import SourceError
 from digest.model import Item, Problem
 from tests.conftest import ROOT
-from tests.feedserver import FeedServer, loopback_only, serve  # noqa: F401 (a fixture)
+from tests.feedserver import FeedServer
 from tests.test_fetch import collect, leftovers, settings, titles, web
-
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[FeedServer]:
-    """One feed server for the module."""
-    with serve() as running:
-        yield running
-
-
-@pytest.fixture
-def server(running_server: FeedServer) -> FeedServer:
-    """The module's feed server, its request log emptied for this test."""
-    running_server.requests.clear()
-    return running_server
 
 
 def test_a_large_body_goes_through_a_temporary_file_and_is_kept_whole(server: FeedServer, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.feedserver import FeedServer, Handler, loopback_only  # noqa: F401 (a fixture)
+from tests.feedserver import FeedServer, Handler
 from tests.test_fetch import collect, settings, titles, web
 
 TLS = Path(__file__).resolve().parent / "tls"

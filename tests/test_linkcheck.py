@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from digest import linkcheck
 from digest.cli import main
 from digest.linkcheck import Target
+from tests.conftest import LETTER_TABLE
 
 
 class Recorder:
@@ -180,8 +181,10 @@ def test_check_links_command_lists_broken_links(server: tuple[str, Recorder],
     base, _ = server
     items = [{"title": "Page vivante", "url": f"{base}/ok", "date": "2025-11-18"},
              {"title": "Page disparue", "url": f"{base}/missing", "date": "2025-11-17"}]
+    # every link of the letter on the test server: `--links` fetches them all, and tests reach loopback only
+    letter = LETTER_TABLE.replace("https://cites-unies-france.org", base)
     path = write_config('[[source]]\nname = "news"\nsection = "cuf"\nurl = "news.json"\n',
-                        files={"news.json": json.dumps(items)})
+                        letter=letter, files={"news.json": json.dumps(items)})
     without = CliRunner().invoke(main, ["check", "-c", str(path)])
     assert "broken-link" not in without.output  # nothing is fetched without --links
     result = CliRunner().invoke(main, ["check", "-c", str(path), "--links", "--timeout", "2"])

@@ -98,7 +98,7 @@ def test_smtp_problems_are_all_reported_and_a_password_is_refused(tmp_path: Path
     assert "[smtp] password: never write a password" in problems
     assert "[smtp] security: expected one of starttls, ssl, none, got 'tls'" in problems
     assert "[smtp] port: expected a port number" in problems
-    assert "[smtp] rate: expected messages per second above 0" in problems
+    assert "[smtp] rate: expected messages per second (such as 10 or 0.5) above 0" in problems
     assert "[smtp] list_id: expected a dotted name" in problems
     assert "[smtp] secret_env: expected the NAME of an environment variable" in problems
     assert "[smtp] password_env: username is set but password_env is not" in problems

@@ -8,7 +8,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from digest import config, health
 from digest.cli import main
 from tests.conftest import ROOT, SAMPLES
-from tests.feedserver import FeedServer, loopback_only, serve  # noqa: F401 (a fixture)
+from tests.feedserver import FeedServer
 
 FETCH = """\
 [fetch]
@@ -28,19 +28,6 @@ cache_dir = "cache"
 
 """
 
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[FeedServer]:
-    """One feed server for the module."""
-    with serve() as running:
-        yield running
-
-
-@pytest.fixture
-def server(running_server: FeedServer) -> FeedServer:
-    """The module's feed server, its request log emptied for this test."""
-    running_server.requests.clear()
-    return running_server
 
 
 @pytest.fixture

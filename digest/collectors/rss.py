@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -111,11 +112,16 @@ def _image(entry: Mapping[str, Any], base: str) -> str | None:
     return None
 
 
+# An <img> tag whose attributes mention spip_logo: only that tag is parsed, not the whole article.
+SPIP_LOGO_TAG = re.compile(r"<img\b[^>]*spip_logo[^>]*>", re.IGNORECASE)
+
+
 def _spip_logo(markup: str) -> str | None:
-    if "spip_logo" not in markup:
+    tag = SPIP_LOGO_TAG.search(markup)
+    if tag is None:
         return None
     try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+        root = lxml.html.fragment_fromstring(tag.group(0), create_parent="div")
     except (etree.ParserError, ValueError):
         return None
     for img in root.iter("img"):

@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -50,7 +51,8 @@ class CacheError(DigestError):
 
 
 def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings,
-                    on_source: OnSource | None = None) -> list[Collected]:
+                    on_source: OnSource | None = None, meanwhile: Callable[[], None] | None = None
+                    ) -> list[Collected]:
     """Read every source, one result per source in config order; on_source hears of each as it completes."""
     with tempfile.TemporaryDirectory(prefix="digest-cache-") as scratch:
         folder = settings.cache_dir or Path(scratch)
@@ -60,7 +62,12 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
             raise CacheError(f"cannot use the cache folder {folder}: {exc.strerror or exc}; "
                              "set [fetch] cache_dir in sources.toml to a folder digest may write") from None
         run = _Run(sources, ctx, settings, cache, on_source)
+        helper = threading.Thread(target=meanwhile, daemon=True) if meanwhile and run.processes else None
+        if helper:  # started once the workers exist: they may have been forked, which wants one thread
+            helper.start()
         results = asyncio.run(run.run())
+        if helper:
+            helper.join()
         if settings.cache_dir is not None:
             _record_health(settings.cache_dir, sources, run.attempts)
     return results
@@ -91,10 +98,11 @@ class _Run:
         self.entries: dict[str, Entry | None] = {}
         self.deadline_at = 0.0
         workers = parse_workers(len(sources))
-        self.parser = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest-collect")
         # Parsing is CPU-bound (feedparser is pure Python): with many sources it runs in worker processes,
-        # one per core, each parser thread above waiting on one of them.
+        # one per core, each parser thread below waiting on one of them. The pool comes first: it may fork,
+        # which is safe only before this collection starts any thread.
         self.processes: Executor | None = _process_pool(workers) if workers > 1 else None
+        self.parser = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest-collect")
         # Cache files are written by another thread, so that a slow disk never holds up the next parse.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-cache")
         self.writes: list[Future[Problem | None]] = []
@@ -287,8 +295,16 @@ def parse_workers(sources: int) -> int:
 
 
 def _process_pool(workers: int) -> Executor:
-    """Worker processes forked from a server that already imported the collectors (fast to start, and safe
-    to fork: the server holds none of this process's threads or locks)."""
+    """Worker processes that already hold the collectors' modules.
+
+    A process with a single thread (the command line) forks them at once: instant, with every module
+    already imported. A process running other threads (the preview server) must not fork, since a lock
+    another thread holds would stay locked in the child: its workers come from a fork server instead.
+    """
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        pool.submit(int).result()  # with "fork", every worker is forked on this first task, right now
+        return pool
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["digest.collectors"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
