@@ -171,7 +171,7 @@ def memory_run() -> list[str]:
         child.start()
         peak_mb, items, failed = result.get(timeout=600)
         child.join()
-        print(f"100 feeds of 1 MB: peak RSS {peak_mb:.0f} MB with the parsing workers "
+        print(f"100 feeds of 1 MB: peak memory {peak_mb:.0f} MB (PSS, with the parsing workers) "
               f"({stats.value / 1024 / 1024:.0f} MB served, "
               f"{items} items, {failed} failed, {time.perf_counter() - began:.1f} s; target < {TARGET_RSS_MB} MB)")
         return ["peak memory"] if peak_mb >= TARGET_RSS_MB or failed else []

@@ -1,8 +1,8 @@
 """Peak memory of a process and all its descendants (worker processes included), sampled from /proc.
 
-getrusage only sees a process and the children it waited for; the parsing workers are forked by a
-forkserver, so they are no children of the process being measured. Summing the tree's RSS every 50 ms
-gives the memory the whole build holds at once.
+getrusage only sees a process and the children it waited for, and a worker forked from a fork server is no
+child of the process being measured. Summing the tree's PSS (proportional set size: a page shared by forked
+processes counts once in all, not once in each) every 50 ms gives the memory the whole build holds at once.
 """
 
 from __future__ import annotations
@@ -24,18 +24,25 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
+def _kilobytes(pid: int) -> int:
+    """A process's PSS (its RSS where the kernel gives no smaps_rollup), in kB."""
+    for name, key in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+        try:
+            for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                if line.startswith(key):
+                    return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
 def tree_rss_mb(pid: int) -> float:
-    """The resident memory of `pid` and every descendant, in MB."""
+    """The memory of `pid` and every descendant, in MB."""
     tree, total, todo = _children(), 0, [pid]
     while todo:
         current = todo.pop()
         todo.extend(tree.get(current, []))
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
+        total += _kilobytes(current)
     return total / 1024
 
 
