@@ -53,7 +53,15 @@ def _letter_day(cfg: config.Config, letter_date: date | None) -> date:
 def main() -> None:
     """Build the e-mail letter from the sources named in sources.toml.
 
-    Start with `digest build`, then open the letter.html it prints in a browser.
+    \b
+    A month's letter, step by step:
+      digest draft            write issues/<YYYY-MM>.toml to edit (édito, pins, exclusions)
+      digest preview          review it in a browser, rebuilt as you edit
+      digest check            the pre-send report (exit 1 on any error)
+      digest build            write outbox/<date>/ (letter.html, .txt, .eml, digest.json)
+      digest send --to ME     a test send to yourself
+      digest send --list subscribers.csv    the real send, exactly once
+    Each command's --help tells more.
     """
 
 
