@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
-import sys
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -96,7 +94,6 @@ def _locate(exc: ValueError, source: str) -> str:
 
 def warm_up() -> None:
     """Load what rendering needs (premailer, the locale's month names), for a build to call while it waits."""
-    _defer_import("requests")
     import premailer  # noqa: F401
 
     dates.month_year(date(2000, 1, 1))
@@ -104,7 +101,6 @@ def warm_up() -> None:
 
 def inline_css(html: str) -> str:
     """Inline the CSS (Gmail and Outlook ignore much of <style>), keep @media rules, restore the doctype."""
-    _defer_import("requests")  # premailer imports it for remote CSS, which allow_network=False never loads
     from premailer import Premailer  # heavy import (cssutils): only when a letter is rendered
 
     inlined = Premailer(
@@ -113,19 +109,6 @@ def inline_css(html: str) -> str:
     ).transform(pretty_print=False)
     body = re.sub(r"^\s*<!doctype[^>]*>\s*", "", str(inlined), flags=re.IGNORECASE)
     return f"{DOCTYPE}\n{body}"  # premailer drops the doctype: without it browsers use quirks mode
-
-
-def _defer_import(name: str) -> None:
-    """Register `name` as a module loaded on first use (the stdlib's LazyLoader recipe): ~55 ms saved a build."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
 
 
 def _only_ours(html: str) -> str:
