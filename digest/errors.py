@@ -16,11 +16,13 @@ class DigestError(click.ClickException):
 class ConfigError(DigestError):
     """sources.toml (or another input file) is wrong; lists every problem found at once."""
 
+    what = "the configuration"
+
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         head = "1 problem" if count == 1 else f"{count} problems"
-        super().__init__(f"{head} in the configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
+        super().__init__(f"{head} in {self.what}:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
 class TemplateError(DigestError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,21 +19,17 @@ from zoneinfo import ZoneInfo
 from digest.collectors.base import Context
 from digest.collectors.records import COLUMNS, item_from_record
 from digest.config import Check, Config, SourceConfig, _check_unknown, _http_url, _Problems, _read_table, _text
-from digest.errors import DigestError
+from digest.errors import ConfigError
 from digest.model import Item
 
 ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and digest.json
 FOLDER = "issues"
 
 
-class IssueFileError(DigestError):
+class IssueFileError(ConfigError):
     """The issue file is wrong; lists every problem found at once."""
 
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = tuple(problems)
-        count = len(self.problems)
-        head = "1 problem" if count == 1 else f"{count} problems"
-        super().__init__(f"{head} in the issue file:\n" + "\n".join(f"  - {p}" for p in self.problems))
+    what = "the issue file"
 
 
 @dataclass(frozen=True)
