@@ -237,37 +237,35 @@ def _port(value: Any) -> int:
     return value
 
 
-def _env_name(value: Any) -> str:
-    text = _text(value)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
-        raise ValueError(f"expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD', got {text!r}")
-    return text
-
-
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"expected a number of seconds, 0 or more, got {value!r}")
     return float(value)
 
 
-def _list_id(value: Any) -> str:
-    text = _text(value)
-    if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", text):
-        raise ValueError(f"expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919), got {text!r}")
-    return text
+def _matching(pattern: str, expected: str) -> Check:
+    """A check for text that matches `pattern` in full; `expected` says what to write instead."""
+
+    def check(value: Any) -> str:
+        text = _text(value)
+        if not re.fullmatch(pattern, text):
+            raise ValueError(f"{expected}, got {text!r}")
+        return text
+
+    return check
+
+
+_env_name = _matching(r"[A-Za-z_][A-Za-z0-9_]*",
+                      "expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD'")
+_list_id = _matching(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
+                     "expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919)")
+_identifier = _matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", "use letters, digits, '-' and '_' only")
 
 
 def _whole(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected a whole number, 0 or more, got {value!r}")
     return value
-
-
-def _identifier(value: Any) -> str:
-    text = _text(value)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", text):
-        raise ValueError(f"use letters, digits, '-' and '_' only, got {text!r}")
-    return text
 
 
 # Each table's keys: name -> (check, default). A default of ... means the key is required.

@@ -45,6 +45,18 @@ kind = "agenda"
 horizon_days = 180
 """
 
+# Two CSV sources, one a section: the editorial tests' usual pair.
+NEWS_AND_EVENTS = """
+[[source]]
+name = "news"
+section = "cuf"
+url = "news.csv"
+[[source]]
+name = "events"
+section = "agenda"
+url = "events.csv"
+"""
+
 
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[..., Path]:

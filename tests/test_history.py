@@ -12,18 +12,10 @@ from click.testing import CliRunner
 from digest import config, history, pipeline
 from digest.cli import main
 
+from .conftest import NEWS_AND_EVENTS
+
 NOVEMBER = date(2025, 11, 20)
 DECEMBER = date(2025, 12, 15)
-SOURCES = """
-[[source]]
-name = "news"
-section = "cuf"
-url = "news.csv"
-[[source]]
-name = "events"
-section = "agenda"
-url = "events.csv"
-"""
 NEWS = """title;url;date
 Atelier Sénégal;https://e.org/senegal;14/11/2025
 Fonds Vietnam;https://e.org/vietnam;18/11/2025
@@ -40,7 +32,7 @@ def write(write_config: Callable[..., Path], december_issue: str | None = None) 
     files: dict[str, str | bytes] = {"news.csv": NEWS, "events.csv": EVENTS}
     if december_issue is not None:
         files["issues/2025-12.toml"] = december_issue
-    return write_config(SOURCES, files=files)
+    return write_config(NEWS_AND_EVENTS, files=files)
 
 
 def titles(outbox: Path, day: date) -> list[str]:
@@ -72,7 +64,7 @@ def test_a_section_with_repeat_false_sends_an_event_once(write_config: Callable[
     from .conftest import SECTIONS
 
     sections = SECTIONS.replace('horizon_days = 180', 'horizon_days = 180\nrepeat = false')
-    cfg = config.load(write_config(SOURCES, sections=sections, files={"news.csv": NEWS, "events.csv": EVENTS}))
+    cfg = config.load(write_config(NEWS_AND_EVENTS, sections=sections, files={"news.csv": NEWS, "events.csv": EVENTS}))
     assert [s.repeat for s in cfg.sections] == [False, False]
     outbox = tmp_path / "outbox"
     pipeline.build(cfg, NOVEMBER, outbox)

@@ -13,18 +13,8 @@ from click.testing import CliRunner
 from digest import config, issuefile, pipeline
 from digest.cli import main
 
-from .conftest import LETTER_DATE, ROOT
+from .conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 
-SOURCES = """
-[[source]]
-name = "news"
-section = "cuf"
-url = "news.csv"
-[[source]]
-name = "events"
-section = "agenda"
-url = "events.csv"
-"""
 NEWS = """title;url;date;summary;image
 Assises frontalières;https://e.org/assises;19/11/2025;Les Assises.;
 Fonds Vietnam;https://e.org/vietnam;18/11/2025;Un fonds de solidarité.;
@@ -40,7 +30,8 @@ Build = Callable[[str], pipeline.Report]
 def build(write_config: Callable[..., Path], tmp_path: Path) -> Build:
     """Build the letter of 2025-11-20 with the given issue file text; return the report."""
     def run(issue: str) -> pipeline.Report:
-        path = write_config(SOURCES, files={"news.csv": NEWS, "events.csv": EVENTS, "issues/2025-11.toml": issue})
+        files = {"news.csv": NEWS, "events.csv": EVENTS, "issues/2025-11.toml": issue}
+        path = write_config(NEWS_AND_EVENTS, files=files)
         return pipeline.build(config.load(path), LETTER_DATE, tmp_path / "outbox")
 
     return run
@@ -59,7 +50,7 @@ def test_the_sample_issue_file_loads_with_an_editorial_and_one_pin(default_confi
 
 
 def test_no_issue_file_changes_nothing(write_config: Callable[..., Path]) -> None:
-    path = write_config(SOURCES, files={"news.csv": NEWS, "events.csv": EVENTS})
+    path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "events.csv": EVENTS})
     assert issuefile.load(config.load(path), LETTER_DATE) == issuefile.IssueFile()
 
 
@@ -152,7 +143,7 @@ image = "javascript:alert(1)"
 title = "Sans section"
 url = "pas une adresse"
 """
-    path = write_config(SOURCES, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
+    path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
     with pytest.raises(issuefile.IssueFileError) as caught:
         issuefile.load(config.load(path), LETTER_DATE)
     problems = caught.value.problems
@@ -170,7 +161,7 @@ url = "pas une adresse"
 
 def test_a_toml_error_names_the_file_and_line(write_config: Callable[..., Path]) -> None:
     issue = 'subject = "Novembre"\n\npin = ["https://e.org/a",\n  "https://e.org/b"\nexclude = []\n'
-    path = write_config(SOURCES, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
+    path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
     result = CliRunner().invoke(main, ["build", "-c", str(path)])
     assert result.exit_code == 2
     assert f"{path.parent / 'issues' / '2025-11.toml'}, line 5, column 1: not valid TOML" in result.output
@@ -178,14 +169,14 @@ def test_a_toml_error_names_the_file_and_line(write_config: Callable[..., Path])
 
 
 def test_pinned_and_excluded_at_once_is_an_error(write_config: Callable[..., Path]) -> None:
-    path = write_config(SOURCES, files={"news.csv": NEWS, "issues/2025-11.toml":
+    path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "issues/2025-11.toml":
                                         'pin = ["https://e.org/a"]\nexclude = ["https://e.org/a"]\n'})
     with pytest.raises(issuefile.IssueFileError, match=r"'https://e\.org/a' is also in exclude"):
         issuefile.load(config.load(path), LETTER_DATE)
 
 
 def test_draft_lists_every_item_and_never_overwrites(write_config: Callable[..., Path]) -> None:
-    path = write_config(SOURCES, files={"news.csv": NEWS, "events.csv": EVENTS})
+    path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "events.csv": EVENTS})
     runner = CliRunner()
     result = runner.invoke(main, ["draft", "-c", str(path), "--date", "2025-11-20"])
     assert result.exit_code == 0, result.output
