@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -39,11 +39,6 @@ def has_time(value: object) -> bool:
     return bool(re.search(r"\d[T ]\d{1,2}[:h]\d{2}", str(value)))
 
 
-def local_day(moment: datetime, tz: ZoneInfo) -> date:
-    """The calendar day of a moment in the letter's time zone."""
-    return moment.astimezone(tz).date()
-
-
 def day_month_year(day: date, locale: str = "fr") -> str:
     """'19 novembre 2025', '1er mars 2021' (French ordinal for the first), with no-break spaces."""
     text = format_date(day, "d MMMM y", locale=locale)
@@ -60,11 +55,6 @@ def month_year(day: date, locale: str = "fr") -> str:
 def badge(day: date, locale: str = "fr") -> tuple[str, str]:
     """The two lines of an agenda badge: ('26', 'mars'); abbreviated month as the CUF site shows it."""
     return str(day.day), format_date(day, "MMM", locale=locale).rstrip(".")
-
-
-def days_before(day: date, count: int) -> date:
-    """The day `count` days before `day`."""
-    return day - timedelta(days=count)
 
 
 def weekday(day: date, locale: str = "fr") -> str:

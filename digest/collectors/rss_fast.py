@@ -29,7 +29,6 @@ MAPPED = {"title", "link", "guid", "pubDate", "description", f"{{{CONTENT}}}enco
 IGNORED = {"category", "comments", "author", "source", f"{{{DC}}}language", f"{{{DC}}}format", f"{{{DC}}}creator",
            f"{{{DC}}}subject", f"{{{DC}}}rights"}
 DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
 
 
 class NotPlain(Exception):
@@ -58,7 +57,9 @@ def _channel(body: bytes, content_type: str | None) -> Any:
             raise NotPlain
     try:
         body.decode("utf-8")
-        root = etree.fromstring(body, PARSER)
+        # a parser per feed: lxml parsers are not to be shared between threads
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+        root = etree.fromstring(body, parser)
     except (UnicodeDecodeError, etree.XMLSyntaxError, ValueError):
         raise NotPlain from None
     channel = root.find("channel")
