@@ -21,7 +21,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest import check, config, cssdata, pipeline  # noqa: E402
+from digest import config, pipeline  # noqa: E402
+from digest.review import (  # noqa: E402
+    check,
+    cssdata,
+)
 from tests.preview_support import edit, make_site, running  # noqa: E402
 
 RUNS = 7
@@ -41,8 +45,7 @@ def median_ms(action: object, runs: int = RUNS) -> float:
 def check_costs() -> tuple[float, float, float]:
     """Median ms of the report on the default letter and on a ~100 KB one, and that HTML's size in KB."""
     cfg = config.load(ROOT / "sources.toml")
-    report = pipeline.build(cfg, cfg.letter.date or date.today(), out=None)
-    built = check.from_report(report, cfg)
+    built = pipeline.build(cfg, cfg.letter.date or date.today(), out=None)
     cssdata.load()  # read once per process, as a CLI run does; not part of each check
     default = median_ms(lambda: check.run(built))
     rendered = built.rendered

@@ -18,7 +18,7 @@ from digest.model import Collected
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from digest import send
+    from digest.send import smtp as send
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
 
@@ -83,12 +83,12 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     """
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
-    out = out or cfg.root / "outbox"
+    out = out or cfg.outbox
     click.echo(f"Building “{cfg.letter.title}” for {today.isoformat()} from {config_path}")
     with SourceLines(len(cfg.sources)) as on_source:
-        report = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
-                                offline=offline)
-    _print_report(report, out)
+        built = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
+                               offline=offline)
+    _print_report(built)
 
 
 def _print_source(result: Collected) -> None:
@@ -135,28 +135,28 @@ class SourceLines:
         self.bar = None
 
 
-def _print_report(report: pipeline.Report, out: Path) -> None:
-    assert report.letter is not None and report.rendered is not None
-    if report.issue.path:
-        click.echo(f"Issue file: {report.issue.path} ({len(report.letter.featured)} featured, "
-                   f"{len(report.issue.pin)} pinned, {len(report.issue.exclude)} excluded)")
+def _print_report(built: pipeline.Built) -> None:
+    prepared, letter = built.prepared, built.letter
+    if prepared.issue.path:
+        click.echo(f"Issue file: {prepared.issue.path} ({len(letter.featured)} featured, "
+                   f"{len(prepared.issue.pin)} pinned, {len(prepared.issue.exclude)} excluded)")
     click.echo("Sections:")
-    for section in report.letter.sections:
+    for section in letter.sections:
         sources = ", ".join(f"{name} {n}" for name, n in Counter(i.source for i in section.items).items())
         click.echo(f"  {section.title} ({section.id}): {len(section.items)} kept, from {sources}")
-    for note in report.notes:
+    for note in prepared.notes:
         click.echo(f"  note: {note}")
-    for problem in report.problems:
+    for problem in built.warnings:
         click.echo(f"warning: {problem}", err=True)
-    if report.written:
-        click.echo(f"Written to {report.written[0].path.parent}/:")
-        for written in report.written:
-            name = os.path.relpath(written.path, report.written[0].path.parent)  # ../index.html too
+    if built.written:
+        click.echo(f"Written to {built.written[0].path.parent}/:")
+        for written in built.written:
+            name = os.path.relpath(written.path, built.written[0].path.parent)  # ../index.html too
             click.echo(f"  {name:<12} {written.size / 1024:7.1f} KB")
-    timings = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in report.timings.items())
-    click.echo(f"Time: {timings} · total {sum(report.timings.values()) * 1000:.0f} ms")
-    if report.written:
-        click.echo(f"Open {report.written[0].path} in a browser to preview it.")
+    timings = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in built.timings.items())
+    click.echo(f"Time: {timings} · total {sum(built.timings.values()) * 1000:.0f} ms")
+    if built.written:
+        click.echo(f"Open {built.written[0].path} in a browser to preview it.")
 
 
 @main.command()
@@ -169,20 +169,19 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
 
     Each item is a commented line to copy into pin, featured or exclude, or into an [[override]].
     """
-    from digest import draft as drafting
-    from digest import issuefile
+    from digest.edit import draft as drafting
+    from digest.edit import issuefile
 
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
     path = issuefile.path_for(cfg, today)
     if path.exists():
         raise drafting.DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
-    report = pipeline.prepare(cfg, today, out or cfg.root / "outbox")
-    assert report.letter is not None
-    for problem in report.problems:
+    prepared = pipeline.prepare(cfg, today, out or cfg.outbox)
+    for problem in prepared.warnings:
         click.echo(f"warning: {problem}", err=True)
-    written = drafting.write_new(path, drafting.draft_text(report.letter))
-    click.echo(f"Wrote {written.path} with {len(report.letter.items)} items; edit it, then run digest build.")
+    written = drafting.write_new(path, drafting.draft_text(prepared.letter))
+    click.echo(f"Wrote {written.path} with {len(prepared.letter.items)} items; edit it, then run digest build.")
 
 
 @main.command()
@@ -199,8 +198,8 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
     Desktop and phone widths, dark mode, the text version, the subject and preheader as an inbox shows
     them, and the pre-send report. Nothing is written to the outbox. Ctrl-C stops it.
     """
-    from digest import check
-    from digest import preview as review  # the server's modules load only for this command
+    from digest.review import check
+    from digest.review import preview as review  # the server's modules load only for this command
 
     config.load(config_path)  # a broken configuration stops here, with its usual message
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -231,13 +230,11 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
 
     Exit code 1 when there is any error, 0 when there are only warnings or nothing.
     """
-    from digest import check, health, linkcheck
+    from digest.review import check, linkcheck
 
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
-    report = pipeline.build(cfg, today, out=None, sent_in=cfg.root / "outbox")
-    built = check.from_report(report, cfg, health.load(cfg.fetch.cache_dir or cfg.root / ".digest-cache"))
-    findings = check.run(built)
+    built, findings = check.build_and_check(cfg, today)
     click.echo(f"Checking “{built.rendered.subject}” for {today.isoformat()} "
                f"({len(built.rendered.html.encode('utf-8')) / 1024:.1f} KB of HTML, {len(built.letter.items)} items)")
     if links:
@@ -263,7 +260,7 @@ def sources_command(config_path: Path, check: bool) -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from digest import health
+    from digest.collectors import health
 
     cfg = config.load(config_path)
     if check:
@@ -271,8 +268,7 @@ def sources_command(config_path: Path, check: bool) -> None:
             results = pipeline.collect(cfg, cfg.letter.date or date.today(), on_source)
         for problem in (p for r in results for p in r.problems):
             click.echo(f"warning: {problem}", err=True)
-    folder = cfg.fetch.cache_dir or cfg.root / ".digest-cache"
-    rows = health.rows(cfg, health.load(folder), datetime.now(UTC))
+    rows = health.rows(cfg, health.load(cfg.cache_dir), datetime.now(UTC))
     click.echo(health.table(rows, ZoneInfo(cfg.letter.timezone)))
 
 
@@ -297,13 +293,13 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     network failure, run the same command again and only those not yet sent get it. Exit codes: 0 done,
     1 some recipients still to send (deferred, unknown, server unreachable), 2 a user's error.
     """
-    from digest import send
+    from digest.send import smtp as send
 
     if sum(map(bool, (to, list_path, status))) != 1:
         raise click.UsageError("give exactly one of --to ADDRESS, --list SUBSCRIBERS.CSV or --status")
     cfg = config.load(config_path)
     day = _letter_day(cfg, letter_date)
-    outbox = out or cfg.root / "outbox"
+    outbox = out or cfg.outbox
     if status:
         _print_status(outbox / day.isoformat(), day)
         return
@@ -316,7 +312,8 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
 
 
 def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
-    from digest import personalize, send
+    from digest.send import personalize
+    from digest.send import smtp as send
 
     recipients = personalize.recipients_of(to)
     if dry_run:
@@ -333,8 +330,8 @@ def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
 
 
 def _send_list(job: send.Job, list_path: Path, dry_run: bool, resend_unknown: bool) -> None:
-    from digest import recipients as subscribers
-    from digest import send
+    from digest.send import recipients as subscribers
+    from digest.send import smtp as send
 
     found = subscribers.read(list_path)
     click.echo(f"{list_path}: {len(found.recipients)} to send to, {found.unsubscribed} unsubscribed, "
@@ -416,7 +413,7 @@ def _print_send(report: send.Report) -> None:
 
 
 def _print_status(folder: Path, day: date) -> None:
-    from digest import journal
+    from digest.send import journal
 
     found = journal.status(folder)
     if found is None:
@@ -441,11 +438,11 @@ def _print_status(folder: Path, day: date) -> None:
               help="The e-mail service whose merge tags replace our unsubscribe and web-version links.")
 def export_command(config_path: Path, letter_date: date | None, out: Path | None, esp: str) -> None:
     """Write the built letter's HTML and text with an e-mail service's merge tags, ready to paste there."""
-    from digest import export, personalize
+    from digest.send import export, personalize
 
     cfg = config.load(config_path)
     day = _letter_day(cfg, letter_date)
-    letter = personalize.read_built(out or cfg.root / "outbox", day)
+    letter = personalize.read_built(out or cfg.outbox, day)
     for written in export.export(letter, esp):
         click.echo(f"Wrote {written.path} ({written.size / 1024:.1f} KB)")
     click.echo(f"Paste the .html into {export.SERVICES[esp].name}'s HTML editor; its own unsubscribe and "

@@ -24,7 +24,7 @@ EXTENSIONS = {
     ".csv": "csv", ".json": "json", ".toml": "toml", ".ics": "ics", ".ical": "ics",
 }
 DEFAULT_ADDRESS = "Cités Unies France · 9 rue Christiani · 75018 Paris"
-PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_NAMES = ("letter.mjml.j2", "letter.txt.j2")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class LetterConfig:
     sender: str
     address: str
     timezone: str
-    templates: Path
+    templates: tuple[Path, ...]  # where templates are looked for, in order: the user's folder, then the package's
     teaser_length: int
     unsubscribe_mailto: str | None = None
     footer_links: tuple[Link, ...] = ()
@@ -116,6 +116,16 @@ class Config:
     def root(self) -> Path:
         """The folder that holds sources.toml: relative paths start here."""
         return self.path.parent
+
+    @property
+    def outbox(self) -> Path:
+        """Where letters are written: outbox/ beside sources.toml."""
+        return self.root / "outbox"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where web sources' last good copies and the sources' health are kept."""
+        return self.fetch.cache_dir or self.root / ".digest-cache"
 
     def section(self, section_id: str) -> SectionConfig:
         """The section with this id."""
@@ -473,18 +483,28 @@ def resolve_location(url: str, root: Path) -> str:
     return str((root / url).resolve())
 
 
-def _templates(configured: str | None, path: Path, problems: _Problems) -> Path:
-    """The template folder: as configured, else templates/ beside sources.toml, else the project's own."""
+def _templates(configured: str | None, path: Path, problems: _Problems) -> tuple[Path, ...]:
+    """Where templates are looked for: the configured folder (else templates/ beside sources.toml, if there),
+    then the stock templates inside the package, so a user's folder may hold only the templates it changes."""
+    stock = package_templates()
     if configured:
         folder = (path.parent / configured).resolve()
-        if not (folder / "letter.mjml.j2").is_file():
-            problems.add("[letter] templates", f"{folder} holds no letter.mjml.j2")
-        return folder
-    beside = path.parent / "templates"
-    return (beside if (beside / "letter.mjml.j2").is_file() else PROJECT_TEMPLATES).resolve()
+        if not folder.is_dir():
+            problems.add("[letter] templates", f"{folder} is not a folder; run `digest init --templates` to copy "
+                         "the stock templates there, or remove the key to use them as they are")
+        return (folder, stock)
+    beside = (path.parent / "templates").resolve()
+    return (beside, stock) if beside.is_dir() and beside != stock else (stock,)
 
 
-def _letter(values: dict[str, Any], templates: Path) -> LetterConfig:
+def package_templates() -> Path:
+    """The stock templates shipped inside the package (templates/ of the repository, as digest.templates)."""
+    from importlib.resources import files
+
+    return Path(str(files("digest.templates"))).resolve()
+
+
+def _letter(values: dict[str, Any], templates: tuple[Path, ...]) -> LetterConfig:
     return LetterConfig(
         title=values["title"], date=values["date"], language=values["language"],
         base_url=values["base_url"], unsubscribe_url=values["unsubscribe_url"],

@@ -37,3 +37,9 @@ class BuildFailed(click.ClickException):
     """The build ran but its result must not be used (no item at all, or --strict with warnings). Exit 1."""
 
     exit_code = 1
+
+
+class SendError(click.ClickException):
+    """The send stopped (server unreachable, sender refused); recipients not reached stay pending. Exit 1."""
+
+    exit_code = 1

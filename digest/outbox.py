@@ -1,10 +1,8 @@
-"""The only stage that writes files: a letter's folder in the outbox, each file written whole or not at all."""
+"""The stage that writes the letter: its folder in the outbox, each file written whole or not at all."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -13,15 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from digest import agenda
+from digest.files import Written, write_atomic
 from digest.model import Item, Letter, Rendered
-
-
-@dataclass(frozen=True)
-class Written:
-    """A file the build wrote, and its size in bytes."""
-
-    path: Path
-    size: int
 
 
 def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes) -> list[Written]:
@@ -92,28 +83,6 @@ li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: blo
 {rows}
 </ul></body></html>
 """
-
-
-def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
-    """Write to a temporary name in the same folder, then rename: readers never see half a file.
-
-    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        if overwrite:
-            os.replace(temporary, path)
-        else:
-            os.link(temporary, path)  # unlike rename, link fails when the name exists
-    finally:
-        Path(temporary).unlink(missing_ok=True)  # gone after a rename; after a link, the extra name
-    return Written(path, len(data))
 
 
 def to_json(letter: Letter, rendered: Rendered) -> str:

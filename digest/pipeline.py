@@ -1,38 +1,81 @@
-"""The build, top to bottom: config -> collectors -> selector -> renderer -> outbox, timed stage by stage."""
+"""The build, top to bottom: config -> collectors -> selector -> renderer -> outbox, timed stage by stage.
+
+`prepare` collects and selects (a frozen `Prepared`); `build` renders it and, unless dry, writes it (a frozen
+`Built`). `check`, `preview`, `send` and `export` take these results as they are.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import collectors, editorial, history, issuefile, outbox, renderer, selector
+from digest import collectors, history, outbox, renderer, selector
 from digest.collectors.base import Context
 from digest.config import Config
+from digest.edit import editorial, issuefile
 from digest.errors import BuildFailed
+from digest.files import Written
 from digest.message import build_message
 from digest.model import Collected, Letter, Problem, Rendered
 
 
-@dataclass
-class Report:
-    """What a build did, for the CLI to print: results per source, the letter, warnings, files, timings."""
+@dataclass(frozen=True)
+class Prepared:
+    """The letter collected and selected, not yet rendered, with what the collection and selection said."""
 
-    collected: list[Collected] = field(default_factory=list)
-    letter: Letter | None = None
-    rendered: Rendered | None = None
-    eml: bytes = b""  # the .eml as built, for the pre-send check and the preview
-    notes: tuple[str, ...] = ()
-    problems: list[Problem] = field(default_factory=list)
-    written: list[outbox.Written] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    issue: issuefile.IssueFile = field(default_factory=issuefile.IssueFile)
-    history: history.History = field(default_factory=history.History)
-    already_sent: int = 0  # items left out because an earlier letter in the outbox carried them
+    letter: Letter
+    collected: tuple[Collected, ...]
+    issue: issuefile.IssueFile
+    history: history.History
+    notes: tuple[str, ...]
+    problems: tuple[Problem, ...]  # the issue file's, the history's and the selection's (sources' are in collected)
+    already_sent: int  # items left out because an earlier letter carried them
+    timings: Mapping[str, float]
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Every warning so far: the sources' first, then the others."""
+        return (*(p for c in self.collected for p in c.problems), *self.problems)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A rendered letter: the prepared letter, its HTML, text and .eml, and the files written (none if dry)."""
+
+    config: Config
+    prepared: Prepared
+    rendered: Rendered
+    eml: bytes
+    written: tuple[Written, ...]
+    timings: Mapping[str, float]
+
+    @property
+    def letter(self) -> Letter:
+        """The letter as rendered."""
+        return self.prepared.letter
+
+    @property
+    def size_problem(self) -> renderer.SizeProblem | None:
+        """The HTML's size against Gmail's clipping, if it is near or past it."""
+        return renderer.size_problem(self.rendered.html)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Every warning of the build, the size's last."""
+        size = self.size_problem
+        return (*self.prepared.warnings, *((size.problem,) if size else ()))
+
+
+class _Clock:
+    """Seconds spent per stage."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -46,70 +89,70 @@ class Report:
 
 def build(config: Config, today: date, out: Path | None = None, strict: bool = False,
           on_source: Callable[[Collected], None] | None = None, include_sent: bool = False,
-          sent_in: Path | None = None, offline: bool = False) -> Report:
-    """Build the letter dated `today`; write it to `out` unless None (a dry build).
+          sent_in: Path | None = None, offline: bool = False, record_health: bool | None = None) -> Built:
+    """Build the letter dated `today`; write it to `out` unless None (a dry build, which writes nothing).
 
     Items that letters already in `out` (or `sent_in`, for a dry build) carried are left out, unless pinned
-    or `include_sent`.
+    or `include_sent`. Sources' health is recorded by a build that writes, not by a dry one.
     """
-    report = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline)
-    assert report.letter is not None
-    with report.timed("render"):
-        report.rendered = renderer.render(report.letter, config.letter.templates)
-        report.problems.extend(renderer.size_problems(report.rendered.html))
-        report.eml = eml = build_message(report.letter, report.rendered, config.letter.unsubscribe_mailto)
-    if strict and report.problems:
-        raise BuildFailed(f"--strict: {len(report.problems)} warning(s), nothing written")
+    record = out is not None if record_health is None else record_health
+    prepared = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline, record)
+    clock = _Clock()
+    with clock.timed("render"):
+        rendered = renderer.render(prepared.letter, config.letter.templates)
+        eml = build_message(prepared.letter, rendered, config.letter.unsubscribe_mailto)
+    built = Built(config, prepared, rendered, eml, (), {})
+    if strict and built.warnings:
+        raise BuildFailed(f"--strict: {len(built.warnings)} warning(s), nothing written")
+    written: tuple[Written, ...] = ()
     if out is not None:
-        with report.timed("write"):
-            report.written = outbox.write_letter(out, report.letter, report.rendered, eml)
-    return report
+        with clock.timed("write"):
+            written = tuple(outbox.write_letter(out, prepared.letter, rendered, eml))
+    return replace(built, written=written, timings={**prepared.timings, **clock.timings})
 
 
 def prepare(config: Config, today: date, sent_in: Path | None = None,
-            on_source: Callable[[Collected], None] | None = None, offline: bool = False) -> Report:
+            on_source: Callable[[Collected], None] | None = None, offline: bool = False,
+            record_health: bool = False) -> Prepared:
     """Collect and select: the letter dated `today` (not rendered), minus what letters in `sent_in` carried.
 
     Sources are read at once (web ones concurrently, within [fetch] deadline); `offline` reads web sources from
     the cache alone. on_source hears of each source as it completes.
     """
-    report = Report()
-    with report.timed("collect"):
-        report.issue = issuefile.load(config, today)
-        for result in collect(config, today, on_source, offline):
-            report.collected.append(result)
-            report.problems.extend(result.problems)
-    with report.timed("select"):
-        if sent_in is not None:
-            report.history = history.load(sent_in, today)
-            report.problems.extend(report.history.problems)
-        selection = selector.select(config, report.collected, today, report.issue, report.history)
-        report.notes, report.already_sent = selection.notes, selection.already_sent
-        report.problems.extend(selection.problems)
+    clock = _Clock()
+    with clock.timed("collect"):
+        issue = issuefile.load(config, today)
+        collected = tuple(collect(config, today, on_source, offline, record_health))
+    with clock.timed("select"):
+        earlier = history.load(sent_in, today) if sent_in is not None else history.History()
+        selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured:
             raise BuildFailed(f"no item to send for {today.isoformat()}: every section is empty. "
                               "Check the warnings above and the sections' window_days / horizon_days.")
-        report.letter = _with_issue(selector.make_letter(config, selection.sections, today), selection, report)
-    return report
+        letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today), selection,
+                                             issue)
+    return Prepared(letter, collected, issue, earlier, selection.notes,
+                    (*earlier.problems, *selection.problems, *edito_problems), selection.already_sent,
+                    clock.timings)
 
 
-def _with_issue(letter: Letter, selection: selector.Selection, report: Report) -> Letter:
-    """The letter with the issue file's subject, preheader, editorial and featured items."""
-    issue = report.issue
+def _with_issue(letter: Letter, selection: selector.Selection,
+                issue: issuefile.IssueFile) -> tuple[Letter, tuple[Problem, ...]]:
+    """The letter with the issue file's subject, preheader, editorial and featured items; the editorial's warnings."""
     edito = editorial.render(issue.editorial)
     where = str(issue.path) if issue.path else "issue file"
-    report.problems.extend(Problem(where, f"[editorial] text: removed {what} (not allowed in the letter)")
-                           for what in edito.removed)
+    problems = tuple(Problem(where, f"[editorial] text: removed {what} (not allowed in the letter)")
+                     for what in edito.removed)
     return replace(letter, featured=selection.featured, subject=issue.subject or "",
                    preheader=issue.preheader or "", editorial_title=issue.editorial_title if edito.html else "",
-                   editorial_html=edito.html, editorial_text=edito.text)
+                   editorial_html=edito.html, editorial_text=edito.text), problems
 
 
 def collect(config: Config, today: date, on_source: Callable[[Collected], None] | None = None,
-            offline: bool = False) -> list[Collected]:
-    """Read every source as a build does (cache and health records updated), one result per source."""
+            offline: bool = False, record_health: bool = True) -> list[Collected]:
+    """Read every source as a build does (cache updated; health recorded if asked), one result per source."""
     horizon = max((s.horizon_days for s in config.sections if s.kind == "agenda"), default=180)
     ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length,
                   today=today, horizon_days=horizon)
-    return collectors.collect_all(config.sources, ctx, collectors.settings_for(config, offline), on_source,
-                                  meanwhile=renderer.warm_up)
+    settings = collectors.settings_for(config, offline, record_health)
+    return collectors.collect_all(config.sources, ctx, settings, on_source)

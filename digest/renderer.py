@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import textwrap
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -26,7 +28,7 @@ DOCTYPE = "<!doctype html>"
 INLINE_MARK = "digest:inline"
 
 
-def render(letter: Letter, templates: Path) -> Rendered:
+def render(letter: Letter, templates: tuple[Path, ...]) -> Rendered:
     """The finished HTML e-mail, its text twin and the intermediate MJML of one letter."""
     env = environment(templates, ZoneInfo(letter.timezone))
     env.filters.update(agenda.filters(letter))  # ics_url, google_url: they need the letter's base_url and date
@@ -40,10 +42,13 @@ def render(letter: Letter, templates: Path) -> Rendered:
     return Rendered(html=html, text=_tidy_text(text), mjml=source, subject=subject, preheader=preheader)
 
 
-def environment(templates: Path, tz: ZoneInfo) -> jinja2.Environment:
-    """A Jinja2 environment that escapes everything in MJML and refuses undefined names."""
+def environment(templates: tuple[Path, ...], tz: ZoneInfo) -> jinja2.Environment:
+    """A Jinja2 environment that escapes everything in MJML and refuses undefined names.
+
+    Templates are looked for in each folder in turn: the user's first, then the package's.
+    """
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.FileSystemLoader([str(folder) for folder in templates]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2"), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -90,13 +95,6 @@ def _locate(exc: ValueError, source: str) -> str:
     line_number = source.count("\n", 0, start) + 1
     line = source.splitlines()[line_number - 1] if source else ""
     return f"{message} (MJML line {line_number}: {line.strip()[:120]})"
-
-
-def warm_up() -> None:
-    """Load what rendering needs (premailer, the locale's month names), for a build to call while it waits."""
-    import premailer  # noqa: F401
-
-    dates.month_year(date(2000, 1, 1))
 
 
 def inline_css(html: str) -> str:
@@ -175,12 +173,22 @@ def _tidy_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
 
 
-def size_problems(html: str) -> list[Problem]:
-    """A warning when the HTML nears the size at which Gmail clips a message."""
+@dataclass(frozen=True)
+class SizeProblem:
+    """The HTML near ("warning") or past ("error") the size at which Gmail clips a message."""
+
+    level: Literal["warning", "error"]
+    problem: Problem
+
+
+def size_problem(html: str) -> SizeProblem | None:
+    """The one size check: Gmail clips past ~102 KB, hiding the footer and its unsubscribe link."""
     size = len(html.encode("utf-8"))
     if size > CLIP_BYTES:
-        return [Problem("letter", f"the HTML is {size / 1024:.0f} KB: Gmail clips past ~102 KB, hiding the "
-                                  "footer and the unsubscribe link; lower max_items or teaser_length")]
+        return SizeProblem("error", Problem("letter.html", f"the HTML is {size / 1024:.1f} KB: Gmail clips a "
+                                            "message past ~102 KB, hiding the footer and its unsubscribe link; "
+                                            "lower max_items or teaser_length"))
     if size > WARN_BYTES:
-        return [Problem("letter", f"the HTML is {size / 1024:.0f} KB, near Gmail's ~102 KB clipping limit")]
-    return []
+        return SizeProblem("warning", Problem("letter.html", f"the HTML is {size / 1024:.1f} KB, near Gmail's "
+                                              "~102 KB clipping limit"))
+    return None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from digest import preview
+from digest.review import preview
 from tests.conftest import ROOT, SAMPLES
 
 

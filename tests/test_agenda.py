@@ -170,7 +170,6 @@ DTEND;VALUE=DATE:20260430""")
     assert len(files) == 2
     assert re.fullmatch(r"agenda/2026-03-26-webinaire-developpement-[0-9a-f]{6}\.ics", files[0])
     assert re.fullmatch(r"agenda/2026-04-29-reunion-du-groupe-pays-p-[0-9a-f]{6}\.ics", files[1])
-    assert report.rendered is not None and report.letter is not None
     html, text = report.rendered.html, report.rendered.text
     for name in files:
         url = f"https://cites-unies-france.org/lettre/2025-11-20/{name}"

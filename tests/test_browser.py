@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from digest import config, pipeline, preview
+from digest import config, pipeline
+from digest.review import preview
 from tests.conftest import LETTER_DATE, ROOT
 from tests.preview_support import edit, make_site, running
 

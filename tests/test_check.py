@@ -13,10 +13,12 @@ import lxml.html
 import pytest
 from click.testing import CliRunner
 
-from digest import check, config, cssdata, health, pipeline
+from digest import config, pipeline
 from digest.cli import main
+from digest.collectors import health
 from digest.message import build_message
 from digest.model import Collected, Item, Letter, Problem, Rendered, Section
+from digest.review import check, cssdata
 from tests.conftest import LETTER_DATE, ROOT, SAMPLES, make_item
 
 UNSUBSCRIBE = "https://cites-unies-france.org/lettre/desinscription"
@@ -41,15 +43,14 @@ def checks_of(findings: list[check.Finding]) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def default_built(default_config: config.Config) -> check.Built:
-    report = pipeline.build(default_config, LETTER_DATE, out=None)
-    return check.from_report(report, default_config)
+def default_built(default_config: config.Config) -> pipeline.Built:
+    return pipeline.build(default_config, LETTER_DATE, out=None)
 
 
 # --- the default letter ----------------------------------------------------------------------------------
 
 
-def test_default_letter_has_no_error_and_flags_the_badge_border_radius(default_built: check.Built) -> None:
+def test_default_letter_has_no_error_and_flags_the_badge_border_radius(default_built: pipeline.Built) -> None:
     findings = check.run(default_built)
     assert check.errors(findings) == []
     radius = [f for f in findings if f.check == "css" and "css-border-radius" in f.where]
@@ -342,7 +343,7 @@ def test_the_support_table_ships_with_the_package_and_its_licence() -> None:
     assert raw["last_update_date"].startswith("2026-05-13")
     assert "caniemail" in raw["source"]
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"digest.data" = ["caniemail.json", "caniemail.LICENSE"]' in pyproject  # installed with the package
+    assert '"digest.review.data" = ["caniemail.json", "caniemail.LICENSE"]' in pyproject  # installed with the package
 
 
 # --- the command -----------------------------------------------------------------------------------------

@@ -89,7 +89,6 @@ def test_hostile_feed_renders_escaped(write_config: Callable[..., Path], tmp_pat
         url = "feed.xml"
     """, files={"feed.xml": HOSTILE})
     report = pipeline.build(config.load(path), datetime(2025, 11, 20).date(), tmp_path / "out")
-    assert report.rendered is not None
     html = report.rendered.html
     assert "javascript:" not in html and "<script" not in html.lower() and "onerror" not in html
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from digest import config, editorial, pipeline
+from digest import config, pipeline
+from digest.edit import editorial
 
 from .conftest import LETTER_DATE
 
@@ -73,19 +74,18 @@ def test_the_editorial_opens_the_letter_and_a_bad_one_is_a_warning_naming_the_fi
         '\n<script>alert(1)</script>\n"""\n'
     path = write_config(SOURCES, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
     report = pipeline.build(config.load(path), LETTER_DATE, tmp_path / "outbox")
-    assert report.rendered is not None
     html, text = report.rendered.html, report.rendered.text
     assert "Le mot du président" in html and "<strong" in html and "solidarité" in html
     assert html.index("Le mot du président") < html.index("Actualités CUF")
     assert "<script" not in html
     assert text.index("LE MOT DU PRÉSIDENT") < text.index("ACTUALITÉS CUF")
     assert "fonds Vietnam\n<https://cites-unies-france.org/vietnam>" in text
-    warnings = [str(p) for p in report.problems]
+    warnings = [str(p) for p in report.warnings]
     assert any("issues/2025-11.toml" in w and "removed <script>" in w for w in warnings), warnings
 
 
 def test_no_editorial_no_block(write_config: Callable[..., Path], tmp_path: Path) -> None:
     path = write_config(SOURCES, files={"news.csv": NEWS})
     report = pipeline.build(config.load(path), LETTER_DATE, None)
-    assert report.rendered is not None and "Édito" not in report.rendered.html
+    assert "Édito" not in report.rendered.html
     assert "ÉDITO" not in report.rendered.text

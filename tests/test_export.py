@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import export, personalize
+from digest.send import export, personalize
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, build_letter, digest, setup
 
 

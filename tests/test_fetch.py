@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest import __version__, collectors, health
-from digest.cache import Cache, Meta
+from digest import __version__, collectors
+from digest.collectors import health
 from digest.collectors.base import Context
+from digest.collectors.cache import Cache, Meta
 from digest.collectors.fetch import FetchSettings
 from digest.config import SourceConfig
 from digest.model import Collected

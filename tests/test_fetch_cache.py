@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest import collectors, config
-from digest.cache import SPILL, Cache, Meta, age
 from digest.collectors.base import Context
+from digest.collectors.cache import SPILL, Cache, Meta, age
 from digest.collectors.fetch import check_content
 from digest.errors import SourceError
 from digest.model import Item, Problem

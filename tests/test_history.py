@@ -53,8 +53,8 @@ def test_november_then_december_repeats_nothing_but_the_pinned_item(write_config
     # come: an agenda announces it again (its section repeats by default).
     assert titles(outbox, DECEMBER) == ["Fonds Vietnam", "Décryptages thématiques", "Conseil mondial CGLU",
                                         "Webinaire #3"]
-    assert report.already_sent == 1
-    assert "1 item(s) already sent in an earlier letter left out (--include-sent keeps them)" in report.notes
+    assert report.prepared.already_sent == 1
+    assert "1 item(s) already sent in an earlier letter left out (--include-sent keeps them)" in report.prepared.notes
     pinned = json.loads((outbox / "2025-12-15" / "digest.json").read_text(encoding="utf-8"))
     assert pinned["sections"][0]["items"][0]["pinned"] is True
 
@@ -79,7 +79,7 @@ def test_rebuilding_a_letter_does_not_leave_out_its_own_items(write_config: Call
     pipeline.build(cfg, DECEMBER, outbox)  # a later letter already built (out of order) does not count either
     first = pipeline.build(cfg, NOVEMBER, outbox)
     again = pipeline.build(cfg, NOVEMBER, outbox)
-    assert first.already_sent == again.already_sent == 0
+    assert first.prepared.already_sent == again.prepared.already_sent == 0
     assert len(titles(outbox, NOVEMBER)) == 4
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest import config, issuefile, pipeline
+from digest import config, pipeline
 from digest.cli import main
+from digest.edit import issuefile
 
 from .conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 
@@ -23,13 +24,13 @@ Note du ministère aux collectivités territoriales sur les rencontres;https://e
 """
 EVENTS = "title;url;start\nWebinaire #3;https://e.org/webinaire;26/03/2026 10:00\n"
 
-Build = Callable[[str], pipeline.Report]
+Build = Callable[[str], pipeline.Built]
 
 
 @pytest.fixture
 def build(write_config: Callable[..., Path], tmp_path: Path) -> Build:
     """Build the letter of 2025-11-20 with the given issue file text; return the report."""
-    def run(issue: str) -> pipeline.Report:
+    def run(issue: str) -> pipeline.Built:
         files = {"news.csv": NEWS, "events.csv": EVENTS, "issues/2025-11.toml": issue}
         path = write_config(NEWS_AND_EVENTS, files=files)
         return pipeline.build(config.load(path), LETTER_DATE, tmp_path / "outbox")
@@ -37,8 +38,7 @@ def build(write_config: Callable[..., Path], tmp_path: Path) -> Build:
     return run
 
 
-def titles(report: pipeline.Report, section: str | None = None) -> list[str]:
-    assert report.letter is not None
+def titles(report: pipeline.Built, section: str | None = None) -> list[str]:
     return [i.title for s in report.letter.sections if section in (None, s.id) for i in s.items]
 
 
@@ -61,7 +61,6 @@ def test_pins_come_first_in_their_section_in_the_files_order(build: Build) -> No
 
 def test_featured_items_open_the_letter_a_la_une(build: Build) -> None:
     report = build('featured = ["https://e.org/vietnam", "https://e.org/webinaire"]\n')
-    assert report.letter is not None and report.rendered is not None
     assert [i.title for i in report.letter.featured] == ["Fonds Vietnam", "Webinaire #3"]
     assert "Fonds Vietnam" not in titles(report) and "Webinaire #3" not in titles(report)
     assert "agenda" not in [s.id for s in report.letter.sections]  # its only event went to the top
@@ -90,7 +89,6 @@ image = "https://e.org/note.jpg"
 item = "https://e.org/webinaire"
 section = "cuf"
 """)
-    assert report.letter is not None
     note = next(i for i in report.letter.items if i.url == "https://e.org/note")
     assert (note.title, note.summary, note.image) == ("La note du ministère",
                                                       "Ce que le ministère demande aux collectivités.",
@@ -108,13 +106,11 @@ url = "https://e.org/ag"
 summary = "À Paris, en juin."
 """)
     assert titles(report, "cuf")[-1] == "Assemblée générale : save the date"
-    assert report.letter is not None
     assert next(i for i in report.letter.items if i.url == "https://e.org/ag").source == issuefile.ISSUE_SOURCE
 
 
 def test_section_order_subject_and_preheader(build: Build) -> None:
     report = build('sections = ["agenda"]\nsubject = "Spécial Vietnam"\npreheader = "Un fonds pour le Vietnam"\n')
-    assert report.letter is not None and report.rendered is not None
     assert [s.id for s in report.letter.sections] == ["agenda", "cuf"]
     assert report.rendered.subject == "Spécial Vietnam"
     assert report.rendered.preheader == "Un fonds pour le Vietnam"
@@ -123,7 +119,7 @@ def test_section_order_subject_and_preheader(build: Build) -> None:
 
 def test_a_name_that_matches_no_item_is_a_warning_with_the_name(build: Build) -> None:
     report = build('pin = ["https://e.org/nulle-part"]\n[[override]]\nitem = "uid-inconnu"\ntitle = "X"\n')
-    warnings = [str(p) for p in report.problems]
+    warnings = [str(p) for p in report.warnings]
     assert any("2025-11.toml: pin: no item has the url or uid 'https://e.org/nulle-part'" in w for w in warnings)
     assert any("[[override]] item: no item has the url or uid 'uid-inconnu'" in w for w in warnings)
     assert len(titles(report)) == 5  # the letter is still built

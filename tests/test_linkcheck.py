@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest import linkcheck
 from digest.cli import main
-from digest.linkcheck import Target
+from digest.review import linkcheck
+from digest.review.linkcheck import Target
 from tests.conftest import LETTER_TABLE
 
 

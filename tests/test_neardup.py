@@ -133,4 +133,4 @@ def test_digest_json_notes_the_other_source(write_config: Callable[..., Path], t
     assert [i["title"] for i in items] == ["Atelier du groupe pays Sénégal", "Autre nouvelle"]
     assert items[0]["also_in"] == [{"source": "cuf-feed", "uid": "https://cites-unies-france.org/atelier",
                                     "url": "https://cites-unies-france.org/atelier"}]
-    assert "cuf: 1 duplicate(s) left out (kept the richer copy)" in report.notes
+    assert "cuf: 1 duplicate(s) left out (kept the richer copy)" in report.prepared.notes

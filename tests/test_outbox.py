@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, outbox, pipeline
+from digest import config, files, pipeline
 
 from .conftest import LETTER_DATE, ROOT
 
@@ -70,13 +70,13 @@ def test_digest_json_lists_every_selected_item_with_every_field(built: Path) -> 
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "letter.html"
-    outbox.write_atomic(target, b"old letter")
+    files.write_atomic(target, b"old letter")
 
     def crash(src: str, dst: str) -> None:
         raise KeyboardInterrupt  # as if Ctrl-C came between writing and renaming
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        outbox.write_atomic(target, b"new letter, half written")
+        files.write_atomic(target, b"new letter, half written")
     assert target.read_bytes() == b"old letter"
     assert [p.name for p in tmp_path.iterdir()] == ["letter.html"]

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from digest import config, outbox, pipeline, preview
+from digest import config, outbox, pipeline
 from digest.cli import main
 from digest.errors import DigestError
+from digest.review import preview
 from tests.conftest import LETTER_DATE, ROOT
 from tests.preview_support import edit, make_site, running
 

@@ -18,7 +18,7 @@ from digest.text import teaser as cut
 from .conftest import LETTER_DATE, ROOT, make_item
 
 PARIS = ZoneInfo("Europe/Paris")
-TEMPLATES = ROOT / "templates"
+TEMPLATES = (ROOT / "templates",)
 
 
 def letter_of(*sections: Section, day: date = LETTER_DATE) -> Letter:
@@ -143,23 +143,24 @@ def test_a_full_month_fits_under_gmails_clipping_with_room_to_spare() -> None:
     out = renderer.render(full_month(), TEMPLATES)
     size = len(out.html.encode("utf-8"))
     assert size < renderer.WARN_BYTES, f"{size / 1024:.0f} KB"
-    assert renderer.size_problems(out.html) == []
+    assert renderer.size_problem(out.html) is None
 
 
 def test_size_warnings() -> None:
-    assert "near Gmail's" in renderer.size_problems("x" * (91 * 1024))[0].message
-    assert "Gmail clips" in renderer.size_problems("x" * (103 * 1024))[0].message
+    near, past = renderer.size_problem("x" * (91 * 1024)), renderer.size_problem("x" * (103 * 1024))
+    assert near is not None and near.level == "warning" and "near Gmail's" in near.problem.message
+    assert past is not None and past.level == "error" and "Gmail clips" in past.problem.message
 
 
 def test_template_errors_name_the_file_and_line(tmp_path: Path) -> None:
     for name in ("letter.mjml.j2", "letter.txt.j2"):
-        (tmp_path / name).write_text((TEMPLATES / name).read_text(encoding="utf-8"), encoding="utf-8")
+        (tmp_path / name).write_text((TEMPLATES[0] / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "letter.txt.j2").write_text("line one\n{{ letter.title }\n", encoding="utf-8")
     with pytest.raises(TemplateError, match=r"letter.txt.j2, line 2: "):
-        renderer.render(letter_of(news_section(make_item())), tmp_path)
+        renderer.render(letter_of(news_section(make_item())), (tmp_path,))
     (tmp_path / "letter.txt.j2").write_text("{{ letter.nonexistent }}", encoding="utf-8")
     with pytest.raises(TemplateError, match="nonexistent"):
-        renderer.render(letter_of(news_section(make_item())), tmp_path)
+        renderer.render(letter_of(news_section(make_item())), (tmp_path,))
 
 
 def test_mjml_errors_become_template_errors(tmp_path: Path) -> None:
@@ -167,4 +168,4 @@ def test_mjml_errors_become_template_errors(tmp_path: Path) -> None:
     (tmp_path / "letter.mjml.j2").write_text("<mjml><mj-body><mj-text>{{ '<' | safe }}</mjml>",
                                              encoding="utf-8")
     with pytest.raises(TemplateError, match="does not parse"):
-        renderer.render(letter_of(news_section(make_item())), tmp_path)
+        renderer.render(letter_of(news_section(make_item())), (tmp_path,))

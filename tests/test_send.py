@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, send
-from digest.journal import Journal
-from digest.personalize import check_token
-from digest.recipients import Recipient
+from digest import config
+from digest.send import smtp as send
+from digest.send.journal import Journal
+from digest.send.personalize import check_token
+from digest.send.recipients import Recipient
 from tests.conftest import LETTER_DATE, ROOT
 from tests.send_support import (
     ACCENTED_TITLE,

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, journal, message, personalize, recipients
+from digest import config, message
 from digest.errors import ConfigError, DigestError
-from digest.journal import Journal
-from digest.recipients import Recipient
-from digest.send import Pace
+from digest.send import journal, personalize, recipients
+from digest.send.journal import Journal
+from digest.send.recipients import Recipient
+from digest.send.smtp import Pace
 from tests.conftest import LETTER_TABLE, SECTIONS
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, build_letter
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest import config, health
+from digest import config
 from digest.cli import main
+from digest.collectors import health
 from tests.conftest import ROOT, SAMPLES
 from tests.feedserver import FeedServer
 

@@ -51,14 +51,13 @@ def collect_body(source: SourceConfig, ctx: Context, body: bytes, url: str, cont
 
 
 def collect_all(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings | None = None,
-                on_source: Callable[[Collected], None] | None = None,
-                meanwhile: Callable[[], None] | None = None) -> list[Collected]:
+                on_source: Callable[[Collected], None] | None = None) -> list[Collected]:
     """Read every source at once (web ones concurrently), one result per source in config order.
 
     With `settings.cache_dir` set, each web source's last good body is kept there and used when it fails,
-    and each source's health is recorded; on_source hears of each source as it completes. `meanwhile` runs
-    in a thread of this process while worker processes parse (a large letter), to use the idle time.
+    and each source's health is recorded (unless `settings.record_health` is off); on_source hears of each
+    source as it completes.
     """
     from digest.collectors.run import collect_sources  # the web machinery, loaded when collecting
 
-    return collect_sources(sources, ctx, settings or FetchSettings(), on_source, meanwhile)
+    return collect_sources(sources, ctx, settings or FetchSettings(), on_source)

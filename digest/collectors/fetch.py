@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import __version__
-from digest.cache import Cache, Entry, Meta, Pending
 from digest.collectors.base import Fetched
+from digest.collectors.cache import Cache, Entry, Meta, Pending
 from digest.config import Config, SourceConfig
 from digest.errors import SourceError
 
@@ -50,14 +50,15 @@ class FetchSettings:
     backoff: float = 0.5  # seconds before the first retry, doubled for each next one
     cache_dir: Path | None = None  # None: no cache kept between runs, no health history
     offline: bool = False
+    record_health: bool = True  # a dry build (check, preview) reads sources without counting their failures
 
 
-def settings_for(config: Config, offline: bool = False) -> FetchSettings:
+def settings_for(config: Config, offline: bool = False, record_health: bool = True) -> FetchSettings:
     """The fetch settings of a configuration's [fetch] table."""
     f = config.fetch
     return FetchSettings(concurrency=f.concurrency, deadline=f.deadline, connect_timeout=f.connect_timeout,
                          max_bytes=f.max_bytes, retries=f.retries, max_redirects=f.max_redirects,
-                         cache_dir=f.cache_dir or config.root / ".digest-cache", offline=offline)
+                         cache_dir=f.cache_dir, offline=offline, record_health=record_health)
 
 
 class FetchFailure(SourceError):

@@ -24,10 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from digest import health
-from digest.cache import Cache, Entry, Pending, age, items_key
-from digest.collectors import collect_body, collect_file
+from digest.collectors import collect_body, collect_file, health
 from digest.collectors.base import Context
+from digest.collectors.cache import Cache, Entry, Pending, age, items_key
 from digest.collectors.fetch import (
     Clients,
     Download,
@@ -51,8 +50,7 @@ class CacheError(DigestError):
 
 
 def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings,
-                    on_source: OnSource | None = None, meanwhile: Callable[[], None] | None = None
-                    ) -> list[Collected]:
+                    on_source: OnSource | None = None) -> list[Collected]:
     """Read every source, one result per source in config order; on_source hears of each as it completes."""
     with tempfile.TemporaryDirectory(prefix="digest-cache-") as scratch:
         folder = settings.cache_dir or Path(scratch)
@@ -62,13 +60,8 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
             raise CacheError(f"cannot use the cache folder {folder}: {exc.strerror or exc}; "
                              "set [fetch] cache_dir in sources.toml to a folder digest may write") from None
         run = _Run(sources, ctx, settings, cache, on_source)
-        helper = threading.Thread(target=meanwhile, daemon=True) if meanwhile and run.processes else None
-        if helper:  # started once the workers exist: they may have been forked, which wants one thread
-            helper.start()
         results = asyncio.run(run.run())
-        if helper:
-            helper.join()
-        if settings.cache_dir is not None:
+        if settings.cache_dir is not None and settings.record_health:
             _record_health(settings.cache_dir, sources, run.attempts)
     return results
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.recipients import Recipient
+from digest.send.recipients import Recipient
 
 FILE_NAME = "send-journal.sqlite"
 LOCK_NAME = "send-journal.lock"

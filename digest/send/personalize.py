@@ -21,7 +21,7 @@ from pathlib import Path
 
 from digest.errors import DigestError
 from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
-from digest.recipients import Recipient
+from digest.send.recipients import Recipient
 
 TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"
 TOKEN_PARAMETER = "t"
@@ -207,7 +207,7 @@ def cut_text(text: str, unsubscribe_url: str, greeting: tuple[str, str] | None) 
 
 def recipients_of(addresses: Sequence[str]) -> list[Recipient]:
     """Recipients for a test send from `--to` addresses; ValueError naming a bad one."""
-    from digest.recipients import check_address
+    from digest.send.recipients import check_address
 
     found = []
     for address in addresses:

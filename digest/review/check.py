@@ -1,4 +1,4 @@
-"""The pre-send report: everything wrong with a built letter, as a list of findings. Pure.
+"""The pre-send report: everything wrong with a built letter, as a list of findings.
 
 Each check reads what the build made (the HTML, the text, the .eml bytes, the Letter) and returns findings
 with a level: an error is something a reader would meet (a clipped letter, a dead `javascript:` link, no way to
@@ -13,23 +13,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import lxml.html
 
-from digest import cssdata, health
+from digest import pipeline
+from digest.collectors import health
 from digest.config import Config
-from digest.model import Collected, Item, Letter, Problem, Rendered
-from digest.pipeline import Report
-from digest.renderer import size_problems
+from digest.model import Collected, Item, Letter
+from digest.pipeline import Built
+from digest.renderer import size_problem
+from digest.review import cssdata
 from digest.selector import canonical_url, event_last_day, event_start
 
 Level = Literal["error", "warning"]
 
-CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" past about 102 KB of HTML, hiding the footer
-WARN_BYTES = 90 * 1024
 SUBJECT_LENGTH = 60  # desktop inboxes cut subjects at about 60-70 characters, phones at about 35-40
 PREHEADER_LENGTH = 110  # inbox previews show about 90-110 characters; spam filters dislike long hidden text
 UNSUBSCRIBE_WORDS = re.compile(r"d[ée]sinscri|d[ée]sabonn|unsubscribe", re.IGNORECASE)
@@ -48,30 +49,20 @@ class Finding:
         return f"{self.level}: {self.where}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Built:
-    """What a build made, as the checks read it."""
+def build_and_check(cfg: Config, today: date, sent_in: Path | None = None) -> tuple[Built, list[Finding]]:
+    """Build the letter without writing anything, then check it: what `digest check` and `digest preview` show.
 
-    letter: Letter
-    rendered: Rendered
-    eml: bytes
-    config: Config | None = None
-    collected: tuple[Collected, ...] = ()
-    problems: tuple[Problem, ...] = ()  # the build's other warnings (issue file, history, selection)
-    health_records: Mapping[str, health.Record] | None = None  # the sources' health (digest sources)
+    Items that letters in `sent_in` (default: the outbox) carried are left out, as `digest build` would.
+    """
+    built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox)
+    return built, run(built, health.load(cfg.cache_dir))
 
 
-def from_report(report: Report, config: Config, records: Mapping[str, health.Record] | None = None) -> Built:
-    """What a (dry) build made, ready to check; its warnings other than the sources' and the size's."""
-    assert report.letter is not None and report.rendered is not None, "the build made a letter"
-    known = {p for c in report.collected for p in c.problems} | set(size_problems(report.rendered.html))
-    others = tuple(p for p in report.problems if p not in known)
-    return Built(report.letter, report.rendered, report.eml, config, tuple(report.collected), others, records)
-
-
-def run(built: Built, css_table: cssdata.Table | None = None) -> list[Finding]:
-    """Every check on a built letter; errors first, then warnings, each in the order found."""
+def run(built: Built, records: Mapping[str, health.Record] | None = None,
+        css_table: cssdata.Table | None = None) -> list[Finding]:
+    """Every check on a built letter (with the sources' health records, if any); errors first, then warnings."""
     document = lxml.html.document_fromstring(built.rendered.html.encode("utf-8"))
+    prepared = built.prepared
     findings = [
         *size(built.rendered.html),
         *images(document),
@@ -82,8 +73,8 @@ def run(built: Built, css_table: cssdata.Table | None = None) -> list[Finding]:
         *undated(built.letter),
         *duplicates(built.letter),
         *subject_and_preheader(built.rendered.subject, built.rendered.preheader),
-        *sources(built.collected, built.config, built.letter.date, built.health_records),
-        *(Finding("warning", "build", p.message, p.where) for p in built.problems),
+        *sources(prepared.collected, built.config, built.letter.date, records),
+        *(Finding("warning", "build", p.message, p.where) for p in prepared.problems),
         *css(built.rendered.html, css_table),
     ]
     return ordered(findings)
@@ -113,16 +104,9 @@ def _plural(count: int, word: str) -> str:
 
 
 def size(html: str) -> list[Finding]:
-    """The HTML's size against Gmail's clipping."""
-    kilobytes = len(html.encode("utf-8")) / 1024
-    if kilobytes * 1024 > CLIP_BYTES:
-        return [Finding("error", "size", f"the HTML is {kilobytes:.1f} KB: Gmail clips a message past ~102 KB, "
-                                         "hiding the footer and its unsubscribe link; lower max_items or "
-                                         "teaser_length", "letter.html")]
-    if kilobytes * 1024 > WARN_BYTES:
-        return [Finding("warning", "size", f"the HTML is {kilobytes:.1f} KB, near Gmail's ~102 KB clipping "
-                                           "limit", "letter.html")]
-    return []
+    """The HTML's size against Gmail's clipping (the build's own size check)."""
+    found = size_problem(html)
+    return [Finding(found.level, "size", found.problem.message, found.problem.where)] if found else []
 
 
 def images(document: lxml.html.HtmlElement) -> list[Finding]:

@@ -12,7 +12,7 @@ import httpx
 import lxml.html
 
 from digest import __version__
-from digest.check import Finding
+from digest.review.check import Finding
 
 REFUSED = (405, 501)  # HEAD not allowed / not implemented: ask again with GET
 USER_AGENT = f"digest/{__version__} (link check; +https://cites-unies-france.org)"

@@ -16,8 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digest.config import Config, SourceConfig
+from digest.files import write_atomic
 from digest.model import Item
-from digest.outbox import write_atomic
 
 FILE = "health.json"
 

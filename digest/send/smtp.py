@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import click
-
-from digest import journal as journal_module
 from digest.config import Config, SmtpConfig
-from digest.errors import DigestError
-from digest.journal import Journal
-from digest.outbox import write_atomic
-from digest.personalize import BuiltLetter, Personalizer, read_built
-from digest.recipients import Recipient
+from digest.errors import DigestError, SendError
+from digest.files import write_atomic
+from digest.send import journal as journal_module
+from digest.send.journal import Journal
+from digest.send.personalize import BuiltLetter, Personalizer, read_built
+from digest.send.recipients import Recipient
 
 ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times in one run
 # Seconds before each new attempt to connect when the server drops or refuses the connection: at once first
@@ -33,12 +31,6 @@ BACKOFF = (0.0, 1.0, 2.0, 5.0, 10.0)
 Progress = Callable[[int, int], None]
 # Errors that mean the connection is gone: the transaction's outcome is then known only if DATA had not begun.
 LOST = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, socket.timeout, OSError)
-
-
-class SendError(click.ClickException):
-    """The send stopped (server unreachable, sender refused); recipients not reached stay pending. Exit 1."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)

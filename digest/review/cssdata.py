@@ -87,7 +87,7 @@ class Table:
 @lru_cache(maxsize=1)
 def load() -> Table:
     """The table shipped with the package (read once)."""
-    raw = json.loads(files("digest").joinpath("data/caniemail.json").read_text(encoding="utf-8"))
+    raw = json.loads(files("digest.review").joinpath("data/caniemail.json").read_text(encoding="utf-8"))
     return from_json(raw)
 
 

@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 import click
 
-from digest import check, config, health, pipeline
+from digest import config
 from digest.errors import DigestError
+from digest.review import check
 
 LOOPBACK = "127.0.0.1"
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then, so proxies and browsers keep the stream open
@@ -83,19 +84,16 @@ class Preview:
         self._seen = mtimes(self._paths)  # taken before building: a change made during the build is seen next
         try:
             today = self.letter_date or cfg.letter.date or date.today()
-            report = pipeline.build(cfg, today, out=None, sent_in=self.outbox or cfg.root / "outbox")
-            records = health.load(cfg.fetch.cache_dir or cfg.root / ".digest-cache")
-            findings = check.run(check.from_report(report, cfg, records))
-            assert report.letter is not None and report.rendered is not None
+            built, findings = check.build_and_check(cfg, today, self.outbox)
         except click.ClickException as exc:
             return self._publish(_failed(previous, exc.format_message()))
         except Exception as exc:  # a bug must not stop the preview: show it, keep serving the last letter
             traceback.print_exc(file=sys.stderr)
             return self._publish(_failed(previous, f"{type(exc).__name__}: {exc}"))
-        rendered = report.rendered
+        rendered = built.rendered
         return self._publish(Snapshot(
             html=rendered.html, text=rendered.text, subject=rendered.subject, preheader=rendered.preheader,
-            sender=report.letter.sender, letter_date=today.isoformat(), findings=findings,
+            sender=built.letter.sender, letter_date=today.isoformat(), findings=findings,
             built_at=datetime.now().strftime("%H:%M:%S"), seconds=time.perf_counter() - began))
 
     def _publish(self, snapshot: Snapshot) -> Snapshot:
@@ -144,9 +142,9 @@ class Preview:
 def watched_paths(cfg: config.Config) -> set[Path]:
     """sources.toml, every file of the template folder, the issue files, and the sources that are local files."""
     paths = {cfg.path}
-    templates = cfg.letter.templates
-    paths.update(p for p in templates.rglob("*") if p.is_file())
-    paths.update(templates / name for name in ("letter.mjml.j2", "letter.txt.j2"))
+    for templates in cfg.letter.templates:
+        paths.update(p for p in templates.rglob("*") if p.is_file())
+        paths.update(templates / name for name in config.TEMPLATE_NAMES)
     paths.add(cfg.root / "issues")  # its mtime changes when an issue file is added or removed
     paths.update((cfg.root / "issues").glob("*.toml"))
     paths.update(Path(s.location) for s in cfg.sources if not s.location.startswith(("http://", "https://")))

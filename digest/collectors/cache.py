@@ -207,9 +207,9 @@ def items_key(sha256: str, *parts: object) -> str:
 @functools.cache
 def _code_fingerprint() -> str:
     """A hash of the code that turns bodies into items: a changed collector never reuses old items."""
-    package = Path(__file__).resolve().parent
-    files = sorted((package / "collectors").glob("*.py")) + [package / n for n in ("text.py", "repair.py",
-                                                                                   "dates.py", "model.py")]
+    collectors = Path(__file__).resolve().parent
+    package = collectors.parent
+    files = sorted(collectors.glob("*.py")) + [package / n for n in ("text.py", "repair.py", "dates.py", "model.py")]
     digest = hashlib.sha256()
     for file in files:
         if file.exists():

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from digest import dates
 from digest.errors import DigestError
+from digest.files import Written, write_atomic
 from digest.model import Item, Letter
-from digest.outbox import Written, write_atomic
 
 HEADER = """\
 # The issue file of {title}, {month}: what the editors decide for this letter.

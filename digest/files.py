@@ -1,0 +1,38 @@
+"""Writing files whole or not at all: every file digest writes goes through here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Written:
+    """A file written, and its size in bytes."""
+
+    path: Path
+    size: int
+
+
+def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
+    """Write to a temporary name in the same folder, then rename: readers never see half a file.
+
+    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # unlike rename, link fails when the name exists
+    finally:
+        Path(temporary).unlink(missing_ok=True)  # gone after a rename; after a link, the extra name
+    return Written(path, len(data))

@@ -1,0 +1,1 @@
+"""The stock templates, shipped inside the package as digest.templates (see pyproject.toml)."""
