@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 ## run: set up, then build the default letter from the bundled samples (offline)
 run: $(STAMP)
 	$(BIN)/digest build -c sources.toml
+	@echo "digest is installed in $(VENV): run it as $(BIN)/digest (or 'source $(BIN)/activate', then digest)."
+	@echo "On a team's machine: pipx install . (then digest anywhere); digest init DOSSIER starts a new letter."
 
 ## test: set up, then lint, type-check and run every test
 test: $(STAMP)

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from digest import __version__, config, pipeline
+from digest import __version__, config
 from digest.model import Collected
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
+    from digest import pipeline
     from digest.send import smtp as send
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
@@ -81,6 +82,8 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     Writes letter.html (the e-mail), letter.txt (its text twin), letter.mjml, letter.eml (ready to send)
     and digest.json (what was selected). A source that fails is a warning; the rest is still built.
     """
+    from digest import pipeline
+
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
     out = out or cfg.outbox
@@ -160,6 +163,26 @@ def _print_report(built: pipeline.Built) -> None:
 
 
 @main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--templates", "with_templates", is_flag=True,
+              help="Also copy the stock templates into FOLDER/templates/ to edit them.")
+def init(folder: Path, with_templates: bool) -> None:
+    """Start a letter in FOLDER: a commented sources.toml, issues/exemple.toml and sample data.
+
+    A first `digest build` there works offline. Existing files are never overwritten. The templates stay
+    inside digest until --templates copies them for editing; a copied template overrides the stock one.
+    """
+    from digest import starter
+
+    created = starter.create(folder, date.today(), with_templates)
+    for written in created.written:
+        click.echo(f"  wrote {os.path.relpath(written.path, folder)}")
+    for path in created.kept:
+        click.echo(f"  kept  {os.path.relpath(path, folder)} (already there, not overwritten)")
+    click.echo(f"Next: cd {folder} && digest build   (then digest preview to see it in a browser)")
+
+
+@main.command()
 @config_option
 @date_option("The issue's date (default: [letter] date, else today). Names the issue file's month.")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
@@ -169,6 +192,7 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
 
     Each item is a commented line to copy into pin, featured or exclude, or into an [[override]].
     """
+    from digest import pipeline
     from digest.edit import draft as drafting
     from digest.edit import issuefile
 
@@ -264,6 +288,8 @@ def sources_command(config_path: Path, check: bool) -> None:
 
     cfg = config.load(config_path)
     if check:
+        from digest import pipeline
+
         with SourceLines(len(cfg.sources)) as on_source:
             results = pipeline.collect(cfg, cfg.letter.date or date.today(), on_source)
         for problem in (p for r in results for p in r.problems):

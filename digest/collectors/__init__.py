@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from digest.collectors import csvfile, ics, jsonfile, rss, tomlfile
 from digest.collectors.base import Context, Fetched
 from digest.collectors.fetch import FetchSettings, fetch, fetched_from, read_file, settings_for
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected, Problem
 
-__all__ = ["COLLECTORS", "FetchSettings", "collect", "collect_all", "settings_for"]
+__all__ = ["MODULES", "FetchSettings", "collect", "collect_all", "collector", "settings_for"]
 
 Collector = Callable[[SourceConfig, Fetched, Context], Collected]
 
-COLLECTORS: dict[str, Collector] = {
-    "rss": rss.collect,
-    "csv": csvfile.collect,
-    "json": jsonfile.collect,
-    "toml": tomlfile.collect,
-    "ics": ics.collect,
-}
+# Each format's module in this package. A module is imported when a source of its format is read, so a letter
+# without a calendar never loads icalendar (start-up time is part of every command).
+MODULES = {"rss": "rss", "csv": "csvfile", "json": "jsonfile", "toml": "tomlfile", "ics": "ics"}
+
+
+def collector(fmt: str) -> Collector:
+    """The function that reads a source of format `fmt` (config.FORMATS)."""
+    module = importlib.import_module(f"{__name__}.{MODULES[fmt]}")
+    function: Collector = module.collect
+    return function
 
 
 def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig], Fetched] = fetch) -> Collected:
     """Read one source; a failure becomes a Collected with failed=True and a problem saying why."""
     began = time.perf_counter()
     try:
-        collected = COLLECTORS[source.format](source, fetcher(source), ctx)
+        collected = collector(source.format)(source, fetcher(source), ctx)
     except SourceError as exc:
         collected = Collected(source.name, (), (Problem(source.name, str(exc)),), failed=True)
     except Exception as exc:  # a collector bug or a library's surprise must not stop the whole letter

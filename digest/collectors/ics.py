@@ -8,7 +8,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import icalendar
-import recurring_ical_events
 
 from digest.collectors.base import Context, Fetched, hashed_uid
 from digest.config import SourceConfig
@@ -56,6 +55,8 @@ def _recurs(events: list[Any]) -> bool:
 
 def _occurrences(calendar: Any, events: list[Any], source: SourceConfig, ctx: Context) -> list[Item]:
     """Each occurrence of a recurring event inside [letter date, + horizon], with a uid per occurrence."""
+    import recurring_ical_events  # loaded only for a calendar with a recurring event
+
     single = icalendar.Calendar()
     for timezone in calendar.walk("VTIMEZONE"):
         single.add_component(timezone)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
 import lxml.html
 from lxml import etree
 
@@ -32,6 +31,8 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         link, entries = fast
         return _items(source, ctx, entries, (link if local else fetched.url) or fetched.url, [],
                       lambda: "the feed holds no entry")
+    import feedparser  # loaded only for a feed the fast reading does not take
+
     headers = {"content-type": fetched.content_type or "application/xml"}
     if not local:
         headers["content-location"] = fetched.url

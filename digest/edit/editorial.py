@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import lxml.html
-import nh3
 from lxml import etree
-from markdown_it import MarkdownIt
 
 from digest.text import fold
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 # What an editorial may hold: paragraphs, emphasis, lists, quotes, small headings and links. No pictures
 # (they would bypass the letter's size budget and image rules), no tables, no styles.
@@ -37,6 +39,8 @@ def render(markdown: str) -> Editorial:
     """Markdown to sanitized HTML and plain text; everything removed on the way is listed in `removed`."""
     if not markdown.strip():
         return Editorial("", "")
+    import nh3  # loaded only for a letter with an editorial
+
     raw = _markdown().render(markdown)
     removed = tuple(_unsafe(raw))
     clean = nh3.clean(raw, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES,
@@ -50,6 +54,8 @@ def _markdown() -> MarkdownIt:
     markdown-it's own link check would turn [x](javascript:...) into literal text silently; the allow-list
     drops such a link instead and says so.
     """
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     return md

@@ -1,0 +1,81 @@
+"""Installable outside the checkout: a wheel carries the templates, and `digest init` then `build` work anywhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a copy of the project's sources, as `pip install .` would build it."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "src"
+    for name in ("digest", "templates"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(work / "dist"), str(source)], check=True, capture_output=True, timeout=300)
+    return next((work / "dist").glob("digest-*.whl"))
+
+
+def test_the_wheel_ships_the_templates_and_the_css_table(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("digest/templates/letter.mjml.j2", "digest/templates/letter.txt.j2",
+                 "digest/review/data/caniemail.json", "digest/review/data/caniemail.LICENSE",
+                 "digest/starter/sources.toml", "digest/starter/issues/exemple.toml"):
+        assert name in names, name
+
+
+def test_installed_elsewhere_init_then_build_works_offline(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(site)}  # the installed copy comes before the checkout's
+    letter = tmp_path / "lettre"
+
+    def digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    created = digest("init", str(letter), cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    built = digest("build", cwd=letter)
+    assert built.returncode == 0, built.stdout + built.stderr
+    html = next((letter / "outbox").glob("*/letter.html")).read_text(encoding="utf-8")
+    assert "Intempéries dans le centre du Vietnam" in html and "Agenda" in html
+    origin = subprocess.run([sys.executable, "-c", "import digest; print(digest.__file__)"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, check=True).stdout
+    assert origin.startswith(str(site)), origin  # the build above ran the installed copy, not the checkout
+
+
+def test_init_templates_copies_them_for_editing_and_an_edit_shows(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(tmp_path)]).exit_code == 0
+    again = runner.invoke(main, ["init", str(tmp_path), "--templates"])
+    assert again.exit_code == 0
+    assert "kept  sources.toml (already there, not overwritten)" in again.stdout
+    mjml = tmp_path / "templates" / "letter.mjml.j2"
+    assert mjml.read_text(encoding="utf-8") == (ROOT / "templates" / "letter.mjml.j2").read_text(encoding="utf-8")
+    mjml.write_text(mjml.read_text(encoding="utf-8").replace("</mj-body>", "<mj-section><mj-column><mj-text>"
+                                                             "Notre gabarit</mj-text></mj-column></mj-section>"
+                                                             "</mj-body>"), encoding="utf-8")
+    (tmp_path / "templates" / "letter.txt.j2").unlink()  # a folder may hold only the templates it changes
+    built = runner.invoke(main, ["build", "-c", str(tmp_path / "sources.toml")])
+    assert built.exit_code == 0, built.output
+    folder = next((tmp_path / "outbox").glob("*/"))
+    assert "Notre gabarit" in (folder / "letter.html").read_text(encoding="utf-8")
+    assert "Intempéries" in (folder / "letter.txt").read_text(encoding="utf-8")  # the stock text template
