@@ -1,21 +1,24 @@
-"""Load sources.toml into frozen dataclasses, collecting every problem before reporting them all at once."""
+"""Load sources.toml into frozen dataclasses, collecting every problem before reporting them all at once.
+
+Each table becomes a dataclass; its fields' defaults are the keys' defaults (digest.schema reads them there).
+"""
 
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest import schema
 from digest.errors import ConfigError
 from digest.model import Link, SectionKind
+from digest.schema import Problems
 
 FORMATS = ("rss", "csv", "json", "toml", "ics")
 # What a file's extension says about its format, when `format` is not given.
@@ -24,6 +27,10 @@ EXTENSIONS = {
     ".csv": "csv", ".json": "json", ".toml": "toml", ".ics": "ics", ".ical": "ics",
 }
 DEFAULT_ADDRESS = "Cités Unies France · 9 rue Christiani · 75018 Paris"
+DEFAULT_TEASER_LENGTH = 220
+# Which port each kind of SMTP connection uses when `port` is not given.
+SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+DEFAULT_HORIZON_DAYS = 180
 TEMPLATE_NAMES = ("letter.mjml.j2", "letter.txt.j2")
 
 
@@ -32,15 +39,15 @@ class LetterConfig:
     """The [letter] table: what names and signs every issue."""
 
     title: str
-    date: date | None
-    language: str
     base_url: str
     unsubscribe_url: str
-    sender: str
-    address: str
-    timezone: str
+    sender: str  # the key `from`
     templates: tuple[Path, ...]  # where templates are looked for, in order: the user's folder, then the package's
-    teaser_length: int
+    date: date | None = None
+    language: str = "fr"
+    timezone: str = "Europe/Paris"
+    address: str = DEFAULT_ADDRESS
+    teaser_length: int = DEFAULT_TEASER_LENGTH
     unsubscribe_mailto: str | None = None
     footer_links: tuple[Link, ...] = ()
 
@@ -51,12 +58,12 @@ class SectionConfig:
 
     id: str
     title: str
-    kind: SectionKind
-    max_items: int
-    window_days: int
-    horizon_days: int
+    kind: SectionKind = "news"
+    max_items: int = 10
+    window_days: int = 31
+    horizon_days: int = DEFAULT_HORIZON_DAYS
     default_image: str | None = None
-    repeat: bool = False  # items an earlier letter carried may show again (agenda: until the event is over)
+    repeat: bool | None = None  # items an earlier letter carried may show again; None: yes for agenda, no for news
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,9 @@ class SourceConfig:
     name: str
     section: str
     url: str
-    location: str
-    format: str
-    timeout: float
+    location: str = ""  # an absolute path or the URL, worked out from `url`
+    format: str = ""  # one of FORMATS; guessed from `url` when not given
+    timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,8 @@ class SmtpConfig:
     """The [smtp] table: the server that sends the letter. The password is never here, only the NAME of
     the environment variable that holds it (password_env), and likewise the unsubscribe secret (secret_env)."""
 
-    host: str = "localhost"
-    port: int = 587
+    host: str
+    port: int = SMTP_PORTS["starttls"]  # when not given, the port of `security`
     security: str = "starttls"
     username: str | None = None
     password_env: str | None = None
@@ -132,72 +139,18 @@ class Config:
         return next(s for s in self.sections if s.id == section_id)
 
 
-class _Problems:
-    """Collects problems with the file and key they concern, to report all of them at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.items: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{self.path}: {where}: {message}")
-
-
-Check = Callable[[Any], Any]
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected non-empty text, got {value!r}")
-    return value.strip()
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected a whole number above 0, got {value!r}")
-    return value
-
-
-def _positive(what: str) -> Check:
-    """A check for a number above 0; `what` names the unit in the message ("a number of seconds")."""
-
-    def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ValueError(f"expected {what} above 0, got {value!r}")
-        return float(value)
-
-    return check
-
-
-_positive_number = _positive("a number of seconds")
-
-
-def _http_url(value: Any) -> str:
-    text = _text(value)
-    parsed = urlparse(text)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"expected an absolute http(s) URL, got {text!r}")
-    return text
-
-
 def _mailto(value: Any) -> str:
-    text = _text(value)
-    if not text.startswith("mailto:") or "@" not in text:
-        raise ValueError(f"expected a mailto: address such as 'mailto:desabonnement@example.org', got {text!r}")
-    return text
+    found = schema.line(value)
+    if not found.startswith("mailto:") or "@" not in found:
+        raise ValueError(f"expected a mailto: address such as 'mailto:desabonnement@example.org', got {found!r}")
+    return found
 
 
 def _sender(value: Any) -> str:
-    text = _text(value)
-    if "@" not in parseaddr(text)[1]:
-        raise ValueError(f"expected an address such as 'Cités Unies France <lettre@example.org>', got {text!r}")
-    return text
+    found = schema.line(value)
+    if "@" not in parseaddr(found)[1]:
+        raise ValueError(f"expected an address such as 'Cités Unies France <lettre@example.org>', got {found!r}")
+    return found
 
 
 def _links(value: Any) -> tuple[Link, ...]:
@@ -208,37 +161,10 @@ def _links(value: Any) -> tuple[Link, ...]:
         if not isinstance(entry, dict) or set(entry) != {"title", "url"}:
             raise ValueError(f"link #{number}: expected exactly the keys title and url")
         try:
-            links.append(Link(_text(entry["title"]), _http_url(entry["url"])))
+            links.append(Link(schema.text(entry["title"]), schema.http_url(entry["url"])))
         except ValueError as exc:
             raise ValueError(f"link #{number}: {exc}") from None
     return tuple(links)
-
-
-def _iso_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20") from None
-
-
-def _timezone(value: Any) -> str:
-    text = _text(value)
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {text!r}; use an IANA name such as 'Europe/Paris'") from None
-    return text
-
-
-def _choice(*choices: str) -> Check:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
-        return cast(str, value)
-
-    return check
 
 
 def _port(value: Any) -> int:
@@ -247,91 +173,66 @@ def _port(value: Any) -> int:
     return value
 
 
-def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"expected a number of seconds, 0 or more, got {value!r}")
-    return float(value)
+_env_name = schema.matching(r"[A-Za-z_][A-Za-z0-9_]*",
+                            "expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD'")
+_list_id = schema.matching(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
+                           "expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919)")
+_identifier = schema.matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", "use letters, digits, '-' and '_' only")
 
 
-def _matching(pattern: str, expected: str) -> Check:
-    """A check for text that matches `pattern` in full; `expected` says what to write instead."""
-
-    def check(value: Any) -> str:
-        text = _text(value)
-        if not re.fullmatch(pattern, text):
-            raise ValueError(f"{expected}, got {text!r}")
-        return text
-
-    return check
-
-
-_env_name = _matching(r"[A-Za-z_][A-Za-z0-9_]*",
-                      "expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD'")
-_list_id = _matching(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
-                     "expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919)")
-_identifier = _matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", "use letters, digits, '-' and '_' only")
-
-
-def _whole(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected a whole number, 0 or more, got {value!r}")
-    return value
-
-
-# Each table's keys: name -> (check, default). A default of ... means the key is required.
-LETTER_KEYS: dict[str, tuple[Check, Any]] = {
-    "title": (_text, ...),
-    "date": (_iso_date, None),
-    "language": (_text, "fr"),
-    "base_url": (_http_url, ...),
-    "unsubscribe_url": (_http_url, ...),
-    "unsubscribe_mailto": (_mailto, None),
-    "from": (_sender, ...),
-    "address": (_text, DEFAULT_ADDRESS),
-    "timezone": (_timezone, "Europe/Paris"),
-    "templates": (_text, None),
-    "teaser_length": (_positive_int, 220),
-    "footer_links": (_links, ()),
+# Each table's keys and their checks; defaults and required keys come from the dataclasses above.
+LETTER_KEYS: dict[str, schema.Check] = {
+    "title": schema.line,
+    "date": schema.iso_date,
+    "language": schema.line,
+    "base_url": schema.http_url,
+    "unsubscribe_url": schema.http_url,
+    "unsubscribe_mailto": _mailto,
+    "from": _sender,
+    "address": schema.text,
+    "timezone": schema.timezone,
+    "templates": schema.text,
+    "teaser_length": schema.positive_int,
+    "footer_links": _links,
 }
-SECTION_KEYS: dict[str, tuple[Check, Any]] = {
-    "id": (_identifier, ...),
-    "title": (_text, ...),
-    "kind": (_choice("news", "agenda"), "news"),
-    "max_items": (_positive_int, 10),
-    "window_days": (_positive_int, 31),
-    "horizon_days": (_positive_int, 180),
-    "default_image": (_http_url, None),
-    "repeat": (_boolean, None),
+LETTER_FIELDS = {"from": "sender", "templates": "template_dir"}  # key -> field, where they differ
+SECTION_KEYS: dict[str, schema.Check] = {
+    "id": _identifier,
+    "title": schema.text,
+    "kind": schema.choice("news", "agenda"),
+    "max_items": schema.positive_int,
+    "window_days": schema.positive_int,
+    "horizon_days": schema.positive_int,
+    "default_image": schema.http_url,
+    "repeat": schema.boolean,
 }
-SOURCE_KEYS: dict[str, tuple[Check, Any]] = {
-    "name": (_identifier, ...),
-    "section": (_text, ...),
-    "url": (_text, ...),
-    "format": (_choice(*FORMATS), None),
-    "timeout": (_positive_number, 10.0),
+SOURCE_KEYS: dict[str, schema.Check] = {
+    "name": _identifier,
+    "section": schema.text,
+    "url": schema.text,
+    "format": schema.choice(*FORMATS),
+    "timeout": schema.positive_seconds,
 }
-SMTP_KEYS: dict[str, tuple[Check, Any]] = {
-    "host": (_text, ...),
-    "port": (_port, None),
-    "security": (_choice("starttls", "ssl", "none"), "starttls"),
-    "username": (_text, None),
-    "password_env": (_env_name, None),
-    "rate": (_positive("messages per second (such as 10 or 0.5)"), None),
-    "list_id": (_list_id, None),
-    "secret_env": (_env_name, "DIGEST_SECRET"),
-    "timeout": (_positive_number, 30.0),
-    "retry_wait": (_seconds, 60.0),
+SMTP_KEYS: dict[str, schema.Check] = {
+    "host": schema.line,
+    "port": _port,
+    "security": schema.choice("starttls", "ssl", "none"),
+    "username": schema.line,
+    "password_env": _env_name,
+    "rate": schema.positive("messages per second (such as 10 or 0.5)"),
+    "list_id": _list_id,
+    "secret_env": _env_name,
+    "timeout": schema.positive_seconds,
+    "retry_wait": schema.seconds,
 }
-# Which port each kind of connection uses when `port` is not given.
-SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-FETCH_KEYS: dict[str, tuple[Check, Any]] = {
-    "concurrency": (_positive_int, 8),
-    "deadline": (_positive_number, 60.0),
-    "connect_timeout": (_positive_number, 5.0),
-    "max_bytes": (_positive_int, 10 * 1024 * 1024),
-    "retries": (_whole, 2),
-    "max_redirects": (_whole, 5),
-    "cache_dir": (_text, ".digest-cache"),
+FETCH_KEYS: dict[str, schema.Check] = {
+    "concurrency": schema.positive_int,
+    "deadline": schema.positive_seconds,
+    "connect_timeout": schema.positive_seconds,
+    "max_bytes": schema.positive_int,
+    "retries": schema.whole,
+    "max_redirects": schema.whole,
+    "cache_dir": schema.text,
 }
 TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
             "fetch": "table"}
@@ -341,16 +242,16 @@ def load(path: Path) -> Config:
     """Read and check sources.toml; raise ConfigError listing every problem found."""
     path = Path(path)
     data = _read_toml(path)
-    problems = _Problems(path)
-    _check_unknown(data, TOP_KEYS, "top level", problems)
-    letter_table = _table(data, "letter", problems)
-    letter = _read_table(letter_table, LETTER_KEYS, "[letter]", problems)
-    sections = [_read_table(t, SECTION_KEYS, f"[[section]] #{i}", problems)
+    problems = Problems(path)
+    schema.check_unknown(data, TOP_KEYS, "top level", problems)
+    letter = schema.read_table(_table(data, "letter", problems), LETTER_KEYS, "[letter]", problems, LetterConfig,
+                               LETTER_FIELDS)
+    sections = [schema.read_table(t, SECTION_KEYS, f"[[section]] #{i}", problems, SectionConfig)
                 for i, t in enumerate(_tables(data, "section", problems), 1)]
-    sources = [_read_table(t, SOURCE_KEYS, f"[[source]] #{i}", problems)
+    sources = [schema.read_table(t, SOURCE_KEYS, f"[[source]] #{i}", problems, SourceConfig)
                for i, t in enumerate(_tables(data, "source", problems), 1)]
     _check_references(sections, sources, problems)
-    templates = _templates(letter["templates"], path, problems)
+    letter["templates"] = _templates(letter.pop("template_dir"), path, problems)
     smtp = _smtp(data, problems)
     fetch = _fetch(data, path, problems)
     if problems.items:
@@ -358,9 +259,9 @@ def load(path: Path) -> Config:
     root = path.resolve().parent
     return Config(
         path=path.resolve(),
-        letter=_letter(letter, templates),
+        letter=LetterConfig(**letter),
         sections=tuple(_section(s) for s in sections),
-        sources=tuple(SourceConfig(location=resolve_location(s["url"], root), **s) for s in sources),
+        sources=tuple(SourceConfig(**{**s, "location": resolve_location(s["url"], root)}) for s in sources),
         smtp=smtp,
         fetch=fetch,
     )
@@ -385,7 +286,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
 
 
-def _table(data: Mapping[str, Any], key: str, problems: _Problems) -> dict[str, Any]:
+def _table(data: Mapping[str, Any], key: str, problems: Problems) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         problems.add(key, f"expected a table [{key}]")
@@ -395,7 +296,7 @@ def _table(data: Mapping[str, Any], key: str, problems: _Problems) -> dict[str, 
     return value
 
 
-def _tables(data: Mapping[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
+def _tables(data: Mapping[str, Any], key: str, problems: Problems) -> list[dict[str, Any]]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         problems.add(key, f"expected an array of tables, written [[{key}]]")
@@ -405,37 +306,7 @@ def _tables(data: Mapping[str, Any], key: str, problems: _Problems) -> list[dict
     return value
 
 
-def _check_unknown(table: Mapping[str, Any], known: Mapping[str, Any], where: str, problems: _Problems) -> None:
-    for key in table:
-        if key not in known:
-            hint = difflib.get_close_matches(key, list(known), n=1)
-            suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(known)}"
-            problems.add(where, f"unknown key '{key}'{suggestion}")
-
-
-def _read_table(
-    table: Mapping[str, Any], keys: Mapping[str, tuple[Check, Any]], where: str, problems: _Problems
-) -> dict[str, Any]:
-    """Check one table against its keys; bad or missing values become problems, not exceptions."""
-    if "id" in table or "name" in table:
-        where = f"{where} ({table.get('id') or table.get('name')!s})"
-    _check_unknown(table, keys, where, problems)
-    values: dict[str, Any] = {}
-    for key, (check, default) in keys.items():
-        if key not in table:
-            if default is ...:
-                problems.add(where, f"missing required key '{key}'")
-            values[key] = None if default is ... else default
-            continue
-        try:
-            values[key] = check(table[key])
-        except ValueError as exc:
-            problems.add(f"{where} {key}", str(exc))
-            values[key] = None
-    return values
-
-
-def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, Any]], problems: _Problems) -> None:
+def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, Any]], problems: Problems) -> None:
     section_ids = [s["id"] for s in sections if s["id"]]
     for duplicate in sorted({i for i in section_ids if section_ids.count(i) > 1}):
         problems.add("[[section]]", f"id '{duplicate}' is used more than once")
@@ -483,7 +354,7 @@ def resolve_location(url: str, root: Path) -> str:
     return str((root / url).resolve())
 
 
-def _templates(configured: str | None, path: Path, problems: _Problems) -> tuple[Path, ...]:
+def _templates(configured: str | None, path: Path, problems: Problems) -> tuple[Path, ...]:
     """Where templates are looked for: the configured folder (else templates/ beside sources.toml, if there),
     then the stock templates inside the package, so a user's folder may hold only the templates it changes."""
     stock = package_templates()
@@ -504,17 +375,7 @@ def package_templates() -> Path:
     return Path(str(files("digest.templates"))).resolve()
 
 
-def _letter(values: dict[str, Any], templates: tuple[Path, ...]) -> LetterConfig:
-    return LetterConfig(
-        title=values["title"], date=values["date"], language=values["language"],
-        base_url=values["base_url"], unsubscribe_url=values["unsubscribe_url"],
-        unsubscribe_mailto=values["unsubscribe_mailto"], sender=values["from"], address=values["address"],
-        timezone=values["timezone"], templates=templates, teaser_length=values["teaser_length"],
-        footer_links=values["footer_links"],
-    )
-
-
-def _smtp(data: Mapping[str, Any], problems: _Problems) -> SmtpConfig | None:
+def _smtp(data: Mapping[str, Any], problems: Problems) -> SmtpConfig | None:
     """The optional [smtp] table; a password written in the file is refused, never read."""
     table = data.get("smtp")
     if table is None:
@@ -526,30 +387,24 @@ def _smtp(data: Mapping[str, Any], problems: _Problems) -> SmtpConfig | None:
         if key in table:
             problems.add(f"[smtp] {key}", "never write a password or secret in this file; set password_env "
                          "(or secret_env) to the NAME of an environment variable and export it before sending")
-    values = _read_table({k: v for k, v in table.items() if k not in ("password", "pass", "secret")},
-                         SMTP_KEYS, "[smtp]", problems)
+    values = schema.read_table({k: v for k, v in table.items() if k not in ("password", "pass", "secret")},
+                               SMTP_KEYS, "[smtp]", problems, SmtpConfig)
     if values["username"] and not values["password_env"]:
         problems.add("[smtp] password_env", "username is set but password_env is not; name the environment "
                      "variable that holds the password, e.g. password_env = \"DIGEST_SMTP_PASSWORD\"")
-    if any(values[k] is None for k, (_, default) in SMTP_KEYS.items() if default is ...):
-        return None
-    security = values["security"] or "starttls"
-    return SmtpConfig(
-        host=values["host"], port=values["port"] or SMTP_PORTS[security], security=security,
-        username=values["username"], password_env=values["password_env"], rate=values["rate"],
-        list_id=values["list_id"], secret_env=values["secret_env"] or "DIGEST_SECRET",
-        timeout=values["timeout"] or 30.0, retry_wait=60.0 if values["retry_wait"] is None else values["retry_wait"],
-    )
+    if values["host"] is None or values["security"] is None:
+        return None  # already a problem
+    if "port" not in table:
+        values["port"] = SMTP_PORTS[values["security"]]
+    return SmtpConfig(**values)
 
 
-def _fetch(data: Mapping[str, Any], path: Path, problems: _Problems) -> FetchConfig:
+def _fetch(data: Mapping[str, Any], path: Path, problems: Problems) -> FetchConfig:
     """The optional [fetch] table; cache_dir is relative to sources.toml."""
     table = data.get("fetch", {})
     if not isinstance(table, dict):
         problems.add("fetch", "expected a table [fetch]")
         table = {}
-    values = _read_table(table, FETCH_KEYS, "[fetch]", problems)
-    defaults = {key: default for key, (_, default) in FETCH_KEYS.items()}
-    values = {key: defaults[key] if value is None else value for key, value in values.items()}
-    values["cache_dir"] = path.resolve().parent / values["cache_dir"]
+    values = schema.read_table(table, FETCH_KEYS, "[fetch]", problems, FetchConfig)
+    values["cache_dir"] = path.resolve().parent / (values["cache_dir"] or ".digest-cache")
     return FetchConfig(**values)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from digest import collectors, history, outbox, renderer, selector
 from digest.collectors.base import Context
-from digest.config import Config
+from digest.config import DEFAULT_HORIZON_DAYS, Config
 from digest.edit import editorial, issuefile
 from digest.errors import BuildFailed
 from digest.files import Written
@@ -151,7 +151,7 @@ def _with_issue(letter: Letter, selection: selector.Selection,
 def collect(config: Config, today: date, on_source: Callable[[Collected], None] | None = None,
             offline: bool = False, record_health: bool = True) -> list[Collected]:
     """Read every source as a build does (cache updated; health recorded if asked), one result per source."""
-    horizon = max((s.horizon_days for s in config.sections if s.kind == "agenda"), default=180)
+    horizon = max((s.horizon_days for s in config.sections if s.kind == "agenda"), default=DEFAULT_HORIZON_DAYS)
     ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length,
                   today=today, horizon_days=horizon)
     settings = collectors.settings_for(config, offline, record_health)

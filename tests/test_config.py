@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from digest import config
+from digest.collectors.base import Context
 from digest.errors import ConfigError
 
-from .conftest import ROOT, SECTIONS
+from .conftest import LETTER_TABLE, ROOT, SECTIONS
 
 SOURCE = """
 [[source]]
@@ -38,6 +42,19 @@ def test_defaults_fill_optional_keys(write_config: Callable[..., Path]) -> None:
     assert cfg.section("agenda").horizon_days == 180
     assert cfg.sources[0].format == "rss"  # guessed from .xml
     assert cfg.sources[0].timeout == 10.0
+    # the reading context of collectors has the same defaults as the configuration (one place for each)
+    assert Context(tz=ZoneInfo("Europe/Paris")).teaser_length == cfg.letter.teaser_length == 220
+    assert cfg.smtp is None and cfg.fetch.concurrency == 8
+
+
+@pytest.mark.parametrize(("key", "value"), [("from", "Cités Unies <lettre@e.org>\r\nBcc: x@e.org"),
+                                            ("unsubscribe_url", "https://e.org/d\r\nX-Evil: 1"),
+                                            ("title", "La Lettre\nde CUF")])
+def test_a_line_break_in_a_header_bound_value_is_an_error(write_config: Callable[..., Path], key: str,
+                                                          value: str) -> None:
+    letter = re.sub(rf"^{key} = .*$", lambda _: f"{key} = {json.dumps(value)}", LETTER_TABLE, flags=re.M)
+    with pytest.raises(ConfigError, match=rf"\[letter\] {key}: expected"):
+        config.load(write_config(SOURCE, letter=letter))
 
 
 def test_every_problem_is_reported_at_once_with_file_and_key(write_config: Callable[..., Path]) -> None:

@@ -191,3 +191,12 @@ def test_draft_lists_every_item_and_never_overwrites(write_config: Callable[...,
     again = runner.invoke(main, ["draft", "-c", str(path), "--date", "2025-11-02"])
     assert again.exit_code == 2 and "already exists" in again.output
     assert drafted.read_text(encoding="utf-8") == edited
+
+
+def test_a_subject_with_a_line_break_is_an_error_naming_the_key(write_config: Callable[..., Path]) -> None:
+    issue = 'subject = "Novembre\\nBcc: tout-le-monde@example.org"\n'
+    path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
+    result = CliRunner().invoke(main, ["build", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "top level subject: expected one line of text without line breaks" in result.output
+    assert "Traceback" not in result.output

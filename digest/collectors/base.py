@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from digest.config import DEFAULT_HORIZON_DAYS, DEFAULT_TEASER_LENGTH
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -22,9 +24,9 @@ class Context:
     """Letter settings that shape how items are read: the time zone of naive dates, the teaser length."""
 
     tz: ZoneInfo
-    teaser_length: int = 280
+    teaser_length: int = DEFAULT_TEASER_LENGTH
     today: date | None = None  # the letter's date: recurring events are expanded from it...
-    horizon_days: int = 366  # ...to this many days later
+    horizon_days: int = DEFAULT_HORIZON_DAYS  # ...to this many days later
 
 
 def hashed_uid(*parts: str) -> str:

@@ -19,8 +19,8 @@ from digest.text import fold, html_to_text, safe_url, teaser
 COLUMNS = ("uid", "title", "url", "date", "summary", "image", "place", "start", "end")
 
 
-def item_from_record(record: Mapping[str, Any], source: SourceConfig, ctx: Context) -> Item:
-    """One row as an Item; raises ValueError naming the column at fault."""
+def item_from_record(record: Mapping[str, Any], source_name: str, ctx: Context) -> Item:
+    """One row of the source named `source_name` as an Item; raises ValueError naming the column at fault."""
     values = {key.strip().lower(): value for key, value in record.items() if isinstance(key, str)}
     title = html_to_text(_text(values.get("title")))
     if not title:
@@ -37,7 +37,7 @@ def item_from_record(record: Mapping[str, Any], source: SourceConfig, ctx: Conte
     summary = teaser(html_to_text(_text(values.get("summary"))), ctx.teaser_length)
     uid = _text(values.get("uid")) or url or hashed_uid(title, str(date or start or ""))
     return Item(
-        uid=uid, source=source.name, title=title, url=url, date=date, summary=summary,
+        uid=uid, source=source_name, title=title, url=url, date=date, summary=summary,
         image=_link(values, "image"), place=fold(_text(values.get("place"))) or None,
         start=start, end=end, all_day=all_day,
     )
@@ -51,7 +51,7 @@ def collect_records(
     problems: list[Problem] = []
     for where, row in rows:
         try:
-            items.append(item_from_record(row, source, ctx))
+            items.append(item_from_record(row, source.name, ctx))
         except ValueError as exc:
             problems.append(Problem(source.name, f"{where}: {exc}; row skipped"))
     return Collected(source.name, tuple(items), tuple(problems))

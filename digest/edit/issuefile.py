@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digest import schema
 from digest.collectors.base import Context
 from digest.collectors.records import COLUMNS, item_from_record
-from digest.config import Check, Config, SourceConfig, _check_unknown, _http_url, _Problems, _read_table, _text
+from digest.config import Config
 from digest.errors import ConfigError
 from digest.model import Item
+from digest.schema import Problems
 
 ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and digest.json
 FOLDER = "issues"
@@ -84,21 +86,23 @@ def _markdown(value: Any) -> str:
     return value
 
 
-# Each table's keys: name -> (check, default). A default of ... means the key is required.
-TOP_KEYS: dict[str, tuple[Check, Any]] = {
-    "subject": (_text, None),
-    "preheader": (_text, None),
-    "sections": (_section_ids, ()),
-    "featured": (_names, ()),
-    "pin": (_names, ()),
-    "exclude": (_names, ()),
+# Each table's keys and their checks; defaults and required keys come from IssueFile and Override.
+TOP_KEYS: dict[str, schema.Check] = {
+    "subject": schema.line,  # a line break in a subject would start a new mail header
+    "preheader": schema.line,
+    "sections": _section_ids,
+    "featured": _names,
+    "pin": _names,
+    "exclude": _names,
 }
 TABLES = {"editorial": "table", "override": "array of tables", "item": "array of tables"}
-EDITORIAL_KEYS: dict[str, tuple[Check, Any]] = {"title": (_text, "Édito"), "text": (_markdown, "")}
-OVERRIDE_KEYS: dict[str, tuple[Check, Any]] = {
-    "item": (_text, ...), "title": (_text, None), "teaser": (_text, None),
-    "image": (_http_url, None), "section": (_text, None),
+EDITORIAL_KEYS: dict[str, schema.Check] = {"title": schema.text, "text": _markdown}
+EDITORIAL_FIELDS = {"title": "editorial_title", "text": "editorial"}
+OVERRIDE_KEYS: dict[str, schema.Check] = {
+    "item": schema.text, "title": schema.text, "teaser": schema.text, "image": schema.http_url,
+    "section": schema.text,
 }
+OVERRIDE_FIELDS = {"teaser": "summary"}
 
 
 def path_for(config: Config, today: date) -> Path:
@@ -135,14 +139,16 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 
 def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
     """Check the issue file's tables against the configuration; raise IssueFileError listing every problem."""
-    problems = _Problems(path)
-    _check_unknown(data, {**TOP_KEYS, **TABLES}, "top level", problems)
-    top = _read_table({k: v for k, v in data.items() if k in TOP_KEYS}, TOP_KEYS, "top level", problems)
+    problems = Problems(path)
+    schema.check_unknown(data, {**TOP_KEYS, **TABLES}, "top level", problems)
+    top = schema.read_table({k: v for k, v in data.items() if k in TOP_KEYS}, TOP_KEYS, "top level", problems,
+                            IssueFile)
     editorial_table = data.get("editorial", {})
     if not isinstance(editorial_table, dict):
         problems.add("editorial", "expected a table [editorial] with title and text")
         editorial_table = {}
-    editorial = _read_table(editorial_table, EDITORIAL_KEYS, "[editorial]", problems)
+    editorial = schema.read_table(editorial_table, EDITORIAL_KEYS, "[editorial]", problems, IssueFile,
+                                  EDITORIAL_FIELDS)
     section_ids = [s.id for s in config.sections]
     overrides = _overrides(_array(data, "override", problems), section_ids, problems)
     extra = _extra(_array(data, "item", problems), path, config, problems)
@@ -151,15 +157,10 @@ def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
     _check_conflicts(top, problems)
     if problems.items:
         raise IssueFileError(problems.items)
-    return IssueFile(
-        path=path, subject=top["subject"], preheader=top["preheader"],
-        editorial_title=editorial["title"] or "Édito", editorial=editorial["text"] or "",
-        featured=top["featured"] or (), pin=top["pin"] or (), exclude=top["exclude"] or (),
-        overrides=tuple(overrides), extra=tuple(extra), sections=tuple(top["sections"] or ()),
-    )
+    return IssueFile(path=path, **top, **editorial, overrides=tuple(overrides), extra=tuple(extra))
 
 
-def _array(data: dict[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
+def _array(data: dict[str, Any], key: str, problems: Problems) -> list[dict[str, Any]]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         problems.add(key, f"expected an array of tables, written [[{key}]]")
@@ -167,44 +168,41 @@ def _array(data: dict[str, Any], key: str, problems: _Problems) -> list[dict[str
     return value
 
 
-def _check_section(section: Any, where: str, section_ids: list[str], problems: _Problems) -> None:
+def _check_section(section: Any, where: str, section_ids: list[str], problems: Problems) -> None:
     if section not in section_ids:
         hint = difflib.get_close_matches(str(section), section_ids, n=1)
         known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids)}"
         problems.add(where, f"no section has id {section!r}; {known}")
 
 
-def _overrides(tables: list[dict[str, Any]], section_ids: list[str], problems: _Problems) -> list[Override]:
+def _overrides(tables: list[dict[str, Any]], section_ids: list[str], problems: Problems) -> list[Override]:
     overrides = []
     for number, table in enumerate(tables, 1):
         where = f"[[override]] #{number}"
-        values = _read_table(table, OVERRIDE_KEYS, where, problems)
+        values = schema.read_table(table, OVERRIDE_KEYS, where, problems, Override, OVERRIDE_FIELDS)
         if values["section"]:
             _check_section(values["section"], f"{where} section", section_ids, problems)
         if values["item"]:
-            overrides.append(Override(values["item"], values["title"], values["teaser"], values["image"],
-                                      values["section"]))
+            overrides.append(Override(**values))
     return overrides
 
 
-def _extra(tables: list[dict[str, Any]], path: Path, config: Config, problems: _Problems
+def _extra(tables: list[dict[str, Any]], path: Path, config: Config, problems: Problems
            ) -> list[tuple[str, Item]]:
     """Hand-written items: the columns of a data file, plus the section they go in."""
     ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length)
-    source = SourceConfig(name=ISSUE_SOURCE, section="", url=str(path), location=str(path), format="toml",
-                          timeout=1.0)
     section_ids = [s.id for s in config.sections]
     items = []
     for number, table in enumerate(tables, 1):
         where = f"[[item]] #{number}" + (f" ({table['title']})" if isinstance(table.get("title"), str) else "")
-        _check_unknown(table, {"section": None, **dict.fromkeys(COLUMNS)}, where, problems)
+        schema.check_unknown(table, {"section": None, **dict.fromkeys(COLUMNS)}, where, problems)
         section = table.get("section")
         if section is None:
             problems.add(where, "missing required key 'section'")
         else:
             _check_section(section, f"{where} section", section_ids, problems)
         try:
-            item = item_from_record(table, source, ctx)
+            item = item_from_record(table, ISSUE_SOURCE, ctx)
         except ValueError as exc:
             problems.add(where, str(exc))
             continue
@@ -213,7 +211,7 @@ def _extra(tables: list[dict[str, Any]], path: Path, config: Config, problems: _
     return items
 
 
-def _check_conflicts(top: dict[str, Any], problems: _Problems) -> None:
+def _check_conflicts(top: dict[str, Any], problems: Problems) -> None:
     """An item both excluded and pinned or featured is a contradiction the editor must resolve."""
     excluded = set(top["exclude"] or ())
     for key in ("pin", "featured"):
