@@ -43,6 +43,7 @@ class LetterConfig:
     teaser_length: int
     unsubscribe_mailto: str | None = None
     footer_links: tuple[Link, ...] = ()
+    private_dir: str = "sends"  # journals and dry-run copies (subscribers' addresses): never under outbox/
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,11 @@ class Config:
     def cache_dir(self) -> Path:
         """Where web sources' last good copies and the sources' health are kept."""
         return self.fetch.cache_dir or self.root / ".digest-cache"
+
+    @property
+    def private_dir(self) -> Path:
+        """Where send journals and dry-run copies go ([letter] private_dir, sends/ beside sources.toml)."""
+        return self.root / self.letter.private_dir
 
     def section(self, section_id: str) -> SectionConfig:
         """The section with this id."""
@@ -292,6 +298,7 @@ LETTER_KEYS: dict[str, tuple[Check, Any]] = {
     "templates": (_text, None),
     "teaser_length": (_positive_int, 220),
     "footer_links": (_links, ()),
+    "private_dir": (_text, "sends"),
 }
 SECTION_KEYS: dict[str, tuple[Check, Any]] = {
     "id": (_identifier, ...),
@@ -510,7 +517,7 @@ def _letter(values: dict[str, Any], templates: tuple[Path, ...]) -> LetterConfig
         base_url=values["base_url"], unsubscribe_url=values["unsubscribe_url"],
         unsubscribe_mailto=values["unsubscribe_mailto"], sender=values["from"], address=values["address"],
         timezone=values["timezone"], templates=templates, teaser_length=values["teaser_length"],
-        footer_links=values["footer_links"],
+        footer_links=values["footer_links"], private_dir=values["private_dir"],
     )
 
 

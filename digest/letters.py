@@ -1,0 +1,141 @@
+"""The life of each letter in the outbox: built, tested, sending, sent, published; and which letter `send`,
+`export` and `publish` act on when no --date is given (never [letter] date: that key is for building)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from digest.config import Config
+from digest.errors import DigestError
+from digest.files import failure, write_atomic
+
+LOG = "log.json"  # in the private folder: when the letter was tested and published
+RECORD = "digest.json"
+STILL_TO_SEND = ("pending", "sending", "deferred", "unknown")
+
+
+@dataclass(frozen=True)
+class LetterState:
+    """One letter of the outbox and where it is in its life."""
+
+    day: date
+    folder: Path
+    subject: str
+    sender: str
+    built: datetime  # when digest.json was written
+    counts: dict[str, int] | None  # the list send's journal, per state; None before any list send
+    tested: str | None = None  # when the last --to send went
+    published: str | None = None
+
+    @property
+    def began(self) -> bool:
+        """The list send began: a subscriber's server accepted it."""
+        return bool(self.counts and self.counts["sent"])
+
+    @property
+    def complete(self) -> bool:
+        """The list send ran and no one is left pending, deferred or unknown."""
+        return self.counts is not None and not any(self.counts[s] for s in STILL_TO_SEND)
+
+    @property
+    def state(self) -> str:
+        """built, tested, sending or sent (with its counts), and ', published' when it was."""
+        if self.counts is not None and self.complete:
+            words = "sent (" + ", ".join(f"{s} {self.counts[s]}" for s in ("sent", "failed")) + ")"
+        elif self.counts is not None:
+            words = "sending (" + ", ".join(f"{s} {n}" for s, n in self.counts.items() if n) + ")"
+        else:
+            words = "tested" if self.tested else "built"
+        return words + (", published" if self.published else "")
+
+    def title(self) -> str:
+        """`2025-12-18 “subject”`, as every command names the letter it acts on."""
+        return f"{self.day.isoformat()} “{self.subject}”"
+
+
+def read(cfg: Config, outbox: Path, day: date) -> LetterState | None:
+    """The letter dated `day` in `outbox`, None when it was not built (or its digest.json is unreadable)."""
+    from digest.send import journal
+
+    folder = outbox / day.isoformat()
+    try:
+        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        built = datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC)
+        subject, sender = str(record["subject"]), str(record.get("from", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (folder / "letter.html").is_file():
+        return None
+    private = journal.folder_for(cfg, day)
+    found = journal.status(private)
+    log = _log(private)
+    return LetterState(day, folder, subject, sender, built, found[0] if found else None,
+                       log.get("tested"), log.get("published"))
+
+
+def every(cfg: Config, outbox: Path) -> list[LetterState]:
+    """Every built letter of the outbox, newest first."""
+    found = []
+    for folder in outbox.iterdir() if outbox.is_dir() else ():
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        state = read(cfg, outbox, day)
+        if state is not None:
+            found.append(state)
+    return sorted(found, key=lambda s: s.day, reverse=True)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The letter a command acts on, why, and the other candidates it did not take."""
+
+    letter: LetterState
+    reason: str
+    others: tuple[LetterState, ...] = ()
+
+
+def choose(cfg: Config, outbox: Path, given: date | None, *, sent_ok: bool) -> Choice:
+    """--date, else the newest built letter whose list send is not complete (else, if `sent_ok`, the newest)."""
+    from digest.send.personalize import LetterNotBuilt
+
+    if given is not None:
+        found = read(cfg, outbox, given)
+        if found is None:
+            raise LetterNotBuilt(f"the letter for {given.isoformat()} has not been built ({outbox / given.isoformat()} "
+                                 f"has no letter); run `digest build --date {given.isoformat()}` first")
+        return Choice(found, "given by --date")
+    letters = every(cfg, outbox)
+    if not letters:
+        raise LetterNotBuilt(f"{outbox} holds no built letter; run `digest build --date YYYY-MM-DD` first")
+    waiting = [s for s in letters if not s.complete]
+    if waiting:
+        return Choice(waiting[0], "the newest letter whose list send is not complete", tuple(waiting[1:]))
+    if not sent_ok:
+        raise DigestError(f"every letter in {outbox} has been sent to its list (newest: {letters[0].title()}); "
+                          "give --date YYYY-MM-DD to act on one of them")
+    return Choice(letters[0], "the newest letter (every list send is complete)")
+
+
+def note(cfg: Config, day: date, event: str) -> None:
+    """Record in the letter's private log that it was tested or published, and when."""
+    from digest.send import journal
+
+    path = journal.folder_for(cfg, day) / LOG
+    log = {**_log(path.parent), event: datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        write_atomic(path, (json.dumps(log, indent=2) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise failure(path, exc) from None
+
+
+def _log(private: Path) -> dict[str, str]:
+    try:
+        found = json.loads((private / LOG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
