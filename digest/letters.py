@@ -72,7 +72,8 @@ def read(cfg: Config, outbox: Path, day: date) -> LetterState | None:
     private = journal.folder_for(cfg, day)
     found = journal.status(private)
     log = _log(private)
-    return LetterState(day, folder, subject, sender, built, found[0] if found else None,
+    counts = found[0] if found and any(found[0].values()) else None  # an empty journal: no list send yet
+    return LetterState(day, folder, subject, sender, built, counts,
                        log.get("tested"), log.get("published"))
 
 
