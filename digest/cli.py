@@ -61,7 +61,9 @@ def main() -> None:
       digest check            the pre-send report (exit 1 on any error)
       digest build            write outbox/<date>/ (letter.html, .txt, .eml, digest.json)
       digest send --to ME     a test send to yourself
-      digest send --list subscribers.csv    the real send, exactly once
+      digest send --list subscribers.csv    the real send, exactly once (it asks first)
+      digest publish DEST     the public files of every letter, to put on the web server
+      digest letters          where each letter stands: built, tested, sending, sent, published
     Each command's --help tells more.
     """
 
