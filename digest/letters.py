@@ -27,7 +27,7 @@ class LetterState:
     sender: str
     built: datetime  # when digest.json was written
     counts: dict[str, int] | None  # the list send's journal, per state; None before any list send
-    tested: str | None = None  # when the last --to send went
+    tested: str | None = None  # when the last --to send of this build went
     published: str | None = None
 
     @property
@@ -74,7 +74,7 @@ def read(cfg: Config, outbox: Path, day: date) -> LetterState | None:
     log = _log(private)
     counts = found[0] if found and any(found[0].values()) else None  # an empty journal: no list send yet
     return LetterState(day, folder, subject, sender, built, counts,
-                       log.get("tested"), log.get("published"))
+                       _since(log.get("tested"), built), log.get("published"))
 
 
 def every(cfg: Config, outbox: Path) -> list[LetterState]:
@@ -127,11 +127,19 @@ def note(cfg: Config, day: date, event: str) -> None:
     from digest.send import journal
 
     path = journal.folder_for(cfg, day) / LOG
-    log = {**_log(path.parent), event: datetime.now(UTC).isoformat(timespec="seconds")}
+    log = {**_log(path.parent), event: datetime.now(UTC).isoformat()}
     try:
         write_atomic(path, (json.dumps(log, indent=2) + "\n").encode("utf-8"))
     except OSError as exc:
         raise failure(path, exc) from None
+
+
+def _since(moment: str | None, built: datetime) -> str | None:
+    """`moment` if it came after the build: a test of an earlier build of the letter does not count."""
+    try:
+        return moment if moment and datetime.fromisoformat(moment) >= built else None
+    except ValueError:
+        return None
 
 
 def _log(private: Path) -> dict[str, str]:

@@ -7,12 +7,14 @@ import os
 import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from digest import config, inputs
 from digest.send.journal import Journal
-from tests.conftest import ROOT
+from tests.conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 from tests.send_support import DAY, SECRET, config_text, digest, subscribers
 from tests.smtp_sink import Sink
 
@@ -119,9 +121,12 @@ def test_a_file_changed_since_the_build_stops_send_export_and_publish(tmp_path: 
         allowed = digest("send", "-c", str(cfg), "--to", "moi@example.org", "--allow-stale")
         assert allowed.exit_code == 0, allowed.output
         assert "used as built although these files changed since: issues/2025-11.toml" in allowed.output
+        assert "“Ancien objet”  tested  built " in digest("letters", "-c", str(cfg)).output
         build(cfg)
+        assert "“Nouvel objet”  built  built " in digest("letters", "-c", str(cfg)).output  # not tested yet
         again = digest("send", "-c", str(cfg), "--to", "moi@example.org")
         assert again.exit_code == 0, again.output
+        assert "“Nouvel objet”  tested  built " in digest("letters", "-c", str(cfg)).output
     assert [r.message["Subject"] for r in sink.recorder.received] == ["[TEST] Ancien objet", "[TEST] Nouvel objet"]
 
 
@@ -254,3 +259,25 @@ def test_a_journal_folder_that_cannot_be_made_is_one_clear_line(tmp_path: Path,
     assert result.exit_code == 2
     assert result.output.splitlines()[-1].startswith(f"Error: could not write taken/{DAY}/send-journal.sqlite: ")
     assert not sink.recorder.received
+
+
+def test_the_fingerprint_covers_every_file_input_and_the_templates_used(write_config: Callable[..., Path],
+                                                                        tmp_path: Path) -> None:
+    web = '[[source]]\nname = "partenaires"\nsection = "cuf"\nurl = "https://example.org/flux.xml"\nformat = "rss"\n'
+    path = write_config(NEWS_AND_EVENTS + web, files={
+        "news.csv": "title;url;date\n", "events.csv": "title;url;start\n",
+        "templates/letter.txt.j2": '{% include "signature.txt.j2" %}\n', "templates/signature.txt.j2": "CUF\n"})
+    cfg = config.load(path)
+    assert set(inputs.files(cfg, LETTER_DATE)) == {
+        "sources.toml", "issues/2025-11.toml", "news.csv", "events.csv",
+        ".digest-cache/partenaires.cache (web source partenaires)",
+        "templates/letter.txt.j2", "templates/signature.txt.j2", "digest.templates/letter.mjml.j2"}
+    folder = tmp_path / "outbox" / DAY
+    folder.mkdir(parents=True)
+    (folder / "inputs.json").write_bytes(inputs.record(cfg, LETTER_DATE))
+    assert inputs.changed(cfg, folder, LETTER_DATE) == []
+    cfg.cache_dir.mkdir()
+    (cfg.cache_dir / "partenaires.cache").write_bytes(b"<rss/>")  # a later fetch brought a new body
+    (tmp_path / "templates" / "signature.txt.j2").write_text("Cités Unies France\n", encoding="utf-8")
+    assert inputs.changed(cfg, folder, LETTER_DATE) == [
+        ".digest-cache/partenaires.cache (web source partenaires)", "templates/signature.txt.j2"]
