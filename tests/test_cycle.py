@@ -281,3 +281,14 @@ def test_the_fingerprint_covers_every_file_input_and_the_templates_used(write_co
     (tmp_path / "templates" / "signature.txt.j2").write_text("Cités Unies France\n", encoding="utf-8")
     assert inputs.changed(cfg, folder, LETTER_DATE) == [
         ".digest-cache/partenaires.cache (web source partenaires)", "templates/signature.txt.j2"]
+
+
+def test_a_damaged_journal_is_named_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = project(tmp_path, 25)
+    build(cfg)
+    (tmp_path / "sends" / DAY).mkdir(parents=True)
+    (tmp_path / "sends" / DAY / "send-journal.sqlite").write_bytes(b"not a database, " * 100)
+    result = digest("letters", "-c", str(cfg))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: sends/{DAY}/send-journal.sqlite cannot be read as a send journal (")

@@ -261,6 +261,9 @@ def status(folder: Path) -> tuple[dict[str, int], list[Row]] | None:
         rows = [Row(*row) for row in db.execute(
             "SELECT email, name, state, attempts, code, response FROM recipient "
             "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
+    except sqlite3.Error as exc:  # not a journal, or damaged: say which file, never a traceback
+        raise DigestError(f"{shown(folder / FILE_NAME)} cannot be read as a send journal ({exc}); if it is not "
+                          "one, move it away") from None
     finally:
         db.close()
     return {state: found.get(state, 0) for state in STATES}, rows
