@@ -98,16 +98,12 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
 
 def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> None:
     """Refuse to build again a letter whose list send began, unless --force (then say who has the old one)."""
-    from digest.errors import DigestError
+    from digest import letters
     from digest.send import journal
 
     for note in journal.migrate(cfg, out, day):  # the folder is about to be replaced: its journal must not go
         click.echo(f"note: {note}")
-    found = journal.status(journal.folder_for(cfg, day))
-    sent = found[0]["sent"] if found else 0
-    if sent and not force:
-        raise DigestError(f"the list send of {day.isoformat()} has begun ({sent} subscriber(s) got it): building it "
-                          "again would send them and the others different letters; --force builds it anyway")
+    sent = letters.may_rebuild(cfg, day, force)
     if sent:
         click.echo(f"warning: {sent} subscriber(s) got the earlier version of {day.isoformat()}; the rest of the "
                    "list send will carry this one", err=True)
@@ -359,17 +355,11 @@ def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_
 
 def _refuse_stale(cfg: config.Config, letter: letters.LetterState, allow_stale: bool) -> None:
     """DigestError (exit 2) when a file the letter was built from changed since, unless --allow-stale."""
-    from digest import inputs
-    from digest.errors import DigestError
+    from digest import letters
 
-    changed = inputs.changed(cfg, letter.folder, letter.day)
-    if not changed:
-        return
-    if not allow_stale:
-        raise DigestError(f"these files changed since the letter of {letter.day.isoformat()} was built: "
-                          f"{', '.join(changed)}; build it again (digest build --date {letter.day.isoformat()}) "
-                          "or add --allow-stale to use it as it was built")
-    click.echo(f"warning: used as built although these files changed since: {', '.join(changed)}", err=True)
+    changed = letters.refuse_stale(cfg, letter, allow_stale)
+    if changed:
+        click.echo(f"warning: used as built although these files changed since: {', '.join(changed)}", err=True)
 
 
 def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:

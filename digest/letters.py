@@ -122,6 +122,30 @@ def choose(cfg: Config, outbox: Path, given: date | None, *, sent_ok: bool) -> C
     return Choice(letters[0], "the newest letter (every list send is complete)")
 
 
+def may_rebuild(cfg: Config, day: date, force: bool) -> int:
+    """How many subscribers got the letter of `day` already; DigestError (exit 2) if any and not `force`."""
+    from digest.send import journal
+
+    found = journal.status(journal.folder_for(cfg, day))
+    sent = found[0]["sent"] if found else 0
+    if sent and not force:
+        raise DigestError(f"the list send of {day.isoformat()} has begun ({sent} subscriber(s) got it): building it "
+                          "again would send them and the others different letters; --force builds it anyway")
+    return sent
+
+
+def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[str]:
+    """The inputs changed since the letter was built; DigestError (exit 2) naming them unless `allow_stale`."""
+    from digest import inputs
+
+    changed = inputs.changed(cfg, letter.folder, letter.day) or []
+    if changed and not allow_stale:
+        raise DigestError(f"these files changed since the letter of {letter.day.isoformat()} was built: "
+                          f"{', '.join(changed)}; build it again (digest build --date {letter.day.isoformat()}) "
+                          "or add --allow-stale to use it as it was built")
+    return changed
+
+
 def note(cfg: Config, day: date, event: str) -> None:
     """Record in the letter's private log that it was tested or published, and when."""
     from digest.send import journal

@@ -205,6 +205,9 @@ def test_publish_copies_only_the_public_files_whole(tmp_path: Path) -> None:
     assert {"index.html", f"{DAY}/letter.html", f"{DAY}/letter.txt"} <= names
     assert {n.split("/")[1] for n in names if "/" in n} == {"letter.html", "letter.txt", "agenda"}
     assert (site / DAY / "letter.html").read_bytes() == (tmp_path / "outbox" / DAY / "letter.html").read_bytes()
+    into_outbox = digest("publish", "-c", str(cfg), str(tmp_path / "outbox"))
+    assert into_outbox.exit_code == 2 and "is in the outbox" in into_outbox.output
+    assert (tmp_path / "outbox" / DAY / "digest.json").is_file()
 
 
 def _limited(limit: int) -> None:

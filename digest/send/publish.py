@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.errors import DigestError
 from digest.files import Written, failure, write_atomic, write_folder
 from digest.outbox import list_letters
 
@@ -46,6 +47,10 @@ def plan(outbox: Path) -> Plan:
 
 def publish(plan: Plan, dest: Path) -> list[Written]:
     """Copy the plan into `dest`: each letter's folder swapped in whole, then index.html; what was written."""
+    outbox = plan.outbox.resolve()
+    if dest.resolve() == outbox or outbox in dest.resolve().parents:
+        raise DigestError(f"{dest} is in the outbox: publishing there would replace the letters with their public "
+                          "files alone; give a folder of its own, such as site/")
     written: list[Written] = []
     for folder, names in plan.folders.items():
         source = plan.outbox / folder
