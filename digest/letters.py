@@ -15,6 +15,7 @@ from digest.files import failure, write_atomic
 LOG = "log.json"  # in the private folder: when the letter was tested and published
 RECORD = "digest.json"
 STILL_TO_SEND = ("pending", "sending", "deferred", "unknown")
+COUNTED = ("sent", "failed", "deferred", "unknown")  # what a sent letter's line counts
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class LetterState:
     def state(self) -> str:
         """built, tested, sending or sent (with its counts), and ', published' when it was."""
         if self.counts is not None and self.complete:
-            words = "sent (" + ", ".join(f"{s} {self.counts[s]}" for s in ("sent", "failed")) + ")"
+            words = "sent (" + ", ".join(f"{s} {self.counts[s]}" for s in COUNTED) + ")"
         elif self.counts is not None:
             words = "sending (" + ", ".join(f"{s} {n}" for s, n in self.counts.items() if n) + ")"
         else:

@@ -62,7 +62,8 @@ def test_without_date_send_takes_the_newest_unsent_letter_not_the_pinned_date(tm
         listing = digest("letters", "-c", str(cfg))
     assert listing.exit_code == 0, listing.output
     december, november = listing.output.splitlines()
-    assert december.startswith(f"{DECEMBER} “La Lettre de Cités Unies France – décembre 2025”  sent (sent 3, failed 0)")
+    assert december.startswith(f"{DECEMBER} “La Lettre de Cités Unies France – décembre 2025”  "
+                               "sent (sent 3, failed 0, deferred 0, unknown 0)")
     assert "inputs unchanged" in december
     assert november.startswith(f"{DAY} “La Lettre de Cités Unies France – novembre 2025”  built  built ")
 
@@ -174,7 +175,7 @@ def test_no_file_under_the_outbox_holds_a_subscribers_address(tmp_path: Path) ->
         for path in (p for p in folder.rglob("*") if p.is_file()):
             data = path.read_bytes()
             assert b"user00" not in data and b"Abonn" not in data, path
-    assert "sent (sent 5, failed 0), published" in digest("letters", "-c", str(cfg)).output
+    assert "sent (sent 5, failed 0, deferred 0, unknown 0), published" in digest("letters", "-c", str(cfg)).output
 
 
 def test_a_journal_left_in_the_outbox_is_moved_to_the_private_folder(tmp_path: Path) -> None:
