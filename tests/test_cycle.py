@@ -16,7 +16,7 @@ from digest import config, inputs
 from digest.send.journal import Journal
 from tests.conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 from tests.send_support import DAY, SECRET, config_text, digest, subscribers
-from tests.smtp_sink import Sink
+from tests.smtp_sink import Recorder, Sink
 
 DECEMBER = "2025-12-18"
 
@@ -296,3 +296,20 @@ def test_a_damaged_journal_is_named_not_a_traceback(tmp_path: Path, monkeypatch:
     result = digest("letters", "-c", str(cfg))
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: sends/{DAY}/send-journal.sqlite cannot be read as a send journal (")
+
+
+def test_a_letter_stays_sending_and_send_exits_1_while_someone_is_deferred(tmp_path: Path) -> None:
+    busy = ["450 4.2.1 mailbox busy"] * 3  # every try of the run
+    with Sink(Recorder(rcpt_replies={"user001@example.org": busy})) as sink:
+        cfg = project(tmp_path, sink.port)
+        build(cfg)
+        csv = subscribers(tmp_path / "s.csv", 2)
+        first = digest("send", "-c", str(cfg), "--list", str(csv), "--yes")
+        assert first.exit_code == 1, first.output
+        assert "1 subscriber(s) still pending, deferred or unknown" in first.output
+        assert f"{DAY} “La Lettre de Cités Unies France – novembre 2025”  sending (sent 1, deferred 1)" in digest(
+            "letters", "-c", str(cfg)).output
+        again = digest("send", "-c", str(cfg), "--list", str(csv), "--yes")  # no --date: the letter still sending
+        assert again.exit_code == 0, again.output
+        assert again.output.startswith(f"Letter {DAY} “La Lettre de Cités Unies France – novembre 2025”: sending")
+    assert sink.recorder.counts() == {"user000@example.org": 1, "user001@example.org": 1}
