@@ -191,6 +191,11 @@ def test_a_journal_left_in_the_outbox_is_moved_to_the_private_folder(tmp_path: P
     assert f"sends/{DAY}/send-journal.sqlite):" in result.output  # --status reads it there
     assert not (legacy / "send-journal.sqlite").exists() and not (legacy / "dry-run").exists()
     assert (tmp_path / "sends" / DAY / "dry-run" / "00001-user000@example.org.eml").read_bytes() == b"copy"
+    (legacy / "dry-run").mkdir()  # an older digest's dry run again: the next build takes it out of the outbox
+    (legacy / "dry-run" / "00001-user000@example.org.eml").write_bytes(b"older copy")
+    rebuilt = digest("build", "-c", str(cfg))
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "note: moved dry-run from" in rebuilt.output and not (legacy / "dry-run").exists()
 
 
 def test_publish_copies_only_the_public_files_whole(tmp_path: Path) -> None:

@@ -222,11 +222,22 @@ def migrate(cfg: Config, outbox: Path, day: date) -> list[str]:
     try:
         new.mkdir(parents=True, exist_ok=True)
         for name in moving:
-            shutil.move(old / name, new / name)
+            _move_or_drop(old / name, new / name)
     except OSError as exc:
         raise failure(new, exc) from None
     return [f"moved {', '.join(moving)} from {shown(old)}/ to {shown(new)}/ (the outbox is public; "
             "subscribers' addresses stay private)"]
+
+
+def _move_or_drop(old: Path, new: Path) -> None:
+    """Move `old` to `new`; when `new` is there already (a lock file, newer dry-run copies), remove `old`: it
+    holds addresses and must leave the outbox either way (a dry run is made again at will)."""
+    if not new.exists():
+        shutil.move(old, new)
+    elif old.is_dir():
+        shutil.rmtree(old)
+    else:
+        old.unlink()
 
 
 def exists(folder: Path) -> bool:
