@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
     finally:
         Path(temporary).unlink(missing_ok=True)  # gone after a rename; after a link, the extra name
     return Written(path, len(data))
+
+
+LEFTOVER_SECONDS = 3600  # a temporary folder older than this was left by a write that was killed
 
 
 class WriteFailed(DigestError):
@@ -84,7 +88,19 @@ def write_folder(target: Path, files: Mapping[str, bytes]) -> list[Written]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+    _remove_leftovers(target)
     return written
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the temporary folders a killed write of `target` left (an hour old: no write still uses them)."""
+    now = time.time()
+    for leftover in (*target.parent.glob(f".{target.name}.tmp-*"), *target.parent.glob(f".{target.name}.old-*")):
+        try:
+            if now - leftover.stat().st_mtime > LEFTOVER_SECONDS:
+                shutil.rmtree(leftover)
+        except OSError:
+            continue
 
 
 def _mkdir(folder: Path) -> None:

@@ -238,6 +238,11 @@ def test_a_build_that_cannot_write_leaves_the_previous_letter_whole(tmp_path: Pa
     assert failed.stderr == f"Error: could not write outbox/{DAY}/letter.eml: disk full\n"
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == [DAY, "index.html"]  # no temporary left
+    killed = tmp_path / "outbox" / f".{DAY}.tmp-killed"  # what a build killed mid-write would leave
+    killed.mkdir()
+    os.utime(killed, (0, 0))
+    build(cfg)
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == [DAY, "index.html"]
 
 
 def test_publish_that_cannot_write_leaves_the_published_letter_whole(tmp_path: Path) -> None:
