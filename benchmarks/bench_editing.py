@@ -62,7 +62,7 @@ def main() -> int:
                                               for n in range(30)]}]}
             (Path(folder) / day.isoformat()).mkdir()
             (Path(folder) / day.isoformat() / "digest.json").write_text(json.dumps(record), encoding="utf-8")
-        history_s = min(timed(lambda: history.load(Path(folder), TODAY)) for _ in range(3))
+        history_s = min(timed(lambda: history.load(Path(folder), TODAY, lambda day: True)) for _ in range(3))
     events = "".join(f"BEGIN:VEVENT\nUID:e{n}\nSUMMARY:Permanence {n}\nDTSTAMP:20251101T000000Z\n"
                      f"DTSTART;TZID=Europe/Paris:20251103T{10 + n % 8:02d}0000\nRRULE:FREQ=WEEKLY\nEND:VEVENT\n"
                      for n in range(50))

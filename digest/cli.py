@@ -18,7 +18,7 @@ from digest.model import Collected
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from digest import pipeline
+    from digest import letters, pipeline
     from digest.send import smtp as send
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
@@ -61,7 +61,9 @@ def main() -> None:
       digest check            the pre-send report (exit 1 on any error)
       digest build            write outbox/<date>/ (letter.html, .txt, .eml, digest.json)
       digest send --to ME     a test send to yourself
-      digest send --list subscribers.csv    the real send, exactly once
+      digest send --list subscribers.csv    the real send, exactly once (it asks first)
+      digest publish DEST     the public files of every letter, to put on the web server
+      digest letters          where each letter stands: built, tested, sending, sent, published
     Each command's --help tells more.
     """
 
@@ -75,8 +77,9 @@ def main() -> None:
 @click.option("--include-sent", is_flag=True,
               help="Keep items that an earlier letter in OUTBOX already carried (left out by default).")
 @click.option("--offline", is_flag=True, help="Read web sources from the cache alone (their last good copies).")
+@click.option("--force", is_flag=True, help="Build again a letter whose list send has begun (some have the old one).")
 def build(config_path: Path, letter_date: date | None, out: Path | None, strict: bool, include_sent: bool,
-          offline: bool) -> None:
+          offline: bool, force: bool) -> None:
     """Collect, select, render and write the letter to OUTBOX/<date>/.
 
     Writes letter.html (the e-mail), letter.txt (its text twin), letter.mjml, letter.eml (ready to send)
@@ -87,11 +90,25 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
     out = out or cfg.outbox
+    _guard_rebuild(cfg, out, today, force)
     click.echo(f"Building “{cfg.letter.title}” for {today.isoformat()} from {config_path}")
     with SourceLines(len(cfg.sources)) as on_source:
         built = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
                                offline=offline)
     _print_report(built)
+
+
+def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> None:
+    """Refuse to build again a letter whose list send began, unless --force (then say who has the old one)."""
+    from digest import letters
+    from digest.send import journal
+
+    for note in journal.migrate(cfg, out, day):  # the folder is about to be replaced: its journal must not go
+        click.echo(f"note: {note}")
+    sent = letters.may_rebuild(cfg, day, force)
+    if sent:
+        click.echo(f"warning: {sent} subscriber(s) got the earlier version of {day.isoformat()}; the rest of the "
+                   "list send will carry this one", err=True)
 
 
 def _print_source(result: Collected) -> None:
@@ -202,6 +219,8 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
     if path.exists():
         raise drafting.DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
     prepared = pipeline.prepare(cfg, today, out or cfg.outbox)
+    for note in prepared.notes:
+        click.echo(f"  note: {note}")
     for problem in prepared.warnings:
         click.echo(f"warning: {problem}", err=True)
     written = drafting.write_new(path, drafting.draft_text(prepared.letter))
@@ -300,62 +319,97 @@ def sources_command(config_path: Path, check: bool) -> None:
 
 @main.command(name="send")
 @config_option
-@date_option("The issue to send (default: [letter] date, else today).")
+@date_option("The letter to send (default: the newest built letter whose list send is not complete).")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where the built letter is (default: outbox/ beside sources.toml).")
 @click.option("--to", "to", multiple=True, metavar="ADDRESS",
               help="A test send to this address, subject prefixed [TEST]; repeat for more. Not journalled.")
 @click.option("--list", "list_path", type=click.Path(path_type=Path), metavar="SUBSCRIBERS.CSV",
               help="The real send, to every subscriber of this CSV not yet sent to.")
-@click.option("--dry-run", is_flag=True, help="Write each copy to OUTBOX/<date>/dry-run/ instead of sending.")
+@click.option("--dry-run", is_flag=True, help="Write each copy to <private_dir>/<date>/dry-run/ instead of sending.")
 @click.option("--status", is_flag=True, help="Show the issue's send journal: sent, failed, pending, unknown.")
 @click.option("--resend-unknown", is_flag=True,
               help="Also send to those whose earlier transaction ended with no answer (they may get it twice).")
+@click.option("--yes", is_flag=True, help="Answer yes to the question a list send asks first (for scripts).")
+@click.option("--allow-stale", is_flag=True, help="Send even though a file the letter was built from changed since.")
 def send_command(config_path: Path, letter_date: date | None, out: Path | None, to: tuple[str, ...],
-                 list_path: Path | None, dry_run: bool, status: bool, resend_unknown: bool) -> None:
+                 list_path: Path | None, dry_run: bool, status: bool, resend_unknown: bool, yes: bool,
+                 allow_stale: bool) -> None:
     """Send the built letter: a test with --to, the real send with --list, exactly once per subscriber.
 
-    Every transaction is recorded before and after in OUTBOX/<date>/send-journal.sqlite: after a crash or a
-    network failure, run the same command again and only those not yet sent get it. Exit codes: 0 done,
-    1 some recipients still to send (deferred, unknown, server unreachable), 2 a user's error.
+    The letter is --date's, else the newest built letter whose list send is not complete ([letter] date is
+    for building only); it is named before anything is sent. A list send shows what it will send and asks
+    first. Every transaction is recorded before and after in <private_dir>/<date>/send-journal.sqlite: after
+    a crash or a network failure, run the same command again and only those not yet sent get it. Exit codes:
+    0 done, 1 some recipients still to send (pending, deferred, unknown, server unreachable), 2 a user's error.
     """
+    from digest.send import journal
     from digest.send import smtp as send
 
     if sum(map(bool, (to, list_path, status))) != 1:
         raise click.UsageError("give exactly one of --to ADDRESS, --list SUBSCRIBERS.CSV or --status")
     cfg = config.load(config_path)
-    day = _letter_day(cfg, letter_date)
     outbox = out or cfg.outbox
+    chosen = _which_letter(cfg, outbox, letter_date, sent_ok=list_path is None or dry_run)
+    day = chosen.day
+    for note in journal.migrate(cfg, outbox, day):
+        click.echo(f"note: {note}")
     if status:
-        _print_status(outbox / day.isoformat(), day)
+        _print_status(journal.folder_for(cfg, day), day)
         return
+    _refuse_stale(cfg, chosen, allow_stale)
     job = send.prepare(cfg, day, outbox, test=bool(to))
     if to:
         _send_test(job, to, dry_run)
     else:
         assert list_path is not None
-        _send_list(job, list_path, dry_run, resend_unknown)
+        _send_list(job, chosen, list_path, dry_run, resend_unknown, yes)
+
+
+def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_ok: bool) -> letters.LetterState:
+    """The letter a command acts on, named (with the other candidates when it chose among several)."""
+    from digest import letters
+
+    choice = letters.choose(cfg, outbox, given, sent_ok=sent_ok)
+    click.echo(f"Letter {choice.letter.title()}: {choice.letter.state} ({choice.reason})")
+    if choice.others:
+        click.echo("  also not sent: " + ", ".join(o.title() for o in choice.others)
+                   + "; give --date YYYY-MM-DD to act on one of them")
+    return choice.letter
+
+
+def _refuse_stale(cfg: config.Config, letter: letters.LetterState, allow_stale: bool) -> None:
+    """DigestError (exit 2) when a file the letter was built from changed since, unless --allow-stale."""
+    from digest import letters
+
+    changed = letters.refuse_stale(cfg, letter, allow_stale)
+    if changed:
+        click.echo(f"warning: used as built although these files changed since: {', '.join(changed)}", err=True)
 
 
 def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
+    from digest import letters
     from digest.send import personalize
     from digest.send import smtp as send
 
     recipients = personalize.recipients_of(to)
     if dry_run:
-        paths = send.dry_run(job.personalizer, recipients, job.folder / "dry-run")
-        click.echo(f"Dry run: {len(paths)} test copies written to {job.folder / 'dry-run'}/")
+        paths = send.dry_run(job.personalizer, recipients, job.private / "dry-run")
+        click.echo(f"Dry run: {len(paths)} test copies written to {job.private / 'dry-run'}/")
         return
     connection = send.connection_for(job.cfg)
     click.echo(f"Test send of “[TEST] {job.letter.subject}” to {', '.join(r.email for r in recipients)} "
                f"via {connection.smtp.host}:{connection.smtp.port}")
     report = send.send_test(job.personalizer, recipients, connection)
     _print_send(report)
+    if report.sent:
+        letters.note(job.cfg, job.letter.date, "tested")
     if report.sent < len(recipients):
         raise SystemExit(1)
 
 
-def _send_list(job: send.Job, list_path: Path, dry_run: bool, resend_unknown: bool) -> None:
+def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path, dry_run: bool, resend_unknown: bool,
+               yes: bool) -> None:
     from digest.send import recipients as subscribers
     from digest.send import smtp as send
 
@@ -365,14 +419,15 @@ def _send_list(job: send.Job, list_path: Path, dry_run: bool, resend_unknown: bo
     for rejected in found.invalid:
         click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: {rejected.reason}",
                    err=True)
+    todo = send.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
-        todo = send.pending_for_dry_run(job.folder, found.recipients, resend_unknown)
-        paths = send.dry_run(job.personalizer, todo, job.folder / "dry-run")
-        click.echo(f"Dry run: {len(paths)} copies written to {job.folder / 'dry-run'}/ (nothing sent)")
+        paths = send.dry_run(job.personalizer, todo, job.private / "dry-run")
+        click.echo(f"Dry run: {len(paths)} copies written to {job.private / 'dry-run'}/ (nothing sent)")
         if len(todo) < len(found.recipients):
             click.echo(f"  {len(found.recipients) - len(todo)} left out: the journal has them sent, failed or unknown")
         return
     connection = send.connection_for(job.cfg)
+    _confirm(letter, len(todo), connection, yes)
     click.echo(f"Sending “{job.letter.subject}” ({job.letter.date.isoformat()}) via {connection.smtp.host}:"
                f"{connection.smtp.port} ({connection.smtp.security})"
                + (f", at most {connection.smtp.rate:g} per second" if connection.smtp.rate else ""))
@@ -390,8 +445,38 @@ def _send_list(job: send.Job, list_path: Path, dry_run: bool, resend_unknown: bo
             for address in report.unknown_before:
                 click.echo(f"  unknown  {address}")
     _print_send(report)
-    click.echo(f"Journal: {job.folder / 'send-journal.sqlite'} (digest send --status)")
-    if report.deferred or report.unknown:
+    click.echo(f"Journal: {job.private / 'send-journal.sqlite'} (digest send --status)")
+    _exit_while_sending(job)
+
+
+def _confirm(letter: letters.LetterState, count: int, connection: send.Connection, yes: bool) -> None:
+    """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
+    from digest.errors import DigestError
+
+    click.echo(f"  subject:  {letter.subject}\n  from:     {letter.sender}\n"
+               f"  built:    {letter.built.astimezone():%Y-%m-%d %H:%M}\n"
+               f"  to:       {count} subscriber(s) not yet sent to, via {connection.smtp.host}:{connection.smtp.port}")
+    if yes or not count:
+        return
+    if not sys.stdin.isatty():
+        raise DigestError("a list send asks before it starts and there is no terminal to ask: add --yes to send "
+                          "from a script. Nothing sent.")
+    answer = click.prompt(f"Envoyer à {count} abonnés ? [o/N]", default="", show_default=False, prompt_suffix=" ")
+    if answer.strip().lower() not in ("o", "oui", "y", "yes"):
+        click.echo("Nothing sent.")
+        raise SystemExit(1)
+
+
+def _exit_while_sending(job: send.Job) -> None:
+    """Exit 1 while anyone of the journal is still pending, deferred or unknown: the letter is still sending."""
+    from digest import letters
+    from digest.send import journal
+
+    found = journal.status(job.private)
+    left = sum(found[0][s] for s in letters.STILL_TO_SEND) if found else 0
+    if left:
+        click.echo(f"{left} subscriber(s) still pending, deferred or unknown: the send of "
+                   f"{job.letter.date.isoformat()} is not complete (run it again; see digest send --status)")
         raise SystemExit(1)
 
 
@@ -457,19 +542,81 @@ def _print_status(folder: Path, day: date) -> None:
 
 @main.command(name="export")
 @config_option
-@date_option("The issue to export (default: [letter] date, else today).")
+@date_option("The letter to export (default: the newest built letter whose list send is not complete).")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where the built letter is (default: outbox/ beside sources.toml).")
 @click.option("--esp", required=True, type=click.Choice(["brevo", "mailchimp"]),
               help="The e-mail service whose merge tags replace our unsubscribe and web-version links.")
-def export_command(config_path: Path, letter_date: date | None, out: Path | None, esp: str) -> None:
+@click.option("--allow-stale", is_flag=True, help="Export even though a file the letter was built from changed since.")
+def export_command(config_path: Path, letter_date: date | None, out: Path | None, esp: str, allow_stale: bool) -> None:
     """Write the built letter's HTML and text with an e-mail service's merge tags, ready to paste there."""
     from digest.send import export, personalize
 
     cfg = config.load(config_path)
-    day = _letter_day(cfg, letter_date)
-    letter = personalize.read_built(out or cfg.outbox, day)
+    outbox = out or cfg.outbox
+    chosen = _which_letter(cfg, outbox, letter_date, sent_ok=True)
+    _refuse_stale(cfg, chosen, allow_stale)
+    letter = personalize.read_built(outbox, chosen.day)
     for written in export.export(letter, esp):
         click.echo(f"Wrote {written.path} ({written.size / 1024:.1f} KB)")
     click.echo(f"Paste the .html into {export.SERVICES[esp].name}'s HTML editor; its own unsubscribe and "
                "web-version links are in place of ours.")
+
+
+@main.command(name="letters")
+@config_option
+@click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
+              help="Where the letters are (default: outbox/ beside sources.toml).")
+def letters_command(config_path: Path, out: Path | None) -> None:
+    """One line per letter of the outbox: date, subject, state, when built, whether its inputs changed since.
+
+    States: built, tested (a --to send went), sending (list send begun, someone still pending, deferred or
+    unknown), sent (with its counts), and published.
+    """
+    from digest import inputs, letters
+
+    cfg = config.load(config_path)
+    found = letters.every(cfg, out or cfg.outbox)
+    if not found:
+        click.echo(f"No letter in {out or cfg.outbox} yet; digest build writes one.")
+    for letter in found:
+        changed = inputs.changed(cfg, letter.folder, letter.day)
+        inputs_word = ("inputs unknown" if changed is None else
+                       f"changed since: {', '.join(changed)}" if changed else "inputs unchanged")
+        click.echo(f"{letter.title()}  {letter.state}  built {letter.built.astimezone():%Y-%m-%d %H:%M}  "
+                   f"{inputs_word}")
+
+
+@main.command(name="publish")
+@config_option
+@click.argument("dest", type=click.Path(path_type=Path))
+@date_option("The letter to publish (default: the newest built letter whose list send is not complete).")
+@click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
+              help="Where the letters are (default: outbox/ beside sources.toml).")
+@click.option("--dry-run", is_flag=True, help="List what would be copied to DEST; copy nothing.")
+@click.option("--allow-stale", is_flag=True, help="Publish even though a file the letter was built from changed.")
+def publish_command(config_path: Path, dest: Path, letter_date: date | None, out: Path | None, dry_run: bool,
+                    allow_stale: bool) -> None:
+    """Copy the public files of every letter (letter.html, letter.txt, agenda/, index.html) into DEST.
+
+    Nothing private goes (no journal, no copy, no address); each letter's folder in DEST is replaced whole,
+    so a reader never sees half a letter. Then put DEST on the web server, e.g. with rsync.
+    """
+    from digest import letters
+    from digest.send import publish
+
+    cfg = config.load(config_path)
+    outbox = out or cfg.outbox
+    chosen = _which_letter(cfg, outbox, letter_date, sent_ok=True)
+    _refuse_stale(cfg, chosen, allow_stale)
+    plan = publish.plan(outbox)
+    if dry_run:
+        for name in plan.names():
+            click.echo(f"  would copy {name}")
+        click.echo(f"Dry run: {len(plan.names())} file(s) of {len(plan.folders)} letter(s) would go to {dest}/")
+        return
+    written = publish.publish(plan, dest)
+    for day in plan.folders:
+        letters.note(cfg, date.fromisoformat(day), "published")
+    click.echo(f"Published {len(plan.folders)} letter(s), {len(written)} file(s), to {dest}/; "
+               f"now copy it to the web server, e.g. rsync -a {dest}/ server:/var/www/lettre/")

@@ -50,6 +50,7 @@ class LetterConfig:
     teaser_length: int = DEFAULT_TEASER_LENGTH
     unsubscribe_mailto: str | None = None
     footer_links: tuple[Link, ...] = ()
+    private_dir: str = "sends"  # journals and dry-run copies (subscribers' addresses): never under outbox/
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,11 @@ class Config:
         """Where web sources' last good copies and the sources' health are kept."""
         return self.fetch.cache_dir or self.root / ".digest-cache"
 
+    @property
+    def private_dir(self) -> Path:
+        """Where send journals and dry-run copies go ([letter] private_dir, sends/ beside sources.toml)."""
+        return self.root / self.letter.private_dir
+
     def section(self, section_id: str) -> SectionConfig:
         """The section with this id."""
         return next(s for s in self.sections if s.id == section_id)
@@ -194,6 +200,7 @@ LETTER_KEYS: dict[str, schema.Check] = {
     "templates": schema.text,
     "teaser_length": schema.positive_int,
     "footer_links": _links,
+    "private_dir": schema.text,
 }
 LETTER_FIELDS = {"from": "sender", "templates": "template_dir"}  # key -> field, where they differ
 SECTION_KEYS: dict[str, schema.Check] = {

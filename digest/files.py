@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import shutil
 import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from digest.errors import DigestError
 
 
 @dataclass(frozen=True)
@@ -36,3 +43,100 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
     finally:
         Path(temporary).unlink(missing_ok=True)  # gone after a rename; after a link, the extra name
     return Written(path, len(data))
+
+
+LEFTOVER_SECONDS = 3600  # a temporary folder older than this was left by a write that was killed
+
+
+class WriteFailed(DigestError):
+    """A file or folder could not be written (disk full, read-only folder): one line naming it. Exit 2."""
+
+
+# errno values a user reads better as words of their own: a file-size limit is a full disk to them too.
+REASONS = {errno.ENOSPC: "disk full", errno.EFBIG: "disk full", errno.EDQUOT: "disk full",
+           errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+
+
+def failure(path: Path, exc: OSError) -> WriteFailed:
+    """The one-line error for a write that failed: `could not write outbox/…: disk full`."""
+    reason = REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return WriteFailed(f"could not write {shown(path)}: {reason}")
+
+
+def shown(path: Path) -> str:
+    """The path as the user typed it: relative to the current folder when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_folder(target: Path, files: Mapping[str, bytes]) -> list[Written]:
+    """Write a whole folder under a temporary name beside it, then swap it in for `target`.
+
+    All or nothing: if any write fails, `target` is left as it was and WriteFailed names the file.
+    """
+    _mkdir(target.parent)
+    try:
+        temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    except OSError as exc:
+        raise failure(target, exc) from None
+    try:
+        written = [_write(temporary, name, data, target) for name, data in files.items()]
+        os.chmod(temporary, 0o755)
+        _swap(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    _remove_leftovers(target)
+    return written
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the temporary folders a killed write of `target` left (an hour old: no write still uses them)."""
+    now = time.time()
+    for leftover in (*target.parent.glob(f".{target.name}.tmp-*"), *target.parent.glob(f".{target.name}.old-*")):
+        try:
+            if now - leftover.stat().st_mtime > LEFTOVER_SECONDS:
+                shutil.rmtree(leftover)
+        except OSError:
+            continue
+
+
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise failure(folder, exc) from None
+
+
+def _write(temporary: Path, name: str, data: bytes, target: Path) -> Written:
+    """One file of a folder being built; the error names it under its final folder."""
+    path = temporary / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(path, 0o644)
+    except OSError as exc:
+        raise failure(target / name, exc) from None
+    return Written(target / name, len(data))
+
+
+def _swap(temporary: Path, target: Path) -> None:
+    """Put `temporary` in place of `target`: the old folder is renamed aside, then removed once the new is in."""
+    aside = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
+    try:
+        if target.exists():
+            os.rename(target, aside)
+        try:
+            os.rename(temporary, target)
+        except OSError:
+            if aside.exists():
+                os.rename(aside, target)  # the old letter goes back where it was
+            raise
+    except OSError as exc:
+        raise failure(target, exc) from None
+    shutil.rmtree(aside, ignore_errors=True)

@@ -11,12 +11,14 @@ from typing import Any
 from urllib.parse import quote
 
 from digest import agenda
-from digest.files import Written, write_atomic
+from digest.files import Written, failure, write_atomic, write_folder
 from digest.model import Item, Letter, Rendered
 
 
-def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes) -> list[Written]:
-    """Write outbox/<date>/ (letter.html, .txt, .mjml, .eml, digest.json); return what was written."""
+def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes, inputs: bytes | None = None
+                 ) -> list[Written]:
+    """Write outbox/<date>/ (letter.html, .txt, .mjml, .eml, digest.json, inputs.json) whole, in place of the
+    folder there (all or nothing: on failure the previous letter stays as it was); return what was written."""
     folder = outbox / letter.date.isoformat()
     files = {
         "letter.html": rendered.html.encode("utf-8"),
@@ -24,15 +26,20 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes) -
         "letter.mjml": rendered.mjml.encode("utf-8"),
         "letter.eml": eml,
         "digest.json": to_json(letter, rendered).encode("utf-8"),
+        **({"inputs.json": inputs} if inputs is not None else {}),  # the fingerprint of what it was built from
         **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
     }
-    written = [write_atomic(folder / name, data) for name, data in files.items()]
+    written = write_folder(folder, files)
     return [*written, write_index(outbox, letter.title, letter.language)]
 
 
 def write_index(outbox: Path, title: str, language: str = "fr") -> Written:
     """Write outbox/index.html: every letter built, newest first, each linked (the web archive)."""
-    return write_atomic(outbox / "index.html", index_html(list_letters(outbox), title, language).encode("utf-8"))
+    path = outbox / "index.html"
+    try:
+        return write_atomic(path, index_html(list_letters(outbox), title, language).encode("utf-8"))
+    except OSError as exc:
+        raise failure(path, exc) from None
 
 
 @dataclass(frozen=True)

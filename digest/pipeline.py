@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import collectors, history, outbox, renderer, selector
+from digest import collectors, history, inputs, outbox, renderer, selector
 from digest.collectors.base import Context
 from digest.config import DEFAULT_HORIZON_DAYS, Config
 from digest.edit import editorial, issuefile
@@ -107,7 +107,8 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     written: tuple[Written, ...] = ()
     if out is not None:
         with clock.timed("write"):
-            written = tuple(outbox.write_letter(out, prepared.letter, rendered, eml))
+            fingerprint = inputs.record(config, today)
+            written = tuple(outbox.write_letter(out, prepared.letter, rendered, eml, fingerprint))
     return replace(built, written=written, timings={**prepared.timings, **clock.timings})
 
 
@@ -124,7 +125,7 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         issue = issuefile.load(config, today)
         collected = tuple(collect(config, today, on_source, offline, record_health))
     with clock.timed("select"):
-        earlier = history.load(sent_in, today) if sent_in is not None else history.History()
+        earlier = history.load(sent_in, today, _list_send_began(config)) if sent_in is not None else history.History()
         selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured:
             raise BuildFailed(f"no item to send for {today.isoformat()}: every section is empty. "
@@ -134,6 +135,13 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
     return Prepared(letter, collected, issue, earlier, selection.notes,
                     (*earlier.problems, *selection.problems, *edito_problems), selection.already_sent,
                     clock.timings)
+
+
+def _list_send_began(config: Config) -> Callable[[date], bool]:
+    """Whether the letter of a date was sent (its journal has a message accepted): only those count as sent."""
+    from digest.send import journal
+
+    return lambda day: journal.began(journal.folder_for(config, day))
 
 
 def _with_issue(letter: Letter, selection: selector.Selection,

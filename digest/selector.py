@@ -66,9 +66,11 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         if dropped:
             notes.append(f"{section.id}: {dropped} item(s) outside the section's dates left out")
     once = {s.id for s in config.sections if not s.repeat}
-    already_sent = _drop_sent(by_section, history, once) if history else 0
+    already_sent, sent_in = _drop_sent(by_section, history, once) if history else (0, [])
     if already_sent:
-        notes.append(f"{already_sent} item(s) already sent in an earlier letter left out (--include-sent keeps them)")
+        letters = f"sent on {', '.join(d.isoformat() for d in sent_in)}; " if sent_in else ""
+        notes.append(f"{already_sent} item(s) already sent in an earlier letter left out ({letters}"
+                     "--include-sent keeps them)")
     kinds: dict[str, str] = {s.id: s.kind for s in config.sections}
     notes.extend(merge_duplicates(by_section, kinds, tz))
     featured = _take_featured(issue.featured, by_section)
@@ -134,17 +136,31 @@ def _lost(issue: IssueFile, by_section: dict[str, list[Item]], featured: list[It
             if name not in unknown and not any(matches(name, i) for i in kept + copies)]
 
 
-def _drop_sent(by_section: dict[str, list[Item]], history: History, once: set[str]) -> int:
-    """Leave out, in place, items an earlier letter carried from the `once` sections, unless pinned; how many."""
-    urls = {canonical_url(u) for u in history.urls}
-    dropped = 0
+def _drop_sent(by_section: dict[str, list[Item]], history: History, once: set[str]) -> tuple[int, list[date]]:
+    """Leave out, in place, items an earlier letter sent from the `once` sections, unless pinned; how many, and
+    the dates of the letters that sent them."""
+    urls = {canonical_url(u): history.sent_on.get(u, date.min) for u in history.urls}
+    dropped, letters = 0, set()
     for section_id, items in by_section.items():
         if section_id not in once:
             continue
-        kept = [i for i in items if i.pinned or not (i.uid in history.uids or (i.url and canonical_url(i.url) in urls))]
-        dropped += len(items) - len(kept)
+        kept = []
+        for item in items:
+            sent = _sent_in(item, history, urls)
+            if sent is None or item.pinned:
+                kept.append(item)
+            else:
+                dropped += 1
+                letters.add(sent)
         by_section[section_id] = kept
-    return dropped
+    return dropped, sorted(letters - {date.min})
+
+
+def _sent_in(item: Item, history: History, urls: dict[str, date]) -> date | None:
+    """The date of the earlier letter that sent this item (by uid, else by address); None if none did."""
+    if item.uid in history.uids:
+        return history.sent_on.get(item.uid, date.min)
+    return urls.get(canonical_url(item.url)) if item.url else None
 
 
 def _take_featured(names: tuple[str, ...], by_section: dict[str, list[Item]]) -> list[Item]:

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from digest import config, history, pipeline
 from digest.cli import main
+from digest.send import journal
+from digest.send.recipients import Recipient
 
 from .conftest import NEWS_AND_EVENTS
 
@@ -35,6 +37,15 @@ def write(write_config: Callable[..., Path], december_issue: str | None = None) 
     return write_config(NEWS_AND_EVENTS, files=files)
 
 
+def list_send_began(cfg: config.Config, day: date, state: str = "sent") -> None:
+    """The journal of a list send of `day` in which one subscriber's message is in `state`."""
+    reader = Recipient("lecteur@example.org", "Lecteur")
+    with journal.Journal(journal.folder_for(cfg, day)) as opened:
+        opened.add([reader])
+        opened.before(reader, "<id@example.org>")
+        opened.after(reader, state, 250 if state == "sent" else 450, "test")
+
+
 def titles(outbox: Path, day: date) -> list[str]:
     data = json.loads((outbox / day.isoformat() / "digest.json").read_text(encoding="utf-8"))
     return [i["title"] for s in data["sections"] for i in s["items"]]
@@ -47,6 +58,7 @@ def test_november_then_december_repeats_nothing_but_the_pinned_item(write_config
     outbox = tmp_path / "outbox"
     pipeline.build(cfg, NOVEMBER, outbox)
     assert titles(outbox, NOVEMBER) == ["Assises frontalières", "Fonds Vietnam", "Atelier Sénégal", "Webinaire #3"]
+    list_send_began(cfg, NOVEMBER)
     report = pipeline.build(cfg, DECEMBER, outbox)
     # Assises (the same page, without its tracking) was sent in November: left out. Vietnam was too, but
     # December pins it. (Atelier, of 14 November, is outside December's 31 days.) The webinar is still to
@@ -54,7 +66,8 @@ def test_november_then_december_repeats_nothing_but_the_pinned_item(write_config
     assert titles(outbox, DECEMBER) == ["Fonds Vietnam", "Décryptages thématiques", "Conseil mondial CGLU",
                                         "Webinaire #3"]
     assert report.prepared.already_sent == 1
-    assert "1 item(s) already sent in an earlier letter left out (--include-sent keeps them)" in report.prepared.notes
+    assert ("1 item(s) already sent in an earlier letter left out (sent on 2025-11-20; --include-sent keeps them)"
+            in report.prepared.notes)
     pinned = json.loads((outbox / "2025-12-15" / "digest.json").read_text(encoding="utf-8"))
     assert pinned["sections"][0]["items"][0]["pinned"] is True
 
@@ -68,6 +81,7 @@ def test_a_section_with_repeat_false_sends_an_event_once(write_config: Callable[
     assert [s.repeat for s in cfg.sections] == [False, False]
     outbox = tmp_path / "outbox"
     pipeline.build(cfg, NOVEMBER, outbox)
+    list_send_began(cfg, NOVEMBER)
     pipeline.build(cfg, DECEMBER, outbox)
     assert "Webinaire #3" not in titles(outbox, DECEMBER)
 
@@ -88,9 +102,10 @@ def test_include_sent_keeps_them_and_the_build_says_how_many_it_left_out(write_c
     path = write(write_config)
     runner = CliRunner()
     assert runner.invoke(main, ["build", "-c", str(path), "--date", "2025-11-20"]).exit_code == 0
+    list_send_began(config.load(path), NOVEMBER)
     normal = runner.invoke(main, ["build", "-c", str(path), "--date", "2025-12-15"])
     assert normal.exit_code == 0, normal.output
-    assert "2 item(s) already sent in an earlier letter left out" in normal.stdout
+    assert "2 item(s) already sent in an earlier letter left out (sent on 2025-11-20;" in normal.stdout
     assert len(titles(tmp_path / "outbox", DECEMBER)) == 3  # two December news and the webinar, still to come
     everything = runner.invoke(main, ["build", "-c", str(path), "--date", "2025-12-15", "--include-sent"])
     assert everything.exit_code == 0 and "already sent" not in everything.stdout
@@ -104,7 +119,7 @@ def test_a_merged_copy_counts_as_sent(tmp_path: Path) -> None:
               "sections": [{"items": [{"uid": "a", "url": "https://e.org/a",
                                        "also_in": [{"source": "members", "uid": "b", "url": "https://m.org/b"}]}]}]}
     (folder / "digest.json").write_text(json.dumps(record), encoding="utf-8")
-    sent = history.load(tmp_path, NOVEMBER.replace(day=21))
+    sent = history.load(tmp_path, NOVEMBER.replace(day=21), lambda day: True)
     assert sent.uids == {"f1", "a", "b"}
     assert sent.urls == {"https://e.org/featured", "https://e.org/a", "https://m.org/b"}
     assert sent.letters == (NOVEMBER,)
@@ -114,7 +129,25 @@ def test_an_unreadable_record_is_a_warning_naming_it(tmp_path: Path) -> None:
     (tmp_path / "2025-10-20").mkdir()
     (tmp_path / "2025-10-20" / "digest.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "archives").mkdir()  # not a letter's folder: ignored
-    sent = history.load(tmp_path, NOVEMBER)
+    sent = history.load(tmp_path, NOVEMBER, lambda day: True)
     assert not sent.uids and not sent.letters
     assert len(sent.problems) == 1 and "2025-10-20/digest.json" in str(sent.problems[0])
     assert "may repeat" in str(sent.problems[0])
+
+
+def test_only_a_letter_whose_list_send_began_counts_as_sent(write_config: Callable[..., Path],
+                                                            tmp_path: Path) -> None:
+    path = write(write_config)
+    cfg = config.load(path)
+    runner = CliRunner()
+    # A trial build of November, then a list send where no server accepted it yet (deferred): nothing was sent.
+    assert runner.invoke(main, ["build", "-c", str(path), "--date", "2025-11-20"]).exit_code == 0
+    list_send_began(cfg, NOVEMBER, state="deferred")
+    december = runner.invoke(main, ["build", "-c", str(path), "--date", "2025-12-15"])
+    assert december.exit_code == 0 and "already sent" not in december.stdout
+    assert len(titles(tmp_path / "outbox", DECEMBER)) == 5
+    # The draft says what it leaves out, and from which letter, once November was accepted by a server.
+    list_send_began(cfg, NOVEMBER)
+    drafted = runner.invoke(main, ["draft", "-c", str(path), "--date", "2025-12-15"])
+    assert drafted.exit_code == 0, drafted.output
+    assert "2 item(s) already sent in an earlier letter left out (sent on 2025-11-20;" in drafted.stdout

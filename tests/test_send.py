@@ -46,7 +46,7 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def journal_rows(tmp_path: Path) -> dict[str, tuple[str, int, int | None, str | None]]:
     """email -> (state, attempts, code, response), read straight from the SQLite file."""
-    db = sqlite3.connect(tmp_path / "outbox" / DAY / "send-journal.sqlite")
+    db = sqlite3.connect(tmp_path / "sends" / DAY / "send-journal.sqlite")
     try:
         rows = db.execute("SELECT email, state, attempts, code, response FROM recipient").fetchall()
     finally:
@@ -93,10 +93,10 @@ def test_two_hundred_subscribers_each_get_it_once(tmp_path: Path, built: Path) -
     with Sink() as sink:
         cfg = setup(tmp_path, built, sink.port)
         csv = subscribers(tmp_path / "subscribers.csv", 200)
-        result = digest("send", "-c", str(cfg), "--list", str(csv))
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(csv))
         assert result.exit_code == 0, result.output
         assert "Sent 200" in result.output
-        again = digest("send", "-c", str(cfg), "--list", str(csv))
+        again = digest("send", "-c", str(cfg), "--yes", "--list", str(csv), "--date", DAY)
         assert again.exit_code == 0 and "Sent 0" in again.output and "200 had it already" in again.output
     counts = sink.recorder.counts()
     assert len(counts) == 200 and set(counts.values()) == {1}
@@ -110,7 +110,7 @@ def test_two_hundred_subscribers_each_get_it_once(tmp_path: Path, built: Path) -
 def test_a_dropped_connection_is_reopened_and_no_one_is_sent_twice(tmp_path: Path, built: Path) -> None:
     with Sink(Recorder(drop_after=50)) as sink:
         cfg = setup(tmp_path, built, sink.port)
-        result = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 120)))
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 120)))
         assert result.exit_code == 0, result.output
     counts = sink.recorder.counts()
     assert len(counts) == 120 and set(counts.values()) == {1}
@@ -145,7 +145,7 @@ def test_killed_mid_send_then_rerun_sends_to_the_rest_once_and_reports_the_unkno
         cfg = setup(tmp_path, built, sink.port)
         csv = subscribers(tmp_path / "s.csv", 60)
         env = {**os.environ, "DIGEST_SECRET": SECRET}
-        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--list", str(csv)]
+        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while len(recorder.received) < 10 and time.monotonic() < deadline:
@@ -161,8 +161,9 @@ def test_killed_mid_send_then_rerun_sends_to_the_rest_once_and_reports_the_unkno
         assert 10 <= killed_at < 60
         rows = journal_rows(tmp_path)
         assert sum(state == "sending" for state, *_ in rows.values()) == 1
-        rerun = digest("send", "-c", str(cfg), "--list", str(csv))
-        assert rerun.exit_code == 0, rerun.output
+        rerun = digest("send", "-c", str(cfg), "--yes", "--list", str(csv))
+        assert rerun.exit_code == 1, rerun.output  # one subscriber's outcome is unknown: the send is not complete
+        assert "1 subscriber(s) still pending, deferred or unknown" in rerun.output
         assert "1 recipient(s) of an earlier run have an unknown outcome" in rerun.output
         unknown = next(email for email, (state, *_) in journal_rows(tmp_path).items() if state == "unknown")
         assert f"unknown  {unknown}" in rerun.output
@@ -178,13 +179,13 @@ def test_a_message_lost_during_data_is_unknown_and_resent_only_when_asked(tmp_pa
     with Sink(recorder) as sink:
         cfg = setup(tmp_path, built, sink.port)
         csv = subscribers(tmp_path / "s.csv", 8)
-        first = digest("send", "-c", str(cfg), "--list", str(csv))
+        first = digest("send", "-c", str(cfg), "--yes", "--list", str(csv))
         assert first.exit_code == 1, first.output
         assert "unknown   user003@example.org" in first.output
-        second = digest("send", "-c", str(cfg), "--list", str(csv))
+        second = digest("send", "-c", str(cfg), "--yes", "--list", str(csv))
         assert "Sent 0" in second.output and "--resend-unknown sends to them" in second.output
         assert "user003@example.org" not in recorder.counts()
-        third = digest("send", "-c", str(cfg), "--list", str(csv), "--resend-unknown")
+        third = digest("send", "-c", str(cfg), "--yes", "--list", str(csv), "--resend-unknown")
         assert third.exit_code == 0, third.output
     counts = recorder.counts()
     assert len(counts) == 8 and set(counts.values()) == {1}
@@ -194,7 +195,7 @@ def test_a_450_is_tried_again_later_in_the_run(tmp_path: Path, built: Path) -> N
     recorder = Recorder(rcpt_replies={"user002@example.org": ["450 4.2.1 mailbox busy, try later"]})
     with Sink(recorder) as sink:
         cfg = setup(tmp_path, built, sink.port)
-        result = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 5)))
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 5)))
         assert result.exit_code == 0, result.output
     assert [r.rcpt for r in recorder.received][-1] == "user002@example.org"  # after the others
     counts = recorder.counts()
@@ -207,10 +208,10 @@ def test_a_550_is_recorded_with_the_servers_words_and_the_rest_still_sent(tmp_pa
     with Sink(recorder) as sink:
         cfg = setup(tmp_path, built, sink.port)
         csv = subscribers(tmp_path / "s.csv", 4)
-        result = digest("send", "-c", str(cfg), "--list", str(csv))
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(csv))
         assert result.exit_code == 0, result.output
         assert "failed    user001@example.org: 550 5.1.1 <user001@example.org>: no such user" in result.output
-        rerun = digest("send", "-c", str(cfg), "--list", str(csv))
+        rerun = digest("send", "-c", str(cfg), "--yes", "--list", str(csv), "--date", DAY)
         assert "Sent 0" in rerun.output
         status = digest("send", "-c", str(cfg), "--status")
         assert "failed 1" in status.output and "no such user" in status.output
@@ -223,7 +224,7 @@ def test_the_rate_limit_spaces_messages(tmp_path: Path, built: Path) -> None:
     with Sink() as sink:
         cfg = setup(tmp_path, built, sink.port, smtp="rate = 20\n")
         began = time.monotonic()
-        result = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 6)))
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 6)))
         took = time.monotonic() - began
         assert result.exit_code == 0, result.output
     assert len(sink.recorder.received) == 6
@@ -233,8 +234,8 @@ def test_the_rate_limit_spaces_messages(tmp_path: Path, built: Path) -> None:
 def test_a_second_send_of_the_same_issue_at_once_is_refused(tmp_path: Path, built: Path) -> None:
     with Sink() as sink:
         cfg = setup(tmp_path, built, sink.port)
-        with Journal(tmp_path / "outbox" / DAY):
-            result = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 3)))
+        with Journal(tmp_path / "sends" / DAY):
+            result = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 3)))
         assert result.exit_code == 2
         assert "another `digest send` is sending this issue" in result.output
     assert sink.recorder.received == []
@@ -275,27 +276,28 @@ def test_dry_run_writes_each_copy_and_sends_nothing(tmp_path: Path, built: Path)
     with Sink() as sink:
         cfg = setup(tmp_path, built, sink.port)
         csv = subscribers(tmp_path / "s.csv", 3, extra="ancien@example.org;Ancien;oui\nnope@;X;\n")
-        result = digest("send", "-c", str(cfg), "--list", str(csv), "--dry-run")
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(csv), "--dry-run")
         assert result.exit_code == 0, result.output
     assert sink.recorder.received == []
     assert "3 to send to, 1 unsubscribed, 1 invalid" in result.output
     assert "line 6: 'nope@' not sent" in result.output
-    files = sorted((tmp_path / "outbox" / DAY / "dry-run").iterdir())
+    files = sorted((tmp_path / "sends" / DAY / "dry-run").iterdir())
     assert [f.name for f in files] == [f"0000{i + 1}-user00{i}@example.org.eml" for i in range(3)]
     copy = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert copy["To"] == "Abonné 0 <user000@example.org>"
     assert copy["Subject"] == f"{ACCENTED_TITLE} – novembre 2025"
-    assert not (tmp_path / "outbox" / DAY / "send-journal.sqlite").exists()
+    assert not (tmp_path / "sends" / DAY / "send-journal.sqlite").exists()
 
 
 def test_a_letter_built_again_mid_send_is_flagged_and_the_rest_get_the_new_one(tmp_path: Path, built: Path) -> None:
     with Sink() as sink:
         cfg = setup(tmp_path, built, sink.port)
-        first = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 2)))
+        first = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 2)))
         assert first.exit_code == 0 and "built again" not in first.output
         text = tmp_path / "outbox" / DAY / "letter.txt"
         text.write_text(text.read_text(encoding="utf-8") + "Correction : la date du webinaire.\n", encoding="utf-8")
-        second = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 3)))
+        second = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 3)),
+                        "--date", DAY)
         assert second.exit_code == 0, second.output
     assert "the letter was built again since this issue's send began: 2 subscriber(s)" in second.output
     newest = next(r for r in sink.recorder.received if r.rcpt == "user002@example.org").message

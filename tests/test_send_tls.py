@@ -65,7 +65,7 @@ def test_starttls_with_a_login_from_the_environment(tmp_path: Path, built: Path,
               auth_require_tls=True) as sink:
         cfg = setup(tmp_path, built, sink.port, smtp=SMTP_LOGIN)
         cfg.write_text(cfg.read_text().replace('security = "none"', 'security = "starttls"'))
-        result = digest("send", "-c", str(cfg), "--list", str(subscribers(tmp_path / "s.csv", 3)))
+        result = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 3)))
         assert result.exit_code == 0, result.output
     assert logins.seen == [(b"lettre", b"s3cr3t-p4ss")]
     assert len(sink.recorder.received) == 3

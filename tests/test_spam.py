@@ -49,7 +49,7 @@ def test_the_default_letter_scores_under_one(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     dry = runner.invoke(main, ["send", "-c", str(config), "--list", str(SAMPLES / "subscribers.csv"), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    copies = sorted((tmp_path / "outbox" / DAY / "dry-run").glob("*.eml"))
+    copies = sorted((tmp_path / "sends" / DAY / "dry-run").glob("*.eml"))
     assert copies
     for eml in (tmp_path / "outbox" / DAY / "letter.eml", copies[0]):
         points, report = score(program, eml)

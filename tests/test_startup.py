@@ -28,7 +28,7 @@ def imported(*args: str, cwd: Path = ROOT) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("args", [("--help",), ("build", "--help"), ("send", "--status"), ("sources",),
+@pytest.mark.parametrize("args", [("--help",), ("build", "--help"), ("send", "--status"), ("sources",), ("letters",),
                                   ("send", "--help")])
 def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
     loaded = imported(*args)

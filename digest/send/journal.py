@@ -1,4 +1,5 @@
-"""The send journal of one issue: SQLite in outbox/<date>/, one row per recipient, written before and after
+"""The send journal of one issue: SQLite in <private_dir>/<date>/ (sends/ beside sources.toml, never the public
+outbox: it holds every subscriber's address and name), one row per recipient, written before and after
 every SMTP transaction, so a rerun after a crash, a kill or a network failure sends to no one twice.
 
 States: pending (not tried), sending (the "before" row: DATA is about to go), sent, failed (a 5xx),
@@ -10,18 +11,24 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from digest.config import Config
 from digest.errors import DigestError
+from digest.files import failure, shown
 from digest.send.recipients import Recipient
 
 FILE_NAME = "send-journal.sqlite"
 LOCK_NAME = "send-journal.lock"
+DRY_RUN = "dry-run"  # the dry run's copies, beside the journal
+# The files an older digest kept in outbox/<date>/, moved to the private folder by the next build or send.
+LEGACY = (FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", LOCK_NAME, DRY_RUN)
 STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recipient (
@@ -164,6 +171,75 @@ class Journal:
         return [Row(*row) for row in self._db.execute(query, states)]
 
 
+def folder_for(cfg: Config, day: date) -> Path:
+    """The private folder of the letter dated `day`: <private_dir>/<date>/ (its journal and dry-run copies)."""
+    return cfg.private_dir / day.isoformat()
+
+
+def path_for(cfg: Config, day: date) -> Path:
+    """The journal of the letter dated `day` (it may not exist: no list send yet)."""
+    return folder_for(cfg, day) / FILE_NAME
+
+
+def all_journals(cfg: Config) -> list[tuple[date, Path]]:
+    """(date, path) of every letter's journal in the private folder, oldest first."""
+    found = []
+    for folder in sorted(cfg.private_dir.iterdir()) if cfg.private_dir.is_dir() else ():
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if (folder / FILE_NAME).is_file():
+            found.append((day, folder / FILE_NAME))
+    return found
+
+
+def opened(folder: Path) -> Journal:
+    """The journal of `folder`, open and locked; WriteFailed (one line, exit 2) when it cannot be written."""
+    try:
+        return Journal(folder)
+    except OSError as exc:
+        raise failure(folder / FILE_NAME, exc) from None
+    except sqlite3.Error as exc:
+        raise DigestError(f"could not write {shown(folder / FILE_NAME)}: {exc}") from None
+
+
+def began(folder: Path) -> bool:
+    """Whether the list send of this letter began: at least one subscriber's server accepted it."""
+    found = status(folder)
+    return bool(found and found[0]["sent"])
+
+
+def migrate(cfg: Config, outbox: Path, day: date) -> list[str]:
+    """Move a journal and dry-run copies an older digest left in outbox/<date>/ to the private folder; notes."""
+    old, new = outbox / day.isoformat(), folder_for(cfg, day)
+    moving = [name for name in LEGACY if (old / name).exists()]
+    if not moving:
+        return []
+    if (new / FILE_NAME).exists() and FILE_NAME in moving:
+        raise DigestError(f"{old / FILE_NAME} and {new / FILE_NAME} both exist: keep the one of the real send "
+                          f"in {new}/ and remove the other (the outbox is public)")
+    try:
+        new.mkdir(parents=True, exist_ok=True)
+        for name in moving:
+            _move_or_drop(old / name, new / name)
+    except OSError as exc:
+        raise failure(new, exc) from None
+    return [f"moved {', '.join(moving)} from {shown(old)}/ to {shown(new)}/ (the outbox is public; "
+            "subscribers' addresses stay private)"]
+
+
+def _move_or_drop(old: Path, new: Path) -> None:
+    """Move `old` to `new`; when `new` is there already (a lock file, newer dry-run copies), remove `old`: it
+    holds addresses and must leave the outbox either way (a dry run is made again at will)."""
+    if not new.exists():
+        shutil.move(old, new)
+    elif old.is_dir():
+        shutil.rmtree(old)
+    else:
+        old.unlink()
+
+
 def exists(folder: Path) -> bool:
     """Whether a list send of this issue was ever started."""
     return (folder / FILE_NAME).is_file()
@@ -196,6 +272,9 @@ def status(folder: Path) -> tuple[dict[str, int], list[Row]] | None:
         rows = [Row(*row) for row in db.execute(
             "SELECT email, name, state, attempts, code, response FROM recipient "
             "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
+    except sqlite3.Error as exc:  # not a journal, or damaged: say which file, never a traceback
+        raise DigestError(f"{shown(folder / FILE_NAME)} cannot be read as a send journal ({exc}); if it is not "
+                          "one, move it away") from None
     finally:
         db.close()
     return {state: found.get(state, 0) for state in STATES}, rows

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from digest.config import Config, SmtpConfig
 from digest.errors import DigestError, SendError
-from digest.files import write_atomic
+from digest.files import failure, write_atomic
 from digest.send import journal as journal_module
 from digest.send.journal import Journal
 from digest.send.personalize import BuiltLetter, Personalizer, read_built
@@ -391,7 +391,10 @@ def dry_run(personalizer: Personalizer, recipients: Sequence[Recipient], folder:
     for number, recipient in enumerate(recipients, 1):
         safe = "".join(ch if ch.isalnum() or ch in "@.-_+" else "_" for ch in recipient.email)
         path = folder / f"{number:05d}-{safe}.eml"
-        write_atomic(path, personalizer.copy(recipient, now).raw)
+        try:
+            write_atomic(path, personalizer.copy(recipient, now).raw)
+        except OSError as exc:
+            raise failure(path, exc) from None
         written.append(path)
     return written
 
@@ -403,15 +406,16 @@ def pending_for_dry_run(folder: Path, recipients: Sequence[Recipient], resend_un
 
 @dataclass(frozen=True)
 class Job:
-    """What every kind of send needs: the configuration, the built letter and its copy maker."""
+    """What every kind of send needs: the configuration, the built letter, its copy maker and private folder."""
 
     cfg: Config
     letter: BuiltLetter
     personalizer: Personalizer
+    private: Path  # <private_dir>/<date>/: the journal and the dry-run copies (addresses: never in the outbox)
 
     @property
     def folder(self) -> Path:
-        """outbox/<date>/: where the letter, the journal and the dry-run copies are."""
+        """outbox/<date>/: where the built letter is."""
         return self.letter.folder
 
 
@@ -420,7 +424,7 @@ def prepare(cfg: Config, day: date, outbox: Path, *, test: bool = False) -> Job:
     letter = read_built(outbox, day)
     personalizer = Personalizer(letter, secret(cfg), list_id(cfg, letter),
                                 unsubscribe_mailto=cfg.letter.unsubscribe_mailto, test=test)
-    return Job(cfg, letter, personalizer)
+    return Job(cfg, letter, personalizer, journal_module.folder_for(cfg, day))
 
 
 def connection_for(cfg: Config) -> Connection:
@@ -431,9 +435,9 @@ def connection_for(cfg: Config) -> Connection:
 
 def run_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
              on_progress: Progress | None = None) -> Report:
-    """The real send to a list, journalled in outbox/<date>/."""
+    """The real send to a list, journalled in <private_dir>/<date>/."""
     smtp = job.cfg.smtp
-    with Journal(job.folder) as journal:
+    with journal_module.opened(job.private) as journal:
         return send_list(job.personalizer, journal, recipients, connection,
                          rate=smtp.rate if smtp else None, retry_wait=smtp.retry_wait if smtp else 60.0,
                          resend_unknown=resend_unknown, on_progress=on_progress)

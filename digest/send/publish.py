@@ -1,0 +1,68 @@
+"""`digest publish DEST`: the public part of the outbox, copied into a folder to put on the web server.
+
+Only what a reader of the web version needs goes: each letter's letter.html, the letter.txt the archive links
+to, its agenda/ (.ics files the events link to) and the archive's index.html. Never a journal, a dry-run copy,
+an export or the inputs' fingerprint. Each letter's folder in DEST is written under a temporary name and swapped
+in whole (files.write_folder), and index.html last, so a reader of DEST never sees half a letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest.errors import DigestError
+from digest.files import Written, failure, write_atomic, write_folder
+from digest.outbox import list_letters
+
+PUBLIC_FILES = ("letter.html", "letter.txt")
+PUBLIC_FOLDERS = ("agenda",)
+INDEX = "index.html"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What publishing copies: each letter's public files by folder (its date), and the archive page."""
+
+    outbox: Path
+    folders: dict[str, tuple[str, ...]]  # "2025-11-20" -> ("letter.html", "agenda/….ics", …)
+
+    def names(self) -> list[str]:
+        """Every file to copy, as a path inside DEST."""
+        found = [f"{folder}/{name}" for folder, names in self.folders.items() for name in names]
+        return [*found, INDEX] if (self.outbox / INDEX).is_file() else found
+
+
+def plan(outbox: Path) -> Plan:
+    """The public files of every letter in `outbox`, oldest letter first."""
+    folders = {}
+    for letter in sorted(list_letters(outbox), key=lambda a: a.folder):
+        folder = outbox / letter.folder
+        names = [name for name in PUBLIC_FILES if (folder / name).is_file()]
+        for sub in PUBLIC_FOLDERS:
+            names.extend(str(p.relative_to(folder)) for p in sorted((folder / sub).rglob("*")) if p.is_file())
+        folders[letter.folder] = tuple(names)
+    return Plan(outbox, folders)
+
+
+def publish(plan: Plan, dest: Path) -> list[Written]:
+    """Copy the plan into `dest`: each letter's folder swapped in whole, then index.html; what was written."""
+    outbox = plan.outbox.resolve()
+    if dest.resolve() == outbox or outbox in dest.resolve().parents:
+        raise DigestError(f"{dest} is in the outbox: publishing there would replace the letters with their public "
+                          "files alone; give a folder of its own, such as site/")
+    written: list[Written] = []
+    for folder, names in plan.folders.items():
+        source = plan.outbox / folder
+        try:
+            files = {name: (source / name).read_bytes() for name in names}
+        except OSError as exc:
+            raise failure(source, exc) from None
+        written.extend(write_folder(dest / folder, files))
+    index = plan.outbox / INDEX
+    if index.is_file():
+        try:
+            written.append(write_atomic(dest / INDEX, index.read_bytes()))
+        except OSError as exc:
+            raise failure(dest / INDEX, exc) from None
+    return written
