@@ -86,6 +86,8 @@ class SmtpConfig:
     secret_env: str = "DIGEST_SECRET"
     timeout: float = 30.0
     retry_wait: float = 60.0
+    return_path: str | None = None  # the envelope sender (MAIL FROM) that bounces go back to
+    verp: bool = False  # each message's envelope sender names its recipient: local+<id>@domain
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class SubscribersConfig:
+    """The [subscribers] table: where the subscriber store is (None: subscribers.sqlite beside sources.toml)."""
+
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of sources.toml, checked."""
 
@@ -111,6 +120,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     smtp: SmtpConfig | None = None
     fetch: FetchConfig = FetchConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
 
     @property
     def root(self) -> Path:
@@ -126,6 +136,11 @@ class Config:
     def cache_dir(self) -> Path:
         """Where web sources' last good copies and the sources' health are kept."""
         return self.fetch.cache_dir or self.root / ".digest-cache"
+
+    @property
+    def subscribers_path(self) -> Path:
+        """The subscriber store: [subscribers] path, else subscribers.sqlite beside sources.toml."""
+        return self.subscribers.path or self.root / "subscribers.sqlite"
 
     def section(self, section_id: str) -> SectionConfig:
         """The section with this id."""
@@ -197,6 +212,14 @@ def _sender(value: Any) -> str:
     text = _text(value)
     if "@" not in parseaddr(text)[1]:
         raise ValueError(f"expected an address such as 'Cités Unies France <lettre@example.org>', got {text!r}")
+    return text
+
+
+def _address(value: Any) -> str:
+    """A bare address (an envelope sender): local@domain, nothing around it."""
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", text):
+        raise ValueError(f"expected a bare address such as 'lettre-retour@example.org', got {text!r}")
     return text
 
 
@@ -321,6 +344,8 @@ SMTP_KEYS: dict[str, tuple[Check, Any]] = {
     "secret_env": (_env_name, "DIGEST_SECRET"),
     "timeout": (_positive_number, 30.0),
     "retry_wait": (_seconds, 60.0),
+    "return_path": (_address, None),
+    "verp": (_boolean, None),
 }
 # Which port each kind of connection uses when `port` is not given.
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -333,8 +358,11 @@ FETCH_KEYS: dict[str, tuple[Check, Any]] = {
     "max_redirects": (_whole, 5),
     "cache_dir": (_text, ".digest-cache"),
 }
+SUBSCRIBERS_KEYS: dict[str, tuple[Check, Any]] = {
+    "path": (_text, None),
+}
 TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
-            "fetch": "table"}
+            "fetch": "table", "subscribers": "table"}
 
 
 def load(path: Path) -> Config:
@@ -353,6 +381,7 @@ def load(path: Path) -> Config:
     templates = _templates(letter["templates"], path, problems)
     smtp = _smtp(data, problems)
     fetch = _fetch(data, path, problems)
+    subscribers = _subscribers(data, path, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -363,6 +392,7 @@ def load(path: Path) -> Config:
         sources=tuple(SourceConfig(location=resolve_location(s["url"], root), **s) for s in sources),
         smtp=smtp,
         fetch=fetch,
+        subscribers=subscribers,
     )
 
 
@@ -531,6 +561,9 @@ def _smtp(data: Mapping[str, Any], problems: _Problems) -> SmtpConfig | None:
     if values["username"] and not values["password_env"]:
         problems.add("[smtp] password_env", "username is set but password_env is not; name the environment "
                      "variable that holds the password, e.g. password_env = \"DIGEST_SMTP_PASSWORD\"")
+    if values["verp"] and not values["return_path"]:
+        problems.add("[smtp] verp", "verp = true needs return_path, the mailbox bounces go to, e.g. "
+                     "return_path = \"lettre-retour@cites-unies-france.org\"")
     if any(values[k] is None for k, (_, default) in SMTP_KEYS.items() if default is ...):
         return None
     security = values["security"] or "starttls"
@@ -539,6 +572,7 @@ def _smtp(data: Mapping[str, Any], problems: _Problems) -> SmtpConfig | None:
         username=values["username"], password_env=values["password_env"], rate=values["rate"],
         list_id=values["list_id"], secret_env=values["secret_env"] or "DIGEST_SECRET",
         timeout=values["timeout"] or 30.0, retry_wait=60.0 if values["retry_wait"] is None else values["retry_wait"],
+        return_path=values["return_path"], verp=bool(values["verp"]),
     )
 
 
@@ -553,3 +587,13 @@ def _fetch(data: Mapping[str, Any], path: Path, problems: _Problems) -> FetchCon
     values = {key: defaults[key] if value is None else value for key, value in values.items()}
     values["cache_dir"] = path.resolve().parent / values["cache_dir"]
     return FetchConfig(**values)
+
+
+def _subscribers(data: Mapping[str, Any], path: Path, problems: _Problems) -> SubscribersConfig:
+    """The optional [subscribers] table; path is relative to sources.toml."""
+    table = data.get("subscribers", {})
+    if not isinstance(table, dict):
+        problems.add("subscribers", "expected a table [subscribers]")
+        return SubscribersConfig()
+    values = _read_table(table, SUBSCRIBERS_KEYS, "[subscribers]", problems)
+    return SubscribersConfig(path.resolve().parent / values["path"] if values["path"] else None)
