@@ -60,6 +60,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (site / DAY / "agenda" / "rencontre.ics").write_text("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", encoding="utf-8")
     (site / ".env").write_text("SECRET=1", encoding="utf-8")
     (site / DAY / "send-journal.sqlite").write_bytes(b"private")
+    (site / "abonnes.csv").write_text("email\nanne@example.org\n", encoding="utf-8")
+    (site / DAY / "dry-run").mkdir()
+    (site / DAY / "dry-run" / "00001-anne@example.org.eml").write_text("To: anne@example.org", encoding="utf-8")
     with Store(root / "subscribers.sqlite") as store:
         store.add(ADDRESS, "Anne")
         store.add("bob@example.org", "Bob")
@@ -173,7 +176,8 @@ def test_the_published_letters_are_served_and_nothing_private(server: Server) ->
     assert httpx.get(f"{server.url}/{DAY}/index.html").text == "<h1>La lettre</h1>"
     ics = httpx.get(f"{server.url}/{DAY}/agenda/rencontre.ics")
     assert ics.status_code == 200 and ics.text.startswith("BEGIN:VCALENDAR")
-    for path in ("/.env", f"/{DAY}/send-journal.sqlite", "/subscribers.sqlite", "/sources.toml", "/../sources.toml",
+    for path in ("/.env", f"/{DAY}/send-journal.sqlite", "/abonnes.csv", f"/{DAY}/dry-run/00001-anne@example.org.eml",
+                 "/subscribers.sqlite", "/sources.toml", "/../sources.toml",
                  "/%2e%2e/sources.toml", "/nothing-here"):
         answer = httpx.get(server.url + path)
         assert answer.status_code == 404, f"{path}: {answer.status_code}"
@@ -194,6 +198,7 @@ def test_every_answer_carries_the_security_headers(server: Server) -> None:
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert answer.headers["x-frame-options"] == "DENY"
         assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["x-content-type-options"] == "nosniff"
         assert "server" not in answer.headers
     assert httpx.get(server.url + server.link()).headers["cache-control"] == "no-store"
 
@@ -205,3 +210,29 @@ def test_the_log_never_shows_an_address_or_a_token(server: Server) -> None:
     token = personalize.make_token(SECRET.encode(), ADDRESS, LIST)
     assert "Uvicorn running" in log
     assert ADDRESS.lower() not in log.lower() and "bob@example.org" not in log and token[:20] not in log
+
+
+def test_several_workers_answer_and_share_the_store(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        store.add(ADDRESS)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+                                "--port", str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "DIGEST_SECRET": SECRET})
+    server = Server(f"http://127.0.0.1:{port}", tmp_path, tmp_path / "none.log")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answers = [httpx.post(server.url + server.link(), content=b"List-Unsubscribe=One-Click",
+                                      headers=ONE_CLICK) for _ in range(4)]
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        assert {a.status_code for a in answers} == {200}
+        assert server.status() == "unsubscribed" and server.events() == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -90,7 +90,8 @@ def test_an_import_never_subscribes_again_who_left_unless_asked(tmp_path: Path) 
     cfg = config_file(tmp_path)
     csv = write_csv(tmp_path / "a.csv", ["email;name", "anne@example.org;Anne", "bob@example.org;Bob"])
     digest("subscribers", "import", "-c", str(cfg), str(csv))
-    assert "anne@example.org: unsubscribed" in digest("subscribers", "remove", "-c", str(cfg), "anne@example.org").output
+    removed = digest("subscribers", "remove", "-c", str(cfg), "anne@example.org")
+    assert "anne@example.org: unsubscribed" in removed.output
     with Store(tmp_path / "subscribers.sqlite") as store:
         store.set_status("bob@example.org", "complained", "feedback-loop complaint", letter=DAY)
     again = digest("subscribers", "import", "-c", str(cfg), str(csv))
@@ -100,6 +101,16 @@ def test_an_import_never_subscribes_again_who_left_unless_asked(tmp_path: Path) 
     with Store(tmp_path / "subscribers.sqlite") as store:
         assert store.get("anne@example.org").status == "subscribed"  # type: ignore[union-attr]
         assert store.get("bob@example.org").status == "complained"  # type: ignore[union-attr]
+
+
+def test_an_import_row_marked_unsubscribed_unsubscribes_that_address(tmp_path: Path) -> None:
+    cfg = config_file(tmp_path)
+    digest("subscribers", "add", "-c", str(cfg), "anne@example.org")
+    csv = write_csv(tmp_path / "a.csv", ["email;unsubscribed", "anne@example.org;oui", "new@example.org;2025-10-01"])
+    assert digest("subscribers", "import", "-c", str(cfg), str(csv)).exit_code == 0
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        assert [(r.email, r.status) for r in store.rows()] == [("anne@example.org", "unsubscribed"),
+                                                              ("new@example.org", "unsubscribed")]
 
 
 def test_add_list_stats_and_export(tmp_path: Path) -> None:
