@@ -631,6 +631,8 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     from digest.send import server
 
     server.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}; put the site's web server in front (see the README)", err=True)
     click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
     server.run(config_path, site, host, port, workers)
 
@@ -652,9 +654,11 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
     if sum(map(bool, (maildir, mbox, imap))) != 1:
         raise click.UsageError("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX")
     cfg = config.load(config_path)
+    verp = bool(cfg.smtp and cfg.smtp.verp)
+    secret = smtp.secret(cfg) if verp else None  # VERP ids are signed with it; without VERP it is not needed
     with Store(cfg.subscribers_path) as store:
-        rules = bounces.rules_for(store, smtp.secret(cfg), smtp.list_id_of(cfg),
-                                  cfg.smtp.return_path if cfg.smtp else None, cfg.letter.unsubscribe_mailto)
+        rules = bounces.rules_for(store, secret, smtp.list_id_of(cfg), cfg.smtp.return_path if cfg.smtp else None,
+                                  cfg.letter.unsubscribe_mailto)
         if imap:
             password = os.environ.get(password_env, "")
             if not password:

@@ -366,3 +366,16 @@ def test_imap_in_clear_is_refused_beyond_this_machine(tmp_path: Path, monkeypatc
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "x")
     result = digest("bounces", "-c", str(project(tmp_path)), "--imap", "imap://u@mail.example.org/INBOX")
     assert result.exit_code == 2 and "use imaps://" in result.output
+
+
+def test_a_verp_bounce_marks_the_recipient_the_envelope_names(tmp_path: Path) -> None:
+    cfg = project(tmp_path)
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        store.add("vera@example.org")
+    own = f"lettre-retour+{verp_id(SECRET.encode(), LIST, 'vera@example.org')}@cites-unies-france.org"
+    box = mailbox.Maildir(tmp_path / "M", create=True)
+    box.add(f"Delivered-To: {own}\n".encode() + (DATA / "postfix_01.txt").read_bytes())
+    result = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "M"))
+    assert result.exit_code == 0, result.output
+    found = statuses(tmp_path)
+    assert found["vera@example.org"] == "bounced" and found["xxxxx@local.ie"] == "subscribed"

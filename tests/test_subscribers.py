@@ -203,6 +203,8 @@ def test_send_list_without_a_file_sends_to_the_stores_subscribed_with_verp(tmp_p
         fill_store(tmp_path, 5)
         with Store(tmp_path / "subscribers.sqlite") as store:
             store.unsubscribe("user002@example.org", "test")
+        dry = digest("send", "-c", str(cfg), "--list", "--dry-run")
+        assert dry.exit_code == 0 and "Dry run: 4 copies written" in dry.output, dry.output
         result = digest("send", "-c", str(cfg), "--list")
         assert result.exit_code == 0, result.output
     assert sorted(recorder.counts()) == ["user000@example.org", "user001@example.org", "user003@example.org",
@@ -256,3 +258,13 @@ def test_send_status_shows_what_happened_to_the_letter_afterwards(tmp_path: Path
     assert "Since: unsubscribed 1 · bounced 1 · temporary failures 0 · complained 0" in result.output
     stats = digest("subscribers", "stats", "-c", str(cfg))
     assert f"{DAY}              1        1          0          0" in stats.output
+
+
+def test_the_store_is_readable_by_its_owner_only_and_a_name_cannot_break_a_header(tmp_path: Path) -> None:
+    cfg = config_file(tmp_path)
+    assert digest("subscribers", "add", "-c", str(cfg), "eve@example.org", "--name", "Eve\r\nBcc: x@example.net"
+                  ).exit_code == 0
+    assert (tmp_path / "subscribers.sqlite").stat().st_mode & 0o777 == 0o600
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        name = store.get("eve@example.org").name  # type: ignore[union-attr]
+    assert "\r" not in name and "\n" not in name

@@ -82,9 +82,11 @@ class Mailbox(Protocol):
         ...
 
 
-def rules_for(store: Store, secret: bytes, list_id: str, return_path: str | None, mailto: str | None) -> Rules:
-    """The VERP ids of every address in the store, and the addresses bounces and unsubscribe mails go to."""
-    verp = {verp_id(secret, list_id, row.email): row.email for row in store.rows()}
+def rules_for(store: Store, secret: bytes | None, list_id: str, return_path: str | None,
+              mailto: str | None) -> Rules:
+    """The VERP ids of every address in the store (with the secret; none without), and the addresses bounces
+    and unsubscribe mails go to."""
+    verp = {verp_id(secret, list_id, row.email): row.email for row in store.rows()} if secret else {}
     address = unquote(urlparse(mailto).path).split("?")[0] if mailto else None
     return Rules(verp, return_path, address)
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -126,6 +127,8 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        if not path.exists():  # addresses: readable by their owner only (SQLite gives its -wal and -shm files
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the same mode)
         try:
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -133,7 +136,6 @@ class Store:
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a subscriber store ({exc}); give another [subscribers] path") from None
-        path.chmod(0o600)  # addresses: readable by their owner only
 
     def close(self) -> None:
         """Close the database."""
@@ -206,7 +208,7 @@ class Store:
 
         Asked for by name, so an erased address may come back: its hash is forgotten.
         """
-        email = _checked(email)
+        email, name = _checked(email), csv_rules._name(name)
         with self._transaction() as db:
             db.execute("DELETE FROM erased WHERE hash=?", (self._hash(email),))
             existing = self.get(email)
