@@ -268,3 +268,9 @@ def test_the_store_is_readable_by_its_owner_only_and_a_name_cannot_break_a_heade
     with Store(tmp_path / "subscribers.sqlite") as store:
         name = store.get("eve@example.org").name  # type: ignore[union-attr]
     assert "\r" not in name and "\n" not in name
+
+
+def test_send_list_without_a_file_and_without_a_store_says_what_to_do(tmp_path: Path, built: Path) -> None:
+    cfg = setup(tmp_path, built, 25)
+    result = digest("send", "-c", str(cfg), "--list")
+    assert result.exit_code == 2 and "digest subscribers import" in result.output
