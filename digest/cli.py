@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
     from digest import letters, pipeline
+    from digest.send import bounces
     from digest.send import smtp as send
+    from digest.send.recipients import Subscribers
+    from digest.send.subscribers import Store
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
+STORE = "\0store"  # what --list stands for when given no file: the subscriber store
 
 
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -324,8 +328,9 @@ def sources_command(config_path: Path, check: bool) -> None:
               help="Where the built letter is (default: outbox/ beside sources.toml).")
 @click.option("--to", "to", multiple=True, metavar="ADDRESS",
               help="A test send to this address, subject prefixed [TEST]; repeat for more. Not journalled.")
-@click.option("--list", "list_path", type=click.Path(path_type=Path), metavar="SUBSCRIBERS.CSV",
-              help="The real send, to every subscriber of this CSV not yet sent to.")
+@click.option("--list", "list_path", is_flag=False, flag_value=STORE, metavar="[SUBSCRIBERS.CSV]",
+              help="The real send, to every subscriber of this CSV not yet sent to; without a file, to the "
+                   "subscribed addresses of the subscriber store.")
 @click.option("--dry-run", is_flag=True, help="Write each copy to <private_dir>/<date>/dry-run/ instead of sending.")
 @click.option("--status", is_flag=True, help="Show the issue's send journal: sent, failed, pending, unknown.")
 @click.option("--resend-unknown", is_flag=True,
@@ -333,7 +338,7 @@ def sources_command(config_path: Path, check: bool) -> None:
 @click.option("--yes", is_flag=True, help="Answer yes to the question a list send asks first (for scripts).")
 @click.option("--allow-stale", is_flag=True, help="Send even though a file the letter was built from changed since.")
 def send_command(config_path: Path, letter_date: date | None, out: Path | None, to: tuple[str, ...],
-                 list_path: Path | None, dry_run: bool, status: bool, resend_unknown: bool, yes: bool,
+                 list_path: str | None, dry_run: bool, status: bool, resend_unknown: bool, yes: bool,
                  allow_stale: bool) -> None:
     """Send the built letter: a test with --to, the real send with --list, exactly once per subscriber.
 
@@ -347,7 +352,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     from digest.send import smtp as send
 
     if sum(map(bool, (to, list_path, status))) != 1:
-        raise click.UsageError("give exactly one of --to ADDRESS, --list SUBSCRIBERS.CSV or --status")
+        raise click.UsageError("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV] or --status")
     cfg = config.load(config_path)
     outbox = out or cfg.outbox
     chosen = _which_letter(cfg, outbox, letter_date, sent_ok=list_path is None or dry_run)
@@ -356,6 +361,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
         click.echo(f"note: {note}")
     if status:
         _print_status(journal.folder_for(cfg, day), day)
+        _print_letter_stats(cfg, day)
         return
     _refuse_stale(cfg, chosen, allow_stale)
     job = send.prepare(cfg, day, outbox, test=bool(to))
@@ -363,7 +369,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
         _send_test(job, to, dry_run)
     else:
         assert list_path is not None
-        _send_list(job, chosen, list_path, dry_run, resend_unknown, yes)
+        _send_list(job, chosen, None if list_path == STORE else Path(list_path), dry_run, resend_unknown, yes)
 
 
 def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_ok: bool) -> letters.LetterState:
@@ -408,17 +414,11 @@ def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
         raise SystemExit(1)
 
 
-def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path, dry_run: bool, resend_unknown: bool,
-               yes: bool) -> None:
-    from digest.send import recipients as subscribers
+def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path | None, dry_run: bool,
+               resend_unknown: bool, yes: bool) -> None:
     from digest.send import smtp as send
 
-    found = subscribers.read(list_path)
-    click.echo(f"{list_path}: {len(found.recipients)} to send to, {found.unsubscribed} unsubscribed, "
-               f"{len(found.invalid)} invalid, {found.duplicates} duplicate(s) left out")
-    for rejected in found.invalid:
-        click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: {rejected.reason}",
-                   err=True)
+    found, gone = _list_recipients(job.cfg, list_path)
     todo = send.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
         paths = send.dry_run(job.personalizer, todo, job.private / "dry-run")
@@ -433,7 +433,9 @@ def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path, dry_
                + (f", at most {connection.smtp.rate:g} per second" if connection.smtp.rate else ""))
     with SendProgress() as progress:
         report = send.run_list(job, found.recipients, connection, resend_unknown=resend_unknown,
-                               on_progress=progress)
+                               on_progress=progress, gone=gone)
+    if report.left:
+        click.echo(f"{len(report.left)} left the list while the send ran and were not sent to.")
     if report.letter_changed and report.already_sent:
         click.echo(f"warning: the letter was built again since this issue's send began: {report.already_sent} "
                    "subscriber(s) have the earlier version, the others get this one", err=True)
@@ -478,6 +480,46 @@ def _exit_while_sending(job: send.Job) -> None:
         click.echo(f"{left} subscriber(s) still pending, deferred or unknown: the send of "
                    f"{job.letter.date.isoformat()} is not complete (run it again; see digest send --status)")
         raise SystemExit(1)
+
+
+def _list_recipients(cfg: config.Config,
+                     list_path: Path | None) -> tuple[Subscribers, Callable[[], set[str]] | None]:
+    """Who a list send goes to (the CSV's subscribers, or the store's), and how to ask who left meanwhile.
+
+    Whatever the list, an address the store has as unsubscribed, bounced or complained is left out.
+    """
+    from dataclasses import replace
+
+    from digest.send import recipients as subscribers
+    from digest.send.subscribers import Store
+
+    path = cfg.subscribers_path
+    if list_path is None:
+        if not path.is_file():
+            raise click.UsageError(f"no subscriber store at {path}: fill it with `digest subscribers import "
+                                   "FILE.csv`, or give the file: --list FILE.csv")
+        with Store(path) as store:
+            found = subscribers.Subscribers(path, tuple(store.subscribed()), store.counts()["unsubscribed"], (), 0)
+        click.echo(f"{path}: {len(found.recipients)} subscribed addresses to send to")
+    else:
+        found = subscribers.read(list_path)
+        click.echo(f"{list_path}: {len(found.recipients)} to send to, {found.unsubscribed} unsubscribed, "
+                   f"{len(found.invalid)} invalid, {found.duplicates} duplicate(s) left out")
+        for rejected in found.invalid:
+            click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: "
+                       f"{rejected.reason}", err=True)
+    if not path.is_file():
+        return found, None
+
+    def gone() -> set[str]:
+        with Store(path) as store:
+            return store.gone()
+
+    left = gone()
+    kept = tuple(r for r in found.recipients if r.key not in left)
+    if len(kept) < len(found.recipients):
+        click.echo(f"  {len(found.recipients) - len(kept)} left out: unsubscribed, bounced or complained in {path}")
+    return replace(found, recipients=kept), gone
 
 
 class SendProgress:
@@ -620,3 +662,199 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
         letters.note(cfg, date.fromisoformat(day), "published")
     click.echo(f"Published {len(plan.folders)} letter(s), {len(written)} file(s), to {dest}/; "
                f"now copy it to the web server, e.g. rsync -a {dest}/ server:/var/www/lettre/")
+
+
+def _print_letter_stats(cfg: config.Config, day: date) -> None:
+    """What the store recorded about this letter's recipients afterwards (digest serve, digest bounces)."""
+    from digest.send.subscribers import Store
+
+    if not cfg.subscribers_path.is_file():
+        return
+    with Store(cfg.subscribers_path) as store:
+        stats = store.letter(day.isoformat())
+    click.echo(f"Since: unsubscribed {stats.unsubscribed} · bounced {stats.bounced} · "
+               f"temporary failures {stats.soft_bounces} · complained {stats.complained}")
+
+
+@main.group(name="subscribers")
+def subscribers_group() -> None:
+    """The subscriber store (subscribers.sqlite beside sources.toml): import, export, add, remove, list, stats,
+    erase. `digest send --list` with no file sends to its subscribed addresses."""
+
+
+def _store(config_path: Path) -> Store:
+    from digest.send.subscribers import Store
+
+    return Store(config.load(config_path).subscribers_path)
+
+
+@subscribers_group.command(name="import")
+@config_option
+@click.argument("csv_path", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--resubscribe", is_flag=True,
+              help="Subscribe again those of the file who unsubscribed or bounced (never those who complained).")
+def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool) -> None:
+    """Add or update the store from a CSV (the same columns as for --list; other columns are kept as fields)."""
+    with _store(config_path) as store:
+        report = store.import_csv(csv_path, resubscribe=resubscribe)
+    click.echo(f"{csv_path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{len(report.invalid)} invalid, {len(report.kept_out)} not subscribed again")
+    for rejected in report.invalid:
+        click.echo(f"  line {rejected.line}: {rejected.email!r} invalid: {rejected.reason}")
+    for rejected in report.kept_out:
+        click.echo(f"  line {rejected.line}: {rejected.email} not subscribed again: {rejected.reason}")
+
+
+@subscribers_group.command(name="export")
+@config_option
+@click.argument("csv_path", metavar="[FILE.csv]", required=False, type=click.Path(path_type=Path))
+def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
+    """Write every address with its status and fields as CSV (to FILE.csv, else to the terminal)."""
+    from digest.files import write_atomic
+
+    with _store(config_path) as store:
+        text = store.export_csv()
+    if csv_path is None:
+        click.echo(text, nl=False)
+        return
+    written = write_atomic(csv_path, text.encode("utf-8-sig"))  # with a BOM: the team's spreadsheet reads UTF-8
+    click.echo(f"Wrote {written.path} ({text.count(chr(10)) - 1} addresses)", err=True)
+
+
+@subscribers_group.command(name="add")
+@config_option
+@click.argument("address")
+@click.option("--name", default="", help="The name the greeting uses.")
+def subscribers_add(config_path: Path, address: str, name: str) -> None:
+    """Subscribe ADDRESS (again, if it had left)."""
+    with _store(config_path) as store:
+        changed = store.add(address, name)
+    click.echo(f"{address}: subscribed" if changed else f"{address}: already subscribed")
+
+
+@subscribers_group.command(name="remove")
+@config_option
+@click.argument("address")
+def subscribers_remove(config_path: Path, address: str) -> None:
+    """Unsubscribe ADDRESS (the row stays, so that an import does not add it back)."""
+    with _store(config_path) as store:
+        if store.get(address) is None:
+            raise click.UsageError(f"{address} is not in the store")
+        changed = store.unsubscribe(address, "digest subscribers remove")
+    click.echo(f"{address}: unsubscribed" if changed else f"{address}: already not subscribed")
+
+
+@subscribers_group.command(name="list")
+@config_option
+@click.option("--status", type=click.Choice(["subscribed", "unsubscribed", "bounced", "complained"]),
+              help="Only the addresses with this status.")
+def subscribers_list(config_path: Path, status: str | None) -> None:
+    """Every address with its status and since when."""
+    with _store(config_path) as store:
+        rows = store.rows(status)
+    for row in rows:
+        why = f"  {row.reason}" + (f" ({row.letter})" if row.letter else "")
+        click.echo(f"{row.email:<40} {row.status:<12} {row.changed[:10]}{why if row.status != 'subscribed' else ''}")
+    click.echo(f"{len(rows)} address(es)", err=True)
+
+
+@subscribers_group.command(name="stats")
+@config_option
+def subscribers_stats(config_path: Path) -> None:
+    """How many addresses have each status, and unsubscribes, bounces and complaints per letter."""
+    with _store(config_path) as store:
+        counts, letters = store.counts(), store.letters()
+    click.echo(" · ".join(f"{status} {count}" for status, count in counts.items()))
+    if letters:
+        click.echo(f"{'letter':<12} {'unsubscribed':>12} {'bounced':>8} {'temporary':>10} {'complained':>10}")
+    for stats in letters:
+        click.echo(f"{stats.letter:<12} {stats.unsubscribed:>12} {stats.bounced:>8} {stats.soft_bounces:>10} "
+                   f"{stats.complained:>10}")
+
+
+@subscribers_group.command(name="erase")
+@config_option
+@click.argument("address")
+def subscribers_erase(config_path: Path, address: str) -> None:
+    """Delete everything about ADDRESS (store, send journals, dry-run copies), keeping only a hash so that an
+    import cannot add it back: the right to erasure."""
+    from digest.send.subscribers import Store, erase_from_journals
+
+    cfg = config.load(config_path)
+    with Store(cfg.subscribers_path) as store:
+        found = store.erase(address)
+    files = erase_from_journals([cfg.outbox, cfg.root / "sends"], address)
+    click.echo(f"{address}: erased from the store" if found else f"{address}: not in the store (hash kept)")
+    for path in files:
+        click.echo(f"  erased from {path}")
+
+
+@main.command(name="serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on: loopback behind the site's web server (a reverse proxy).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="How many processes answer (each a uvicorn worker).")
+@click.option("--site", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Also serve this folder of published letters (web versions, agenda .ics files).")
+def serve_command(config_path: Path, host: str, port: int, workers: int, site: Path | None) -> None:
+    """The public side: the unsubscribe page at the path of unsubscribe_url (one-click POST included) and,
+    with --site, the published letters. Nothing else. Ctrl-C stops it."""
+    from digest.send import server
+
+    server.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}; put the site's web server in front (see the README)", err=True)
+    click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
+    server.run(config_path, site, host, port, workers)
+
+
+@main.command(name="bounces")
+@config_option
+@click.option("--maildir", type=click.Path(path_type=Path, file_okay=False), help="Read this Maildir folder.")
+@click.option("--mbox", type=click.Path(path_type=Path, dir_okay=False), help="Read this mbox file.")
+@click.option("--imap", metavar="imaps://USER@HOST/FOLDER", help="Read this IMAP folder.")
+@click.option("--password-env", default="DIGEST_IMAP_PASSWORD", show_default=True,
+              help="The environment variable that holds the IMAP password.")
+def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, imap: str | None,
+                    password_env: str) -> None:
+    """Read the bounce mailbox: failures mark addresses bounced, complaints complained, mails to the
+    unsubscribe address unsubscribe their sender. Each message understood is moved to digest-done."""
+    from digest.send import bounces, smtp
+    from digest.send.subscribers import Store
+
+    if sum(map(bool, (maildir, mbox, imap))) != 1:
+        raise click.UsageError("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX")
+    cfg = config.load(config_path)
+    verp = bool(cfg.smtp and cfg.smtp.verp)
+    secret = smtp.secret(cfg) if verp else None  # VERP ids are signed with it; without VERP it is not needed
+    with Store(cfg.subscribers_path) as store:
+        rules = bounces.rules_for(store, secret, smtp.list_id_of(cfg), cfg.smtp.return_path if cfg.smtp else None,
+                                  cfg.letter.unsubscribe_mailto)
+        if imap:
+            password = os.environ.get(password_env, "")
+            if not password:
+                raise click.UsageError(f"export {password_env}=... (the IMAP password) first")
+            box = bounces.ImapMailbox(imap, password)
+            try:
+                summary = bounces.process(box, store, rules)
+            finally:
+                box.close()
+        else:
+            with bounces.FileMailbox(maildir or mbox or Path(), "maildir" if maildir else "mbox").opened() as files:
+                summary = bounces.process(files, store, rules)
+    _print_bounces(summary)
+
+
+def _print_bounces(summary: bounces.Summary) -> None:
+    words = {"bounced": "bounced", "soft": "temporary failure", "complained": "complained",
+             "unsubscribe": "unsubscribed (mail)"}
+    for finding, changed in summary.done:
+        click.echo(f"  {finding.email:<40} {words[finding.kind]}" + ("" if changed else " (no change)")
+                   + (f"  letter {finding.letter}" if finding.letter else ""))
+    for finding in summary.not_in_store:
+        click.echo(f"  {finding.email:<40} {words[finding.kind]}: not in the store, nothing changed")
+    click.echo(f"{len(summary.done)} address(es) processed, {len(summary.not_in_store)} not in the store, "
+               f"{summary.delayed} notice(s) that are not bounces, {summary.already} seen before, "
+               f"{summary.not_understood} not understood (left in place), {summary.too_large} too large")

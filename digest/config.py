@@ -6,6 +6,7 @@ Each table becomes a dataclass; its fields' defaults are the keys' defaults (dig
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +95,8 @@ class SmtpConfig:
     secret_env: str = "DIGEST_SECRET"
     timeout: float = 30.0
     retry_wait: float = 60.0
+    return_path: str | None = None  # the envelope sender (MAIL FROM) that bounces go back to
+    verp: bool = False  # each message's envelope sender names its recipient: local+<id>@domain
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,13 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class SubscribersConfig:
+    """The [subscribers] table: where the subscriber store is (None: subscribers.sqlite beside sources.toml)."""
+
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of sources.toml, checked."""
 
@@ -119,6 +129,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     smtp: SmtpConfig | None = None
     fetch: FetchConfig = FetchConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
 
     @property
     def root(self) -> Path:
@@ -134,6 +145,11 @@ class Config:
     def cache_dir(self) -> Path:
         """Where web sources' last good copies and the sources' health are kept."""
         return self.fetch.cache_dir or self.root / ".digest-cache"
+
+    @property
+    def subscribers_path(self) -> Path:
+        """The subscriber store: [subscribers] path, else subscribers.sqlite beside sources.toml."""
+        return self.subscribers.path or self.root / "subscribers.sqlite"
 
     @property
     def private_dir(self) -> Path:
@@ -156,6 +172,14 @@ def _sender(value: Any) -> str:
     found = schema.line(value)
     if "@" not in parseaddr(found)[1]:
         raise ValueError(f"expected an address such as 'Cités Unies France <lettre@example.org>', got {found!r}")
+    return found
+
+
+def _address(value: Any) -> str:
+    """A bare address (an envelope sender): local@domain, nothing around it."""
+    found = schema.line(value)
+    if not re.fullmatch(r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", found):
+        raise ValueError(f"expected a bare address such as 'lettre-retour@example.org', got {found!r}")
     return found
 
 
@@ -231,6 +255,8 @@ SMTP_KEYS: dict[str, schema.Check] = {
     "secret_env": _env_name,
     "timeout": schema.positive_seconds,
     "retry_wait": schema.seconds,
+    "return_path": _address,
+    "verp": schema.boolean,
 }
 FETCH_KEYS: dict[str, schema.Check] = {
     "concurrency": schema.positive_int,
@@ -241,8 +267,9 @@ FETCH_KEYS: dict[str, schema.Check] = {
     "max_redirects": schema.whole,
     "cache_dir": schema.text,
 }
+SUBSCRIBERS_KEYS: dict[str, schema.Check] = {"path": schema.text}
 TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
-            "fetch": "table"}
+            "fetch": "table", "subscribers": "table"}
 
 
 def load(path: Path) -> Config:
@@ -261,6 +288,7 @@ def load(path: Path) -> Config:
     letter["templates"] = _templates(letter.pop("template_dir"), path, problems)
     smtp = _smtp(data, problems)
     fetch = _fetch(data, path, problems)
+    subscribers = _subscribers(data, path, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -271,6 +299,7 @@ def load(path: Path) -> Config:
         sources=tuple(SourceConfig(**{**s, "location": resolve_location(s["url"], root)}) for s in sources),
         smtp=smtp,
         fetch=fetch,
+        subscribers=subscribers,
     )
 
 
@@ -399,6 +428,9 @@ def _smtp(data: Mapping[str, Any], problems: Problems) -> SmtpConfig | None:
     if values["username"] and not values["password_env"]:
         problems.add("[smtp] password_env", "username is set but password_env is not; name the environment "
                      "variable that holds the password, e.g. password_env = \"DIGEST_SMTP_PASSWORD\"")
+    if values["verp"] and not values["return_path"]:
+        problems.add("[smtp] verp", "verp = true needs return_path, the mailbox bounces go to, e.g. "
+                     "return_path = \"lettre-retour@cites-unies-france.org\"")
     if values["host"] is None or values["security"] is None:
         return None  # already a problem
     if "port" not in table:
@@ -415,3 +447,13 @@ def _fetch(data: Mapping[str, Any], path: Path, problems: Problems) -> FetchConf
     values = schema.read_table(table, FETCH_KEYS, "[fetch]", problems, FetchConfig)
     values["cache_dir"] = path.resolve().parent / (values["cache_dir"] or ".digest-cache")
     return FetchConfig(**values)
+
+
+def _subscribers(data: Mapping[str, Any], path: Path, problems: Problems) -> SubscribersConfig:
+    """The optional [subscribers] table; path is relative to sources.toml."""
+    table = data.get("subscribers", {})
+    if not isinstance(table, dict):
+        problems.add("subscribers", "expected a table [subscribers]")
+        return SubscribersConfig()
+    values = schema.read_table(table, SUBSCRIBERS_KEYS, "[subscribers]", problems, SubscribersConfig)
+    return SubscribersConfig(path.resolve().parent / values["path"] if values["path"] else None)

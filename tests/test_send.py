@@ -75,8 +75,10 @@ def test_a_test_send_arrives_whole_with_its_headers(tmp_path: Path, built: Path)
         # The List-Unsubscribe line arrives unfolded, the long URL whole, with the recipient's own token.
         line = next(x for x in received.raw.split(b"\r\n") if x.startswith(b"List-Unsubscribe:"))
         url = line.decode().split("<", 1)[1].split(">", 1)[0]
-        assert url.startswith(LONG_UNSUBSCRIBE + "&t=")
-        assert check_token(SECRET.encode(), url.rsplit("t=", 1)[1]) == received.rcpt
+        assert url.startswith(LONG_UNSUBSCRIBE + f"&l={DAY}&t=")
+        token = url.rsplit("t=", 1)[1]
+        assert check_token(SECRET.encode(), token, "lettre.cites-unies-france.org") == received.rcpt
+        assert check_token(SECRET.encode(), token, "autre.cites-unies-france.org") is None  # bound to its list
         assert "mailto:desinscription@cites-unies-france.org?subject=unsubscribe" in line.decode()
         html = message.get_body(("html",)).get_content()
         text = message.get_body(("plain",)).get_content()

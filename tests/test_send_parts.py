@@ -126,8 +126,10 @@ def test_each_copy_differs_only_where_it_should(built: personalize.BuiltLetter) 
     first = parse(maker.copy(Recipient("a@example.org", "Anne"), NOW).raw)
     second = parse(maker.copy(Recipient("b@example.org"), NOW).raw)
     html_a, html_b = (m.get_body(("html",)).get_content().replace("\r\n", "\n") for m in (first, second))
-    link_a = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "a@example.org")
-    link_b = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "b@example.org")
+    link_a = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "a@example.org", "lettre.example.org",
+                                          built.date)
+    link_b = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "b@example.org", "lettre.example.org",
+                                          built.date)
     escaped = LONG_UNSUBSCRIBE.replace("&", "&amp;")
     assert html_a == built.html.replace(f'href="{escaped}"', f'href="{link_a.replace("&", "&amp;")}"')
     assert html_b == built.html.replace(f'href="{escaped}"', f'href="{link_b.replace("&", "&amp;")}"')

@@ -147,6 +147,11 @@ class Journal:
             db.execute("UPDATE recipient SET state=previous, attempts=attempts-1, updated=? "
                        "WHERE key=? AND state='sending'", (_now(), recipient.key))
 
+    def withdraw(self, recipient: Recipient) -> None:
+        """Take out a recipient not sent to yet who left the list while the send ran (nothing to send them)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM recipient WHERE key=? AND state IN ('pending', 'deferred')", (recipient.key,))
+
     def after(self, recipient: Recipient, state: str, code: int | None, response: str | None) -> None:
         """The "after" row: what the server answered (or that the connection was lost: unknown).
 

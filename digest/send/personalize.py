@@ -23,8 +23,11 @@ from digest.errors import DigestError
 from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
 from digest.send.recipients import Recipient
 
-TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"
+TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"  # tokens of letters sent before they named their list
+LIST_TOKEN_PURPOSE = b"digest-unsubscribe-v2\n"  # bound to the list: two lists sharing a secret share no token
+MAX_TOKEN = 1024  # an address is at most 254 characters: a longer token is not ours, and is not decoded
 TOKEN_PARAMETER = "t"
+LETTER_PARAMETER = "l"
 # A template marks where the greeting's name goes with this empty span: invisible in the web version.
 NAME_MARK = '<span class="digest-name"></span>'
 TEST_PREFIX = "[TEST] "
@@ -77,27 +80,55 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
         raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
 
 
-def make_token(secret: bytes, email: str) -> str:
-    """The unsubscribe token: the address (base64url) and an HMAC-SHA256 of it, cut to 128 bits."""
+def make_token(secret: bytes, email: str, list_id: str | None = None) -> str:
+    """The unsubscribe token: the address (base64url) and an HMAC-SHA256 of it (and of the list, when
+    given), cut to 128 bits."""
     address = email.encode("utf-8")
-    mac = hmac.new(secret, TOKEN_PURPOSE + address.lower(), hashlib.sha256).digest()[:16]
+    signed = LIST_TOKEN_PURPOSE + list_id.encode("utf-8") + b"\n" if list_id else TOKEN_PURPOSE
+    mac = hmac.new(secret, signed + address.lower(), hashlib.sha256).digest()[:16]
     return f"{_b64(address)}.{_b64(mac)}"
 
 
-def check_token(secret: bytes, token: str) -> str | None:
-    """The address a token was made for, or None if it was not signed with `secret` (for the unsubscribe page)."""
+def check_token(secret: bytes, token: str, list_id: str | None = None) -> str | None:
+    """The address a token was made for, or None if it was not signed with `secret` (for the unsubscribe page).
+
+    With `list_id`, a token of that list and a token made before tokens named their list are both accepted.
+    Anything else (forged, truncated, not ASCII, too long) gives None, never an exception.
+    """
+    if not token.isascii() or len(token) > MAX_TOKEN:
+        return None
     encoded, _, signature = token.partition(".")
     try:
         email = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
-    return email if hmac.compare_digest(make_token(secret, email), token) and signature else None
+    if not signature:
+        return None
+    expected = [make_token(secret, email, list_id)] if list_id else []
+    expected.append(make_token(secret, email))
+    return email if any(hmac.compare_digest(e.encode(), token.encode()) for e in expected) else None
 
 
-def unsubscribe_link(base: str, secret: bytes, email: str) -> str:
-    """The recipient's own unsubscribe URL: the configured page with `t=<token>` added."""
+def unsubscribe_link(base: str, secret: bytes, email: str, list_id: str | None = None,
+                     letter: date | None = None) -> str:
+    """The recipient's own unsubscribe URL: the configured page with `t=<token>` added (and `l=<date>`, the
+    letter, so that `digest serve` counts unsubscribes per letter)."""
     joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}{TOKEN_PARAMETER}={make_token(secret, email)}"
+    issue = f"{LETTER_PARAMETER}={letter.isoformat()}&" if letter else ""
+    return f"{base}{joiner}{issue}{TOKEN_PARAMETER}={make_token(secret, email, list_id)}"
+
+
+def verp_id(secret: bytes, list_id: str, email: str) -> str:
+    """A recipient's short opaque id for a VERP envelope sender (20 characters: local parts stop at 64)."""
+    mac = hmac.new(secret, b"digest-verp-v1\n" + list_id.encode() + b"\n" + email.casefold().encode("utf-8"),
+                   hashlib.sha256).digest()[:12]
+    return base64.b32encode(mac).decode("ascii").lower().rstrip("=")
+
+
+def verp_sender(return_path: str, secret: bytes, list_id: str, email: str) -> str:
+    """return_path with the recipient's id after a '+': local+<id>@domain."""
+    local, _, domain = return_path.rpartition("@")
+    return f"{local}+{verp_id(secret, list_id, email)}@{domain}"
 
 
 def _b64(data: bytes) -> str:
@@ -108,7 +139,8 @@ class Personalizer:
     """Makes each recipient's copy of one built letter from parts cut and encoded once."""
 
     def __init__(self, letter: BuiltLetter, secret: bytes, list_id: str, *,
-                 unsubscribe_mailto: str | None = None, test: bool = False) -> None:
+                 unsubscribe_mailto: str | None = None, test: bool = False, return_path: str | None = None,
+                 verp: bool = False) -> None:
         if not secret:
             raise DigestError("the unsubscribe secret is empty; export a long random value in its variable")
         self.letter = letter
@@ -116,7 +148,9 @@ class Personalizer:
         self.mailto = unsubscribe_mailto
         self.domain = parseaddr(letter.sender)[1].rpartition("@")[2] or "localhost"
         self.test = test
-        self.envelope_sender = parseaddr(letter.sender)[1]
+        self.envelope_sender = return_path or parseaddr(letter.sender)[1]
+        self.list_id = list_id
+        self.verp = verp and bool(return_path)
         subject = (TEST_PREFIX if test else "") + letter.subject
         fingerprint = hashlib.sha256((letter.html + letter.text).encode("utf-8")).hexdigest()
         self.fingerprint = f"{fingerprint}:{letter.subject}"
@@ -134,7 +168,8 @@ class Personalizer:
 
     def copy(self, recipient: Recipient, now: datetime, *, nonce: str = "", wire: bool = False) -> Copy:
         """The recipient's message; `now` is its Date. wire=True gives the dot-stuffed form for SMTP DATA."""
-        url = unsubscribe_link(self.letter.unsubscribe_url, self.secret, recipient.email)
+        url = unsubscribe_link(self.letter.unsubscribe_url, self.secret, recipient.email, self.list_id,
+                               self.letter.date)
         message_id = self.message_id(recipient.email, nonce)
         targets = f"<{url}>" + (f", <{self.mailto}>" if self.mailto else "")
         headers = b"".join([
@@ -149,6 +184,12 @@ class Personalizer:
             "name_text": f" {name}" if name else "", "name_html": f" {html.escape(name)}" if name else "",
         }
         return Copy(self.template.render(headers, values, wire=wire), message_id)
+
+    def sender_for(self, email: str) -> str:
+        """The envelope sender (MAIL FROM) of this recipient's copy: where its bounce goes."""
+        if self.verp:
+            return verp_sender(self.envelope_sender, self.secret, self.list_id, email)
+        return self.envelope_sender
 
     def message_id(self, email: str, nonce: str = "") -> str:
         """The same for a recipient on every run of one issue (so a resent copy can be recognised as the

@@ -29,6 +29,9 @@ ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times i
 # (servers often close after so many messages per connection), then longer pauses.
 BACKOFF = (0.0, 1.0, 2.0, 5.0, 10.0)
 Progress = Callable[[int, int], None]
+# Who left the list since the send began (keys): asked at least every RECHECK messages and before each retry.
+Gone = Callable[[], set[str]]
+RECHECK = 100
 # Errors that mean the connection is gone: the transaction's outcome is then known only if DATA had not begun.
 LOST = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, socket.timeout, OSError)
 
@@ -55,6 +58,7 @@ class Report:
     unknown_before: list[str] = field(default_factory=list)
     letter_changed: bool = False
     seconds: float = 0.0
+    left: list[str] = field(default_factory=list)  # unsubscribed (or bounced) while the send ran: not sent to
 
 
 def secret(cfg: Config) -> bytes:
@@ -73,6 +77,14 @@ def list_id(cfg: Config, letter: BuiltLetter) -> str:
     if cfg.smtp and cfg.smtp.list_id:
         return cfg.smtp.list_id
     domain = letter.sender.rpartition("@")[2].strip(" >") or "localhost"
+    return f"lettre.{domain}"
+
+
+def list_id_of(cfg: Config) -> str:
+    """The list's id from the configuration alone ([letter] from for the default), as `digest serve` needs."""
+    if cfg.smtp and cfg.smtp.list_id:
+        return cfg.smtp.list_id
+    domain = cfg.letter.sender.rpartition("@")[2].strip(" >") or "localhost"
     return f"lettre.{domain}"
 
 
@@ -309,8 +321,12 @@ class Pace:
 
 def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence[Recipient],
               connection: Connection, *, rate: float | None = None, retry_wait: float = 60.0,
-              resend_unknown: bool = False, on_progress: Progress | None = None) -> Report:
-    """Send to every recipient of the list the journal has not sent to (nor, unless asked, may have)."""
+              resend_unknown: bool = False, on_progress: Progress | None = None, gone: Gone | None = None) -> Report:
+    """Send to every recipient of the list the journal has not sent to (nor, unless asked, may have).
+
+    `gone()` names who left the list meanwhile: asked every RECHECK messages and before each retry round,
+    so no one is sent to after the moment they unsubscribed (a running send honours it within RECHECK).
+    """
     report = Report()
     began = time.monotonic()
     journal.recover()
@@ -324,7 +340,15 @@ def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence
     try:
         for round_number in range(1, ROUNDS + 1):
             retry: list[Recipient] = []
-            for recipient in todo:
+            left: set[str] = set()
+            for number, recipient in enumerate(todo):
+                if gone is not None and number % RECHECK == 0:
+                    left = gone()
+                if recipient.key in left:
+                    report.left.append(recipient.email)
+                    journal.withdraw(recipient)  # not pending any more: the letter's send can be complete
+                    finished += 1
+                    continue
                 pace.wait()
                 outcome = _send_one(personalizer, journal, connection, recipient)
                 report.attempted += 1
@@ -349,7 +373,7 @@ def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence
 def _send_one(personalizer: Personalizer, journal: Journal, connection: Connection,
               recipient: Recipient) -> Outcome:
     copy = personalizer.copy(recipient, datetime.now(UTC).astimezone(), wire=True)
-    outcome = connection.transaction(personalizer.envelope_sender, recipient.email, copy.raw,
+    outcome = connection.transaction(personalizer.sender_for(recipient.email), recipient.email, copy.raw,
                                      lambda: journal.before(recipient, copy.message_id),
                                      lambda: journal.revert(recipient))
     journal.after(recipient, outcome.state, outcome.code, outcome.response)
@@ -375,7 +399,8 @@ def send_test(personalizer: Personalizer, recipients: Sequence[Recipient], conne
         for recipient in recipients:
             now = datetime.now(UTC).astimezone()
             copy = personalizer.copy(recipient, now, nonce=secrets.token_hex(8), wire=True)
-            outcome = connection.transaction(personalizer.envelope_sender, recipient.email, copy.raw, lambda: None)
+            outcome = connection.transaction(personalizer.sender_for(recipient.email), recipient.email, copy.raw,
+                                             lambda: None)
             report.attempted += 1
             _tally(report, recipient, outcome)
     finally:
@@ -423,7 +448,9 @@ def prepare(cfg: Config, day: date, outbox: Path, *, test: bool = False) -> Job:
     """Read the built letter for `day` and precompute its copies; DigestError (exit 2) when it cannot be sent."""
     letter = read_built(outbox, day)
     personalizer = Personalizer(letter, secret(cfg), list_id(cfg, letter),
-                                unsubscribe_mailto=cfg.letter.unsubscribe_mailto, test=test)
+                                unsubscribe_mailto=cfg.letter.unsubscribe_mailto, test=test,
+                                return_path=cfg.smtp.return_path if cfg.smtp else None,
+                                verp=bool(cfg.smtp and cfg.smtp.verp))
     return Job(cfg, letter, personalizer, journal_module.folder_for(cfg, day))
 
 
@@ -434,10 +461,10 @@ def connection_for(cfg: Config) -> Connection:
 
 
 def run_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
-             on_progress: Progress | None = None) -> Report:
+             on_progress: Progress | None = None, gone: Gone | None = None) -> Report:
     """The real send to a list, journalled in <private_dir>/<date>/."""
     smtp = job.cfg.smtp
     with journal_module.opened(job.private) as journal:
         return send_list(job.personalizer, journal, recipients, connection,
                          rate=smtp.rate if smtp else None, retry_wait=smtp.retry_wait if smtp else 60.0,
-                         resend_unknown=resend_unknown, on_progress=on_progress)
+                         resend_unknown=resend_unknown, on_progress=on_progress, gone=gone)

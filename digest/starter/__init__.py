@@ -64,7 +64,7 @@ def starter_files(today: date) -> dict[str, bytes]:
     starter = files(__name__)
     return {
         "sources.toml": starter.joinpath("sources.toml").read_bytes(),
-        "issues/exemple.toml": starter.joinpath("issues", "exemple.toml").read_bytes(),
+        "issues/exemple.toml": starter.joinpath("issue-exemple.toml").read_bytes(),
         "donnees/actualites.csv": _csv(["title", "url", "date", "summary"],
                                        [[t, u, (today - timedelta(days=d)).isoformat(), s] for d, t, u, s in NEWS]),
         "donnees/agenda.csv": _csv(["title", "url", "start", "place"],

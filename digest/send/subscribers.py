@@ -1,0 +1,446 @@
+"""The subscriber store: one SQLite file (subscribers.sqlite beside sources.toml), one row per address.
+
+Each row has a status (subscribed, unsubscribed, bounced, complained) and when and why it last changed
+(which letter, which message). Every change is also an event, counted per letter by `stats`. An erased
+person leaves only a keyed hash, so that an import cannot silently add them again. Addresses are private:
+nothing here logs one; `mask()` is what a page or a log line may show.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.errors import DigestError
+from digest.send import recipients as csv_rules
+from digest.send.recipients import Recipient, Rejected, check_address
+
+STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
+SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscriber (
+    key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('subscribed', 'unsubscribed', 'bounced', 'complained')),
+    reason TEXT NOT NULL DEFAULT '',
+    letter TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    changed TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    fields TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS subscriber_status ON subscriber (status);
+CREATE TABLE IF NOT EXISTS event (
+    id INTEGER PRIMARY KEY,
+    key TEXT,
+    letter TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_key ON event (key);
+CREATE TABLE IF NOT EXISTS erased (hash TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# The columns the store keeps itself; every other CSV column is kept as an extra field (organisation, city…).
+OWN_COLUMNS = {*csv_rules.EMAIL_COLUMNS, *csv_rules.NAME_COLUMNS, *csv_rules.UNSUBSCRIBED_COLUMNS,
+               "status", "reason", "letter", "changed", "created", "updated"}
+EXPORT_COLUMNS = ("email", "name", "status", "reason", "letter", "changed", "created", "updated")
+MAX_FIELD = 200  # an extra field's value is cut there: a spreadsheet cell, not a document
+
+
+class StoreError(DigestError):
+    """The subscriber store cannot be used (not a database, or a bad address given)."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One row of the store."""
+
+    email: str
+    name: str
+    status: str
+    reason: str
+    letter: str
+    message: str
+    changed: str
+    created: str
+    updated: str
+    fields: dict[str, str]
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, and the rows it left alone with their line and why."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: list[Rejected] = field(default_factory=list)
+    kept_out: list[Rejected] = field(default_factory=list)  # left or erased: not subscribed again
+
+
+@dataclass(frozen=True)
+class LetterStats:
+    """What happened to one letter's recipients afterwards."""
+
+    letter: str
+    unsubscribed: int
+    bounced: int
+    soft_bounces: int
+    complained: int
+
+
+def mask(email: str) -> str:
+    """An address as a page or a log line may show it: a***e@e***.org."""
+    local, _, domain = email.rpartition("@")
+    host, dot, tld = domain.rpartition(".")
+
+    def hide(part: str) -> str:
+        return part[:1] + "***" + (part[-1:] if len(part) > 2 else "")
+
+    return f"{hide(local)}@{hide(host) + dot + tld if host else hide(domain)}"
+
+
+def now() -> str:
+    """The time a change is recorded at (UTC, ISO 8601)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """The subscriber store, open on one SQLite file; safe to open from several processes at once."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        if not path.exists():  # addresses: readable by their owner only (SQLite gives its -wal and -shm files
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the same mode)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a subscriber store ({exc}); give another [subscribers] path") from None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def get(self, email: str) -> Subscriber | None:
+        """The row of this address (any case), or None."""
+        row = self._db.execute("SELECT email, name, status, reason, letter, message, changed, created, updated, "
+                               "fields FROM subscriber WHERE key=?", (_key(email),)).fetchone()
+        return _subscriber(row) if row else None
+
+    def rows(self, status: str | None = None) -> list[Subscriber]:
+        """Every row (or those with this status), by address."""
+        query = ("SELECT email, name, status, reason, letter, message, changed, created, updated, fields "
+                 "FROM subscriber" + (" WHERE status=?" if status else "") + " ORDER BY key")
+        return [_subscriber(r) for r in self._db.execute(query, (status,) if status else ())]
+
+    def subscribed(self) -> list[Recipient]:
+        """Those to send to, in the order they joined."""
+        return [Recipient(email, name) for email, name in self._db.execute(
+            "SELECT email, name FROM subscriber WHERE status='subscribed' ORDER BY created, rowid")]
+
+    def gone(self) -> set[str]:
+        """The keys of everyone not (or no longer) subscribed: a running send asks this every 100 messages."""
+        return {k for (k,) in self._db.execute("SELECT key FROM subscriber WHERE status != 'subscribed'")}
+
+    def counts(self) -> dict[str, int]:
+        """How many addresses have each status (every status present)."""
+        found = dict(self._db.execute("SELECT status, COUNT(*) FROM subscriber GROUP BY status").fetchall())
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    def letters(self) -> list[LetterStats]:
+        """Unsubscribes, bounces and complaints per letter, newest letter first."""
+        rows = self._db.execute(
+            "SELECT letter, SUM(kind='unsubscribed'), SUM(kind='bounced'), SUM(kind='soft-bounce'), "
+            "SUM(kind='complained') FROM event WHERE letter != '' GROUP BY letter ORDER BY letter DESC")
+        return [LetterStats(*row) for row in rows]
+
+    def letter(self, letter: str) -> LetterStats:
+        """The figures of one letter (all 0 when nothing happened)."""
+        found = [s for s in self.letters() if s.letter == letter]
+        return found[0] if found else LetterStats(letter, 0, 0, 0, 0)
+
+    def erased(self, email: str) -> bool:
+        """Whether this address was erased on its owner's request."""
+        return self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash(email),)).fetchone() is not None
+
+    # --- changing ------------------------------------------------------------------------------------------
+
+    def add(self, email: str, name: str = "", fields: dict[str, str] | None = None) -> bool:
+        """Subscribe an address (a new row, or an existing one subscribed again); whether anything changed.
+
+        Asked for by name, so an erased address may come back: its hash is forgotten.
+        """
+        email, name = _checked(email), csv_rules._name(name)
+        with self._transaction() as db:
+            db.execute("DELETE FROM erased WHERE hash=?", (self._hash(email),))
+            existing = self.get(email)
+            if existing is None:
+                self._insert(db, email, name, "subscribed", "added", fields or {})
+                return True
+            if name and name != existing.name:
+                db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=?", (name, now(), _key(email)))
+            return self._set(db, email, "subscribed", "added again", kind="resubscribed")
+
+    def set_status(self, email: str, status: str, reason: str, *, letter: str = "", message: str = "",
+                   kind: str | None = None) -> bool:
+        """Change an address's status and record why; False when it is not in the store or already so."""
+        with self._transaction() as db:
+            return self._set(db, email, status, reason, letter=letter, message=message, kind=kind)
+
+    def unsubscribe(self, email: str, reason: str, *, letter: str = "") -> bool:
+        """Unsubscribe an address: once (a second time changes nothing and records nothing)."""
+        return self.set_status(email, "unsubscribed", reason, letter=letter)
+
+    def leave(self, email: str, reason: str, *, letter: str = "") -> bool:
+        """Unsubscribe an address, recording it as unsubscribed if the store did not have it (a letter sent
+        from a CSV file): the next send, whatever its list, leaves it out. Whether anything changed."""
+        with self._transaction() as db:
+            if self.get(email) is None:
+                self._insert(db, email.strip(), "", "unsubscribed", reason, {})
+                db.execute("UPDATE subscriber SET letter=? WHERE key=?", (letter, _key(email)))
+                db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, 'unsubscribed', ?, ?)",
+                           (_key(email), letter, reason, now()))
+                return True
+            return self._set(db, email, "unsubscribed", reason, letter=letter)
+
+    def soft_bounce(self, email: str, letter: str, detail: str) -> bool:
+        """Count a temporary failure; the SOFT_LIMIT-th on a different letter marks the address bounced."""
+        key = _key(email)
+        with self._transaction() as db:
+            if self.get(email) is None:
+                return False
+            db.execute("INSERT INTO event (key, letter, kind, detail, at) SELECT ?, ?, 'soft-bounce', ?, ? "
+                       "WHERE NOT EXISTS (SELECT 1 FROM event WHERE key=? AND letter=? AND kind='soft-bounce')",
+                       (key, letter, detail[:MAX_FIELD], now(), key, letter))
+            letters = db.execute("SELECT COUNT(DISTINCT letter) FROM event WHERE key=? AND kind='soft-bounce'",
+                                 (key,)).fetchone()[0]
+            if letters >= SOFT_LIMIT:
+                return self._set(db, email, "bounced", f"{letters} temporary failures on different letters",
+                                 letter=letter)
+            return False
+
+    def erase(self, email: str) -> bool:
+        """Delete everything about an address but a keyed hash (kept so an import cannot add it back);
+        the per-letter counts keep their numbers, with nothing left that names the person."""
+        key = _key(email)
+        with self._transaction() as db:
+            found = db.execute("DELETE FROM subscriber WHERE key=?", (key,)).rowcount
+            db.execute("UPDATE event SET key=NULL, detail='' WHERE key=?", (key,))
+            db.execute("INSERT OR IGNORE INTO erased (hash, at) VALUES (?, ?)", (self._hash(email), now()))
+        return bool(found)
+
+    def seen(self, message_key: str) -> bool:
+        """Whether a bounce message with this key was processed already."""
+        return self._db.execute("SELECT 1 FROM processed WHERE id=?", (message_key,)).fetchone() is not None
+
+    def mark_seen(self, message_key: str) -> None:
+        """Remember a processed bounce message, so a rerun changes nothing."""
+        self._db.execute("INSERT OR IGNORE INTO processed (id, at) VALUES (?, ?)", (message_key, now()))
+
+    def import_csv(self, path: Path, *, resubscribe: bool = False) -> ImportReport:
+        """Add or update the rows of a subscribers CSV (the same rules as `digest send --list`); someone who
+        left (unsubscribed, bounced, complained, erased) is not subscribed again unless `resubscribe`."""
+        report = ImportReport()
+        rows = list(_csv_rows(path, report))
+        with self._transaction() as db:
+            for line, email, name, left, extra in rows:
+                self._import_row(db, report, line, email, name, left, extra, resubscribe)
+        return report
+
+    def _import_row(self, db: sqlite3.Connection, report: ImportReport, line: int, email: str, name: str,
+                    left: bool, extra: dict[str, str], resubscribe: bool) -> None:
+        existing = self.get(email)
+        if existing is None:
+            if self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash(email),)).fetchone():
+                report.kept_out.append(Rejected(line, email, "erased on request; `digest subscribers add` "
+                                                "adds it back if the person asks"))
+                return
+            self._insert(db, email, name, "unsubscribed" if left else "subscribed", "import", extra)
+            report.added += 1
+            return
+        changed = False
+        merged = {**existing.fields, **extra}
+        if (name and name != existing.name) or merged != existing.fields:
+            db.execute("UPDATE subscriber SET name=?, fields=?, updated=? WHERE key=?",
+                       (name or existing.name, json.dumps(merged, ensure_ascii=False), now(), _key(email)))
+            changed = True
+        if left:
+            changed = self._set(db, email, "unsubscribed", "import") or changed
+        elif existing.status != "subscribed":
+            if resubscribe and existing.status != "complained":
+                changed = self._set(db, email, "subscribed", "import --resubscribe", kind="resubscribed") or changed
+            else:
+                report.kept_out.append(Rejected(line, email, f"{existing.status} since {existing.changed[:10]}"
+                                                + ("" if existing.status == "complained" else
+                                                   "; --resubscribe subscribes it again")))
+        if changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+    def export_csv(self) -> str:
+        """Every row as CSV text (';' between fields, as the team's spreadsheet opens it), extras last."""
+        rows = self.rows()
+        extras = sorted({name for row in rows for name in row.fields})
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow([*EXPORT_COLUMNS, *extras])
+        for row in rows:
+            writer.writerow([_cell(v) for v in (row.email, row.name, row.status, row.reason, row.letter,
+                                                 row.changed, row.created, row.updated,
+                                                 *(row.fields.get(e, "") for e in extras))])
+        return out.getvalue()
+
+    # --- inside ------------------------------------------------------------------------------------------
+
+    def _insert(self, db: sqlite3.Connection, email: str, name: str, status: str, reason: str,
+                fields: dict[str, str]) -> None:
+        moment = now()
+        db.execute("INSERT INTO subscriber (key, email, name, status, reason, changed, created, updated, fields) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (_key(email), email, name, status, reason, moment, moment, moment,
+                    json.dumps(fields, ensure_ascii=False)))
+
+    def _set(self, db: sqlite3.Connection, email: str, status: str, reason: str, *, letter: str = "",
+             message: str = "", kind: str | None = None) -> bool:
+        assert status in STATUSES
+        key, moment = _key(email), now()
+        changed = db.execute("UPDATE subscriber SET status=?, reason=?, letter=?, message=?, changed=?, updated=? "
+                             "WHERE key=? AND status != ?",
+                             (status, reason[:MAX_FIELD], letter, message[:MAX_FIELD], moment, moment, key,
+                              status)).rowcount
+        if changed:
+            db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, ?, ?, ?)",
+                       (key, letter, kind or status, reason[:MAX_FIELD], moment))
+        return bool(changed)
+
+    def _hash(self, email: str) -> str:
+        """A keyed hash of the address: the key (random, in this file) makes it useless outside the store."""
+        found = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
+        if found is None:
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)", (secrets.token_hex(32),))
+            found = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
+        return hmac.new(bytes.fromhex(found[0]), _key(email).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _key(email: str) -> str:
+    return email.strip().casefold()
+
+
+def _checked(email: str) -> str:
+    try:
+        return check_address(email)
+    except ValueError as exc:
+        raise StoreError(f"{email!r} is not a usable address: {exc}") from None
+
+
+def _subscriber(row: tuple[str, ...]) -> Subscriber:
+    email, name, status, reason, letter, message, changed, created, updated, fields = row
+    return Subscriber(email, name, status, reason, letter, message, changed, created, updated,
+                      json.loads(fields) if fields else {})
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (=, +, -, @ first)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str, bool, dict[str, str]]]:
+    """(line, address, name, left, extra fields) of each usable row; invalid rows go to the report."""
+    text = csv_rules._text(path)
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = {(c or "").strip().casefold(): c for c in reader.fieldnames or []}
+    email_column = csv_rules._column(columns, csv_rules.EMAIL_COLUMNS)
+    if email_column is None:
+        raise csv_rules.RecipientsError(f"{path}: no 'email' column in the header line ({delimiter.join(columns)}); "
+                                        "the file needs at least: email;name;unsubscribed")
+    name_column = csv_rules._column(columns, csv_rules.NAME_COLUMNS)
+    gone_column = csv_rules._column(columns, csv_rules.UNSUBSCRIBED_COLUMNS)
+    extra_columns = [c for folded, c in columns.items() if folded and folded not in OWN_COLUMNS]
+    seen: set[str] = set()
+    try:
+        for row in reader:
+            raw = (row.get(email_column) or "").strip()
+            if not raw and not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue
+            try:
+                email = check_address(raw)
+            except ValueError as exc:
+                report.invalid.append(Rejected(reader.line_num, raw, str(exc)))
+                continue
+            if _key(email) in seen:
+                continue
+            seen.add(_key(email))
+            left = bool(gone_column) and (row.get(gone_column) or "").strip().casefold() not in \
+                csv_rules.SUBSCRIBED_VALUES
+            extra = {c.strip(): csv_rules._name(row.get(c))[:MAX_FIELD] for c in extra_columns if row.get(c)}
+            yield reader.line_num, email, csv_rules._name(row.get(name_column) if name_column else None), left, extra
+    except csv.Error as exc:
+        raise csv_rules.RecipientsError(f"{path}, line {reader.line_num}: {exc}; fix the line and import again") \
+            from None
+
+
+def erase_from_journals(folders: Iterator[Path] | list[Path], email: str) -> list[Path]:
+    """Delete an address from every send journal (send-journal.sqlite) and dry-run copy under `folders`;
+    the files changed."""
+    key, changed = _key(email), []
+    safe = "".join(ch if ch.isalnum() or ch in "@.-_+" else "_" for ch in email)
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for journal in sorted(folder.rglob("send-journal.sqlite")):
+            db = sqlite3.connect(journal, timeout=30.0, isolation_level=None)
+            try:
+                db.execute("PRAGMA secure_delete=ON")
+                if db.execute("DELETE FROM recipient WHERE key=?", (key,)).rowcount:
+                    changed.append(journal)
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the row left in the WAL
+            except sqlite3.DatabaseError:
+                continue  # not a journal: nothing of ours to erase there
+            finally:
+                db.close()
+        for copy in folder.rglob("*.eml"):
+            if copy.parent.name == "dry-run" and copy.name.casefold().endswith(f"-{safe}.eml".casefold()):
+                copy.unlink()
+                changed.append(copy)
+    return changed

@@ -1,0 +1,238 @@
+"""`digest serve` started for real on 127.0.0.1 (a subprocess, as the README runs it) and driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from digest.send import personalize
+from digest.send.subscribers import Store
+from tests.conftest import LETTER_DATE
+from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, config_text
+from tests.smtp_sink import free_port
+
+LIST = "lettre.cites-unies-france.org"
+ADDRESS = "Anne.Martin@example.org"
+PATH = urlparse(LONG_UNSUBSCRIBE).path
+ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@dataclass
+class Server:
+    """A running `digest serve`: its base URL, its folder, its log file."""
+
+    url: str
+    root: Path
+    log: Path
+
+    def link(self, email: str = ADDRESS) -> str:
+        """The path and query of a subscriber's unsubscribe link, as a letter carries it."""
+        full = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), email, LIST, LETTER_DATE)
+        parsed = urlparse(full)
+        return f"{parsed.path}?{parsed.query}"
+
+    def status(self, email: str = ADDRESS) -> str | None:
+        with Store(self.root / "subscribers.sqlite") as store:
+            row = store.get(email)
+        return row.status if row else None
+
+    def events(self) -> int:
+        with Store(self.root / "subscribers.sqlite") as store:
+            return store.letter(DAY).unsubscribed
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("serve")
+    (root / "sources.toml").write_text(config_text(25), encoding="utf-8")
+    site = root / "site"
+    (site / DAY / "agenda").mkdir(parents=True)
+    (site / DAY / "index.html").write_text("<h1>La lettre</h1>", encoding="utf-8")
+    (site / DAY / "agenda" / "rencontre.ics").write_text("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", encoding="utf-8")
+    (site / ".env").write_text("SECRET=1", encoding="utf-8")
+    (site / DAY / "send-journal.sqlite").write_bytes(b"private")
+    (site / "abonnes.csv").write_text("email\nanne@example.org\n", encoding="utf-8")
+    (site / DAY / "dry-run").mkdir()
+    (site / DAY / "dry-run" / "00001-anne@example.org.eml").write_text("To: anne@example.org", encoding="utf-8")
+    with Store(root / "subscribers.sqlite") as store:
+        store.add(ADDRESS, "Anne")
+        store.add("bob@example.org", "Bob")
+    port = free_port()
+    log = root / "serve.log"
+    env = {**os.environ, "DIGEST_SECRET": SECRET}
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(root / "sources.toml"),
+                                    "--port", str(port), "--site", str(site)], stdout=out, stderr=subprocess.STDOUT,
+                                   env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url + "/", timeout=1)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError(log.read_text()) from None
+            time.sleep(0.1)
+    yield Server(url, root, log)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_a_get_shows_a_french_page_with_a_button_and_changes_nothing(server: Server) -> None:
+    answer = httpx.get(server.url + server.link())
+    assert answer.status_code == 200
+    page = answer.text
+    assert "Se désinscrire" in page and "Me désinscrire" in page and 'method="post"' in page
+    assert "La Lettre de Cités Unies France" in page and "A***n@e***e.org" in page
+    assert "Anne.Martin" not in page and "#16365f" in page  # masked address, the letter's colours
+    assert server.status() == "subscribed"
+
+
+def test_the_rfc_8058_one_click_post_unsubscribes_once_and_answers_200(server: Server) -> None:
+    link = server.link("bob@example.org")
+    before = server.events()
+    # Exactly what Gmail and Yahoo send: POST, the URI from List-Unsubscribe, this body, no cookie.
+    answer = httpx.post(server.url + link, content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK,
+                        follow_redirects=False)
+    assert answer.status_code == 200
+    assert "Vous êtes désinscrit·e" in answer.text and "Je me suis trompé, me réabonner" in answer.text
+    assert server.status("bob@example.org") == "unsubscribed"
+    again = httpx.post(server.url + link, content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    assert again.status_code == 200 and again.text == answer.text
+    assert server.events() == before + 1  # the same token twice: one change recorded
+
+
+def test_a_multipart_one_click_post_works_too(server: Server) -> None:
+    email = "carla@example.org"
+    with Store(server.root / "subscribers.sqlite") as store:
+        store.add(email)
+    answer = httpx.post(server.url + server.link(email), files={"List-Unsubscribe": (None, "One-Click")})
+    assert answer.status_code == 200 and server.status(email) == "unsubscribed"
+
+
+def test_the_pages_button_unsubscribes_and_the_way_back_subscribes_again(server: Server) -> None:
+    email = "dora@example.org"
+    with Store(server.root / "subscribers.sqlite") as store:
+        store.add(email)
+    link = server.link(email)
+    page = httpx.post(server.url + link, data={"action": "unsubscribe"})
+    assert page.status_code == 200 and server.status(email) == "unsubscribed"
+    assert 'value="resubscribe"' in page.text
+    back = httpx.post(server.url + link, data={"action": "resubscribe"})
+    assert back.status_code == 200 and "de nouveau abonné" in back.text and server.status(email) == "subscribed"
+
+
+def test_an_address_the_store_does_not_know_is_recorded_as_unsubscribed(server: Server) -> None:
+    email = "from-a-csv@example.org"
+    answer = httpx.post(server.url + server.link(email), content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    assert answer.status_code == 200 and server.status(email) == "unsubscribed"
+
+
+@pytest.mark.parametrize("token", ["", "abc", "%C3%A9t%C3%A9.abc", "YW5uZUBleGFtcGxlLm9yZw.AAAAAAAAAAAAAAAAAAAAAA"])
+def test_a_bad_token_is_a_plain_400_and_changes_nothing(server: Server, token: str) -> None:
+    for answer in (httpx.get(f"{server.url}{PATH}?t={token}"),
+                   httpx.post(f"{server.url}{PATH}?t={token}", content=b"List-Unsubscribe=One-Click",
+                              headers=ONE_CLICK)):
+        assert answer.status_code == 400
+        assert "Lien non valable" in answer.text and "Traceback" not in answer.text
+    assert server.status() == "subscribed"
+
+
+def test_a_truncated_token_is_refused(server: Server) -> None:
+    answer = httpx.post(server.url + server.link()[:-8], content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    assert answer.status_code == 400 and server.status() == "subscribed"
+
+
+def test_a_post_without_the_one_click_body_changes_nothing(server: Server) -> None:
+    answer = httpx.post(server.url + server.link(), content=b"something=else", headers=ONE_CLICK)
+    assert answer.status_code == 400 and server.status() == "subscribed"
+
+
+def test_a_large_body_is_refused(server: Server) -> None:
+    big = b"List-Unsubscribe=One-Click&x=" + b"a" * 100_000
+    answer = httpx.post(server.url + server.link(), content=big, headers=ONE_CLICK)
+    assert answer.status_code == 413 and server.status() == "subscribed"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: read until the limit, then refused
+        for _ in range(50):
+            yield b"a" * 1000
+
+    chunked = httpx.post(server.url + server.link(), content=chunks(), headers=ONE_CLICK)
+    assert chunked.status_code in (400, 413) and server.status() == "subscribed"  # the form's own limit first
+
+
+def test_the_published_letters_are_served_and_nothing_private(server: Server) -> None:
+    assert httpx.get(f"{server.url}/{DAY}/index.html").text == "<h1>La lettre</h1>"
+    ics = httpx.get(f"{server.url}/{DAY}/agenda/rencontre.ics")
+    assert ics.status_code == 200 and ics.text.startswith("BEGIN:VCALENDAR")
+    for path in ("/.env", f"/{DAY}/send-journal.sqlite", "/abonnes.csv", f"/{DAY}/dry-run/00001-anne@example.org.eml",
+                 "/subscribers.sqlite", "/sources.toml", "/../sources.toml",
+                 "/%2e%2e/sources.toml", "/nothing-here"):
+        answer = httpx.get(server.url + path)
+        assert answer.status_code == 404, f"{path}: {answer.status_code}"
+        assert "Page introuvable" in answer.text
+    assert httpx.get(f"{server.url}/{DAY}/").text == "<h1>La lettre</h1>"  # a folder's index.html
+    listing = httpx.get(f"{server.url}/{DAY}/agenda/")
+    assert listing.status_code == 404  # no index.html in a folder: no listing either
+
+
+def test_other_methods_are_refused_with_a_plain_page(server: Server) -> None:
+    answer = httpx.request("DELETE", server.url + server.link())
+    assert answer.status_code == 405 and "Traceback" not in answer.text and server.status() == "subscribed"
+
+
+def test_every_answer_carries_the_security_headers(server: Server) -> None:
+    for answer in (httpx.get(server.url + server.link()), httpx.get(f"{server.url}/{DAY}/index.html"),
+                   httpx.get(server.url + "/nothing")):
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "server" not in answer.headers
+    assert httpx.get(server.url + server.link()).headers["cache-control"] == "no-store"
+
+
+def test_the_log_never_shows_an_address_or_a_token(server: Server) -> None:
+    httpx.post(server.url + server.link("bob@example.org"), content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    time.sleep(0.3)
+    log = server.log.read_text(encoding="utf-8", errors="replace")
+    token = personalize.make_token(SECRET.encode(), ADDRESS, LIST)
+    assert "Uvicorn running" in log
+    assert ADDRESS.lower() not in log.lower() and "bob@example.org" not in log and token[:20] not in log
+
+
+def test_several_workers_answer_and_share_the_store(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        store.add(ADDRESS)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+                                "--port", str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "DIGEST_SECRET": SECRET})
+    server = Server(f"http://127.0.0.1:{port}", tmp_path, tmp_path / "none.log")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answers = [httpx.post(server.url + server.link(), content=b"List-Unsubscribe=One-Click",
+                                      headers=ONE_CLICK) for _ in range(4)]
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        assert {a.status_code for a in answers} == {200}
+        assert server.status() == "unsubscribed" and server.events() == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
