@@ -248,12 +248,12 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
         click.echo(f"Fetched {len(results)} links and images: {len(broken)} broken")
         findings = check.ordered([*broken, *findings])
     shown, hidden = accept.split(findings, accepted)
-    for finding in shown:
-        click.echo(finding.line())
+    listed = [(f, f.line()) for f in shown]
+    listed += [(f, "accepted " + f.line().split(" ", 1)[1].lstrip()) for f in hidden] if verbose else []
+    for finding, line in listed:
+        click.echo(line)
         if verbose and finding.detail:
             click.echo(f"{'':9}{finding.detail}")
-    for finding in hidden if verbose else ():
-        click.echo(f"accepted {finding.check:<14} {finding.where}: {finding.message}")
     where = f" in {accepted.file}" if accepted.file else ""
     also = f" ({len(hidden)} accepted{where}; -v lists them)" if hidden and not verbose else ""
     click.echo(check.summary(shown) + also + ".")

@@ -60,7 +60,9 @@ def test_default_letter_has_no_error_and_flags_the_badge_border_radius(default_b
     assert "Outlook (Windows)" in radius[0].message
     assert 'class="bd"' in radius[0].detail  # names where it is used: the agenda badge
     assert "caniemail.com, data of 2026-05-13" in radius[0].detail
-    assert "\n" not in radius[0].line() and radius[0].line().startswith("warning  css            CSS border-radius (css-border-radius): ignored by")
+    line = radius[0].line()
+    assert "\n" not in line
+    assert line.startswith("warning  css            CSS border-radius (css-border-radius): ignored by")
 
 
 def test_errors_come_before_warnings() -> None:

@@ -66,7 +66,8 @@ def read(path: Path) -> dict[str, str]:
 
 def split(findings: Iterable[Finding], accepted: Accepted) -> tuple[list[Finding], list[Finding]]:
     """The findings to show and those accepted, each in the order given."""
-    shown, hidden = [], []
+    shown: list[Finding] = []
+    hidden: list[Finding] = []
     for finding in findings:
         (hidden if accepted.covers(finding) else shown).append(finding)
     return shown, hidden
