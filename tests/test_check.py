@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -115,7 +116,8 @@ def test_the_default_letters_thumbnails_are_decorative_with_a_fixed_box(default_
     for image in images:
         assert image.get("alt") == ""
         assert (image.get("width"), image.get("height")) == ("96", "64")
-        assert "background:" in image.get("style", "")  # a tinted box where the client blocks pictures
+        assert image.getparent().get("class") == "th"  # tinted from the head where the client blocks pictures
+    assert re.search(r"\.th img \{[^}]*background: #dfe6ee", default_built.rendered.html)
 
 
 def test_image_with_alt_and_width_passes_and_css_width_counts() -> None:
