@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint bench screenshot clean
 
@@ -21,10 +22,16 @@ run: $(STAMP)
 	@echo "On a team's machine: pipx install . (then digest anywhere); digest init DOSSIER starts a new letter."
 
 ## test: set up, then lint, type-check and run every test
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check digest tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# axe-core for the accessibility tests (tests/test_reader.py): the npm package pinned in tests/axe/. Without
+# npm those tests are skipped here and fail on CI, whose .ci/run installs npm.
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/axe --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the axe-core tests will be skipped (apt-get install npm)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests benchmarks
@@ -39,4 +46,4 @@ screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info tests/axe/node_modules

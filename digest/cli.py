@@ -272,14 +272,20 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
 @click.option("--links", is_flag=True, help="Also fetch every link and image, and list the broken ones.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds to wait for each link with --links.")
-def check_command(config_path: Path, letter_date: date | None, links: bool, timeout: float) -> None:
-    """The pre-send report: build the letter (nothing written) and list what is wrong with it.
+@click.option("--accept", "accepted_keys", multiple=True, metavar="KEY",
+              help="Do not list warnings of this kind (e.g. css-border-radius); repeat for more.")
+@click.option("-v", "--verbose", is_flag=True, help="Give each finding's detail, and list the accepted ones.")
+def check_command(config_path: Path, letter_date: date | None, links: bool, timeout: float,
+                  accepted_keys: tuple[str, ...], verbose: bool) -> None:
+    """The pre-send report: build the letter (nothing written) and list what is wrong with it, errors first.
 
+    Warnings accepted in check-accept.toml beside the template (or with --accept) are only counted.
     Exit code 1 when there is any error, 0 when there are only warnings or nothing.
     """
-    from digest.review import check, linkcheck
+    from digest.review import accept, check, linkcheck
 
     cfg = config.load(config_path)
+    accepted = accept.load(cfg.letter.templates, accepted_keys)
     today = _letter_day(cfg, letter_date)
     built, findings = check.build_and_check(cfg, today)
     click.echo(f"Checking “{built.rendered.subject}” for {today.isoformat()} "
@@ -288,9 +294,16 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
         results, broken = linkcheck.check(built.rendered.html, timeout=timeout)
         click.echo(f"Fetched {len(results)} links and images: {len(broken)} broken")
         findings = check.ordered([*broken, *findings])
-    for finding in findings:
-        click.echo(f"{finding.level:<8} {finding.check:<14} {finding.where}\n         {finding.message}")
-    click.echo(check.summary(findings) + ".")
+    shown, hidden = accept.split(findings, accepted)
+    listed = [(f, f.line()) for f in shown]
+    listed += [(f, "accepted " + f.line().split(" ", 1)[1].lstrip()) for f in hidden] if verbose else []
+    for finding, line in listed:
+        click.echo(line)
+        if verbose and finding.detail:
+            click.echo(f"{'':9}{finding.detail}")
+    where = f" in {accepted.file}" if accepted.file else ""
+    also = f" ({len(hidden)} accepted{where}; -v lists them)" if hidden and not verbose else ""
+    click.echo(check.summary(shown) + also + ".")
     if check.errors(findings):
         raise SystemExit(1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -53,12 +54,16 @@ def default_built(default_config: config.Config) -> pipeline.Built:
 def test_default_letter_has_no_error_and_flags_the_badge_border_radius(default_built: pipeline.Built) -> None:
     findings = check.run(default_built)
     assert check.errors(findings) == []
-    radius = [f for f in findings if f.check == "css" and "css-border-radius" in f.where]
+    radius = [f for f in findings if f.check == "css" and f.key == "css-border-radius"]
     assert len(radius) == 1
     assert radius[0].level == "warning"
+    assert radius[0].where == "CSS border-radius (css-border-radius)"
     assert "Outlook (Windows)" in radius[0].message
-    assert 'class="bd"' in radius[0].message  # names where it is used: the agenda badge
-    assert "caniemail.com, data of 2026-05-13" in radius[0].message
+    assert 'class="bd"' in radius[0].detail  # names where it is used: the agenda badge
+    assert "caniemail.com, data of 2026-05-13" in radius[0].detail
+    line = radius[0].line()
+    assert "\n" not in line
+    assert line.startswith("warning  css            CSS border-radius (css-border-radius): ignored by")
 
 
 def test_errors_come_before_warnings() -> None:
@@ -91,6 +96,28 @@ def test_image_without_alt_or_width_is_flagged() -> None:
     findings = check.images(doc('<img src="https://example.org/a.png">'))
     assert checks_of(findings) == [("warning", "image-alt"), ("warning", "image-width")]
     assert "https://example.org/a.png" in findings[0].where
+
+
+def test_a_decorative_picture_has_an_empty_alt_and_a_long_alt_is_flagged() -> None:
+    assert check.images(doc('<img src="https://example.org/a.png" alt="" width="96" height="64">')) == []
+    missing = check.images(doc('<img src="https://example.org/a.png" width="96">'))
+    assert checks_of(missing) == [("warning", "image-alt")]
+    assert 'alt=""' in missing[0].message  # says what to write for a decorative picture
+    title = "Intempéries dans le centre du Vietnam - Ouverture d’un fonds de solidarité des collectivités françaises"
+    long_alt = check.images(doc(f'<img src="https://example.org/a.png" alt="{title}" width="96">'))
+    assert checks_of(long_alt) == [("warning", "image-alt")]
+    assert f"{len(title)} characters" in long_alt[0].message
+
+
+def test_the_default_letters_thumbnails_are_decorative_with_a_fixed_box(default_built: pipeline.Built) -> None:
+    document = lxml.html.document_fromstring(default_built.rendered.html)
+    images = list(document.iter("img"))
+    assert len(images) >= 15
+    for image in images:
+        assert image.get("alt") == ""
+        assert (image.get("width"), image.get("height")) == ("96", "64")
+        assert image.getparent().get("class") == "th"  # tinted from the head where the client blocks pictures
+    assert re.search(r"\.th img \{[^}]*background: #dfe6ee", default_built.rendered.html)
 
 
 def test_image_with_alt_and_width_passes_and_css_width_counts() -> None:
@@ -315,10 +342,10 @@ def test_css_features_found_in_style_attributes_and_style_blocks() -> None:
 def test_css_dropped_by_major_clients_is_a_warning_naming_the_clients_and_the_source() -> None:
     html = '<html><body><div style="background-image:url(https://e.org/a.png)">x</div></body></html>'
     findings = check.css(html)
-    background = [f for f in findings if "css-background-image" in f.where]
+    background = [f for f in findings if f.key == "css-background-image"]
     assert len(background) == 1 and background[0].level == "warning"
     assert "Outlook (Windows)" in background[0].message
-    assert "caniemail.com" in background[0].message
+    assert "caniemail.com" in background[0].detail
 
 
 def test_css_support_is_read_from_the_newest_test_of_each_client() -> None:
@@ -331,9 +358,10 @@ def test_css_support_is_read_from_the_newest_test_of_each_client() -> None:
     ]})
     html = '<html><body><div style="opacity:0.5; color-scheme: dark">x</div></body></html>'
     findings = check.css(html, table)
-    assert [f.where for f in findings] == ["CSS opacity (css-opacity)"]  # partial support is not reported
+    assert [f.key for f in findings] == ["css-opacity"]  # partial support is not reported
+    assert findings[0].where == "CSS opacity (css-opacity)"
     assert "Outlook (Windows)" in findings[0].message and "Gmail" not in findings[0].message
-    assert "data of 2030-01-02" in findings[0].message
+    assert "data of 2030-01-02" in findings[0].detail
 
 
 def test_the_support_table_ships_with_the_package_and_its_licence() -> None:
@@ -349,11 +377,72 @@ def test_the_support_table_ships_with_the_package_and_its_licence() -> None:
 # --- the command -----------------------------------------------------------------------------------------
 
 
-def test_check_command_on_the_default_letter_exits_0_with_warnings() -> None:
+def test_check_command_on_the_default_letter_exits_0_with_no_css_warning_one_line_each() -> None:
     result = CliRunner().invoke(main, ["check", "-c", str(ROOT / "sources.toml")])
     assert result.exit_code == 0, result.output
-    assert "css-border-radius" in result.output
-    assert "0 errors" in result.output
+    lines = result.output.splitlines()
+    findings = [line for line in lines if line.startswith(("error ", "warning "))]
+    assert findings and not any(" css" in line for line in findings), result.output
+    assert len(lines) == len(findings) + 2  # a heading, one line per finding, the summary
+    assert "0 errors" in lines[-1]
+    assert "accepted in " in lines[-1] and "check-accept.toml" in lines[-1]
+
+
+def test_check_command_verbose_gives_details_and_the_accepted_findings() -> None:
+    result = CliRunner().invoke(main, ["check", "-c", str(ROOT / "sources.toml"), "-v"])
+    assert result.exit_code == 0, result.output
+    assert "accepted css            CSS border-radius (css-border-radius)" in result.output
+    assert "Outlook (Windows)" in result.output
+
+
+def _user_template(tmp_path: Path, write_config: Callable[..., Path], accept: str | None) -> Path:
+    """A configuration whose template folder holds a copy of the stock template (and an accept file)."""
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    shutil.copy(ROOT / "templates" / "letter.mjml.j2", templates)
+    if accept is not None:
+        (templates / "check-accept.toml").write_text(accept, encoding="utf-8")
+    shutil.copy(SAMPLES / "collectivites.csv", tmp_path / "collectivites.csv")
+    return write_config('[[source]]\nname = "c"\nsection = "cuf"\nurl = "collectivites.csv"\n',
+                        letter=_letter_table('templates = "tpl"\n'),
+                        sections='[[section]]\nid = "cuf"\ntitle = "Actualités"\nwindow_days = 2000\n')
+
+
+def test_a_users_template_does_not_inherit_the_stock_accepted_findings(tmp_path: Path,
+                                                                       write_config: Callable[..., Path]) -> None:
+    path = _user_template(tmp_path, write_config, accept=None)
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert "(css-border-radius)" in result.output
+    accepted = CliRunner().invoke(main, ["check", "-c", str(path), "--accept", "css-border-radius"])
+    assert "(css-border-radius)" not in accepted.output
+    assert "(1 accepted; -v lists them)" in accepted.output
+
+
+def test_a_users_template_folder_accepts_its_own_findings(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    path = _user_template(tmp_path, write_config, accept='[accept]\ncss-border-radius = "coins carrés"\n')
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "(css-border-radius)" not in result.output
+    assert "(css-important)" in result.output  # only what the file names
+    assert str(tmp_path / "tpl" / "check-accept.toml") in result.output
+
+
+def test_a_broken_accept_file_is_a_clear_error(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    path = _user_template(tmp_path, write_config, accept="[accept]\ncss-border-radius = 3\n")
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "check-accept.toml" in result.output and "css-border-radius" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_errors_are_never_accepted_and_come_first() -> None:
+    from digest.review import accept
+
+    accepted = accept.Accepted({"unsubscribe": "no", "no-date": "fine"})
+    findings = check.ordered([check.Finding("warning", "no-date", "x"), check.Finding("error", "unsubscribe", "y")])
+    shown, hidden = accept.split(findings, accepted)
+    assert [f.check for f in shown] == ["unsubscribe"]
+    assert [f.check for f in hidden] == ["no-date"]
 
 
 def test_check_command_reports_a_past_event_from_data(write_config: Callable[..., Path]) -> None:

@@ -24,7 +24,7 @@ from digest.review import preview
 from tests.conftest import LETTER_DATE, ROOT
 from tests.preview_support import edit, make_site, running
 
-TITLE_LINE = "{{ letter.title }}</mj-text>"
+TITLE_LINE = "{{ letter.title }}</h1>"
 
 
 def get(url: str) -> tuple[int, str, str]:
@@ -70,7 +70,7 @@ def test_a_template_change_rebuilds_and_is_announced_on_the_event_stream(tmp_pat
         assert events.readline() == b"event: build\n"
         assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 1, "ok": True}
         events.readline()
-        edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</mj-text>")
+        edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</h1>")
         assert events.readline() == b"event: build\n"
         assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 2, "ok": True}
         assert "ÉDITION TEST" in get(server.url + "letter.html")[2]

@@ -131,10 +131,12 @@ def test_each_copy_differs_only_where_it_should(built: personalize.BuiltLetter) 
     link_b = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "b@example.org", "lettre.example.org",
                                           built.date)
     escaped = LONG_UNSUBSCRIBE.replace("&", "&amp;")
-    assert html_a == built.html.replace(f'href="{escaped}"', f'href="{link_a.replace("&", "&amp;")}"')
+    named = '<span class="digest-name"> Anne</span>'  # the stock template greets: "Bonjour Anne,"
+    assert html_a == built.html.replace(f'href="{escaped}"', f'href="{link_a.replace("&", "&amp;")}"').replace(
+        personalize.NAME_MARK, named)
     assert html_b == built.html.replace(f'href="{escaped}"', f'href="{link_b.replace("&", "&amp;")}"')
     text_a = first.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    assert text_a == built.text.replace(LONG_UNSUBSCRIBE, link_a)
+    assert text_a == built.text.replace(LONG_UNSUBSCRIBE, link_a).replace("\nBonjour,\n", "\nBonjour Anne,\n")
     assert first["Message-ID"] != second["Message-ID"]
     assert first["Date"] == "Thu, 20 Nov 2025 09:30:00 +0000"
     # The same recipient keeps the same Message-ID on a later run: a resent copy is the same message.

@@ -33,20 +33,36 @@ Level = Literal["error", "warning"]
 
 SUBJECT_LENGTH = 60  # desktop inboxes cut subjects at about 60-70 characters, phones at about 35-40
 PREHEADER_LENGTH = 110  # inbox previews show about 90-110 characters; spam filters dislike long hidden text
+ALT_LENGTH = 100  # longer, it no longer fits a picture's box when pictures are blocked
 UNSUBSCRIBE_WORDS = re.compile(r"d[ée]sinscri|d[ée]sabonn|unsubscribe", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the report says: its level, the check that found it, what is wrong and where."""
+    """One thing the report says: its level, the check that found it, what is wrong and where.
+
+    `detail` is the longer story (`digest check -v`); `topic` names what the check found when one check
+    finds several kinds of thing (the CSS feature, e.g. css-border-radius).
+    """
 
     level: Level
     check: str
     message: str
     where: str = "letter"
+    detail: str = ""
+    topic: str = ""
 
     def __str__(self) -> str:
         return f"{self.level}: {self.where}: {self.message}"
+
+    @property
+    def key(self) -> str:
+        """What `--accept` and check-accept.toml name: the topic, else the check."""
+        return self.topic or self.check
+
+    def line(self) -> str:
+        """The finding on one line: level, check, where (which names the topic), what."""
+        return f"{self.level:<8} {self.check:<14} {self.where}: {self.message}"
 
 
 def build_and_check(cfg: Config, today: date, sent_in: Path | None = None) -> tuple[Built, list[Finding]]:
@@ -115,14 +131,27 @@ def images(document: lxml.html.HtmlElement) -> list[Finding]:
     for image in document.iter("img"):
         src = (image.get("src") or "").strip()
         where = f"image {_short(src) or '(no src)'}"
-        if image.get("alt") is None:
-            found.append(Finding("warning", "image-alt", "no alt text: screen readers and clients that block "
-                                                          "images show nothing (or the file name)", where))
+        found.extend(_alt(image.get("alt"), where))
         if not image.get("width") and not re.search(r"(^|;)\s*width\s*:", image.get("style") or ""):
             found.append(Finding("warning", "image-width", "no width: Outlook shows it at its full size, which "
                                                             "can break the layout; add width=\"…\"", where))
         found.extend(_address(src, where, image=True))
     return found
+
+
+def _alt(alt: str | None, where: str) -> list[Finding]:
+    """No alt attribute is wrong; alt="" is right for a decorative picture (a thumbnail beside its title)."""
+    if alt is None:
+        return [Finding("warning", "image-alt", "no alt attribute: write alt=\"\" if the picture only "
+                                                "decorates, else a short description", where,
+                        detail="screen readers then read the file name, and clients that block pictures show "
+                               "nothing useful in its place")]
+    if len(alt) > ALT_LENGTH:
+        return [Finding("warning", "image-alt", f"alt text of {len(alt)} characters: keep it short, or "
+                                                "alt=\"\" if it repeats the text beside the picture", where,
+                        detail="with pictures blocked (Outlook's default) the alt text fills the picture's "
+                               "box, cut or spread over many lines")]
+    return []
 
 
 def links(document: lxml.html.HtmlElement) -> list[Finding]:
@@ -325,8 +354,14 @@ def _stale(result: Collected, row: health.Row | None, config: Config | None, tod
 def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
     """CSS in the final HTML that Gmail, Outlook or another checked client ignores (caniemail's table)."""
     table = table or cssdata.load()
-    return [Finding("warning", "css", d.describe(table.source), f"CSS {d.feature.title} ({d.feature.slug})")
-            for d in cssdata.dropped(html, table)]
+    found = []
+    for d in cssdata.dropped(html, table):
+        times = "once" if d.usage.count == 1 else f"{d.usage.count} times"
+        found.append(Finding(
+            "warning", "css", "ignored by " + ", ".join(c.name for c in d.clients),
+            f"CSS {d.feature.title} ({d.feature.slug})", topic=d.feature.slug,
+            detail=f"used {times}, in {'; '.join(d.usage.places)} (source: {table.source}, {d.feature.url})"))
+    return found
 
 
 def _where(section_id: str, item: Item) -> str:
