@@ -102,6 +102,13 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class PreviewConfig:
+    """The optional [preview] table: settings of the editorial desk (digest preview)."""
+
+    test_to: tuple[str, ...] = ()  # where "M'envoyer un test" sends, unless other addresses are typed
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of sources.toml, checked."""
 
@@ -111,6 +118,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     smtp: SmtpConfig | None = None
     fetch: FetchConfig = FetchConfig()
+    preview: PreviewConfig = PreviewConfig()
 
     @property
     def root(self) -> Path:
@@ -278,6 +286,12 @@ def _whole(value: Any) -> int:
     return value
 
 
+def _addresses(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
+        raise ValueError('expected an array of e-mail addresses, e.g. ["redaction@cites-unies-france.org"]')
+    return tuple(v.strip() for v in value)
+
+
 # Each table's keys: name -> (check, default). A default of ... means the key is required.
 LETTER_KEYS: dict[str, tuple[Check, Any]] = {
     "title": (_text, ...),
@@ -333,8 +347,9 @@ FETCH_KEYS: dict[str, tuple[Check, Any]] = {
     "max_redirects": (_whole, 5),
     "cache_dir": (_text, ".digest-cache"),
 }
+PREVIEW_KEYS: dict[str, tuple[Check, Any]] = {"test_to": (_addresses, ())}
 TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
-            "fetch": "table"}
+            "fetch": "table", "preview": "table"}
 
 
 def load(path: Path) -> Config:
@@ -353,6 +368,7 @@ def load(path: Path) -> Config:
     templates = _templates(letter["templates"], path, problems)
     smtp = _smtp(data, problems)
     fetch = _fetch(data, path, problems)
+    preview = _preview(data, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -363,6 +379,7 @@ def load(path: Path) -> Config:
         sources=tuple(SourceConfig(location=resolve_location(s["url"], root), **s) for s in sources),
         smtp=smtp,
         fetch=fetch,
+        preview=preview,
     )
 
 
@@ -540,6 +557,16 @@ def _smtp(data: Mapping[str, Any], problems: _Problems) -> SmtpConfig | None:
         list_id=values["list_id"], secret_env=values["secret_env"] or "DIGEST_SECRET",
         timeout=values["timeout"] or 30.0, retry_wait=60.0 if values["retry_wait"] is None else values["retry_wait"],
     )
+
+
+def _preview(data: Mapping[str, Any], problems: _Problems) -> PreviewConfig:
+    """The optional [preview] table."""
+    table = data.get("preview", {})
+    if not isinstance(table, dict):
+        problems.add("preview", "expected a table [preview]")
+        table = {}
+    values = _read_table(table, PREVIEW_KEYS, "[preview]", problems)
+    return PreviewConfig(test_to=values["test_to"] or ())
 
 
 def _fetch(data: Mapping[str, Any], path: Path, problems: _Problems) -> FetchConfig:

@@ -1,0 +1,130 @@
+// The editorial desk: sends each change (with the session token and the issue file's version), then swaps in
+// the parts of the page and the letter that the rebuild changed. Plain JavaScript, no build step.
+"use strict";
+
+const token = document.querySelector('meta[name="csrf-token"]').content;
+const body = document.body;
+const FRAMES = { "desktop-frame": "/letter.html", "phone-frame": "/letter.html", "dark-frame": "/letter-dark.html",
+                 "text-frame": "/letter.txt" };
+let queue = Promise.resolve();  // one change at a time: each is made on the version the previous one wrote
+let typing = null;
+
+function say(text, bad) {
+  const message = document.getElementById("message");
+  message.textContent = text || "";
+  message.classList.toggle("bad", Boolean(bad));
+}
+
+async function post(url, data) {
+  data.set("token", token);
+  data.set("version", body.dataset.issueVersion);
+  const response = await fetch(url, { method: "POST", body: new URLSearchParams(data),
+                                      headers: { "Accept": "application/json" } });
+  let answer = {};
+  try { answer = await response.json(); } catch (error) { answer = { message: response.statusText }; }
+  return { ok: response.ok, answer };
+}
+
+function change(data) {
+  queue = queue.then(async () => {
+    const { ok, answer } = await post("/action", data);
+    if (ok) {
+      body.dataset.issueVersion = answer.issue_version;
+      say(answer.message || "");
+    } else {
+      say(answer.message || "La modification n'a pas pu être enregistrée.", true);
+    }
+    await refresh();
+  }).catch((error) => say("Le serveur ne répond pas : " + error, true));
+  return queue;
+}
+
+async function refresh() {
+  const response = await fetch("/state", { headers: { "Accept": "application/json" } });
+  const state = await response.json();
+  body.dataset.issueVersion = state.issue_version;
+  for (const [id, html] of Object.entries(state.parts)) {
+    const element = document.getElementById(id);
+    if (element && element.innerHTML !== html) element.innerHTML = html;
+  }
+  for (const [name, value] of Object.entries(state.words)) {
+    const field = document.getElementById(name);
+    if (field && document.activeElement !== field && typing === null && field.value !== value) field.value = value;
+    if (field) field.placeholder = state.placeholders[name] || "";
+  }
+  counts();
+  if (String(state.version) !== body.dataset.version) {
+    body.dataset.version = String(state.version);
+    for (const [id, path] of Object.entries(FRAMES)) document.getElementById(id).src = `${path}?v=${state.version}`;
+  }
+}
+
+function counts() {
+  for (const count of document.querySelectorAll(".count")) {
+    const field = document.getElementById(count.dataset.for);
+    const text = field.value || field.placeholder;
+    const [phone, desktop] = count.dataset.cuts.split(",").map(Number);
+    count.textContent = `${text.length} caractères — un téléphone en montre environ ${phone}, un ordinateur ` +
+      `environ ${desktop}` + (field.value ? "" : " (texte par défaut)");
+    count.classList.toggle("long", text.length > desktop);
+    for (const shown of document.querySelectorAll(`#inbox .${count.dataset.for}`)) shown.textContent = text;
+  }
+}
+
+function fit(frame) {
+  const doc = frame.contentDocument;
+  if (doc && doc.documentElement) frame.style.height = (doc.documentElement.scrollHeight + 2) + "px";
+  window.deskFrameLoaded = { id: frame.id, version: Number(body.dataset.version), epoch: Date.now() };
+}
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.id === "test-form") {
+    event.preventDefault();
+    const result = document.getElementById("test-result");
+    result.textContent = "Envoi en cours…";
+    post("/test-send", new FormData(form)).then(({ answer }) => { result.textContent = answer.message; })
+      .catch((error) => { result.textContent = "Le serveur ne répond pas : " + error; });
+    return;
+  }
+  if (!form.matches("form.act, #words-form")) return;
+  event.preventDefault();
+  change(new FormData(form));
+});
+
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("button.toggle");
+  if (toggle) {
+    const target = document.getElementById(toggle.getAttribute("aria-controls"));
+    target.hidden = !target.hidden;
+    toggle.setAttribute("aria-expanded", String(!target.hidden));
+    if (!target.hidden) target.querySelector("input, textarea, select")?.focus();
+    return;
+  }
+  const view = event.target.closest("button[data-view]");
+  if (view) {
+    for (const frame of document.querySelectorAll("iframe.view")) frame.hidden = true;
+    const frame = document.getElementById(`${view.dataset.view}-frame`);
+    frame.hidden = false;
+    if (view.dataset.width) frame.width = view.dataset.width;
+    for (const other of document.querySelectorAll("button[data-view]")) other.classList.toggle("on", other === view);
+    fit(frame);
+  }
+});
+
+document.getElementById("words-form").addEventListener("input", () => {
+  counts();
+  clearTimeout(typing);
+  typing = setTimeout(() => {
+    typing = null;
+    change(new FormData(document.getElementById("words-form")));
+  }, 400);  // saved once the editor pauses: well within the second the issue asks for
+});
+
+for (const frame of document.querySelectorAll("iframe")) frame.addEventListener("load", () => fit(frame));
+counts();
+
+const events = new EventSource("/events");
+events.addEventListener("build", (event) => {
+  if (String(JSON.parse(event.data).version) !== body.dataset.version) queue = queue.then(refresh);
+});
