@@ -421,6 +421,8 @@ def serve(preview: Preview, host: str, port: int, on_ready: Callable[[str], None
     on_ready(f"http://{f'[{host}]' if ':' in host else host}:{bound}/")
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn raises Ctrl-C again once it has stopped: the stop is the expected end
     finally:
         preview.stop()
         sock.close()
