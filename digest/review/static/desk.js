@@ -25,8 +25,16 @@ async function post(url, data) {
   return { ok: response.ok, answer };
 }
 
+// body.dataset.pending counts the changes and refreshes not finished yet (the tests wait for 0).
+function later(work) {
+  body.dataset.pending = String(Number(body.dataset.pending || 0) + 1);
+  queue = queue.then(work).catch((error) => say("Le serveur ne répond pas : " + error, true))
+    .finally(() => { body.dataset.pending = String(Number(body.dataset.pending) - 1); });
+  return queue;
+}
+
 function change(data) {
-  queue = queue.then(async () => {
+  return later(async () => {
     const { ok, answer } = await post("/action", data);
     if (ok) {
       body.dataset.issueVersion = answer.issue_version;
@@ -35,14 +43,12 @@ function change(data) {
       say(answer.message || "La modification n'a pas pu être enregistrée.", true);
     }
     await refresh();
-  }).catch((error) => say("Le serveur ne répond pas : " + error, true));
-  return queue;
+  });
 }
 
 async function refresh() {
   const response = await fetch("/state", { headers: { "Accept": "application/json" } });
   const state = await response.json();
-  body.dataset.issueVersion = state.issue_version;
   for (const [id, html] of Object.entries(state.parts)) {
     const element = document.getElementById(id);
     if (element && element.innerHTML !== html) element.innerHTML = html;
@@ -53,6 +59,7 @@ async function refresh() {
     if (field) field.placeholder = state.placeholders[name] || "";
   }
   counts();
+  body.dataset.issueVersion = state.issue_version;
   if (String(state.version) !== body.dataset.version) {
     body.dataset.version = String(state.version);
     for (const [id, path] of Object.entries(FRAMES)) document.getElementById(id).src = `${path}?v=${state.version}`;
@@ -126,5 +133,5 @@ counts();
 
 const events = new EventSource("/events");
 events.addEventListener("build", (event) => {
-  if (String(JSON.parse(event.data).version) !== body.dataset.version) queue = queue.then(refresh);
+  if (String(JSON.parse(event.data).version) !== body.dataset.version) later(refresh);
 });
