@@ -330,7 +330,7 @@ def test_the_words_of_the_letter_and_the_section_order(page: Any, desk_site: tup
     page.get_by_label("Objet", exact=True).fill(subject)
     expect(page.locator(".inbox.desktop .subject")).to_have_text(subject)  # live, before any save
     expect(page.locator(".count[data-for='subject']")).to_contain_text(f"{len(subject)} caractères")
-    page.get_by_label("Texte d'aperçu", exact=True).fill("Fonds de solidarité Vietnam, Assises de la coopération frontalière")
+    page.get_by_label("Texte d'aperçu", exact=True).fill("Fonds de solidarité Vietnam, Assises frontalières")
     page.get_by_label("Édito", exact=True).fill("Un mois de **solidarité**.")
     data = wait_file(page, issue, lambda d: d.get("subject") == subject and d["editorial"]["text"].strip()
                      == "Un mois de **solidarité**." and d.get("preheader", "").startswith("Fonds"), seconds=3)

@@ -295,7 +295,7 @@ def test_each_change_is_written_to_the_issue_file_keeping_its_comments(tmp_path:
 
 def test_a_change_made_on_an_older_version_of_the_file_is_refused_and_the_hand_edit_kept(tmp_path: Path) -> None:
     issue = with_issue(tmp_path)
-    with running(make_site(tmp_path)) as (session, server):
+    with running(make_site(tmp_path)) as (_session, server):
         old = json.loads(request(server.url + "state")[2])["issue_version"]
         edit(issue, "pin = [", "# a note written by hand\npin = [")
         status, _, body = request(server.url + "action", {"token": server.desk.token, "version": old,

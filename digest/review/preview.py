@@ -21,7 +21,7 @@ import click
 import watchfiles
 
 from digest import config
-from digest.edit import issuefile, issueedit
+from digest.edit import issueedit, issuefile
 from digest.errors import DigestError
 from digest.pipeline import Built
 from digest.review import check
