@@ -13,6 +13,7 @@ from digest import config, selector
 from digest.model import Collected, Item
 
 from .conftest import LETTER_DATE, make_item
+from .conftest import SECTIONS as SECTIONS_TWO
 
 PARIS = ZoneInfo("Europe/Paris")
 SOURCES = """
@@ -140,9 +141,10 @@ def test_every_candidate_left_out_is_listed_with_why(write_config: Callable[...,
     from digest.edit.issuefile import IssueFile
     from digest.history import History
 
-    cfg = config.load(write_config(SOURCES, sections='[[section]]\nid = "cuf"\ntitle = "CUF"\nmax_items = 2\n'
-                                                        '[[section]]\nid = "agenda"\ntitle = "Agenda"\nkind = "agenda"\n'))
-    items = [make_item("gardé un", date=at(19), image="https://example.org/photo.jpg"), make_item("gardé deux", date=at(18)),
+    sections = SECTIONS_TWO.replace("max_items = 10", "max_items = 2")
+    cfg = config.load(write_config(SOURCES, sections=sections))
+    items = [make_item("gardé un", date=at(19), image="https://example.org/photo.jpg"),
+             make_item("gardé deux", date=at(18)),
              make_item("au-delà du maximum", date=at(17)), make_item("trop ancien", date=at(1, 9)),
              make_item("déjà envoyé", date=at(16), url="https://example.org/envoye"),
              make_item("exclu", date=at(16), url="https://example.org/exclu"),
