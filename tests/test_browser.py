@@ -136,7 +136,9 @@ def test_editing_a_template_updates_the_open_page_then_an_error_keeps_the_letter
         edit(template, TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</mj-text>")
         # No page.reload(): the server-sent event must make the page reload by itself.
         expect(frame(page, "desktop-frame")).to_contain_text("ÉDITION TEST", timeout=WAIT_MS)
+        page.get_by_role("button", name="Téléphone 375").click()  # a hidden frame loads the new letter when shown
         expect(frame(page, "phone-frame")).to_contain_text("ÉDITION TEST")
+        page.get_by_role("button", name="Ordinateur").click()
         shot(page, "preview-after-edit.png")
 
         edit(template, "ÉDITION TEST</mj-text>", "ÉDITION TEST</mj-text>{% endfor %}")  # a Jinja syntax error

@@ -8,6 +8,7 @@ const FRAMES = { "desktop-frame": "/letter.html", "phone-frame": "/letter.html",
                  "text-frame": "/letter.txt" };
 let queue = Promise.resolve();  // one change at a time: each is made on the version the previous one wrote
 let typing = null;
+let loading = Promise.resolve();  // the frame on show loading a new letter: the rest of the page waits for it
 
 function say(text, bad) {
   const message = document.getElementById("message");
@@ -38,7 +39,9 @@ function change(data) {
     const { ok, answer } = await post("/action", data);
     if (ok) {
       body.dataset.issueVersion = answer.issue_version;
+      reload(answer.version);  // the letter first: it is what the editor looks at
       say(answer.message || "");
+      await loading;
     } else {
       say(answer.message || "La modification n'a pas pu être enregistrée.", true);
     }
@@ -49,6 +52,7 @@ function change(data) {
 async function refresh() {
   const response = await fetch("/state", { headers: { "Accept": "application/json" } });
   const state = await response.json();
+  reload(state.version);
   for (const [id, html] of Object.entries(state.parts)) {
     const element = document.getElementById(id);
     if (element && element.innerHTML !== html) element.innerHTML = html;
@@ -60,9 +64,22 @@ async function refresh() {
   }
   counts();
   body.dataset.issueVersion = state.issue_version;
-  if (String(state.version) !== body.dataset.version) {
-    body.dataset.version = String(state.version);
-    for (const [id, path] of Object.entries(FRAMES)) document.getElementById(id).src = `${path}?v=${state.version}`;
+}
+
+// Load the letter of this build in the frame on show; the hidden ones load when they are shown.
+function reload(version) {
+  if (String(version) === body.dataset.version) return;
+  body.dataset.version = String(version);
+  for (const [id, path] of Object.entries(FRAMES)) {
+    const frame = document.getElementById(id);
+    frame.dataset.src = `${path}?v=${version}`;
+    if (frame.hidden) continue;
+    // The page's own updates wait for this load (or a second at most): they share the frame's thread.
+    loading = new Promise((resolve) => {
+      frame.addEventListener("load", resolve, { once: true });
+      setTimeout(resolve, 1000);
+    });
+    frame.src = frame.dataset.src;
   }
 }
 
@@ -81,7 +98,7 @@ function counts() {
 function fit(frame) {
   const doc = frame.contentDocument;
   if (doc && doc.documentElement) frame.style.height = (doc.documentElement.scrollHeight + 2) + "px";
-  window.deskFrameLoaded = { id: frame.id, version: Number(body.dataset.version), epoch: Date.now() };
+  window.deskFrames = { ...(window.deskFrames || {}), [frame.id]: Date.now() };  // when each frame last loaded
 }
 
 document.addEventListener("submit", (event) => {
@@ -113,6 +130,7 @@ document.addEventListener("click", (event) => {
     for (const frame of document.querySelectorAll("iframe.view")) frame.hidden = true;
     const frame = document.getElementById(`${view.dataset.view}-frame`);
     frame.hidden = false;
+    if (frame.dataset.src && !frame.src.endsWith(frame.dataset.src)) frame.src = frame.dataset.src;
     if (view.dataset.width) frame.width = view.dataset.width;
     for (const other of document.querySelectorAll("button[data-view]")) other.classList.toggle("on", other === view);
     fit(frame);
@@ -133,5 +151,8 @@ counts();
 
 const events = new EventSource("/events");
 events.addEventListener("build", (event) => {
-  if (String(JSON.parse(event.data).version) !== body.dataset.version) later(refresh);
+  const built = JSON.parse(event.data);
+  if (String(built.version) === body.dataset.version) return;
+  if (built.ok) reload(built.version);  // the letter at once; the rest of the page follows
+  later(async () => { await loading; await refresh(); });
 });
