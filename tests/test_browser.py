@@ -304,8 +304,8 @@ def test_edit_an_item_and_add_one_by_hand(page: Any, desk_site: tuple[Path, desk
     item.get_by_label("Rubrique").select_option("breves")
     item.get_by_role("button", name="Enregistrer").click()
     data = wait_file(page, issue, lambda d: bool(d.get("override")))
-    assert data["override"] == [{"item": SENEGAL, "title": "Sénégal : un titre plus court", "section": "breves",
-                                 "teaser": data["override"][0]["teaser"]}]
+    # Only what the editor changed is written: the teaser and picture stay the source's.
+    assert data["override"] == [{"item": SENEGAL, "title": "Sénégal : un titre plus court", "section": "breves"}]
     expect(frame(page, "desktop-frame")).to_contain_text("Sénégal : un titre plus court", timeout=WAIT_MS)
     expect(page.locator("#section-breves")).to_contain_text("Sénégal : un titre plus court")
 

@@ -187,16 +187,24 @@ def set_sections(order: list[str]) -> Change:
 
 
 def override(name: str, fields: Mapping[str, str]) -> Change:
-    """Set the item's [[override]] (title, teaser, image, section); empty fields keep the source's values."""
+    """Set the item's [[override]] (title, teaser, image, section); empty fields keep the source's values.
+
+    A field still as the form showed it (`was_<key>`) is not written unless the override already sets it: the
+    file holds only what the editor changed.
+    """
     def change(document: TOMLDocument) -> None:
         tables = _tables(document, "override")
         table = next((t for t in tables if t.get("item") == name), None)
+        values = {key: " ".join(fields.get(key, "").split()) for key in ("title", "teaser", "image", "section")}
+        changed = {key: value for key, value in values.items()
+                   if (table is not None and key in table) or value != " ".join(fields.get(f"was_{key}", "").split())}
+        if not changed:
+            return
         if table is None:
             table = tomlkit.table()
             table["item"] = name
             tables.append(table)
-        for key in ("title", "teaser", "image", "section"):
-            value = " ".join(fields.get(key, "").split())
+        for key, value in changed.items():
             if value:
                 table[key] = value
             else:

@@ -42,6 +42,7 @@ from digest.review.preview import Preview, Snapshot, dark
 LOOPBACK = "127.0.0.1"
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then, so browsers keep the stream open
 MAX_FORM_BYTES = 256 * 1024  # an editorial is a few KB: anything larger is refused unread
+MAX_FIELDS = 64  # the largest form (Ajouter un article) has a dozen fields
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
                "frame-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The letter: no script at all (the frame's sandbox forbids them too), shown only inside the desk.
@@ -64,6 +65,8 @@ class Desk:
         names = {host}
         if _is_loopback(host):
             names |= {"localhost", LOOPBACK}
+        elif _is_unspecified(host):  # every interface: the machine's own name and loopback, never another name
+            names |= {"localhost", LOOPBACK, socket.gethostname()}
         shown = {f"[{n}]" if ":" in n else n for n in names}
         self.hosts = {f"{n}:{port}" for n in shown}
         self.origins = {f"http://{h}" for h in self.hosts}
@@ -72,6 +75,13 @@ class Desk:
     def config(self) -> Config | None:
         """The configuration the last build read."""
         return self.preview.config
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def _is_loopback(host: str) -> bool:
@@ -130,8 +140,11 @@ async def _form(request: Request, desk: Desk) -> dict[str, str]:
     origin = request.headers.get("origin")
     if origin is not None and origin not in desk.origins:
         raise DeskRefusal(403, "Requête venue d'une autre page : refusée.")
-    form = {key: values[-1] for key, values in parse_qs(data.decode("utf-8", "replace"),
-                                                         keep_blank_values=True).items()}
+    try:
+        fields = parse_qs(data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise DeskRefusal(413, "Formulaire trop long.") from None
+    form = {key: values[-1] for key, values in fields.items()}
     if not hmac.compare_digest(form.get("token", ""), desk.token):
         raise DeskRefusal(403, "Jeton de session absent ou périmé : rechargez la page.")
     return form
