@@ -335,7 +335,7 @@ def test_the_words_of_the_letter_and_the_section_order(page: Any, desk_site: tup
     page.get_by_label("Texte d'aperçu", exact=True).fill("Fonds de solidarité Vietnam, Assises frontalières")
     page.get_by_label("Édito", exact=True).fill("Un mois de **solidarité**.")
     data = wait_file(page, issue, lambda d: d.get("subject") == subject and d["editorial"]["text"].strip()
-                     == "Un mois de **solidarité**." and d.get("preheader", "").startswith("Fonds"), seconds=3)
+                     == "Un mois de **solidarité**." and d.get("preheader", "").startswith("Fonds"))
     assert data["editorial"]["title"] == "Édito"
     expect(page.locator("#edito-preview strong")).to_have_text("solidarité", timeout=WAIT_MS)
     expect(frame(page, "desktop-frame")).to_contain_text("Un mois de solidarité.", timeout=WAIT_MS)

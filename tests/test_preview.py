@@ -330,3 +330,26 @@ def issuefile_value(path: Path, key: str) -> Any:
     import tomllib
 
     return tomllib.loads(path.read_text(encoding="utf-8")).get(key, [])
+
+
+def test_each_report_finding_about_an_item_links_to_its_card(tmp_path: Path) -> None:
+    import re
+
+    with running(make_site(tmp_path)) as (_session, server):
+        page = request(server.url)[2]
+        rows = re.findall(r'<tr class="warning"><td>Attention</td><td>no-date</td>\s*<td><a href="#(item-\d+)">', page)
+        assert len(rows) == 3  # the three undated "En bref" items
+        for anchor in rows:  # each link leads to an undated card of the "En bref" section
+            card = page[page.index(f'id="{anchor}"'):]
+            assert "sans date" in card[:card.index("</li>")]
+            assert page.rindex('id="section-', 0, page.index(f'id="{anchor}"')) == page.index('id="section-breves"')
+
+
+def test_the_first_change_makes_the_issue_file_when_there_is_none(tmp_path: Path) -> None:
+    with running(make_site(tmp_path)) as (session, server):
+        issue = tmp_path / "issues" / "2025-11.toml"
+        assert not issue.exists()
+        assert post(server, op="exclude", name=SENEGAL)[0] == 200
+        text = issue.read_text(encoding="utf-8")
+        assert text.startswith("# Le numéro du mois") and issuefile_value(issue, "exclude") == [SENEGAL]
+        assert "Atelier du groupe-pays Sénégal" not in (session.snapshot.html or "")
