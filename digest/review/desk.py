@@ -17,7 +17,7 @@ import secrets
 import socket
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -162,7 +162,7 @@ class DeskRefusal(Exception):
 # --- changes to the issue file -----------------------------------------------------------------------------
 
 
-def change_for(form: Mapping[str, str], cfg: Config, current_order: list[str]) -> issueedit.Change:
+def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.Change:
     """The issue-file change a posted form asks for; DeskRefusal for an unknown one."""
     op, name = form.get("op", ""), form.get("name", "")
     needs_name = {"exclude", "include", "pin", "feature", "move", "override"}
@@ -213,7 +213,7 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
             raise DeskRefusal(409, "La configuration ne se charge pas : corrigez sources.toml d'abord.")
         issue = snapshot.built.prepared.issue if snapshot.built else None
         order = [s.id for s in deskview.section_order(cfg, issue)] if issue else [s.id for s in cfg.sections]
-        change = change_for(form, cfg, order)
+        change = change_for(form, order)
         try:
             issueedit.apply(cfg, snapshot.issue_path, form.get("version", ""), change)
         except issueedit.Conflict as exc:
@@ -335,7 +335,7 @@ def create_app(desk: Desk) -> ASGIApp:
     return Guard(Starlette(routes=routes), desk)
 
 
-async def _stream(desk: Desk) -> Any:
+async def _stream(desk: Desk) -> AsyncIterator[str]:
     """Server-sent events: the current version at once, then one event per rebuild, until the desk stops."""
     seen = -1
     preview = desk.preview

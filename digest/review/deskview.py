@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from digest import selector
-from digest.config import Config
+from digest.config import Config, SectionConfig
 from digest.edit.issuefile import IssueFile
 from digest.model import Item
 from digest.review import check
@@ -99,7 +99,7 @@ def groups(cfg: Config, snapshot: Snapshot) -> tuple[tuple[Card, ...], tuple[Gro
     return featured, tuple(found)
 
 
-def section_order(cfg: Config, issue: IssueFile) -> list[Any]:
+def section_order(cfg: Config, issue: IssueFile) -> list[SectionConfig]:
     """The sections in the letter's order: those the issue file lists first, then the others."""
     first = [s for name in issue.sections for s in cfg.sections if s.id == name]
     return first + [s for s in cfg.sections if s not in first]
