@@ -146,7 +146,12 @@ document.getElementById("words-form").addEventListener("input", () => {
   }, 400);  // saved once the editor pauses: well within the second the issue asks for
 });
 
-for (const frame of document.querySelectorAll("iframe")) frame.addEventListener("load", () => fit(frame));
+for (const frame of document.querySelectorAll("iframe")) {
+  frame.addEventListener("load", () => fit(frame));
+  // A frame may have loaded before this script ran: measure it now.
+  if (frame.contentDocument && frame.contentDocument.readyState === "complete" &&
+      frame.contentDocument.URL !== "about:blank") fit(frame);
+}
 counts();
 
 const events = new EventSource("/events");
