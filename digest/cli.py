@@ -56,7 +56,7 @@ def main() -> None:
     \b
     A month's letter, step by step:
       digest draft            write issues/<YYYY-MM>.toml to edit (édito, pins, exclusions)
-      digest preview          review it in a browser, rebuilt as you edit
+      digest preview          the editorial desk: make the letter in the browser
       digest check            the pre-send report (exit 1 on any error)
       digest build            write outbox/<date>/ (letter.html, .txt, .eml, digest.json)
       digest send --to ME     a test send to yourself
