@@ -41,9 +41,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-## screenshot: redo docs/letter.png, the default letter at desktop and phone widths (needs Debian's chromium)
+## screenshot: redo docs/letter.png (the default letter at desktop and phone widths) and docs/desk.png (the
+## editorial desk at 1400 px) (needs Debian's chromium)
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot.py
+	$(BIN)/python scripts/screenshot.py --desk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info tests/axe/node_modules

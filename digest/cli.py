@@ -61,7 +61,7 @@ def main() -> None:
     \b
     A month's letter, step by step:
       digest draft            write issues/<YYYY-MM>.toml to edit (édito, pins, exclusions)
-      digest preview          review it in a browser, rebuilt as you edit
+      digest preview          the editorial desk: make the letter in the browser
       digest check            the pre-send report (exit 1 on any error)
       digest build            write outbox/<date>/ (letter.html, .txt, .eml, digest.json)
       digest send --to ME     a test send to yourself
@@ -240,17 +240,20 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
               help="The address to listen on; anything but loopback shows the letter to your network.")
 @click.option("--no-open", is_flag=True, help="Do not open the page in a web browser.")
 def preview(config_path: Path, letter_date: date | None, port: int, host: str, no_open: bool) -> None:
-    """Serve a review page of the letter that rebuilds and reloads when its files change.
+    """The editorial desk: make the month's letter in the browser, saved as issues/<YYYY-MM>.toml.
 
-    Desktop and phone widths, dark mode, the text version, the subject and preheader as an inbox shows
-    them, and the pre-send report. Nothing is written to the outbox. Ctrl-C stops it.
+    Every candidate item per section with its actions (exclude, pin, feature, edit, add), the subject,
+    preheader and editorial, the letter at desktop and phone widths and in dark mode, the pre-send report and
+    a test send. Each change is written to the issue file at once; a change to any input file rebuilds the
+    letter. Nothing is written to the outbox. Ctrl-C stops it.
     """
-    from digest.review import check
+    from digest.review import check, desk
     from digest.review import preview as review  # the server's modules load only for this command
 
     config.load(config_path)  # a broken configuration stops here, with its usual message
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the letter", err=True)
+        click.echo(f"warning: listening on {host}: anyone who can reach this machine can read and change the "
+                   "letter", err=True)
 
     def ready(url: str) -> None:
         snapshot = session.snapshot
@@ -262,7 +265,7 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
             webbrowser.open(url)
 
     session = review.Preview(config_path, letter_date, log=lambda line: click.echo(f"  {line}"))
-    review.serve(session, host, port, ready)
+    desk.serve(session, host, port, ready)
     click.echo("Preview stopped.")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from digest import schema
@@ -21,6 +21,7 @@ from digest.errors import ConfigError
 from digest.model import Link, SectionKind
 from digest.schema import Problems
 
+T = TypeVar("T")
 FORMATS = ("rss", "csv", "json", "toml", "ics")
 # What a file's extension says about its format, when `format` is not given.
 EXTENSIONS = {
@@ -113,6 +114,13 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class PreviewConfig:
+    """The optional [preview] table: settings of the editorial desk (digest preview)."""
+
+    test_to: tuple[str, ...] = ()  # where "M'envoyer un test" sends, unless other addresses are typed
+
+
+@dataclass(frozen=True)
 class SubscribersConfig:
     """The [subscribers] table: where the subscriber store is (None: subscribers.sqlite beside sources.toml)."""
 
@@ -130,6 +138,7 @@ class Config:
     smtp: SmtpConfig | None = None
     fetch: FetchConfig = FetchConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
+    preview: PreviewConfig = PreviewConfig()
 
     @property
     def root(self) -> Path:
@@ -181,6 +190,12 @@ def _address(value: Any) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", found):
         raise ValueError(f"expected a bare address such as 'lettre-retour@example.org', got {found!r}")
     return found
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
+        raise ValueError('expected an array of e-mail addresses, e.g. ["redaction@cites-unies-france.org"]')
+    return tuple(schema.line(v) for v in value)
 
 
 def _links(value: Any) -> tuple[Link, ...]:
@@ -268,8 +283,9 @@ FETCH_KEYS: dict[str, schema.Check] = {
     "cache_dir": schema.text,
 }
 SUBSCRIBERS_KEYS: dict[str, schema.Check] = {"path": schema.text}
+PREVIEW_KEYS: dict[str, schema.Check] = {"test_to": _addresses}
 TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
-            "fetch": "table", "subscribers": "table"}
+            "fetch": "table", "subscribers": "table", "preview": "table"}
 
 
 def load(path: Path) -> Config:
@@ -289,6 +305,7 @@ def load(path: Path) -> Config:
     smtp = _smtp(data, problems)
     fetch = _fetch(data, path, problems)
     subscribers = _subscribers(data, path, problems)
+    preview = _optional(data, "preview", PREVIEW_KEYS, PreviewConfig, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -300,6 +317,7 @@ def load(path: Path) -> Config:
         smtp=smtp,
         fetch=fetch,
         subscribers=subscribers,
+        preview=preview,
     )
 
 
@@ -457,3 +475,14 @@ def _subscribers(data: Mapping[str, Any], path: Path, problems: Problems) -> Sub
         return SubscribersConfig()
     values = schema.read_table(table, SUBSCRIBERS_KEYS, "[subscribers]", problems, SubscribersConfig)
     return SubscribersConfig(path.resolve().parent / values["path"] if values["path"] else None)
+
+
+def _optional(data: Mapping[str, Any], key: str, keys: Mapping[str, schema.Check], cls: type[T],
+              problems: Problems) -> T:
+    """An optional table whose values go as they are into `cls` (its defaults when the table is absent)."""
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        problems.add(key, f"expected a table [{key}]")
+        table = {}
+    values = schema.read_table(table, keys, f"[{key}]", problems, cls)
+    return cls(**{k: v for k, v in values.items() if v is not None})

@@ -36,6 +36,7 @@ class Prepared:
     problems: tuple[Problem, ...]  # the issue file's, the history's and the selection's (sources' are in collected)
     already_sent: int  # items left out because an earlier letter carried them
     timings: Mapping[str, float]
+    left_out: tuple[selector.LeftOut, ...] = ()  # every candidate not in the letter, and why
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
@@ -134,7 +135,7 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
                                              issue)
     return Prepared(letter, collected, issue, earlier, selection.notes,
                     (*earlier.problems, *selection.problems, *edito_problems), selection.already_sent,
-                    clock.timings)
+                    clock.timings, selection.left_out)
 
 
 def _list_send_began(config: Config) -> Callable[[date], bool]:

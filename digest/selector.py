@@ -32,6 +32,19 @@ STOP_WORDS = frozenset((
 ))
 
 
+# Why a candidate is not in the letter (LeftOut.reason).
+EXCLUDED, OUTSIDE, SENT, DUPLICATE, OVER_MAX = "excluded", "outside", "sent", "duplicate", "over-max"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A candidate item the letter does not show, in the section it was read for, and why (a reason above)."""
+
+    section: str
+    item: Item
+    reason: str
+
+
 @dataclass(frozen=True)
 class Selection:
     """The sections to render, and what was left out and why, for the build report."""
@@ -41,6 +54,7 @@ class Selection:
     featured: tuple[Item, ...] = ()  # the issue file's "À la une" items, taken out of their sections
     problems: tuple[Problem, ...] = ()  # the issue file names an item that is not there
     already_sent: int = 0  # items left out because an earlier letter carried them
+    left_out: tuple[LeftOut, ...] = ()  # every candidate not shown, with why (for the editorial desk)
 
 
 def select(config: Config, collected: Iterable[Collected], today: date, issue: IssueFile | None = None,
@@ -58,21 +72,29 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         by_section[section_of[result.source]].extend(result.items)
     for section_id, item in issue.extra:
         by_section[section_id].append(item)
+    left_out = [LeftOut(section_id, item, EXCLUDED) for section_id, items in by_section.items() for item in items
+                if any(matches(name, item) for name in issue.exclude)]
     problems, unknown = _apply_issue(issue, by_section)
     notes: list[str] = []
+    before = _snapshot(by_section)
     for section in config.sections:
         items, dropped = _in_time(section, by_section[section.id], today, tz)
         by_section[section.id] = items
         if dropped:
             notes.append(f"{section.id}: {dropped} item(s) outside the section's dates left out")
+    left_out += _gone(before, by_section, OUTSIDE)
     once = {s.id for s in config.sections if not s.repeat}
+    before = _snapshot(by_section)
     already_sent, sent_in = _drop_sent(by_section, history, once) if history else (0, [])
     if already_sent:
         letters = f"sent on {', '.join(d.isoformat() for d in sent_in)}; " if sent_in else ""
         notes.append(f"{already_sent} item(s) already sent in an earlier letter left out ({letters}"
                      "--include-sent keeps them)")
+    left_out += _gone(before, by_section, SENT)
     kinds: dict[str, str] = {s.id: s.kind for s in config.sections}
+    before = _snapshot(by_section)
     notes.extend(merge_duplicates(by_section, kinds, tz))
+    left_out += _gone(before, by_section, DUPLICATE)
     featured = _take_featured(issue.featured, by_section)
     problems.extend(_lost(issue, by_section, featured, unknown))
     sections: list[Section] = []
@@ -80,12 +102,25 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         kept = _pinned_first(by_section[section.id], issue.pin)
         if len(kept) > section.max_items:
             notes.append(f"{section.id}: {len(kept) - section.max_items} item(s) over max_items left out")
+            left_out += [LeftOut(section.id, item, OVER_MAX) for item in kept[section.max_items:]]
         if kept:
             sections.append(Section(section.id, section.title, section.kind, tuple(kept[: section.max_items]),
                                     section.default_image))
         else:
             notes.append(f"{section.id}: no item, section left out")
-    return Selection(tuple(sections), tuple(notes), tuple(featured), tuple(problems), already_sent)
+    return Selection(tuple(sections), tuple(notes), tuple(featured), tuple(problems), already_sent,
+                     tuple(left_out))
+
+
+def _snapshot(by_section: dict[str, list[Item]]) -> dict[str, list[Item]]:
+    return {section_id: list(items) for section_id, items in by_section.items()}
+
+
+def _gone(before: dict[str, list[Item]], after: dict[str, list[Item]], reason: str) -> list[LeftOut]:
+    """The items in `before` that a step took out of `after` (a merged copy keeps its source and uid)."""
+    kept = {(i.source, i.uid) for items in after.values() for i in items}
+    return [LeftOut(section_id, item, reason) for section_id, items in before.items() for item in items
+            if (item.source, item.uid) not in kept]
 
 
 def _where(issue: IssueFile) -> str:

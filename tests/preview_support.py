@@ -1,14 +1,13 @@
-"""A copy of the default project in a temporary folder, and a preview server running on it, for the tests."""
+"""A copy of the default project in a temporary folder, and the editorial desk running on it, for the tests."""
 
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from digest.review import preview
+from digest.review import desk, preview
 from tests.conftest import ROOT, SAMPLES
 
 
@@ -28,19 +27,24 @@ def make_site(folder: Path) -> Path:
 
 
 @contextmanager
-def running(config_path: Path, poll: float = 0.1) -> Iterator[tuple[preview.Preview, preview.PreviewServer]]:
-    """A preview of `config_path` served on a free port of 127.0.0.1, stopped afterwards."""
-    session = preview.Preview(config_path, poll=poll, outbox=config_path.parent / "outbox")
-    server = preview.start_server(session, "127.0.0.1", 0)
+def running(config_path: Path) -> Iterator[tuple[preview.Preview, desk.Running]]:
+    """The desk for `config_path` served on a free port of 127.0.0.1, stopped afterwards."""
+    session = preview.Preview(config_path, outbox=config_path.parent / "outbox")
+    server = desk.Running(session).start()
     session.start_watching(timeout=30)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
         yield session, server
     finally:
+        server.stop()
         session.stop()
-        server.shutdown()
-        server.server_close()
+
+
+def with_issue(folder: Path) -> Path:
+    """The project's commented issue file of November 2025, copied into the site; its path."""
+    path = folder / "issues" / "2025-11.toml"
+    path.parent.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "issues" / "2025-11.toml", path)
+    return path
 
 
 def edit(path: Path, old: str, new: str) -> None:

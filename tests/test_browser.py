@@ -1,4 +1,4 @@
-"""The preview and the web version in a real browser: Debian's Chromium driven by Playwright.
+"""The editorial desk and the web version in a real browser: Debian's Chromium driven by Playwright.
 
 Screenshots are saved under test-artifacts/ (git-ignored). Without Chromium these tests fail when CI is set
 and are skipped otherwise, each time with the command that installs it.
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from digest import config, pipeline
-from digest.review import preview
+from digest.review import desk
 from tests.conftest import LETTER_DATE, ROOT
-from tests.preview_support import edit, make_site, running
+from tests.preview_support import edit, make_site, running, with_issue
 
 CHROMIUM = Path(os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -77,7 +77,7 @@ def frame(page: Any, frame_id: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def shared_preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[preview.PreviewServer]:
+def shared_preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[desk.Running]:
     with running(make_site(tmp_path_factory.mktemp("site"))) as (_session, server):
         yield server
 
@@ -89,24 +89,25 @@ def test_missing_chromium_fails_on_ci_and_skips_elsewhere_saying_how_to_install(
         require_browser(tmp_path / "no-chromium", ci=False)
 
 
-def test_the_page_loads_and_every_frame_shows_the_letter(page: Any, shared_preview: preview.PreviewServer) -> None:
+def test_the_page_loads_and_every_frame_shows_the_letter(page: Any, shared_preview: desk.Running) -> None:
     from playwright.sync_api import expect
 
     page.goto(shared_preview.url)
-    expect(page).to_have_title("Preview · La Lettre de CUF – novembre 2025")
+    expect(page).to_have_title("Rédaction · La Lettre de CUF – novembre 2025")
     for frame_id in ("desktop-frame", "phone-frame", "dark-frame"):
         expect(frame(page, frame_id)).to_contain_text("La Lettre de CUF")
         expect(frame(page, frame_id)).to_contain_text(FIRST_ITEM)
-    expect(page.locator("#subject")).to_have_text("La Lettre de CUF – novembre 2025")
+    expect(page.locator(".inbox.desktop .subject")).to_have_text("La Lettre de CUF – novembre 2025")
     expect(page.locator("#report")).to_contain_text("css-border-radius")
-    expect(page.locator("#text")).to_contain_text("LA LETTRE DE CUF")
+    expect(frame(page, "text-frame")).to_contain_text("LA LETTRE DE CUF")
     assert page.locator("#desktop-frame").bounding_box()["width"] >= 600
+    page.get_by_role("button", name="Téléphone 375").click()
     assert page.locator("#phone-frame").bounding_box()["width"] <= 380
     shot(page, "preview-page.png")
 
 
 @pytest.mark.parametrize("width", [320, 375])
-def test_the_phone_frame_has_no_horizontal_scroll(page: Any, shared_preview: preview.PreviewServer,
+def test_the_phone_frame_has_no_horizontal_scroll(page: Any, shared_preview: desk.Running,
                                                   width: int) -> None:
     from playwright.sync_api import expect
 
@@ -135,19 +136,21 @@ def test_editing_a_template_updates_the_open_page_then_an_error_keeps_the_letter
         edit(template, TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</h1>")
         # No page.reload(): the server-sent event must make the page reload by itself.
         expect(frame(page, "desktop-frame")).to_contain_text("ÉDITION TEST", timeout=WAIT_MS)
+        page.get_by_role("button", name="Téléphone 375").click()  # a hidden frame loads the new letter when shown
         expect(frame(page, "phone-frame")).to_contain_text("ÉDITION TEST")
+        page.get_by_role("button", name="Ordinateur").click()
         shot(page, "preview-after-edit.png")
 
         edit(template, "ÉDITION TEST</h1>", "ÉDITION TEST</h1>{% endfor %}")  # a Jinja syntax error
-        expect(page.locator("#build-error")).to_be_visible(timeout=WAIT_MS)
-        expect(page.locator("#build-error")).to_contain_text("letter.mjml.j2")
-        expect(page.locator("#build-error")).to_contain_text("line")
+        expect(page.locator(".build-error")).to_be_visible(timeout=WAIT_MS)
+        expect(page.locator(".build-error")).to_contain_text("letter.mjml.j2")
+        expect(page.locator(".build-error")).to_contain_text("line")
         expect(frame(page, "desktop-frame")).to_contain_text("ÉDITION TEST")  # the last good letter stays
         expect(frame(page, "phone-frame")).to_contain_text(FIRST_ITEM)
         shot(page, "preview-template-error.png")
 
         edit(template, "{% endfor %}", "")
-        expect(page.locator("#build-error")).to_have_count(0, timeout=WAIT_MS)
+        expect(page.locator(".build-error")).to_have_count(0, timeout=WAIT_MS)
 
 
 class QuietFiles(SimpleHTTPRequestHandler):
@@ -195,3 +198,241 @@ def test_the_web_version_works_served_over_http(page: Any, built_outbox: Path) -
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- the editorial desk: each action clicked, the issue file checked after it ------------------------------
+
+VIETNAM = "https://cites-unies-france.org/intemperies-dans-le-centre-du-vietnam-ouverture-d-un-fonds-de-solidarite-des"
+SENEGAL = "https://cites-unies-france.org/atelier-du-groupe-pays-senegal-le-19-novembre-2025"
+SENEGAL_TITLE = "Atelier du groupe-pays Sénégal"
+VIETNAM_TITLE = "Intempéries dans le centre du Vietnam"
+COMMENT = "# Items left out of this letter."  # a comment of the issue file that every change must keep
+SAVE_SECONDS = 1.0  # every change is on disk within a second
+
+
+def issue_data(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def wait_file(page: Any, path: Path, condition: Any, seconds: float = SAVE_SECONDS) -> dict[str, Any]:
+    """The issue file's data once `condition(data)` holds, within `seconds`; its comment is still there."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        data = issue_data(path)
+        if condition(data):
+            assert COMMENT in path.read_text(encoding="utf-8")
+            settled(page, path)
+            return data
+        assert time.monotonic() < deadline, f"not written within {seconds} s: {data}"
+        page.wait_for_timeout(20)  # not time.sleep: Playwright's sync API routes requests only while called
+
+
+def settled(page: Any, issue: Path) -> None:
+    """Wait until the page shows the issue file as it is on disk, with no change or refresh under way."""
+    from digest.edit.issueedit import version_of
+
+    page.wait_for_function("v => document.body.dataset.issueVersion === v && document.body.dataset.pending === '0'",
+                           arg=version_of(issue), timeout=WAIT_MS)
+
+
+def card(page: Any, title: str) -> Any:
+    return page.locator("li.card").filter(has=page.locator("h4", has_text=title))
+
+
+def letter_text(page: Any) -> str:
+    return str(page.frame_locator("#desktop-frame").locator("body").inner_text())
+
+
+@pytest.fixture
+def desk_site(tmp_path: Path) -> Iterator[tuple[Path, desk.Running]]:
+    """A site with the project's commented issue file, and the desk on it."""
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        yield issue, server
+
+
+def test_exclude_and_reinstate_an_item(page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    from playwright.sync_api import expect
+
+    issue, server = desk_site
+    page.goto(server.url)
+    expect(frame(page, "desktop-frame")).to_contain_text(SENEGAL_TITLE)
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure").click()
+    wait_file(page, issue, lambda d: d.get("exclude") == [SENEGAL])
+    expect(frame(page, "desktop-frame")).not_to_contain_text(SENEGAL_TITLE, timeout=WAIT_MS)
+    expect(card(page, SENEGAL_TITLE)).to_contain_text("Écarté : Exclu par l'équipe")
+    shot(page, "desk-excluded.png")
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Réintégrer").click()
+    wait_file(page, issue, lambda d: d.get("exclude") == [])
+    expect(frame(page, "desktop-frame")).to_contain_text(SENEGAL_TITLE, timeout=WAIT_MS)
+    expect(card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure")).to_be_visible()
+
+
+def test_pin_reorder_pins_and_feature(page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    from playwright.sync_api import expect
+
+    issue, server = desk_site
+    page.goto(server.url)
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Épingler").click()
+    wait_file(page, issue, lambda d: d["pin"] == [VIETNAM, SENEGAL])
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Monter").click()
+    wait_file(page, issue, lambda d: d["pin"] == [SENEGAL, VIETNAM])
+    page.wait_for_function("t => document.querySelector('#desktop-frame').contentDocument.body.innerText"
+                           ".indexOf(t[0]) < document.querySelector('#desktop-frame').contentDocument.body"
+                           ".innerText.indexOf(t[1])", arg=[SENEGAL_TITLE, VIETNAM_TITLE])
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Descendre").click()
+    wait_file(page, issue, lambda d: d["pin"] == [VIETNAM, SENEGAL])
+    card(page, VIETNAM_TITLE).get_by_role("button", name="À la une").click()
+    wait_file(page, issue, lambda d: d.get("featured") == [VIETNAM])
+    expect(frame(page, "desktop-frame")).to_contain_text("À la une", timeout=WAIT_MS)
+    expect(page.locator("section[aria-label='À la une']")).to_contain_text(VIETNAM_TITLE)
+    shot(page, "desk-featured.png")
+
+
+def test_edit_an_item_and_add_one_by_hand(page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    from playwright.sync_api import expect
+
+    issue, server = desk_site
+    page.goto(server.url)
+    item = card(page, SENEGAL_TITLE)
+    item.get_by_role("button", name="Modifier").click()
+    item.get_by_label("Titre").fill("Sénégal : un titre plus court")
+    item.get_by_label("Rubrique").select_option("breves")
+    item.get_by_role("button", name="Enregistrer").click()
+    data = wait_file(page, issue, lambda d: bool(d.get("override")))
+    # Only what the editor changed is written: the teaser and picture stay the source's.
+    assert data["override"] == [{"item": SENEGAL, "title": "Sénégal : un titre plus court", "section": "breves"}]
+    expect(frame(page, "desktop-frame")).to_contain_text("Sénégal : un titre plus court", timeout=WAIT_MS)
+    expect(page.locator("#section-breves")).to_contain_text("Sénégal : un titre plus court")
+
+    page.get_by_role("button", name="Ajouter un article").click()
+    form = page.locator("#add-form")
+    form.get_by_label("Rubrique").select_option("breves")
+    form.get_by_label("Titre").fill("Assemblée générale : save the date")
+    form.get_by_label("Adresse (lien)").fill("https://cites-unies-france.org/assemblee-generale-2026")
+    form.get_by_label("Accroche").fill("L’assemblée générale se tiendra à Paris.")
+    form.get_by_role("button", name="Ajouter").click()
+    data = wait_file(page, issue, lambda d: bool(d.get("item")))
+    assert data["item"] == [{"section": "breves", "title": "Assemblée générale : save the date",
+                             "url": "https://cites-unies-france.org/assemblee-generale-2026",
+                             "summary": "L’assemblée générale se tiendra à Paris."}]
+    expect(frame(page, "desktop-frame")).to_contain_text("Assemblée générale : save the date", timeout=WAIT_MS)
+
+
+def test_the_words_of_the_letter_and_the_section_order(page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    from playwright.sync_api import expect
+
+    issue, server = desk_site
+    page.goto(server.url)
+    subject = "La Lettre de CUF – novembre 2025 : solidarité avec le Vietnam et les collectivités"
+    page.get_by_label("Objet", exact=True).fill(subject)
+    expect(page.locator(".inbox.desktop .subject")).to_have_text(subject)  # live, before any save
+    expect(page.locator(".count[data-for='subject']")).to_contain_text(f"{len(subject)} caractères")
+    page.get_by_label("Texte d'aperçu", exact=True).fill("Fonds de solidarité Vietnam, Assises frontalières")
+    page.get_by_label("Édito", exact=True).fill("Un mois de **solidarité**.")
+    data = wait_file(page, issue, lambda d: d.get("subject") == subject and d["editorial"]["text"].strip()
+                     == "Un mois de **solidarité**." and d.get("preheader", "").startswith("Fonds"))
+    assert data["editorial"]["title"] == "Édito"
+    expect(page.locator("#edito-preview strong")).to_have_text("solidarité", timeout=WAIT_MS)
+    expect(frame(page, "desktop-frame")).to_contain_text("Un mois de solidarité.", timeout=WAIT_MS)
+    # The report links its subject finding (too long for inboxes) to the field.
+    link = page.locator("#report a[href='#field-subject']")
+    expect(link).to_have_count(1, timeout=WAIT_MS)
+    link.click()
+    expect(page).to_have_url(server.url + "#field-subject")
+
+    page.locator("#sections-order li", has_text="En bref").get_by_role("button", name="Monter").click()
+    wait_file(page, issue, lambda d: d.get("sections") == ["cuf", "agenda", "breves", "collectivites"])
+    expect(page.locator("#sections-order li").nth(2)).to_contain_text("En bref", timeout=WAIT_MS)
+    assert "Markdown: paragraphs" in issue.read_text(encoding="utf-8")  # the [editorial] table's comment too
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    shot(page, "desk-words.png")
+
+
+def test_a_hand_edit_shows_and_a_change_on_the_older_version_is_refused(
+        page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    from playwright.sync_api import expect
+
+    issue, server = desk_site
+    page.goto(server.url)
+    old = page.evaluate("document.body.dataset.issueVersion")
+    edit(issue, "# subject = ", 'subject = "Écrit à la main"\n# ')
+    expect(page.get_by_label("Objet", exact=True)).to_have_value("Écrit à la main", timeout=WAIT_MS)  # the page follows
+    # A page that had not heard of the hand edit yet: its change is refused, the hand edit kept.
+    page.evaluate("v => { document.body.dataset.issueVersion = v; }", old)
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure").click()
+    expect(page.locator("#message")).to_contain_text("modifié à la main", timeout=WAIT_MS)
+    data = issue_data(issue)
+    assert data["subject"] == "Écrit à la main" and "exclude" not in data
+    # The page now holds the file's version: the same click goes through.
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure").click()
+    wait_file(page, issue, lambda d: d.get("exclude") == [SENEGAL] and d["subject"] == "Écrit à la main")
+
+
+def test_the_letter_frame_is_sandboxed_and_runs_no_script(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = make_site(tmp_path)
+    # A template that carries a script into the letter: the desk must show the letter without running it.
+    body = '<mj-body width="600px" background-color="#eef1f4" css-class="dk">'
+    edit(tmp_path / "templates" / "letter.mjml.j2", body, body + "<mj-raw><script>document.body.dataset.ran = 'yes';"
+         "parent.document.title = 'pwned';</script></mj-raw>")
+    with running(path) as (_session, server):
+        page.goto(server.url)
+        expect(frame(page, "desktop-frame")).to_contain_text(FIRST_ITEM)
+        assert "<script>" in page.evaluate("document.querySelector('#desktop-frame').contentDocument"
+                                           ".documentElement.outerHTML")
+        sandbox = page.locator("#desktop-frame").get_attribute("sandbox")
+        assert "allow-scripts" not in sandbox and "allow-top-navigation" not in sandbox
+        inner = page.locator("#desktop-frame").element_handle().content_frame()
+        assert inner.evaluate("document.body.dataset.ran") is None
+        assert page.title() != "pwned"
+        page.goto(server.url + "letter.html")  # opened alone, its own policy still forbids the script
+        assert page.evaluate("document.body.dataset.ran") is None
+
+
+def test_a_page_on_another_site_cannot_reach_the_desk_through_dns_rebinding(browser: Any,
+                                                                            desk_site: tuple[Path, desk.Running]
+                                                                            ) -> None:
+    _issue, server = desk_site
+    port = server.sock.getsockname()[1]
+    # Another Chromium whose resolver maps rebind.test to 127.0.0.1, as a rebinding attacker's DNS would.
+    other = browser.browser_type.launch(executable_path=str(CHROMIUM),
+                                        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"])
+    try:
+        attacked = other.new_page()
+        response = attacked.goto(f"http://rebind.test:{port}/")
+        assert response.status == 421
+        assert "Adresse non reconnue" in attacked.content() and "Exclure" not in attacked.content()
+        answer = attacked.evaluate("fetch('/state').then(r => r.status)")
+        assert answer == 421
+    finally:
+        other.close()
+
+
+def test_send_me_a_test_from_the_page(page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from playwright.sync_api import expect
+
+    from tests.smtp_sink import Sink
+
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-0123456789-abcdefghij")
+    path = make_site(tmp_path)
+    with Sink() as sink:
+        path.write_text(path.read_text(encoding="utf-8") + f'\n[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\n'
+                        'security = "none"\n\n[preview]\ntest_to = ["redaction@example.org"]\n', encoding="utf-8")
+        with running(path) as (_session, server):
+            page.goto(server.url)
+            expect(page.get_by_label("Adresses")).to_have_value("redaction@example.org")
+            page.get_by_role("button", name="M'envoyer un test").click()
+            expect(page.locator("#test-result")).to_contain_text("Test envoyé à redaction@example.org",
+                                                                 timeout=WAIT_MS)
+            assert [r.rcpt for r in sink.recorder.received] == ["redaction@example.org"]
+            assert sink.recorder.received[0].message["Subject"].startswith("[TEST] La Lettre de CUF")
+            page.get_by_label("Adresses").fill("pas-une-adresse")
+            page.get_by_role("button", name="M'envoyer un test").click()
+            expect(page.locator("#test-result")).to_contain_text("Test non envoyé", timeout=WAIT_MS)
+            assert len(sink.recorder.received) == 1

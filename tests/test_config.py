@@ -140,3 +140,14 @@ def test_duplicate_names_and_ids(write_config: Callable[..., Path]) -> None:
 def test_config_objects_are_frozen(default_config: config.Config) -> None:
     with pytest.raises(AttributeError):
         default_config.letter.title = "x"  # type: ignore[misc]
+
+
+def test_preview_test_to_is_read_and_a_bad_address_list_is_a_clear_error(write_config: Callable[..., Path]) -> None:
+    ok = config.load(write_config(SOURCES_FOR_PREVIEW + '[preview]\ntest_to = ["redaction@example.org"]\n'))
+    assert ok.preview.test_to == ("redaction@example.org",)
+    assert config.load(write_config(SOURCES_FOR_PREVIEW)).preview.test_to == ()
+    with pytest.raises(config.ConfigError, match=r"\[preview\] test_to: expected an array of e-mail addresses"):
+        config.load(write_config(SOURCES_FOR_PREVIEW + '[preview]\ntest_to = "redaction@example.org"\n'))
+
+
+SOURCES_FOR_PREVIEW = '[[source]]\nname = "news"\nsection = "cuf"\nurl = "n.xml"\n'

@@ -32,7 +32,8 @@ def test_the_wheel_ships_the_templates_and_the_css_table(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("digest/templates/letter.mjml.j2", "digest/templates/letter.txt.j2",
                  "digest/review/data/caniemail.json", "digest/review/data/caniemail.LICENSE",
-                 "digest/starter/sources.toml", "digest/starter/issue-exemple.toml"):
+                 "digest/starter/sources.toml", "digest/starter/issue-exemple.toml",
+                 "digest/review/static/desk.js", "digest/review/static/desk.html.j2"):
         assert name in names, name
 
 

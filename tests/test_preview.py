@@ -1,5 +1,6 @@
-"""The preview server over HTTP (no browser): routes, rebuilds on change, event stream, errors, Ctrl-C;
-and the web archive the outbox writes (outbox/index.html)."""
+"""The editorial desk over HTTP (no browser): routes, rebuilds on change, event stream, errors, Ctrl-C, the
+Host check, the session token, the security headers, changes to the issue file and their conflicts; and the web
+archive the outbox writes (outbox/index.html)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +23,9 @@ from click.testing import CliRunner
 from digest import config, outbox, pipeline
 from digest.cli import main
 from digest.errors import DigestError
-from digest.review import preview
+from digest.review import desk, preview
 from tests.conftest import LETTER_DATE, ROOT
-from tests.preview_support import edit, make_site, running
+from tests.preview_support import edit, make_site, running, with_issue
 
 TITLE_LINE = "{{ letter.title }}</h1>"
 
@@ -51,6 +54,7 @@ def test_routes_serve_the_page_the_letter_its_variants_and_the_report(tmp_path: 
         assert status == 200 and kind.startswith("text/html")
         assert "La Lettre de CUF – novembre 2025" in page  # the subject, as the inbox line shows it
         assert 'id="phone-frame"' in page and 'id="desktop-frame"' in page and 'id="dark-frame"' in page
+        assert '<html lang="fr">' in page and "Les articles" in page
         _, _, letter = get(base + "letter.html")
         assert letter.startswith("<!doctype html>") and "Se désinscrire" in letter
         _, _, dark = get(base + "letter-dark.html")
@@ -136,10 +140,10 @@ def test_dark_view_applies_the_dark_styles_unconditionally() -> None:
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     path = make_site(tmp_path)
-    with running(path) as (session, server):
-        port = server.server_address[1]
+    with running(path) as (_session, server):
+        port = server.sock.getsockname()[1]
         with pytest.raises(DigestError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
-            preview.start_server(session, "127.0.0.1", port)
+            desk.bind("127.0.0.1", port)
 
 
 def test_preview_listens_on_loopback_unless_told(tmp_path: Path) -> None:
@@ -198,3 +202,154 @@ def test_build_prints_the_index_among_the_files_written(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "../index.html" in result.output
     assert (tmp_path / "index.html").is_file()
+
+
+# --- the desk's safety and its changes to the issue file ---------------------------------------------------
+
+VIETNAM = "https://cites-unies-france.org/intemperies-dans-le-centre-du-vietnam-ouverture-d-un-fonds-de-solidarite-des"
+SENEGAL = "https://cites-unies-france.org/atelier-du-groupe-pays-senegal-le-19-novembre-2025"
+
+
+def request(url: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+            ) -> tuple[int, dict[str, str], str]:
+    """A GET (or a POST of `data` as a form) with these headers; status, headers and body, errors included."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    sent = urllib.request.Request(url, data=body, headers={"Accept": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(sent, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode("utf-8")
+
+
+def post(server: desk.Running, **fields: str) -> tuple[int, dict[str, Any]]:
+    """A change from the page: the session's token and the issue file's version unless given."""
+    state = json.loads(request(server.url + "state")[2])
+    form = {"token": server.desk.token, "version": state["issue_version"], **fields}
+    status, _, body = request(server.url + "action", form)
+    return status, json.loads(body)
+
+
+def test_a_request_for_another_host_name_is_refused_dns_rebinding(tmp_path: Path) -> None:
+    with running(make_site(tmp_path)) as (_session, server):
+        port = server.sock.getsockname()[1]
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1:1"):
+            status, _, body = request(server.url, headers={"Host": host})
+            assert status == 421 and "letter.html" not in body and "Lettre" not in body
+            assert request(server.url + "letter.html", headers={"Host": host})[0] == 421
+        assert request(server.url, headers={"Host": f"localhost:{port}"})[0] == 200
+        assert request(server.url)[0] == 200
+
+
+def test_the_page_and_the_letter_send_a_content_security_policy_and_frame_options(tmp_path: Path) -> None:
+    with running(make_site(tmp_path)) as (_session, server):
+        _, headers, page = request(server.url)
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+        assert headers["x-frame-options"] == "DENY"
+        assert "<script>" not in page and 'sandbox="allow-same-origin' in page  # no inline script; a sandbox
+        _, headers, _ = request(server.url + "letter.html")
+        assert "default-src 'none'" in headers["content-security-policy"]
+        assert "script" not in headers["content-security-policy"]  # default-src 'none': no script at all
+        assert headers["x-frame-options"] == "SAMEORIGIN"
+
+
+def test_a_change_without_the_session_token_or_from_another_origin_is_refused(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        before = issue.read_bytes()
+        version = json.loads(request(server.url + "state")[2])["issue_version"]
+        change = {"version": version, "op": "exclude", "name": SENEGAL}
+        assert request(server.url + "action", change)[0] == 403
+        assert request(server.url + "action", {**change, "token": "guessed"})[0] == 403
+        status, _, body = request(server.url + "action", {**change, "token": server.desk.token},
+                                  headers={"Origin": "http://evil.example"})
+        assert status == 403 and "autre page" in json.loads(body)["message"]
+        assert issue.read_bytes() == before
+
+
+def test_each_change_is_written_to_the_issue_file_keeping_its_comments(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (session, server):
+        assert post(server, op="exclude", name=SENEGAL)[0] == 200
+        text = issue.read_text(encoding="utf-8")
+        assert "# Items left out of this letter." in text and "# Reference: README.md" in text
+        assert issuefile_value(issue, "exclude") == [SENEGAL]
+        assert "Atelier du groupe-pays Sénégal" not in (session.snapshot.html or "")
+        assert post(server, op="include", name=SENEGAL)[0] == 200
+        assert issuefile_value(issue, "exclude") == []
+        assert post(server, op="pin", name=SENEGAL)[0] == 200
+        assert issuefile_value(issue, "pin") == [VIETNAM, SENEGAL]
+        assert post(server, op="move", key="pin", name=SENEGAL, direction="up")[0] == 200
+        assert issuefile_value(issue, "pin") == [SENEGAL, VIETNAM]
+        assert post(server, op="feature", name=VIETNAM)[0] == 200
+        assert issuefile_value(issue, "featured") == [VIETNAM]
+        assert post(server, op="words", subject="Objet  choisi", preheader="", editorial="Bonjour **à tous**")[0] == 200
+        assert issuefile_value(issue, "subject") == "Objet choisi"
+        assert session.snapshot.subject == "Objet choisi"
+        assert "<strong>à tous</strong>" in (session.snapshot.html or "")
+        assert post(server, op="section", name="breves", direction="up")[0] == 200
+        assert issuefile_value(issue, "sections") == ["cuf", "agenda", "breves", "collectivites"]
+        assert "Markdown: paragraphs" in issue.read_text(encoding="utf-8")  # the [editorial] comment survived
+
+
+def test_a_change_made_on_an_older_version_of_the_file_is_refused_and_the_hand_edit_kept(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        old = json.loads(request(server.url + "state")[2])["issue_version"]
+        edit(issue, "pin = [", "# a note written by hand\npin = [")
+        status, _, body = request(server.url + "action", {"token": server.desk.token, "version": old,
+                                                          "op": "exclude", "name": SENEGAL})
+        assert status == 409 and "modifié à la main" in json.loads(body)["message"]
+        assert "# a note written by hand" in issue.read_text(encoding="utf-8")
+        assert "\nexclude = [" not in issue.read_text(encoding="utf-8")
+        wait_for(lambda: json.loads(request(server.url + "state")[2])["issue_version"] != old)
+
+
+def test_a_change_the_issue_file_would_refuse_is_not_written(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        before = issue.read_bytes()
+        status, answer = post(server, op="override", name=SENEGAL, title="Titre", image="javascript:alert(1)")
+        assert status == 422 and "refusée" in answer["message"] and "image" in answer["message"]
+        status, answer = post(server, op="add", section="nulle-part", title="Un article")
+        assert status == 422 and "nulle-part" in answer["message"]
+        assert post(server, op="unknown")[0] == 400
+        assert issue.read_bytes() == before
+
+
+def test_a_hand_edit_of_the_issue_file_rebuilds_through_file_events(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (session, _server):
+        version = session.snapshot.version
+        edit(issue, "# subject = ", 'subject = "Écrit à la main"\n# ')
+        wait_for(lambda: session.snapshot.version > version and session.snapshot.subject == "Écrit à la main")
+
+
+def issuefile_value(path: Path, key: str) -> Any:
+    import tomllib
+
+    return tomllib.loads(path.read_text(encoding="utf-8")).get(key, [])
+
+
+def test_each_report_finding_about_an_item_links_to_its_card(tmp_path: Path) -> None:
+    import re
+
+    with running(make_site(tmp_path)) as (_session, server):
+        page = request(server.url)[2]
+        rows = re.findall(r'<tr class="warning"><td>Attention</td><td>no-date</td>\s*<td><a href="#(item-\d+)">', page)
+        assert len(rows) == 3  # the three undated "En bref" items
+        for anchor in rows:  # each link leads to an undated card of the "En bref" section
+            card = page[page.index(f'id="{anchor}"'):]
+            assert "sans date" in card[:card.index("</li>")]
+            assert page.rindex('id="section-', 0, page.index(f'id="{anchor}"')) == page.index('id="section-breves"')
+
+
+def test_the_first_change_makes_the_issue_file_when_there_is_none(tmp_path: Path) -> None:
+    with running(make_site(tmp_path)) as (session, server):
+        issue = tmp_path / "issues" / "2025-11.toml"
+        assert not issue.exists()
+        assert post(server, op="exclude", name=SENEGAL)[0] == 200
+        text = issue.read_text(encoding="utf-8")
+        assert text.startswith("# Le numéro du mois") and issuefile_value(issue, "exclude") == [SENEGAL]
+        assert "Atelier du groupe-pays Sénégal" not in (session.snapshot.html or "")

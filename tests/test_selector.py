@@ -13,6 +13,7 @@ from digest import config, selector
 from digest.model import Collected, Item
 
 from .conftest import LETTER_DATE, make_item
+from .conftest import SECTIONS as SECTIONS_TWO
 
 PARIS = ZoneInfo("Europe/Paris")
 SOURCES = """
@@ -134,3 +135,26 @@ def test_canonical_url() -> None:
 def test_letter_web_url(cfg: config.Config) -> None:
     letter = selector.make_letter(cfg, (), LETTER_DATE)
     assert letter.web_url == "https://cites-unies-france.org/lettre/2025-11-20/letter.html"
+
+
+def test_every_candidate_left_out_is_listed_with_why(write_config: Callable[..., Path]) -> None:
+    from digest.edit.issuefile import IssueFile
+    from digest.history import History
+
+    sections = SECTIONS_TWO.replace("max_items = 10", "max_items = 2")
+    cfg = config.load(write_config(SOURCES, sections=sections))
+    items = [make_item("gardé un", date=at(19), image="https://example.org/photo.jpg"),
+             make_item("gardé deux", date=at(18)),
+             make_item("au-delà du maximum", date=at(17)), make_item("trop ancien", date=at(1, 9)),
+             make_item("déjà envoyé", date=at(16), url="https://example.org/envoye"),
+             make_item("exclu", date=at(16), url="https://example.org/exclu"),
+             make_item("Gardé un", date=at(19), url="https://example.org/copie", uid="copie")]
+    selection = selector.select(cfg, [Collected("news", tuple(items))], LETTER_DATE,
+                                IssueFile(exclude=("https://example.org/exclu",)),
+                                History(urls=frozenset({"https://example.org/envoye"})))
+    assert [i.title for i in selection.sections[0].items] == ["gardé un", "gardé deux"]
+    why = {(gone.item.title, gone.section): gone.reason for gone in selection.left_out}
+    assert why == {("exclu", "cuf"): selector.EXCLUDED, ("trop ancien", "cuf"): selector.OUTSIDE,
+                   ("déjà envoyé", "cuf"): selector.SENT, ("Gardé un", "cuf"): selector.DUPLICATE,
+                   ("au-delà du maximum", "cuf"): selector.OVER_MAX}
+    assert selection.notes  # the notes the build prints are still there

@@ -1,0 +1,92 @@
+"""The editorial desk's reaction times, in Debian's Chromium (Playwright), on the default letter.
+
+Targets (issue 11): from a click on an item's button to the new letter on screen, and from a hand save of the
+issue file to the reloaded letter, each ≤ 300 ms (medians). Remote images are not fetched (offline machine):
+the frame's load does not wait for the network.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.preview_support import make_site, running, with_issue  # noqa: E402
+
+RUNS = 10  # even: each series ends with the item back in the letter
+TARGET_MS = 300
+CHROMIUM = "/usr/bin/chromium"
+TITLE = "Atelier du groupe-pays Sénégal"
+SENEGAL = "https://cites-unies-france.org/atelier-du-groupe-pays-senegal-le-19-novembre-2025"
+
+
+def loaded_after(page: Any, since: float, present: bool) -> float:
+    """Milliseconds from `since` (epoch ms) to the desktop frame's load showing (or not) the item's title."""
+    page.wait_for_function(
+        "([since, title, present]) => (window.deskFrames || {})['desktop-frame'] >= since && "
+        "document.querySelector('#desktop-frame').contentDocument.body.innerText.includes(title) === present",
+        arg=[since, TITLE, present], timeout=10_000)
+    return float(page.evaluate("window.deskFrames['desktop-frame']")) - since
+
+
+def click_times(page: Any) -> list[float]:
+    """Exclude then reinstate the item, again and again: click to new letter on screen, each time."""
+    times = []
+    for number in range(RUNS):
+        excluding = number % 2 == 0
+        card = page.locator("li.card").filter(has=page.locator("h4", has_text=TITLE))
+        button = card.get_by_role("button", name="Exclure" if excluding else "Réintégrer")
+        button.wait_for()
+        page.wait_for_function("() => document.body.dataset.pending === '0'")
+        since = float(page.evaluate("Date.now()"))
+        button.click()
+        times.append(loaded_after(page, since, present=not excluding))
+    return times
+
+
+def save_times(page: Any, issue: Path) -> list[float]:
+    """Exclude the item by hand in the issue file, then take it back: file save to reloaded letter."""
+    base = issue.read_text(encoding="utf-8")  # the clicks left an empty exclude list
+    excluded = base.replace("exclude = [\n]", f'exclude = ["{SENEGAL}"]')
+    assert excluded != base
+    times = []
+    for number in range(RUNS):
+        page.wait_for_function("() => document.body.dataset.pending === '0'")
+        page.wait_for_timeout(100)
+        since = time.time() * 1000
+        issue.write_text(excluded if number % 2 == 0 else base, encoding="utf-8")
+        times.append(loaded_after(page, since, present=number % 2 == 1))
+    return times
+
+
+def main() -> int:
+    """Print the medians; exit 1 when one misses its target."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        issue = with_issue(Path(folder))
+        # Names other than loopback do not resolve (no request leaves the machine, as with no network), without
+        # Playwright's request interception, whose round trips to this process would be timed too.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        with running(make_site(Path(folder))) as (_session, server):
+            page.goto(server.url)
+            page.wait_for_function("() => (window.deskFrames || {})['desktop-frame'] > 0")
+            clicks = click_times(page)
+            saves = save_times(page, issue)
+        browser.close()
+    click, save = statistics.median(clicks), statistics.median(saves)
+    print(f"desk, click to new letter:  {click:6.0f} ms median, {max(clicks):.0f} ms max (target ≤ {TARGET_MS} ms)")
+    print(f"desk, file save to reload:  {save:6.0f} ms median, {max(saves):.0f} ms max (target ≤ {TARGET_MS} ms)")
+    return 1 if click > TARGET_MS or save > TARGET_MS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Changes to the issue file made from the editorial desk, written with tomlkit so that comments, key order
+and hand edits survive.
+
+Each change names the version of the file it was made on (`version`, a hash of its bytes): a change made on an
+older version is refused (`Conflict`), never written over a hand edit. A change whose result the issue file's
+own checks refuse is not written either (`Refused`). Messages are in French: the editors read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Array, Table
+from tomlkit.toml_document import TOMLDocument
+
+from digest.config import Config
+from digest.edit import issuefile
+from digest.errors import DigestError
+from digest.files import write_atomic
+
+Change = Callable[[TOMLDocument], None]
+HEADER = ("# Le numéro du mois : ce que l'équipe décide pour cette lettre (écrit par digest preview,\n"
+          "# modifiable à la main). Référence : README.md, « Editing an issue ».\n")
+MOVES = {"up": -1, "down": 1}
+
+
+class Conflict(DigestError):
+    """The file changed on disk since the page read it: the change is not written."""
+
+
+class Refused(DigestError):
+    """The change would make the issue file wrong: it is not written."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The file's new version after a change."""
+
+    path: Path
+    version: str
+
+
+def version_of(path: Path) -> str:
+    """A short hash of the file's bytes; "absent" when there is no file yet."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except FileNotFoundError:
+        return "absent"
+
+
+def apply(config: Config, path: Path, version: str, change: Change) -> Saved:
+    """Apply `change` to the issue file at `path` if it is still at `version`; check the result, then write it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = HEADER.encode("utf-8")
+        found = "absent"
+    else:
+        found = hashlib.sha256(data).hexdigest()[:16]
+    if found != version:
+        raise Conflict(f"Le fichier {path.name} a été modifié à la main depuis l'affichage de la page : "
+                       "votre modification n'a pas été enregistrée. La page montre maintenant le fichier à jour ; "
+                       "refaites-la si elle est toujours utile.")
+    try:
+        document = tomlkit.parse(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as exc:
+        raise Refused(f"{path.name} n'est pas un TOML valide ({exc}) : corrigez-le à la main d'abord.") from None
+    change(document)
+    text = tomlkit.dumps(document)
+    if text.encode("utf-8") == data:
+        return Saved(path, found)  # nothing changed (a field typed back to what it was): nothing written
+    try:
+        issuefile.parse(path, tomllib.loads(text), config)
+    except issuefile.IssueFileError as exc:
+        raise Refused("Modification refusée : " + "; ".join(exc.problems)) from None
+    written = text.encode("utf-8")
+    write_atomic(path, written)
+    return Saved(path, hashlib.sha256(written).hexdigest()[:16])
+
+
+# --- the changes -----------------------------------------------------------------------------------------
+
+
+def _names(document: TOMLDocument, key: str) -> Array:
+    """The array `key` (pin, featured, exclude), made if missing."""
+    if key not in document:
+        array = tomlkit.array()
+        array.multiline(True)
+        _add_top(document, key, array)
+    value = document[key]
+    assert isinstance(value, Array)
+    return value
+
+
+def _add_top(document: TOMLDocument, key: str, value: Any) -> None:
+    """A top-level key, placed before the first table (as TOML requires) so it is not read as the table's."""
+    document.add(key, value)  # tomlkit puts a plain key before the tables
+
+
+def _drop(document: TOMLDocument, key: str, name: str) -> None:
+    if key in document:
+        array = _names(document, key)
+        for index in reversed(range(len(array))):
+            if array[index] == name:
+                del array[index]
+
+
+def exclude(name: str) -> Change:
+    """Leave the item out ("Exclure"); it is no longer pinned or featured."""
+    def change(document: TOMLDocument) -> None:
+        _drop(document, "pin", name)
+        _drop(document, "featured", name)
+        if name not in _names(document, "exclude"):
+            _names(document, "exclude").append(name)
+    return change
+
+
+def include(name: str) -> Change:
+    """Take the item back in ("Réintégrer")."""
+    return lambda document: _drop(document, "exclude", name)
+
+
+def toggle(key: str, name: str) -> Change:
+    """Add the item to `key` (pin or featured) at the end, or take it out if it is there; never also excluded."""
+    def change(document: TOMLDocument) -> None:
+        if name in _names(document, key):
+            _drop(document, key, name)
+        else:
+            _drop(document, "exclude", name)
+            _names(document, key).append(name)
+    return change
+
+
+def move(key: str, name: str, direction: str) -> Change:
+    """Move the item one place up or down in `key` (pin or featured)."""
+    def change(document: TOMLDocument) -> None:
+        array = _names(document, key)
+        values = [str(v) for v in array]
+        if name not in values:
+            return
+        index = values.index(name)
+        other = index + MOVES[direction]
+        if 0 <= other < len(values):
+            array[index], array[other] = values[other], values[index]
+    return change
+
+
+def set_text(key: str, value: str) -> Change:
+    """Set subject or preheader; an empty value removes the key (the default applies)."""
+    def change(document: TOMLDocument) -> None:
+        value_ = " ".join(value.split())
+        if not value_:
+            document.pop(key, None)
+        elif key in document:
+            document[key] = value_
+        else:
+            _add_top(document, key, value_)
+    return change
+
+
+def set_editorial(text: str) -> Change:
+    """Set the [editorial] text (Markdown), as a multi-line string."""
+    def change(document: TOMLDocument) -> None:
+        table = document.get("editorial")
+        if not isinstance(table, Table):
+            table = tomlkit.table()
+            document["editorial"] = table
+        body = text.replace("\r\n", "\n").strip("\n")
+        table["text"] = tomlkit.string("\n" + body + "\n", multiline=True) if body else ""
+    return change
+
+
+def set_sections(order: list[str]) -> Change:
+    """Set the order of the sections."""
+    def change(document: TOMLDocument) -> None:
+        if "sections" in document:
+            document["sections"] = order
+        else:
+            _add_top(document, "sections", order)
+    return change
+
+
+def override(name: str, fields: Mapping[str, str]) -> Change:
+    """Set the item's [[override]] (title, teaser, image, section); empty fields keep the source's values.
+
+    A field still as the form showed it (`was_<key>`) is not written unless the override already sets it: the
+    file holds only what the editor changed.
+    """
+    def change(document: TOMLDocument) -> None:
+        tables = _tables(document, "override")
+        table = next((t for t in tables if t.get("item") == name), None)
+        values = {key: " ".join(fields.get(key, "").split()) for key in ("title", "teaser", "image", "section")}
+        changed = {key: value for key, value in values.items()
+                   if (table is not None and key in table) or value != " ".join(fields.get(f"was_{key}", "").split())}
+        if not changed:
+            return
+        if table is None:
+            table = tomlkit.table()
+            table["item"] = name
+            tables.append(table)
+        for key, value in changed.items():
+            if value:
+                table[key] = value
+            else:
+                table.pop(key, None)
+    return change
+
+
+def add_item(fields: Mapping[str, str]) -> Change:
+    """Append a hand-written [[item]] (section and title required; the other columns if given)."""
+    def change(document: TOMLDocument) -> None:
+        table = tomlkit.table()
+        for key in ("section", "title", "url", "summary", "image", "date", "place", "start", "end"):
+            value = fields.get(key, "").strip()
+            if value:
+                table[key] = value if key == "summary" else " ".join(value.split())
+        _tables(document, "item").append(table)
+    return change
+
+
+def _tables(document: TOMLDocument, key: str) -> AoT:
+    if key not in document:
+        document.append(key, tomlkit.aot())
+    value = document[key]
+    assert isinstance(value, AoT)
+    return value

@@ -1,0 +1,177 @@
+"""What the editorial desk shows, in French: every candidate item per section (shown, then left out and why),
+the words of the letter, the section order and the pre-send report, rendered with Jinja2 (autoescaped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from digest import selector
+from digest.config import Config, SectionConfig
+from digest.edit.issuefile import IssueFile
+from digest.model import Item
+from digest.review import check
+from digest.review.preview import Snapshot
+
+STATIC = Path(__file__).resolve().parent / "static"
+REASONS = {
+    selector.EXCLUDED: "Exclu par l'équipe",
+    selector.OUTSIDE: "En dehors des dates de la rubrique",
+    selector.SENT: "Déjà envoyé dans une lettre précédente",
+    selector.DUPLICATE: "Doublon d'un autre article (la copie la plus complète est gardée)",
+    selector.OVER_MAX: "Au-delà du nombre d'articles de la rubrique (max_items)",
+}
+LEVELS = {"error": "Erreur", "warning": "Attention"}
+
+
+@dataclass(frozen=True)
+class Card:
+    """One candidate item as the desk shows it, with what the issue file says of it."""
+
+    anchor: str  # its id in the page, for the report's links
+    name: str  # how the issue file names it (url or uid)
+    item: Item
+    section: str  # the section it was read for ("" for an "À la une" item)
+    shown: bool
+    reason: str = ""  # why it is left out, in French
+    excluded: bool = False
+    pinned: bool = False
+    featured: bool = False
+    first: bool = False  # first of the pin (or featured) list: no "Monter"
+    last: bool = False
+
+    @property
+    def moves(self) -> str:
+        """Which list Monter / Descendre reorder: featured, pin, or none."""
+        return "featured" if self.featured else "pin" if self.pinned else ""
+
+
+@dataclass(frozen=True)
+class Group:
+    """A section of the desk: its items in the letter, then those left out."""
+
+    id: str
+    title: str
+    shown: tuple[Card, ...]
+    left_out: tuple[Card, ...]
+
+
+def _name(item: Item, issue: IssueFile) -> str:
+    """The name the issue file already uses for the item, else its url, else its uid."""
+    for name in (*issue.featured, *issue.pin, *issue.exclude, *(o.item for o in issue.overrides)):
+        if selector.matches(name, item):
+            return name
+    return item.url or item.uid
+
+
+def _card(number: int, item: Item, section: str, issue: IssueFile, shown: bool, reason: str = "") -> Card:
+    name = _name(item, issue)
+    excluded = any(selector.matches(n, item) for n in issue.exclude)
+    featured = any(selector.matches(n, item) for n in issue.featured)
+    pinned = not featured and any(selector.matches(n, item) for n in issue.pin)
+    names = issue.featured if featured else issue.pin if pinned else ()
+    return Card(f"item-{number}", name, item, section, shown, reason, excluded, pinned, featured,
+                first=bool(names) and selector.matches(names[0], item),
+                last=bool(names) and selector.matches(names[-1], item))
+
+
+def groups(cfg: Config, snapshot: Snapshot) -> tuple[tuple[Card, ...], tuple[Group, ...]]:
+    """The "À la une" cards, and every section's cards in the letter's section order."""
+    if snapshot.built is None:
+        return (), ()
+    prepared = snapshot.built.prepared
+    issue, letter = prepared.issue, prepared.letter
+    counter = iter(range(1, 1_000_000))
+    featured = tuple(_card(next(counter), item, "", issue, True) for item in letter.featured)
+    shown = {s.id: s.items for s in letter.sections}
+    found = []
+    for section in section_order(cfg, issue):
+        cards = tuple(_card(next(counter), item, section.id, issue, True) for item in shown.get(section.id, ()))
+        left = tuple(_card(next(counter), gone.item, section.id, issue, False, REASONS[gone.reason])
+                     for gone in prepared.left_out if gone.section == section.id)
+        found.append(Group(section.id, section.title, cards, left))
+    return featured, tuple(found)
+
+
+def section_order(cfg: Config, issue: IssueFile) -> list[SectionConfig]:
+    """The sections in the letter's order: those the issue file lists first, then the others."""
+    first = [s for name in issue.sections for s in cfg.sections if s.id == name]
+    return first + [s for s in cfg.sections if s not in first]
+
+
+def when(item: Item, timezone: str) -> str:
+    """The item's date (an event's start) as the team writes it: 20/11/2025, or 18/06/2026 09:30."""
+    moment: datetime | None = item.start or item.date
+    if moment is None:
+        return "sans date"
+    local = moment.astimezone(ZoneInfo(timezone))
+    return local.strftime("%d/%m/%Y %H:%M" if item.start and not item.all_day else "%d/%m/%Y")
+
+
+def target(finding: check.Finding, cards: list[Card]) -> str:
+    """The anchor of the item or field a finding is about ("" when it is about the whole letter)."""
+    if finding.check in ("subject", "preheader"):
+        return f"field-{finding.check}"
+    text = f"{finding.where} {finding.message}"
+    for card in cards:
+        title = card.item.title if len(card.item.title) <= 60 else card.item.title[:59]
+        if (card.item.url and card.item.url in text) or (title and title in text):
+            return card.anchor
+    if "[editorial]" in text:
+        return "field-editorial"
+    return ""
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The desk's templates (autoescaped: every value from a source or a file is escaped)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(STATIC), autoescape=True, trim_blocks=True,
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["when"] = when
+    return env
+
+
+def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any]:
+    """Everything the page's template needs."""
+    featured, sections = groups(cfg, snapshot) if cfg else ((), ())
+    cards = [*featured, *(c for g in sections for c in (*g.shown, *g.left_out))]
+    issue = snapshot.built.prepared.issue if snapshot.built else IssueFile()
+    findings = [(f, target(f, cards)) for f in snapshot.findings]
+    return {
+        "s": snapshot, "token": token, "featured": featured, "sections": sections, "issue": issue,
+        "findings": findings, "summary": french_summary(snapshot.findings), "levels": LEVELS,
+        "order": section_order(cfg, issue) if cfg else [],
+        "choices": [(s.id, s.title) for s in cfg.sections] if cfg else [],
+        "timezone": cfg.letter.timezone if cfg else "Europe/Paris",
+        "test_to": ", ".join(cfg.preview.test_to) if cfg else "",
+        "size_kb": len((snapshot.html or "").encode("utf-8")) / 1024,
+        "editorial_html": snapshot.built.letter.editorial_html if snapshot.built else "",
+        "issue_name": snapshot.issue_path.name if snapshot.issue_path else "",
+    }
+
+
+def french_summary(findings: list[check.Finding]) -> str:
+    """'2 erreurs, 9 avertissements' or 'aucun problème'."""
+    if not findings:
+        return "aucun problème"
+    errors = len(check.errors(findings))
+    warnings = len(findings) - errors
+    return f"{errors} erreur{'s' if errors > 1 else ''}, {warnings} avertissement{'s' if warnings > 1 else ''}"
+
+
+def page(cfg: Config | None, snapshot: Snapshot, token: str) -> str:
+    """The whole desk page."""
+    return environment().get_template("desk.html.j2").render(context(cfg, snapshot, token))
+
+
+def parts(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, str]:
+    """The page's parts that change with each build, by element id, for the page to swap in."""
+    module = environment().get_template("desk.html.j2").make_module(context(cfg, snapshot, token))
+    return {name: str(getattr(module, name.replace("-", "_"))())
+            for name in ("status", "build-error", "items", "report", "sections-order", "edito-preview", "inbox")}
