@@ -137,7 +137,7 @@ def measure_send(cfg_path: Path, port: int, count: int, chunked: bool, prefix: s
     process.start()
     assert here.recv() == "ready"
     cfg = config.load(cfg_path)
-    job = send.prepare(cfg, DAY, cfg.root / "outbox")
+    job = send.load_job(cfg, DAY, cfg.root / "outbox")
     recipients = people(count, prefix)
     began = time.perf_counter()
     report = send.run_list(job, recipients, send.connection_for(cfg))
@@ -156,7 +156,7 @@ def main_() -> int:
         port = free_port()
         cfg_path = build(Path(folder), port)
         cfg = config.load(cfg_path)
-        job = send.prepare(cfg, DAY, cfg.root / "outbox")
+        job = send.load_job(cfg, DAY, cfg.root / "outbox")
         build_rate = measure_build(job, people(COUNT, "copy"))
         send_rate, once = measure_send(cfg_path, port, COUNT, chunked=True, prefix="user")
         print(f"whole send:   {COUNT} in {COUNT / send_rate:.1f} s = {send_rate:,.0f} messages/s, journal included "

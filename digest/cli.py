@@ -380,7 +380,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
         _print_letter_stats(cfg, day)
         return
     _refuse_stale(cfg, chosen, allow_stale)
-    job = send.prepare(cfg, day, outbox, test=bool(to))
+    job = send.load_job(cfg, day, outbox, test=bool(to))
     if to:
         _send_test(job, to, dry_run)
     else:
@@ -568,7 +568,7 @@ class SendProgress:
             self.bar.__exit__(None, None, None)
 
 
-def _print_send(report: send.Report) -> None:
+def _print_send(report: send.SendReport) -> None:
     rate = report.attempted / report.seconds if report.seconds else 0.0
     click.echo(f"Sent {report.sent} in {report.seconds:.1f} s ({rate:.0f} per second)"
                + (f"; {report.already_sent} had it already" if report.already_sent else "")

@@ -125,7 +125,7 @@ def test_a_server_gone_after_fifty_then_a_rerun_completes_exactly_once(tmp_path:
         cfg_path = setup(tmp_path, built, sink.port)
         cfg = config.load(cfg_path)
         people = [Recipient(f"user{i:03d}@example.org") for i in range(120)]
-        job = send.prepare(cfg, LETTER_DATE, tmp_path / "outbox")
+        job = send.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
         assert cfg.smtp is not None
         with pytest.raises(send.SendError, match="run the same command again"):
             send.run_list(job, people, send.Connection(cfg.smtp, None, backoff=(0.01, 0.01), sleep=time.sleep))
@@ -268,7 +268,7 @@ def test_an_unreachable_server_leaves_everyone_pending(tmp_path: Path, built: Pa
     cfg_path = setup(tmp_path, built, free_port())
     cfg = config.load(cfg_path)
     assert cfg.smtp is not None
-    job = send.prepare(cfg, LETTER_DATE, tmp_path / "outbox")
+    job = send.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
     with pytest.raises(send.SendError, match="cannot reach the SMTP server"):
         send.run_list(job, [Recipient("a@example.org")], send.Connection(cfg.smtp, None, backoff=(0.01,)))
     assert journal_rows(tmp_path) == {"a@example.org": ("pending", 0, None, None)}

@@ -102,7 +102,7 @@ def _update(old: Record | None, attempt: Attempt, now: datetime) -> Record:
 
 
 @dataclass(frozen=True)
-class Row:
+class HealthRow:
     """One line of the `digest sources` table."""
 
     source: SourceConfig
@@ -112,7 +112,7 @@ class Row:
     state: str
 
 
-def rows(config: Config, records: dict[str, Record], now: datetime) -> list[Row]:
+def rows(config: Config, records: dict[str, Record], now: datetime) -> list[HealthRow]:
     """A row per configured source, in config order, with its state: ok, stale, failing, never read."""
     result = []
     for source in config.sources:
@@ -127,7 +127,7 @@ def rows(config: Config, records: dict[str, Record], now: datetime) -> list[Row]
             state = "failing" + (", stale" if stale else "")
         else:
             state = "stale" if stale else "ok"
-        result.append(Row(source, record, window, stale, state))
+        result.append(HealthRow(source, record, window, stale, state))
     return result
 
 
@@ -140,7 +140,7 @@ def _is_stale(record: Record | None, window_days: int, now: datetime) -> bool:
     return now - datetime.fromisoformat(fresh) > timedelta(days=window_days)
 
 
-def table(rows_: list[Row], tz: ZoneInfo) -> str:
+def table(rows_: list[HealthRow], tz: ZoneInfo) -> str:
     """The health table as text: a line per source, then its url and last error, indented."""
     header = ("source", "kind", "last success", "HTTP", "items", "newest item", "failures", "state")
     lines = [_cells(header)]

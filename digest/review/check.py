@@ -324,14 +324,14 @@ def sources(collected: Sequence[Collected], config: Config | None, today: date,
 
 
 def _health_rows(config: Config | None, records: Mapping[str, health.Record] | None,
-                 today: date) -> dict[str, health.Row]:
+                 today: date) -> dict[str, health.HealthRow]:
     if config is None or records is None:
         return {}
     end_of_day = datetime.combine(today, time(23, 59, 59), ZoneInfo(config.letter.timezone))
     return {row.source.name: row for row in health.rows(config, dict(records), end_of_day)}
 
 
-def _stale(result: Collected, row: health.Row | None, config: Config | None, today: date) -> str | None:
+def _stale(result: Collected, row: health.HealthRow | None, config: Config | None, today: date) -> str | None:
     """Why the source is stale on the letter's date, or None: from its health record, else from its items."""
     if row is not None and row.record is not None:
         newest = row.record.newest_item or row.record.last_new_item

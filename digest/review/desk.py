@@ -244,7 +244,7 @@ def test_send(desk: Desk, typed: str) -> str:
         # The letter on show, written to a private temporary folder (never the public outbox) for the sender.
         with tempfile.TemporaryDirectory(prefix="digest-test-") as folder:
             outbox.write_letter(Path(folder), built.letter, built.rendered, built.eml)
-            job = send.prepare(cfg, built.letter.date, Path(folder), test=True)
+            job = send.load_job(cfg, built.letter.date, Path(folder), test=True)
             report = send.send_test(job.personalizer, recipients, send.connection_for(cfg))
     except click.ClickException as exc:
         return f"Test non envoyé : {exc.format_message()}"

@@ -55,7 +55,7 @@ class JournalBusy(DigestError):
 
 
 @dataclass(frozen=True)
-class Row:
+class JournalRow:
     """A recipient as the journal knows it."""
 
     email: str
@@ -168,12 +168,12 @@ class Journal:
         found = dict(self._db.execute("SELECT state, COUNT(*) FROM recipient GROUP BY state").fetchall())
         return {state: found.get(state, 0) for state in STATES}
 
-    def rows(self, *states: str) -> list[Row]:
+    def rows(self, *states: str) -> list[JournalRow]:
         """The recipients in these states, in the list's order."""
         marks = ", ".join("?" * len(states))
         query = ("SELECT email, name, state, attempts, code, response FROM recipient "
                  f"WHERE state IN ({marks}) ORDER BY position")
-        return [Row(*row) for row in self._db.execute(query, states)]
+        return [JournalRow(*row) for row in self._db.execute(query, states)]
 
 
 def folder_for(cfg: Config, day: date) -> Path:
@@ -266,7 +266,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def status(folder: Path) -> tuple[dict[str, int], list[Row]] | None:
+def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
     """Counts per state and the rows that need a look (failed, deferred, unknown, sending), read-only and
     without the lock, so it works while a send runs; None when no list send of the issue was started."""
     if not exists(folder):
@@ -274,7 +274,7 @@ def status(folder: Path) -> tuple[dict[str, int], list[Row]] | None:
     db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
     try:
         found = dict(db.execute("SELECT state, COUNT(*) FROM recipient GROUP BY state").fetchall())
-        rows = [Row(*row) for row in db.execute(
+        rows = [JournalRow(*row) for row in db.execute(
             "SELECT email, name, state, attempts, code, response FROM recipient "
             "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
     except sqlite3.Error as exc:  # not a journal, or damaged: say which file, never a traceback

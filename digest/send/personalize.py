@@ -53,7 +53,7 @@ class BuiltLetter:
 
 
 @dataclass(frozen=True)
-class Copy:
+class PersonalCopy:
     """One recipient's message: the bytes and its Message-ID."""
 
     raw: bytes
@@ -166,7 +166,7 @@ class Personalizer:
             ("html", cut_html(letter.html, letter.unsubscribe_url)),
         ], boundary=f"==digest-{fingerprint[20:44]}==")
 
-    def copy(self, recipient: Recipient, now: datetime, *, nonce: str = "", wire: bool = False) -> Copy:
+    def copy(self, recipient: Recipient, now: datetime, *, nonce: str = "", wire: bool = False) -> PersonalCopy:
         """The recipient's message; `now` is its Date. wire=True gives the dot-stuffed form for SMTP DATA."""
         url = unsubscribe_link(self.letter.unsubscribe_url, self.secret, recipient.email, self.list_id,
                                self.letter.date)
@@ -183,7 +183,7 @@ class Personalizer:
             "url_text": url, "url_html": html.escape(url),
             "name_text": f" {name}" if name else "", "name_html": f" {html.escape(name)}" if name else "",
         }
-        return Copy(self.template.render(headers, values, wire=wire), message_id)
+        return PersonalCopy(self.template.render(headers, values, wire=wire), message_id)
 
     def sender_for(self, email: str) -> str:
         """The envelope sender (MAIL FROM) of this recipient's copy: where its bounce goes."""

@@ -28,7 +28,7 @@ ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times i
 # Seconds before each new attempt to connect when the server drops or refuses the connection: at once first
 # (servers often close after so many messages per connection), then longer pauses.
 BACKOFF = (0.0, 1.0, 2.0, 5.0, 10.0)
-Progress = Callable[[int, int], None]
+OnProgress = Callable[[int, int], None]
 # Who left the list since the send began (keys): asked at least every RECHECK messages and before each retry.
 Gone = Callable[[], set[str]]
 RECHECK = 100
@@ -46,7 +46,7 @@ class Outcome:
 
 
 @dataclass
-class Report:
+class SendReport:
     """What a send did, for the CLI to print."""
 
     attempted: int = 0
@@ -321,13 +321,14 @@ class Pace:
 
 def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence[Recipient],
               connection: Connection, *, rate: float | None = None, retry_wait: float = 60.0,
-              resend_unknown: bool = False, on_progress: Progress | None = None, gone: Gone | None = None) -> Report:
+              resend_unknown: bool = False, on_progress: OnProgress | None = None,
+              gone: Gone | None = None) -> SendReport:
     """Send to every recipient of the list the journal has not sent to (nor, unless asked, may have).
 
     `gone()` names who left the list meanwhile: asked every RECHECK messages and before each retry round,
     so no one is sent to after the moment they unsubscribed (a running send honours it within RECHECK).
     """
-    report = Report()
+    report = SendReport()
     began = time.monotonic()
     journal.recover()
     report.unknown_before = [r.email for r in journal.rows("unknown")]
@@ -380,7 +381,7 @@ def _send_one(personalizer: Personalizer, journal: Journal, connection: Connecti
     return outcome
 
 
-def _tally(report: Report, recipient: Recipient, outcome: Outcome) -> None:
+def _tally(report: SendReport, recipient: Recipient, outcome: Outcome) -> None:
     if outcome.state == "sent":
         report.sent += 1
     elif outcome.state == "failed":
@@ -391,9 +392,9 @@ def _tally(report: Report, recipient: Recipient, outcome: Outcome) -> None:
         report.unknown.append(recipient.email)
 
 
-def send_test(personalizer: Personalizer, recipients: Sequence[Recipient], connection: Connection) -> Report:
+def send_test(personalizer: Personalizer, recipients: Sequence[Recipient], connection: Connection) -> SendReport:
     """A test send ("[TEST]" subject): no journal, a new Message-ID each time."""
-    report = Report()
+    report = SendReport()
     began = time.monotonic()
     try:
         for recipient in recipients:
@@ -444,7 +445,7 @@ class Job:
         return self.letter.folder
 
 
-def prepare(cfg: Config, day: date, outbox: Path, *, test: bool = False) -> Job:
+def load_job(cfg: Config, day: date, outbox: Path, *, test: bool = False) -> Job:
     """Read the built letter for `day` and precompute its copies; DigestError (exit 2) when it cannot be sent."""
     letter = read_built(outbox, day)
     personalizer = Personalizer(letter, secret(cfg), list_id(cfg, letter),
@@ -461,7 +462,7 @@ def connection_for(cfg: Config) -> Connection:
 
 
 def run_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
-             on_progress: Progress | None = None, gone: Gone | None = None) -> Report:
+             on_progress: OnProgress | None = None, gone: Gone | None = None) -> SendReport:
     """The real send to a list, journalled in <private_dir>/<date>/."""
     smtp = job.cfg.smtp
     with journal_module.opened(job.private) as journal:
