@@ -24,7 +24,7 @@ from digest import config
 from digest.edit import issueedit, issuefile
 from digest.errors import DigestError
 from digest.pipeline import Built
-from digest.review import check
+from digest.review import accept, check
 
 WATCH_STEP_MS = 20  # how long watchfiles waits for more changes before reporting a batch (a save is one batch)
 STOP_CHECK_MS = 500  # how often the watcher looks at the stop flag when nothing changes
@@ -94,6 +94,8 @@ class Preview:
         issue_version = issueedit.version_of(issue_path)
         try:
             built, findings = check.build_and_check(cfg, today, self.outbox)
+            # as `digest check` shows them: the template's accepted findings are not the editors' business
+            findings, _accepted = accept.split(findings, accept.load(cfg.letter.templates))
         except click.ClickException as exc:
             return self._publish(_failed(previous, exc.format_message(), issue_path, issue_version))
         except Exception as exc:  # a bug must not stop the preview: show it, keep serving the last letter
