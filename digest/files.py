@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,3 +37,9 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
     finally:
         Path(temporary).unlink(missing_ok=True)  # gone after a rename; after a link, the extra name
     return Written(path, len(data))
+
+
+def safe_name(text: str, limit: int = 100) -> str:
+    """A file name made from outside text (an address, a title): ASCII letters, digits and @.-_+ only."""
+    name = re.sub(r"[^A-Za-z0-9@._+-]", "_", text)[:limit].lstrip(".")
+    return name or "_"
