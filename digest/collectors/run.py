@@ -103,6 +103,7 @@ class _Run:
     async def run(self) -> list[Collected]:
         """Every source's result; those still running at the deadline fall back on their cached copy."""
         self.deadline_at = time.monotonic() + self.settings.deadline
+        self.ctx = replace(self.ctx, deadline_at=self.deadline_at)  # collectors stop reading there too
         began = time.perf_counter()
         clients = Clients(self.settings)
         web = [s for s in self.sources if is_web(s)]
@@ -147,6 +148,7 @@ class _Run:
 
     async def _read(self, clients: Clients, source: SourceConfig) -> Collected:
         if not is_web(source):
+            self.progress[source.name].phase = "parsing"
             collected = await self._in_parser(self._parse, collect_file, source, self.ctx)
             error = collected.problems[0].message if collected.failed and collected.problems else None
             self.attempts[source.name] = health.Attempt(source, not collected.failed, collected.items, error=error)
