@@ -200,6 +200,26 @@ def _sender(value: Any) -> str:
     return text
 
 
+# What a mail header cannot hold: a line break would start a header of its own (RFC 5322 2.2).
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(check: Check, ascii_only: bool = False) -> Check:
+    """`check` for a value that goes into a mail header: no line break nor control character (and ASCII only
+    for a header written as is, such as List-Unsubscribe)."""
+
+    def checked(value: Any) -> Any:
+        if isinstance(value, str) and (found := _BREAKS.search(value.strip())):
+            raise ValueError(f"it holds a line break or a control character (U+{ord(found.group()):04X}), and it "
+                             "goes into the e-mail's headers: write it on one line")
+        if ascii_only and isinstance(value, str) and not value.isascii():
+            raise ValueError("it goes into a header that must be ASCII: write accented letters percent-encoded "
+                             f"(é as %C3%A9), got {value!r}")
+        return check(value)
+
+    return checked
+
+
 def _links(value: Any) -> tuple[Link, ...]:
     if not isinstance(value, list):
         raise ValueError("expected an array such as [{ title = \"Texte\", url = \"https://...\" }]")
@@ -280,13 +300,13 @@ def _whole(value: Any) -> int:
 
 # Each table's keys: name -> (check, default). A default of ... means the key is required.
 LETTER_KEYS: dict[str, tuple[Check, Any]] = {
-    "title": (_text, ...),
+    "title": (one_line(_text), ...),  # the subject by default, and in List-Id
     "date": (_iso_date, None),
     "language": (_text, "fr"),
     "base_url": (_http_url, ...),
-    "unsubscribe_url": (_http_url, ...),
-    "unsubscribe_mailto": (_mailto, None),
-    "from": (_sender, ...),
+    "unsubscribe_url": (one_line(_http_url, ascii_only=True), ...),
+    "unsubscribe_mailto": (one_line(_mailto, ascii_only=True), None),
+    "from": (one_line(_sender), ...),
     "address": (_text, DEFAULT_ADDRESS),
     "timezone": (_timezone, "Europe/Paris"),
     "templates": (_text, None),
@@ -317,7 +337,7 @@ SMTP_KEYS: dict[str, tuple[Check, Any]] = {
     "username": (_text, None),
     "password_env": (_env_name, None),
     "rate": (_positive("messages per second (such as 10 or 0.5)"), None),
-    "list_id": (_list_id, None),
+    "list_id": (one_line(_list_id), None),
     "secret_env": (_env_name, "DIGEST_SECRET"),
     "timeout": (_positive_number, 30.0),
     "retry_wait": (_seconds, 60.0),

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from digest.collectors.base import Context
 from digest.collectors.records import COLUMNS, item_from_record
-from digest.config import Check, Config, SourceConfig, _check_unknown, _http_url, _Problems, _read_table, _text
+from digest.config import (Check, Config, SourceConfig, _check_unknown, _http_url, _Problems, _read_table, _text,
+                           one_line)
 from digest.errors import ConfigError
 from digest.model import Item
 
@@ -86,7 +87,7 @@ def _markdown(value: Any) -> str:
 
 # Each table's keys: name -> (check, default). A default of ... means the key is required.
 TOP_KEYS: dict[str, tuple[Check, Any]] = {
-    "subject": (_text, None),
+    "subject": (one_line(_text), None),
     "preheader": (_text, None),
     "sections": (_section_ids, ()),
     "featured": (_names, ()),
