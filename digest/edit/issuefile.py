@@ -18,8 +18,17 @@ from zoneinfo import ZoneInfo
 
 from digest.collectors.base import Context
 from digest.collectors.records import COLUMNS, item_from_record
-from digest.config import (Check, Config, SourceConfig, _check_unknown, _http_url, _Problems, _read_table, _text,
-                           one_line)
+from digest.config import (
+    Check,
+    Config,
+    SourceConfig,
+    _check_unknown,
+    _http_url,
+    _Problems,
+    _read_table,
+    _text,
+    one_line,
+)
 from digest.errors import ConfigError
 from digest.model import Item
 
