@@ -27,7 +27,15 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes) -
         **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
     }
     written = [write_atomic(folder / name, data) for name, data in files.items()]
+    _remove_stale_events(folder, set(files))
     return [*written, write_index(outbox, letter.title, letter.language)]
+
+
+def _remove_stale_events(folder: Path, kept: set[str]) -> None:
+    """Remove the .ics files of events no longer in the letter (a cancelled event's file must not stay published)."""
+    for path in (folder / agenda.FOLDER).glob("*.ics"):
+        if f"{agenda.FOLDER}/{path.name}" not in kept:
+            path.unlink(missing_ok=True)
 
 
 def write_index(outbox: Path, title: str, language: str = "fr") -> Written:
