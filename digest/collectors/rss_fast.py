@@ -122,8 +122,9 @@ def _text(element: Any) -> str:
 
 # The date forms read here, exactly; any other (a zone by name or letter, "-05:00", a two-digit year, a
 # missing part) goes to feedparser's own date parser, so both readings give the same date, or none.
-RFC822 = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-                    r"\d{4} \d{2}:\d{2}(?::\d{2})? (?:[+-]\d{4}|GMT|UTC?)")
+RFC822 = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} "
+                    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                    r"\d{2}:\d{2}(?::\d{2})? (?:[+-]\d{4}|GMT|UTC?)")
 W3CDTF = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?")
 
 
