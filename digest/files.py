@@ -8,6 +8,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.errors import DigestError
+
+
+class WriteError(DigestError, OSError):
+    """A file could not be written; an OSError still, for callers that treat a failed write as a warning."""
+
 
 @dataclass(frozen=True)
 class Written:
@@ -20,8 +26,19 @@ class Written:
 def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
     """Write to a temporary name in the same folder, then rename: readers never see half a file.
 
-    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead.
+    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead. Any
+    other failure (a read-only folder, a full disk) is a WriteError saying which file, in plain words.
     """
+    try:
+        return _write(path, data, overwrite)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}; check that digest may write in "
+                         f"{path.parent} (and that the disk is not full)") from None
+
+
+def _write(path: Path, data: bytes, overwrite: bool) -> Written:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

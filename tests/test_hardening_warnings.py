@@ -33,3 +33,32 @@ def test_warnings_a_calendar_librarys_warning_is_one_line_naming_the_source(
     assert [i.title for i in result.items] == ["Réunion"]
     assert len(result.problems) == 1 and result.problems[0].where == "agenda"
     assert result.problems[0].message.startswith("the calendar library warns: Timezone")
+
+
+def test_warnings_a_build_with_every_section_empty_prints_its_reasons(write_config: Callable[..., Path]) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    path = write_config('[[source]]\nname = "agenda"\nsection = "agenda"\nurl = "a.ics"\n'
+                        '[[source]]\nname = "news"\nsection = "cuf"\nurl = "absent.csv"\n',
+                        files={"a.ics": calendar("BEGIN:VEVENT\r\nUID:b\r\nSUMMARY:Sans début\r\nEND:VEVENT\r\n")})
+    result = CliRunner().invoke(main, ["build", "-c", str(path), "--date", "2025-11-20"])
+    assert result.exit_code == 1 and "every section is empty" in result.output
+    assert "agenda: 'Sans début': no DTSTART; event skipped" in result.output
+    assert "news: file not found" in result.output and "Traceback" not in result.output
+
+
+def test_warnings_a_read_only_outbox_is_a_clear_message(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    # A file where the folder should be: fails for root too (which writes in a read-only folder).
+    (tmp_path / "outbox").write_text("not a folder", encoding="utf-8")
+    path = write_config('[[source]]\nname = "agenda"\nsection = "agenda"\nurl = "a.ics"\n',
+                        files={"a.ics": calendar(event("a", "Réunion"))})
+    result = CliRunner().invoke(main, ["build", "-c", str(path), "--date", "2025-11-20",
+                                       "-o", str(tmp_path / "outbox" / "sub")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"cannot write {tmp_path / 'outbox' / 'sub'}" in result.output
