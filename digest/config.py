@@ -92,7 +92,8 @@ class SmtpConfig:
 class FetchConfig:
     """The [fetch] table: how web sources are fetched and where their last good copies are kept."""
 
-    concurrency: int = 8
+    concurrency: int = 32
+    per_host: int = 4
     deadline: float = 60.0
     connect_timeout: float = 5.0
     max_bytes: int = 10 * 1024 * 1024
@@ -345,7 +346,8 @@ SMTP_KEYS: dict[str, tuple[Check, Any]] = {
 # Which port each kind of connection uses when `port` is not given.
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 FETCH_KEYS: dict[str, tuple[Check, Any]] = {
-    "concurrency": (_positive_int, 8),
+    "concurrency": (_positive_int, 32),
+    "per_host": (_positive_int, 4),
     "deadline": (_positive_number, 60.0),
     "connect_timeout": (_positive_number, 5.0),
     "max_bytes": (_positive_int, 10 * 1024 * 1024),

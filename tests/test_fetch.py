@@ -218,7 +218,7 @@ def test_concurrency_is_bounded_and_used(server: FeedServer, tmp_path: Path) -> 
         assert server.most_at_once("/feed/c") == 2
         assert bounded >= 0.9  # three rounds of 0.3 s
         server.requests.clear()
-        _, wide = collect(sources, settings(tmp_path / "b", concurrency=6))
+        _, wide = collect(sources, settings(tmp_path / "b", concurrency=6, per_host=6))
         assert server.most_at_once("/feed/c") == 6 and wide < 0.85  # one round, not three
     finally:
         server.delay = 0.0
