@@ -13,8 +13,8 @@ import pytest
 
 from digest.collectors.fetch import MAX_RETRY_AFTER, FetchSettings, retry_after
 
-from .test_fetch import collect, settings, web
 from .feedserver import rss
+from .test_fetch import collect, settings, web
 
 
 class Site:

@@ -57,8 +57,9 @@ class FetchSettings:
 def settings_for(config: Config, offline: bool = False, record_health: bool = True) -> FetchSettings:
     """The fetch settings of a configuration's [fetch] table."""
     f = config.fetch
-    return FetchSettings(concurrency=f.concurrency, per_host=f.per_host, deadline=f.deadline, connect_timeout=f.connect_timeout,
-                         max_bytes=f.max_bytes, retries=f.retries, max_redirects=f.max_redirects,
+    return FetchSettings(concurrency=f.concurrency, per_host=f.per_host, deadline=f.deadline,
+                         connect_timeout=f.connect_timeout, max_bytes=f.max_bytes, retries=f.retries,
+                         max_redirects=f.max_redirects,
                          cache_dir=f.cache_dir, offline=offline, record_health=record_health)
 
 

@@ -1,8 +1,8 @@
 """Collecting every source at once: web sources fetched concurrently, each body read by its collector as it
 arrives, the last good copy used when a source fails, and each source's health recorded.
 
-The event loop fetches (bounded by [fetch] concurrency and per_host) while one worker thread runs the collectors, which are
-CPU-bound: more threads would only fight over the GIL and multiply the memory of big feeds being parsed. A new
+The event loop fetches (bounded by [fetch] concurrency and per_host) while one worker thread runs the collectors,
+which are CPU-bound: more threads would only fight over the GIL and multiply the memory of big feeds being parsed. A new
 body becomes the cached copy only once its collector read items from it; another thread writes the cache files.
 An unchanged feed (304) reuses the items kept from its last reading: no parsing at all.
 """
