@@ -76,7 +76,7 @@ def test_duplicates_by_canonical_url_then_title(cfg: config.Config) -> None:
     a = make_item("A", url="https://www.cites-unies-france.org/actu/?utm_source=x&fbclid=1", date=at(19))
     a_again = make_item("A bis", url="http://cites-unies-france.org/actu", date=at(18))
     b = make_item("Même titre", url="https://e.org/1", date=at(17))
-    b_again = make_item("  même   TITRE ", url="https://e.org/2", date=at(16))
+    b_again = make_item("  même   TITRE ", url="https://e.org/2", date=at(16), source="autre")  # another source
     c = make_item("C", url="https://e.org/page?id=3&utm_medium=mail", date=at(15))
     d = make_item("D", url="https://e.org/page?id=4", date=at(14))
     kept = news(cfg, a, a_again, b, b_again, c, d)

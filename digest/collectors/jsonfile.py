@@ -1,14 +1,16 @@
-"""JSON data files: an array of objects with the documented columns."""
+"""JSON data files: an array of objects with the documented columns; a JSON Feed goes to its own reader."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from digest.collectors import jsonfeed
 from digest.collectors.base import Context, Fetched
-from digest.collectors.records import collect_records
+from digest.collectors.records import collect_records, unknown_columns
 from digest.config import SourceConfig
 from digest.errors import SourceError
-from digest.model import Collected
+from digest.model import Collected, Problem
 
 
 def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
@@ -19,6 +21,8 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         raise SourceError(f"not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise SourceError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if jsonfeed.is_json_feed(data):
+        return jsonfeed.collect_feed(data, source, fetched.url, ctx)
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         data = data["items"]
     if not isinstance(data, list):
@@ -28,4 +32,11 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         if not isinstance(row, dict):
             raise SourceError(f"element #{number} is not an object")
         rows.append((f"element #{number}", row))
-    return collect_records(rows, source, ctx)
+    return with_unknown_columns(collect_records(rows, source, ctx), [r for _, r in rows], source)
+
+
+def with_unknown_columns(collected: Collected, rows: list[dict[str, Any]], source: SourceConfig) -> Collected:
+    """The rows' keys that digest does not read, one warning each (as the CSV reader warns of its columns)."""
+    keys = [k for k in dict.fromkeys(k for row in rows for k in row) if isinstance(k, str)]
+    found = tuple(Problem(source.name, f"key '{k}' is not one digest reads; ignored") for k in unknown_columns(keys))
+    return Collected(collected.source, collected.items, (*found, *collected.problems))
