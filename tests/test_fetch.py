@@ -206,7 +206,8 @@ def test_a_csv_with_a_broken_row_keeps_its_good_rows(server: FeedServer, tmp_pat
     assert titles(result) == ["Premier", "Deux"]
     assert [str(p) for p in result.problems] == [
         "membres: line 5: more fields than the header has; row skipped",
-        "membres: line 3: date: day is out of range for month; row skipped"]
+        "membres: line 3: date: '31/02/2025' is not a date (no such day in that month): dates are written "
+        "day/month/year, e.g. 31/12/2025; row skipped"]
     assert (tmp_path / "cache" / "membres.cache").exists()
 
 

@@ -65,8 +65,9 @@ def unknown_columns(names: Iterable[str]) -> list[str]:
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str | int | float):
-        raise ValueError(f"expected text, got {type(value).__name__}")
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        kind = {list: "a list", dict: "a table", bool: "true or false"}.get(type(value), "something else")
+        raise ValueError(f"expected text, got {kind}")
     return str(value).strip()
 
 
