@@ -93,3 +93,15 @@ def test_outbound_a_redirect_to_a_private_address_is_not_followed(
                                               policy=lambda ip: ip == "127.0.0.1"))
     assert outer_requests == [("HEAD", "/page")] and inner_requests == []
     assert results[0].private and results[0].error == "not fetched: 127.0.0.2, a private or local address"
+
+
+def test_outbound_a_proxy_from_the_environment_is_not_used_by_the_guarded_check(
+        servers: Callable[[str, str], tuple[str, list[tuple[str, str]]]], monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy, proxied = servers("127.0.0.1", "")
+    inner, inner_requests = servers("127.0.0.2", "")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    results = asyncio.run(linkcheck.fetch_all([Target(f"{inner}/admin", "link")], timeout=2,
+                                              policy=lambda ip: ip == "127.0.0.1"))
+    assert proxied == [] and inner_requests == [] and results[0].private

@@ -125,8 +125,10 @@ async def fetch_all(items: Iterable[Target], timeout: float = 10.0, concurrency:
     limit = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     transport = guarded_transport(policy, concurrency) if policy is not None else None
+    # Guarded, no proxy from the environment: a proxy would connect to addresses digest never sees.
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=10, limits=limits,
-                                 headers={"User-Agent": USER_AGENT}, transport=transport) as client:
+                                 headers={"User-Agent": USER_AGENT}, transport=transport,
+                                 trust_env=policy is None) as client:
 
         async def one(target: Target) -> LinkResult:
             async with limit:
