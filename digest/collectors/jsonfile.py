@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from digest.collectors import jsonfeed
 from digest.collectors.base import Context, Fetched
-from digest.collectors.records import collect_records, unknown_columns
+from digest.collectors.records import collect_records, with_unknown_columns
 from digest.config import SourceConfig
 from digest.errors import SourceError
-from digest.model import Collected, Problem
+from digest.model import Collected
 
 
 def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
@@ -34,9 +33,3 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         rows.append((f"element #{number}", row))
     return with_unknown_columns(collect_records(rows, source, ctx), [r for _, r in rows], source)
 
-
-def with_unknown_columns(collected: Collected, rows: list[dict[str, Any]], source: SourceConfig) -> Collected:
-    """The rows' keys that digest does not read, one warning each (as the CSV reader warns of its columns)."""
-    keys = [k for k in dict.fromkeys(k for row in rows for k in row) if isinstance(k, str)]
-    found = tuple(Problem(source.name, f"key '{k}' is not one digest reads; ignored") for k in unknown_columns(keys))
-    return Collected(collected.source, collected.items, (*found, *collected.problems))

@@ -89,3 +89,10 @@ def _when(values: Mapping[str, Any], column: str, ctx: Context) -> datetime | No
         return parse_date(raw, ctx.tz)
     except ValueError as exc:
         raise ValueError(f"{column}: {exc}") from None
+
+
+def with_unknown_columns(collected: Collected, rows: Iterable[Mapping[str, Any]], source: SourceConfig) -> Collected:
+    """The rows' keys that digest does not read, one warning each (as the CSV reader warns of its columns)."""
+    keys = [k for k in dict.fromkeys(k for row in rows for k in row) if isinstance(k, str)]
+    found = tuple(Problem(source.name, f"key '{k}' is not one digest reads; ignored") for k in unknown_columns(keys))
+    return Collected(collected.source, collected.items, (*found, *collected.problems))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from digest.collectors.base import Context, Fetched
-from digest.collectors.jsonfile import with_unknown_columns
-from digest.collectors.records import collect_records
+from digest.collectors.records import collect_records, with_unknown_columns
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected
