@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from digest.model import Item, Letter
-from digest.text import slug
+from digest.text import CONTROL, slug
 
 FOLDER = "agenda"  # inside outbox/<date>/, so the web version publishes the files with the letter
 GOOGLE = "https://calendar.google.com/calendar/render"
@@ -46,21 +46,26 @@ def event_ics(item: Item, letter: Letter) -> bytes:
     calendar.add("method", "PUBLISH")
     event = icalendar.Event()
     start, end = _span(item, ZoneInfo(letter.timezone))
-    event.add("uid", item.uid)
+    event.add("uid", _line(item.uid))
     event.add("dtstamp", datetime.combine(letter.date, time(), UTC))  # not the clock: builds repeat
     event.add("dtstart", start)
     if end is not None:
         event.add("dtend", end)
-    event.add("summary", item.title)
+    event.add("summary", _line(item.title))
     if item.place:
-        event.add("location", item.place)
+        event.add("location", _line(item.place))
     if item.url:
         event.add("url", item.url)
     description = "\n\n".join(part for part in (item.summary, item.url) if part)
     if description:
-        event.add("description", description)
+        event.add("description", CONTROL.sub("", description))
     calendar.add_component(event)
     return bytes(calendar.to_ical())
+
+
+def _line(text: str) -> str:
+    """A source's text as one iCalendar value: icalendar escapes line breaks, not other control characters."""
+    return " ".join(CONTROL.sub("", text).split())
 
 
 def ics_files(letter: Letter) -> dict[str, bytes]:

@@ -275,10 +275,12 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
 @click.option("--links", is_flag=True, help="Also fetch every link and image, and list the broken ones.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds to wait for each link with --links.")
+@click.option("--allow-private", is_flag=True,
+              help="With --links, also fetch links to loopback, private and link-local addresses.")
 @click.option("--accept", "accepted_keys", multiple=True, metavar="KEY",
               help="Do not list warnings of this kind (e.g. css-border-radius); repeat for more.")
 @click.option("-v", "--verbose", is_flag=True, help="Give each finding's detail, and list the accepted ones.")
-def check_command(config_path: Path, letter_date: date | None, links: bool, timeout: float,
+def check_command(config_path: Path, letter_date: date | None, links: bool, timeout: float, allow_private: bool,
                   accepted_keys: tuple[str, ...], verbose: bool) -> None:
     """The pre-send report: build the letter (nothing written) and list what is wrong with it, errors first.
 
@@ -294,7 +296,7 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     click.echo(f"Checking “{built.rendered.subject}” for {today.isoformat()} "
                f"({len(built.rendered.html.encode('utf-8')) / 1024:.1f} KB of HTML, {len(built.letter.items)} items)")
     if links:
-        results, broken = linkcheck.check(built.rendered.html, timeout=timeout)
+        results, broken = linkcheck.check(built.rendered.html, timeout=timeout, allow_private=allow_private)
         click.echo(f"Fetched {len(results)} links and images: {len(broken)} broken")
         findings = check.ordered([*broken, *findings])
     shown, hidden = accept.split(findings, accepted)

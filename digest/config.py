@@ -104,7 +104,8 @@ class SmtpConfig:
 class FetchConfig:
     """The [fetch] table: how web sources are fetched and where their last good copies are kept."""
 
-    concurrency: int = 8
+    concurrency: int = 32
+    per_host: int = 4
     deadline: float = 60.0
     connect_timeout: float = 5.0
     max_bytes: int = 10 * 1024 * 1024
@@ -231,8 +232,8 @@ LETTER_KEYS: dict[str, schema.Check] = {
     "date": schema.iso_date,
     "language": schema.line,
     "base_url": schema.http_url,
-    "unsubscribe_url": schema.http_url,
-    "unsubscribe_mailto": _mailto,
+    "unsubscribe_url": schema.ascii_only(schema.http_url),
+    "unsubscribe_mailto": schema.ascii_only(_mailto),
     "from": _sender,
     "address": schema.text,
     "timezone": schema.timezone,
@@ -275,6 +276,7 @@ SMTP_KEYS: dict[str, schema.Check] = {
 }
 FETCH_KEYS: dict[str, schema.Check] = {
     "concurrency": schema.positive_int,
+    "per_host": schema.positive_int,
     "deadline": schema.positive_seconds,
     "connect_timeout": schema.positive_seconds,
     "max_bytes": schema.positive_int,

@@ -23,13 +23,35 @@ def parse_date(value: object, tz: ZoneInfo) -> datetime:
     match = DMY.match(text)
     if match:
         day, month, year, hour, minute = match.groups()
-        parsed = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
+        try:
+            parsed = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
+        except ValueError:
+            raise ValueError(_day_month_year_hint(text, int(day), int(month), int(year))) from None
     else:
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD or dd/mm/yyyy") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _day_month_year_hint(text: str, day: int, month: int, year: int) -> str:
+    """Why a dd/mm/yyyy date is not one, in plain words; the likely fix for a month/day/year date."""
+    if month > 12 and 1 <= day <= 12:
+        return (f"{text!r} is not a date: dates are written day/month/year; for day {month} of month {day}, "
+                f"write {month:02d}/{day:02d}/{year}")
+    if not 1 <= month <= 12 or year < 1:
+        reason = "no such month" if year >= 1 else "no such year"
+    elif not 1 <= day <= _days_in(year, month):
+        reason = "no such day in that month"
+    else:
+        reason = "no such time of day"
+    return f"{text!r} is not a date ({reason}): dates are written day/month/year, e.g. 31/12/2025"
+
+
+def _days_in(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - date(year, month, 1)).days
 
 
 def has_time(value: object) -> bool:

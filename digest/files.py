@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -26,8 +27,18 @@ class Written:
 def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
     """Write to a temporary name in the same folder, then rename: readers never see half a file.
 
-    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead.
+    With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead. Any
+    other failure (a read-only folder, a full disk) is a WriteFailed naming the file, in plain words.
     """
+    try:
+        return _write_file(path, data, overwrite)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise failure(path, exc) from None
+
+
+def _write_file(path: Path, data: bytes, overwrite: bool) -> Written:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -48,8 +59,10 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
 LEFTOVER_SECONDS = 3600  # a temporary folder older than this was left by a write that was killed
 
 
-class WriteFailed(DigestError):
-    """A file or folder could not be written (disk full, read-only folder): one line naming it. Exit 2."""
+class WriteFailed(DigestError, OSError):
+    """A file or folder could not be written (disk full, read-only folder): one line naming it. Exit 2.
+
+    An OSError still, for callers that treat a failed write as a warning (a cache file, say)."""
 
 
 # errno values a user reads better as words of their own: a file-size limit is a full disk to them too.
@@ -140,3 +153,9 @@ def _swap(temporary: Path, target: Path) -> None:
     except OSError as exc:
         raise failure(target, exc) from None
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def safe_name(text: str, limit: int = 100) -> str:
+    """A file name made from outside text (an address, a title): ASCII letters, digits and @.-_+ only."""
+    name = re.sub(r"[^A-Za-z0-9@._+-]", "_", text)[:limit].lstrip(".")
+    return name or "_"

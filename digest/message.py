@@ -12,8 +12,12 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo
 
+from digest.errors import ConfigError
 from digest.model import Letter, Rendered
 
+MAX_LINE = 998  # characters in a header line (RFC 5322 2.1.1)
+# What `digest send` adds to the unsubscribe URL: "&t=" and the token of an address of up to ~120 characters.
+TOKEN_ROOM = 200
 SEND_HOUR = time(8, 0)  # the Date of a built (not yet sent) letter: 8 a.m. on its date, so builds repeat
 
 
@@ -42,6 +46,12 @@ def _with_unsubscribe(raw: bytes, url: str, mailto: str | None) -> bytes:
     a header line may run to 998 characters, so it is written as is.
     """
     targets = f"<{url}>" + (f", <{mailto}>" if mailto else "")
+    length = len(f"List-Unsubscribe: {targets}") + TOKEN_ROOM
+    if length > MAX_LINE:
+        keys = "unsubscribe_url and unsubscribe_mailto" if mailto else "unsubscribe_url"
+        raise ConfigError([f"[letter] {keys}: with a subscriber's token the List-Unsubscribe header would be "
+                           f"{length} characters long, and a header line may have at most {MAX_LINE}: use a "
+                           "shorter address"])
     headers = f"List-Unsubscribe: {targets}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
     return headers.encode("ascii") + raw
 

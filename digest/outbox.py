@@ -29,7 +29,7 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes, i
         **({"inputs.json": inputs} if inputs is not None else {}),  # the fingerprint of what it was built from
         **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
     }
-    written = write_folder(folder, files)
+    written = write_folder(folder, files)  # the whole folder swapped in: a cancelled event's .ics goes with it
     return [*written, write_index(outbox, letter.title, letter.language)]
 
 

@@ -104,7 +104,7 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
         eml = build_message(prepared.letter, rendered, config.letter.unsubscribe_mailto)
     built = Built(config, prepared, rendered, eml, (), {})
     if strict and built.warnings:
-        raise BuildFailed(f"--strict: {len(built.warnings)} warning(s), nothing written")
+        raise BuildFailed(f"--strict: {len(built.warnings)} warning(s), nothing written:" + _listed(built.warnings))
     written: tuple[Written, ...] = ()
     if out is not None:
         with clock.timed("write"):
@@ -129,8 +129,10 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         earlier = history.load(sent_in, today, _list_send_began(config)) if sent_in is not None else history.History()
         selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured:
-            raise BuildFailed(f"no item to send for {today.isoformat()}: every section is empty. "
-                              "Check the warnings above and the sections' window_days / horizon_days.")
+            warnings = (*(p for c in collected for p in c.problems), *earlier.problems, *selection.problems)
+            raise BuildFailed(f"no item to send for {today.isoformat()}: every section is empty. Check the "
+                              "sections' window_days / horizon_days" + (", and these warnings:" if warnings else ".")
+                              + _listed(warnings))
         letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today), selection,
                                              issue)
     return Prepared(letter, collected, issue, earlier, selection.notes,
@@ -143,6 +145,11 @@ def _list_send_began(config: Config) -> Callable[[date], bool]:
     from digest.send import journal
 
     return lambda day: journal.began(journal.folder_for(config, day))
+
+
+def _listed(problems: tuple[Problem, ...]) -> str:
+    """The warnings as lines under an error's message: a failed build shows its reasons too."""
+    return "".join(f"\n  - {problem}" for problem in problems)
 
 
 def _with_issue(letter: Letter, selection: selector.Selection,

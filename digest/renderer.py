@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
+from html import escape
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import jinja2
 import mjml
+from markupsafe import Markup
 
 from digest import agenda, dates
 from digest.errors import TemplateError
@@ -32,14 +36,56 @@ def render(letter: Letter, templates: tuple[Path, ...]) -> Rendered:
     """The finished HTML e-mail, its text twin and the intermediate MJML of one letter."""
     env = environment(templates, ZoneInfo(letter.timezone))
     env.filters.update(agenda.filters(letter))  # ics_url, google_url: they need the letter's base_url and date
+    env.finalize = neutralizer(letter)
     subject = letter.subject or default_subject(letter)
     preheader = letter.preheader or default_preheader(letter)
-    context = {"letter": letter, "subject": subject, "preheader": preheader,
-               "footer_links": letter.footer_links}
+    # The template writes marks where the unsubscribe and web links go; every value it prints has these links
+    # neutralised first, so after the marks become the links, each link in the letter is one the template wrote
+    # (the send and the export replace exactly those, never a source's link that happens to contain them).
+    # A mark is at least as long as its link, so that what the template lays out by length (a link that goes on
+    # a line of its own past 78 columns) holds once the link is in.
+    unsubscribe_mark, web_mark = (_mark(url) for url in (letter.unsubscribe_url, letter.web_url))
+    shown = replace(letter, unsubscribe_url=unsubscribe_mark, web_url=web_mark)
+    context = {"letter": shown, "subject": subject, "preheader": preheader, "footer_links": letter.footer_links}
     source = _render_template(env, HTML_TEMPLATE, context)
     text = _render_template(env, TEXT_TEMPLATE, context)
     html = inline_css(mjml_to_html(source))
-    return Rendered(html=html, text=_tidy_text(text), mjml=source, subject=subject, preheader=preheader)
+    links = {unsubscribe_mark: letter.unsubscribe_url, web_mark: letter.web_url}
+    return Rendered(html=_unmark(html, links, escape), text=_tidy_text(_unmark(text, links, str)),
+                    mjml=_unmark(source, links, escape), subject=subject, preheader=preheader)
+
+
+def _mark(url: str) -> str:
+    """A unique stand-in for `url`, no shorter than it."""
+    mark = f"https://digest.invalid/{secrets.token_hex(16)}"
+    return mark + "x" * max(0, len(url) - len(mark))
+
+
+def _unmark(text: str, links: dict[str, str], write: Callable[[str], str]) -> str:
+    for mark, url in links.items():
+        text = text.replace(mark, write(url))
+    return text
+
+
+# Merge-tag openers of e-mail services: Mailchimp's *|TAG|*, Brevo's {{ contact.X }} and {% … %}.
+MERGE_TAG = re.compile(r"\*\||\{[{%]")
+ZWSP = "\u200b"
+URL_END = r"(?![\w/?#&=%.~+-])"  # where a link stops in text: what the send's cut of the text uses too
+
+
+def neutralizer(letter: Letter) -> Callable[[object], object]:
+    """Jinja's finalize: every printed value loses service syntax and any copy of the letter's own links."""
+    own = [re.compile(re.escape(url) + URL_END) for url in (letter.unsubscribe_url, letter.web_url) if url]
+
+    def finalize(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = MERGE_TAG.sub(lambda m: m.group(0)[0] + ZWSP + m.group(0)[1], value)
+        for pattern in own:  # "https://…" becomes "https%3A//…": still readable, no longer our link
+            text = pattern.sub(lambda m: m.group(0).replace("://", "%3A//", 1), text)
+        return Markup(text) if isinstance(value, Markup) else text
+
+    return finalize
 
 
 def environment(templates: tuple[Path, ...], tz: ZoneInfo) -> jinja2.Environment:

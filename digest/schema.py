@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Check = Callable[[Any], Any]
 Keys = Mapping[str, Check]
-# Control characters never belong in a value of ours; in one that reaches a mail header they would add a header.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What a mail header cannot hold: a line break would start a header of its own (RFC 5322 2.2). No value of ours
+# needs a control character either.
+BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 class Problems:
@@ -94,9 +95,23 @@ def text(value: Any) -> str:
 def line(value: Any) -> str:
     """Text on one line: no line break or other control character (it may end up in a mail header)."""
     found = text(value)
-    if CONTROL.search(found):
-        raise ValueError(f"expected one line of text without line breaks or control characters, got {found!r}")
+    if broken := BREAKS.search(found):
+        raise ValueError(f"it holds a line break or a control character (U+{ord(broken.group()):04X}), and it "
+                         "goes into the e-mail's headers: write it on one line")
     return found
+
+
+def ascii_only(check: Check) -> Check:
+    """`check` for a value written as is into a header that must be ASCII (List-Unsubscribe)."""
+
+    def checked(value: Any) -> Any:
+        found = check(value)
+        if isinstance(found, str) and not found.isascii():
+            raise ValueError("it goes into a header that must be ASCII: write accented letters percent-encoded "
+                             f"(é as %C3%A9), got {found!r}")
+        return found
+
+    return checked
 
 
 def boolean(value: Any) -> bool:

@@ -242,6 +242,8 @@ def merge_duplicates(by_section: dict[str, list[Item]], kinds: dict[str, str], t
         found = index_url.get(url) if url else None
         if found is None:
             found = titles.find(key)
+            if found is not None and _other_link_of_same_source(groups[found], item):
+                found = None  # one feed's items with different links are different items ("Re: …" posts)
         if found is None:
             found = len(groups)
             groups.append([])
@@ -250,6 +252,13 @@ def merge_duplicates(by_section: dict[str, list[Item]], kinds: dict[str, str], t
             index_url.setdefault(url, found)
         titles.add(key, found)
     return _keep_richest(groups, by_section, kinds)
+
+
+def _other_link_of_same_source(group: list[tuple[str, Item]], item: Item) -> bool:
+    """Whether the group holds an item of `item`'s source with another link."""
+    link = canonical_url(item.url) if item.url else None
+    return any(other.source == item.source and (canonical_url(other.url) if other.url else None) != link
+               for _, other in group)
 
 
 def _keep_richest(groups: list[list[tuple[str, Item]]], by_section: dict[str, list[Item]],

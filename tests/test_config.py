@@ -44,7 +44,7 @@ def test_defaults_fill_optional_keys(write_config: Callable[..., Path]) -> None:
     assert cfg.sources[0].timeout == 10.0
     # the reading context of collectors has the same defaults as the configuration (one place for each)
     assert Context(tz=ZoneInfo("Europe/Paris")).teaser_length == cfg.letter.teaser_length == 220
-    assert cfg.smtp is None and cfg.fetch.concurrency == 8
+    assert cfg.smtp is None and (cfg.fetch.concurrency, cfg.fetch.per_host) == (32, 4)
 
 
 @pytest.mark.parametrize(("key", "value"), [("from", "Cités Unies <lettre@e.org>\r\nBcc: x@e.org"),
@@ -53,7 +53,7 @@ def test_defaults_fill_optional_keys(write_config: Callable[..., Path]) -> None:
 def test_a_line_break_in_a_header_bound_value_is_an_error(write_config: Callable[..., Path], key: str,
                                                           value: str) -> None:
     letter = re.sub(rf"^{key} = .*$", lambda _: f"{key} = {json.dumps(value)}", LETTER_TABLE, flags=re.M)
-    with pytest.raises(ConfigError, match=rf"\[letter\] {key}: expected"):
+    with pytest.raises(ConfigError, match=rf"\[letter\] {key}: it holds a line break or a control character"):
         config.load(write_config(SOURCE, letter=letter))
 
 

@@ -206,7 +206,8 @@ def test_a_csv_with_a_broken_row_keeps_its_good_rows(server: FeedServer, tmp_pat
     assert titles(result) == ["Premier", "Deux"]
     assert [str(p) for p in result.problems] == [
         "membres: line 5: more fields than the header has; row skipped",
-        "membres: line 3: date: day is out of range for month; row skipped"]
+        "membres: line 3: date: '31/02/2025' is not a date (no such day in that month): dates are written "
+        "day/month/year, e.g. 31/12/2025; row skipped"]
     assert (tmp_path / "cache" / "membres.cache").exists()
 
 
@@ -218,7 +219,7 @@ def test_concurrency_is_bounded_and_used(server: FeedServer, tmp_path: Path) -> 
         assert server.most_at_once("/feed/c") == 2
         assert bounded >= 0.9  # three rounds of 0.3 s
         server.requests.clear()
-        _, wide = collect(sources, settings(tmp_path / "b", concurrency=6))
+        _, wide = collect(sources, settings(tmp_path / "b", concurrency=6, per_host=6))
         assert server.most_at_once("/feed/c") == 6 and wide < 0.85  # one round, not three
     finally:
         server.delay = 0.0

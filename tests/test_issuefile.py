@@ -198,5 +198,5 @@ def test_a_subject_with_a_line_break_is_an_error_naming_the_key(write_config: Ca
     path = write_config(NEWS_AND_EVENTS, files={"news.csv": NEWS, "issues/2025-11.toml": issue})
     result = CliRunner().invoke(main, ["build", "-c", str(path)])
     assert result.exit_code == 2
-    assert "top level subject: expected one line of text without line breaks" in result.output
+    assert "top level subject: it holds a line break or a control character (U+000A)" in result.output
     assert "Traceback" not in result.output

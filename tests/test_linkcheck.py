@@ -115,7 +115,7 @@ def free_port() -> int:
 
 def run(urls: list[str], timeout: float = 2.0) -> dict[str, linkcheck.LinkResult]:
     html = "".join(f'<a href="{u}">lien</a>' for u in urls)
-    results, _ = linkcheck.check(html, timeout=timeout)
+    results, _ = linkcheck.check(html, timeout=timeout, allow_private=True)  # the test server is on loopback
     return {r.target.url: r for r in results}
 
 
@@ -147,7 +147,7 @@ def test_broken_links_become_errors_naming_status_and_url(server: tuple[str, Rec
     base, _ = server
     html = (f'<a href="{base}/missing">Rapport annuel</a><a href="{base}/no-head-gone">Ancien</a>'
             f'<img src="{base}/ok" alt="Photo">')
-    results, findings = linkcheck.check(html, timeout=2)
+    results, findings = linkcheck.check(html, timeout=2, allow_private=True)
     assert len(results) == 3
     assert [(f.level, f.where) for f in findings] == [("error", "link “Rapport annuel”"), ("error", "link “Ancien”")]
     assert "404 Not Found" in findings[0].message and f"{base}/missing" in findings[0].message
@@ -172,7 +172,7 @@ def test_links_are_fetched_concurrently(server: tuple[str, Recorder]) -> None:
 def test_concurrency_is_bounded(server: tuple[str, Recorder]) -> None:
     base, recorder = server
     html = "".join(f'<a href="{base}/wait{i}">l</a>' for i in range(8))
-    linkcheck.check(html, timeout=2, concurrency=2)
+    linkcheck.check(html, timeout=2, concurrency=2, allow_private=True)
     assert recorder.most_in_flight == 2
 
 
@@ -187,7 +187,7 @@ def test_check_links_command_lists_broken_links(server: tuple[str, Recorder],
                         letter=letter, files={"news.json": json.dumps(items)})
     without = CliRunner().invoke(main, ["check", "-c", str(path)])
     assert "broken-link" not in without.output  # nothing is fetched without --links
-    result = CliRunner().invoke(main, ["check", "-c", str(path), "--links", "--timeout", "2"])
+    result = CliRunner().invoke(main, ["check", "-c", str(path), "--links", "--timeout", "2", "--allow-private"])
     assert result.exit_code == 1, result.output
     assert "broken-link" in result.output and f"{base}/missing" in result.output
     assert f"{base}/ok" not in [line.split(": ")[-1] for line in result.output.splitlines() if "broken" in line]

@@ -92,7 +92,6 @@ def test_the_varied_feed_is_read_in_full() -> None:
     (LATIN, None),                                                              # another encoding
     (VARIED.encode("utf-8"), "application/rss+xml; charset=windows-1252"),     # a header that says so
     (VARIED.replace("<category>", "<foo:bar xmlns:foo='urn:x'>x</foo:bar><category>").encode(), None),
-    (VARIED.replace("Wed, 19 Nov 2025 10:00:00 +0100", "mercredi 19 novembre").encode(), None),  # odd date
     (VARIED.replace("<channel>", '<channel xml:base="https://ailleurs.example.org/">').encode(), None),
     (VARIED.replace("</channel></rss>", "").encode(), None),                    # invalid XML
     (b'<?xml version="1.0"?><rss version="0.91"><channel><item><title>t</title></item></channel></rss>', None),

@@ -77,7 +77,7 @@ def test_duplicates_by_canonical_url_then_title(cfg: config.Config) -> None:
     a = make_item("A", url="https://www.cites-unies-france.org/actu/?utm_source=x&fbclid=1", date=at(19))
     a_again = make_item("A bis", url="http://cites-unies-france.org/actu", date=at(18))
     b = make_item("Même titre", url="https://e.org/1", date=at(17))
-    b_again = make_item("  même   TITRE ", url="https://e.org/2", date=at(16))
+    b_again = make_item("  même   TITRE ", url="https://e.org/2", date=at(16), source="autre")  # another source
     c = make_item("C", url="https://e.org/page?id=3&utm_medium=mail", date=at(15))
     d = make_item("D", url="https://e.org/page?id=4", date=at(14))
     kept = news(cfg, a, a_again, b, b_again, c, d)
@@ -147,9 +147,9 @@ def test_every_candidate_left_out_is_listed_with_why(write_config: Callable[...,
              make_item("gardé deux", date=at(18)),
              make_item("au-delà du maximum", date=at(17)), make_item("trop ancien", date=at(1, 9)),
              make_item("déjà envoyé", date=at(16), url="https://example.org/envoye"),
-             make_item("exclu", date=at(16), url="https://example.org/exclu"),
-             make_item("Gardé un", date=at(19), url="https://example.org/copie", uid="copie")]
-    selection = selector.select(cfg, [Collected("news", tuple(items))], LETTER_DATE,
+             make_item("exclu", date=at(16), url="https://example.org/exclu")]
+    copy = make_item("Gardé un", date=at(19), url="https://example.org/copie", uid="copie", source="other")
+    selection = selector.select(cfg, [Collected("news", tuple(items)), Collected("other", (copy,))], LETTER_DATE,
                                 IssueFile(exclude=("https://example.org/exclu",)),
                                 History(urls=frozenset({"https://example.org/envoye"})))
     assert [i.title for i in selection.sections[0].items] == ["gardé un", "gardé deux"]

@@ -115,7 +115,8 @@ def test_the_fetch_table_is_checked_with_every_problem_named(write_config: Calla
 def test_fetch_settings_default_and_cache_dir_beside_sources_toml(write_config: Callable[..., Path]) -> None:
     path = write_config('[[source]]\nname = "a"\nsection = "cuf"\nurl = "https://example.org/feed"\n')
     fetch = config.load(path).fetch
-    assert (fetch.concurrency, fetch.deadline, fetch.max_bytes, fetch.retries) == (8, 60.0, 10 * 1024 * 1024, 2)
+    assert (fetch.concurrency, fetch.per_host, fetch.deadline, fetch.max_bytes, fetch.retries) == (
+        32, 4, 60.0, 10 * 1024 * 1024, 2)
     assert fetch.cache_dir == path.parent.resolve() / ".digest-cache"
 
 

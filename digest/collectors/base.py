@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,14 @@ class Context:
     teaser_length: int = DEFAULT_TEASER_LENGTH
     today: date | None = None  # the letter's date: recurring events are expanded from it...
     horizon_days: int = DEFAULT_HORIZON_DAYS  # ...to this many days later
+    # When the collection gives up (time.monotonic()); collectors stop reading past it. Not part of the
+    # context's identity: kept items do not depend on it.
+    deadline_at: float | None = field(default=None, repr=False, compare=False)
+
+
+def past_deadline(ctx: Context) -> bool:
+    """True once the collection's deadline has passed: a collector stops its work there."""
+    return ctx.deadline_at is not None and time.monotonic() > ctx.deadline_at
 
 
 def hashed_uid(*parts: str) -> str:

@@ -14,10 +14,7 @@ from digest.model import Collected, Problem
 
 def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     """Every row of the CSV as an Item; rows that cannot be read are warnings naming their line."""
-    try:
-        text = fetched.body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (byte {exc.start}); save the file as 'CSV UTF-8'") from None
+    text, encoding_problem = _decoded(fetched.body, source)
     header = text.split("\n", 1)[0]
     if not header.strip():
         raise SourceError("the file is empty; it needs a header line such as title;url;date;summary")
@@ -27,8 +24,8 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     if "title" not in [c.strip().lower() for c in columns]:
         raise SourceError(f"no 'title' column in the header line ({delimiter.join(columns)})")
     rows = []
-    problems = [Problem(source.name, f"column '{c}' is not one digest reads; ignored")
-                for c in unknown_columns(columns)]
+    problems = [*encoding_problem, *(Problem(source.name, f"column '{c}' is not one digest reads; ignored")
+                                     for c in unknown_columns(columns))]
     try:
         for row in reader:
             where = f"line {reader.line_num}"
@@ -41,3 +38,19 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         problems.append(Problem(source.name, f"line {reader.line_num}: {exc}; the rest of the file is skipped"))
     collected = collect_records(rows, source, ctx)
     return Collected(source.name, collected.items, (*problems, *collected.problems))
+
+
+def _decoded(body: bytes, source: SourceConfig) -> tuple[str, list[Problem]]:
+    """The file's text: UTF-8, else Windows-1252 (what Excel in French saves as "CSV (séparateur : point-virgule)"),
+    read with a warning that says how to save it as UTF-8."""
+    try:
+        return body.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = body.decode("cp1252")
+    except UnicodeDecodeError:
+        raise SourceError(f"not UTF-8 (byte {utf8_error.start}); save the file as 'CSV UTF-8'") from None
+    return text, [Problem(source.name, "not UTF-8: read as Windows-1252, as Excel saves « CSV (séparateur : "
+                                       "point-virgule) »; to be sure of every accent, save it in Excel as « CSV UTF-8 "
+                                       "(délimité par des virgules) »")]

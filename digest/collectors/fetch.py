@@ -41,7 +41,8 @@ WHAT = {"rss": "a feed", "csv": "a CSV file", "json": "a JSON file", "toml": "a 
 class FetchSettings:
     """How web sources are fetched: the [fetch] table of sources.toml."""
 
-    concurrency: int = 8
+    concurrency: int = 32  # connections in flight in all
+    per_host: int = 4  # ...and to any one site
     deadline: float = 60.0
     connect_timeout: float = 5.0
     max_bytes: int = MAX_BYTES
@@ -56,18 +57,21 @@ class FetchSettings:
 def settings_for(config: Config, offline: bool = False, record_health: bool = True) -> FetchSettings:
     """The fetch settings of a configuration's [fetch] table."""
     f = config.fetch
-    return FetchSettings(concurrency=f.concurrency, deadline=f.deadline, connect_timeout=f.connect_timeout,
-                         max_bytes=f.max_bytes, retries=f.retries, max_redirects=f.max_redirects,
+    return FetchSettings(concurrency=f.concurrency, per_host=f.per_host, deadline=f.deadline,
+                         connect_timeout=f.connect_timeout, max_bytes=f.max_bytes, retries=f.retries,
+                         max_redirects=f.max_redirects,
                          cache_dir=f.cache_dir, offline=offline, record_health=record_health)
 
 
 class FetchFailure(SourceError):
     """A web source could not be fetched; `status` is the HTTP status when there was an answer."""
 
-    def __init__(self, message: str, status: int | None = None, retry: bool = False) -> None:
+    def __init__(self, message: str, status: int | None = None, retry: bool = False,
+                 wait: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.retry = retry
+        self.wait = wait  # seconds the server asked to wait before trying again (Retry-After)
 
 
 @dataclass
@@ -112,7 +116,7 @@ async def _fetch_alone(source: SourceConfig, settings: FetchSettings) -> Fetched
     with tempfile.TemporaryDirectory(prefix="digest-fetch-") as folder:
         clients = Clients(settings)
         try:
-            async with clients.lend() as client:
+            async with clients.lend(source.location) as client:
                 download = await fetch_http(clients, client, source, settings, Cache(Path(folder)), None, Progress(),
                                             time.monotonic() + settings.deadline)
         finally:
@@ -159,16 +163,20 @@ def check_content(body: bytes, content_type: str | None, fmt: str) -> None:
 
 
 class Clients:
-    """At most `concurrency` HTTP clients of one connection each, lent to one source at a time.
+    """HTTP clients of one connection each, lent to one source at a time: at most `per_host` to one site, at
+    most `concurrency` in all.
 
-    This is the concurrency bound. One client per slot rather than one shared pool: httpcore scans its whole
-    pool for every request, which grows with the square of the connections (a second with 100 of them). Each
-    client keeps its connection alive for the next source on the same host.
+    This is the concurrency bound: polite to each site, fast for many sources on many sites. One client per
+    connection rather than one shared pool: httpcore scans its whole pool for every request, which grows with the
+    square of the connections (a second with 100 of them). Each client keeps its connection alive for the next
+    source on the same host.
     """
 
     def __init__(self, settings: FetchSettings) -> None:
         self.settings = settings
-        self.free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(settings.concurrency)
+        self.hosts: dict[str, asyncio.Semaphore] = {}
+        self.free: dict[str, list[httpx.AsyncClient]] = {}
         self.made: list[httpx.AsyncClient] = []
         # One TLS context for every client; its CA bundle (20 to 50 ms to load) loads in a thread while the
         # first http:// requests go out, and https ones wait for it (see ready_for).
@@ -176,16 +184,19 @@ class Clients:
         self._loading: asyncio.Future[None] | None = None
 
     @contextlib.asynccontextmanager
-    async def lend(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A free client, made if fewer than `concurrency` exist, else the next one given back."""
-        if self.free.empty() and len(self.made) < self.settings.concurrency:
-            client = self._make()
-        else:
-            client = await self.free.get()
-        try:
-            yield client
-        finally:
-            self.free.put_nowait(client)
+    async def lend(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
+        """A client for `url`'s site once both its site and the whole have a free slot (the site's first)."""
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(url).hostname or "").lower()
+        site = self.hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        async with site, self.slots:
+            idle = self.free.setdefault(host, [])
+            client = idle.pop() if idle else self._make()
+            try:
+                yield client
+            finally:
+                idle.append(client)
 
     async def ready_for(self, url: str) -> None:
         """Wait, before an https request, until the CA bundle is loaded (http requests need not wait)."""
@@ -232,8 +243,11 @@ async def fetch_http(clients: Clients, client: httpx.AsyncClient, source: Source
         try:
             return await _fetch_once(clients, client, source, settings, cache, cached, progress)
         except FetchFailure as exc:
-            delay = settings.backoff * 2 ** (tries - 1)
+            delay = exc.wait if exc.wait is not None else settings.backoff * 2 ** (tries - 1)
             progress.last_error, progress.status = str(exc), exc.status
+            if exc.retry and exc.wait is not None and time.monotonic() + delay >= deadline_at:
+                raise FetchFailure(f"{exc}; the server asked to try again in {delay:g} s, after the "
+                                   "collection's deadline", exc.status) from None
             if not exc.retry or tries > settings.retries or time.monotonic() + delay >= deadline_at:
                 if tries > 1:
                     raise FetchFailure(f"{exc} (after {tries} tries)", exc.status) from None
@@ -289,11 +303,34 @@ async def _answer(response: httpx.Response, source: SourceConfig, settings: Fetc
     if status >= 400 or status < 200 or status in (204, 205):
         phrase = response.reason_phrase or ""
         hint = "; the feed was removed: take it out of sources.toml" if status == 410 else ""
-        raise FetchFailure(f"HTTP {status} {phrase}".rstrip() + hint, status, retry=status >= 500)
+        wait = retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+        raise FetchFailure(f"HTTP {status} {phrase}".rstrip() + hint, status, retry=status >= 500 or status == 429,
+                           wait=wait)
     meta = Meta(url=source.location, final_url=str(response.url),
                 content_type=response.headers.get("content-type"), etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"))
     return Download(status, str(response.url), await _read_body(response, source, settings, cache, meta, progress))
+
+
+MAX_RETRY_AFTER = 600.0  # seconds: a longer wait is as good as "not today"
+
+
+def retry_after(value: str | None) -> float | None:
+    """The seconds a Retry-After header asks for (RFC 9110 10.2.3: seconds or an HTTP date), or None."""
+    from email.utils import parsedate_to_datetime
+
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return min(max(moment.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
 
 
 async def _read_body(response: httpx.Response, source: SourceConfig, settings: FetchSettings, cache: Cache,

@@ -65,8 +65,9 @@ def unknown_columns(names: Iterable[str]) -> list[str]:
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str | int | float):
-        raise ValueError(f"expected text, got {type(value).__name__}")
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        kind = {list: "a list", dict: "a table", bool: "true or false"}.get(type(value), "something else")
+        raise ValueError(f"expected text, got {kind}")
     return str(value).strip()
 
 
@@ -88,3 +89,10 @@ def _when(values: Mapping[str, Any], column: str, ctx: Context) -> datetime | No
         return parse_date(raw, ctx.tz)
     except ValueError as exc:
         raise ValueError(f"{column}: {exc}") from None
+
+
+def with_unknown_columns(collected: Collected, rows: Iterable[Mapping[str, Any]], source: SourceConfig) -> Collected:
+    """The rows' keys that digest does not read, one warning each (as the CSV reader warns of its columns)."""
+    keys = [k for k in dict.fromkeys(k for row in rows for k in row) if isinstance(k, str)]
+    found = tuple(Problem(source.name, f"key '{k}' is not one digest reads; ignored") for k in unknown_columns(keys))
+    return Collected(collected.source, collected.items, (*found, *collected.problems))

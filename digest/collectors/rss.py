@@ -99,7 +99,7 @@ def _item(entry: Mapping[str, Any], source: SourceConfig, ctx: Context, base: st
         date=_date(entry),
         summary=teaser(html_to_text(summary_html), ctx.teaser_length),
         image=_image(entry, url or base),
-        place=fold(entry.get("dc_coverage") or entry.get("where_name") or "") or None,
+        place=fold(_string(entry.get("dc_coverage")) or _string(entry.get("where_name"))) or None,
     )
 
 
@@ -144,3 +144,9 @@ def _spip_logo(markup: str) -> str | None:
         if any(c.startswith("spip_logo") for c in (img.get("class") or "").split()):
             return str(img.get("src") or "") or None
     return None
+
+
+def _string(value: object) -> str:
+    """A field's text, or "" when feedparser gives something else (for <dc:coverage xml:lang="fr">, a mapping
+    of the element's attributes): one odd element must not lose the whole source."""
+    return value if isinstance(value, str) else ""

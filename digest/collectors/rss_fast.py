@@ -9,6 +9,7 @@ readings equal on every feed the tests use.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from datetime import UTC, datetime
@@ -119,20 +120,34 @@ def _text(element: Any) -> str:
     return (element.text or "").strip() if element is not None else ""
 
 
-def _rfc822(text: str) -> time.struct_time:
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        raise NotPlain from None
-    return _utc(moment)
+# The date forms read here, exactly; any other (a zone by name or letter, "-05:00", a two-digit year, a
+# missing part) goes to feedparser's own date parser, so both readings give the same date, or none.
+RFC822 = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} "
+                    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                    r"\d{2}:\d{2}(?::\d{2})? (?:[+-]\d{4}|GMT|UTC?)")
+W3CDTF = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?")
 
 
-def _w3cdtf(text: str) -> time.struct_time:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise NotPlain from None
-    return _utc(moment)
+def _rfc822(text: str) -> time.struct_time | None:
+    if RFC822.fullmatch(text):
+        with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+            return _utc(parsedate_to_datetime(text))
+    return _feedparser_date(text)
+
+
+def _w3cdtf(text: str) -> time.struct_time | None:
+    if W3CDTF.fullmatch(text):
+        with contextlib.suppress(ValueError, OverflowError):
+            return _utc(datetime.fromisoformat(text))
+    return _feedparser_date(text)
+
+
+def _feedparser_date(text: str) -> time.struct_time | None:
+    """feedparser's reading of a date this reading does not fully understand (None when it reads none)."""
+    from feedparser.datetimes import _parse_date  # imported only for such a date
+
+    parsed: time.struct_time | None = _parse_date(text)
+    return parsed
 
 
 def _utc(moment: datetime) -> time.struct_time:

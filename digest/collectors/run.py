@@ -1,8 +1,8 @@
 """Collecting every source at once: web sources fetched concurrently, each body read by its collector as it
 arrives, the last good copy used when a source fails, and each source's health recorded.
 
-The event loop fetches (bounded by [fetch] concurrency) while one worker thread runs the collectors, which are
-CPU-bound: more threads would only fight over the GIL and multiply the memory of big feeds being parsed. A new
+The event loop fetches (bounded by [fetch] concurrency and per_host) while one worker thread runs the collectors,
+which are CPU-bound: more threads would only fight over the GIL and multiply the memory of big feeds being parsed. A new
 body becomes the cached copy only once its collector read items from it; another thread writes the cache files.
 An unchanged feed (304) reuses the items kept from its last reading: no parsing at all.
 """
@@ -103,6 +103,7 @@ class _Run:
     async def run(self) -> list[Collected]:
         """Every source's result; those still running at the deadline fall back on their cached copy."""
         self.deadline_at = time.monotonic() + self.settings.deadline
+        self.ctx = replace(self.ctx, deadline_at=self.deadline_at)  # collectors stop reading there too
         began = time.perf_counter()
         clients = Clients(self.settings)
         web = [s for s in self.sources if is_web(s)]
@@ -147,6 +148,7 @@ class _Run:
 
     async def _read(self, clients: Clients, source: SourceConfig) -> Collected:
         if not is_web(source):
+            self.progress[source.name].phase = "parsing"
             collected = await self._in_parser(self._parse, collect_file, source, self.ctx)
             error = collected.problems[0].message if collected.failed and collected.problems else None
             self.attempts[source.name] = health.Attempt(source, not collected.failed, collected.items, error=error)
@@ -156,7 +158,7 @@ class _Run:
             return await self._offline(source, cached)
         progress = self.progress[source.name]
         try:
-            async with clients.lend() as client:
+            async with clients.lend(source.location) as client:
                 download = await fetch_http(clients, client, source, self.settings, self.cache, cached, progress,
                                             self.deadline_at)
         except FetchFailure as exc:
@@ -244,7 +246,7 @@ class _Run:
         limit = f"the collection's deadline of {self.settings.deadline:g} s"
         reasons = {
             "queued": f"not fetched: {limit} passed while it waited for a free connection "
-                      "(raise [fetch] concurrency or deadline)",
+                      "(raise [fetch] concurrency, per_host or deadline)",
             "waiting": f"no answer within {limit}",
             "reading": f"still sending when {limit} passed ({megabytes(progress.received)} received); too slow",
             "retrying": f"{progress.last_error}; {limit} passed before it could be tried again",

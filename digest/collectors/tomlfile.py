@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from digest.collectors.base import Context, Fetched
-from digest.collectors.records import collect_records
+from digest.collectors.records import collect_records, with_unknown_columns
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected
@@ -22,4 +22,5 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     tables = data.get("item")
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise SourceError("expected an array of tables written [[item]]")
-    return collect_records([(f"[[item]] #{n}", t) for n, t in enumerate(tables, 1)], source, ctx)
+    collected = collect_records([(f"[[item]] #{n}", t) for n, t in enumerate(tables, 1)], source, ctx)
+    return with_unknown_columns(collected, tables, source)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import tomlkit
 
 from digest import dates
 from digest.errors import DigestError
@@ -48,6 +51,10 @@ text = \"\"\"
 """
 
 
+# What TOML does not allow in a comment, or reads as the end of one: control characters and line breaks.
+UNSAFE_IN_COMMENT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 class DraftExists(DigestError):
     """The issue file is already there: a draft never overwrites the editors' work."""
 
@@ -61,7 +68,7 @@ def draft_text(letter: Letter) -> str:
         first=letter.sections[0].id if letter.sections else "",
     )]
     for section in letter.sections:
-        lines.append(f"\n# --- {section.title} ({section.id}): {len(section.items)} item(s) ---")
+        lines.append("\n" + _comment(f"--- {section.title} ({section.id}): {len(section.items)} item(s) ---"))
         lines.extend(_item_lines(item, ZoneInfo(letter.timezone)) for item in section.items)
     return "\n".join(lines) + "\n"
 
@@ -69,12 +76,20 @@ def draft_text(letter: Letter) -> str:
 def _item_lines(item: Item, tz: ZoneInfo) -> str:
     when = item.start or item.date
     day = f"{when.astimezone(tz):%d/%m/%Y}, " if when else ""
-    return f"# {item.title[:100]}  ({day}{item.source})\n#     {_quote(item.url or item.uid)},"
+    title = _comment(f"{item.title[:100]}  ({day}{item.source})")
+    return title + "\n" + _comment(f"    {_quote(item.url or item.uid)},")
 
 
 def _quote(text: str) -> str:
-    """A TOML basic string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string, written by tomlkit: quotes, backslashes and control characters escaped."""
+    quoted = str(tomlkit.string(text).as_string())
+    # Valid in TOML, but editors show these as line breaks: escaped, the line reads as one line.
+    return quoted.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _comment(text: str) -> str:
+    """One TOML comment line: a source's text never ends it early (line breaks and control characters go)."""
+    return str(tomlkit.comment(UNSAFE_IN_COMMENT.sub(" ", text)).as_string()).rstrip("\n")
 
 
 def write_new(path: Path, text: str) -> Written:

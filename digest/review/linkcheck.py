@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import httpcore
 import httpx
 import lxml.html
 
@@ -16,6 +19,61 @@ from digest.review.check import Finding
 
 REFUSED = (405, 501)  # HEAD not allowed / not implemented: ask again with GET
 USER_AGENT = f"digest/{__version__} (link check; +https://cites-unies-france.org)"
+
+
+Policy = Callable[[str], bool]  # is this IP address one the link check may connect to?
+
+
+def is_public(address: str) -> bool:
+    """True for an address on the public internet: not loopback, private, link-local (the cloud metadata
+    service at 169.254.169.254), shared, reserved or multicast."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class PrivateAddress(Exception):
+    """A link's host name leads to an address the check must not reach (a server on the reader's network)."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} is {address}" if host != address else address)
+        self.address = address
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the policy allows: the name is resolved here, every address it gives is
+    checked, and the connection goes to a checked address, so neither a redirect nor a DNS answer that
+    changes between two lookups (DNS rebinding) reaches a private server."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        """Resolve `host`, refuse it if any of its addresses is not allowed, else connect to the first."""
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            if not self.policy(address):
+                raise PrivateAddress(host, address)
+        if not addresses:
+            raise httpcore.ConnectError(f"no address for {host}")
+        return await self.inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        """As the inner backend."""
+        await self.inner.sleep(seconds)
+
+
+def guarded_transport(policy: Policy, connections: int) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections go through GuardedBackend (TLS still checks the host's name)."""
+    transport = httpx.AsyncHTTPTransport()
+    transport._pool = httpcore.AsyncConnectionPool(  # httpx's public API takes no network backend
+        ssl_context=httpx.create_ssl_context(), max_connections=connections,
+        max_keepalive_connections=connections, network_backend=GuardedBackend(policy))
+    return transport
 
 
 @dataclass(frozen=True)
@@ -35,6 +93,7 @@ class LinkResult:
     error: str | None = None
     method: str = "HEAD"
     seconds: float = 0.0
+    private: bool = False  # not fetched: it leads to a private or local address
 
     @property
     def ok(self) -> bool:
@@ -57,12 +116,19 @@ def targets(html: str) -> list[Target]:
     return list(seen.values())
 
 
-async def fetch_all(items: Iterable[Target], timeout: float = 10.0, concurrency: int = 16) -> list[LinkResult]:
-    """Fetch every target with at most `concurrency` requests in flight; results in the targets' order."""
+async def fetch_all(items: Iterable[Target], timeout: float = 10.0, concurrency: int = 16,
+                    policy: Policy | None = is_public) -> list[LinkResult]:
+    """Fetch every target with at most `concurrency` requests in flight; results in the targets' order.
+
+    Only addresses the policy allows are connected to, redirects included (None: any address).
+    """
     limit = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = guarded_transport(policy, concurrency) if policy is not None else None
+    # Guarded, no proxy from the environment: a proxy would connect to addresses digest never sees.
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=10, limits=limits,
-                                 headers={"User-Agent": USER_AGENT}) as client:
+                                 headers={"User-Agent": USER_AGENT}, transport=transport,
+                                 trust_env=policy is None) as client:
 
         async def one(target: Target) -> LinkResult:
             async with limit:
@@ -82,6 +148,9 @@ async def fetch(client: httpx.AsyncClient, target: Target, timeout: float) -> Li
             async with client.stream("GET", target.url) as streamed:
                 response = streamed
         return LinkResult(target, response.status_code, None, method, time.perf_counter() - began)
+    except PrivateAddress as exc:
+        return LinkResult(target, None, f"not fetched: {exc}, a private or local address", method,
+                          time.perf_counter() - began, private=True)
     except httpx.TimeoutException:
         error = f"no answer within {timeout:g} s"
     except httpx.TooManyRedirects:
@@ -105,9 +174,13 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def check(html: str, timeout: float = 10.0, concurrency: int = 16) -> tuple[list[LinkResult], list[Finding]]:
-    """Fetch every link and image of the HTML; the results and a finding (an error) per broken one."""
-    results = asyncio.run(fetch_all(targets(html), timeout, concurrency))
+def check(html: str, timeout: float = 10.0, concurrency: int = 16,
+          allow_private: bool = False) -> tuple[list[LinkResult], list[Finding]]:
+    """Fetch every link and image of the HTML; the results and a finding (an error) per broken one.
+
+    Links to loopback, private, link-local or metadata addresses are not fetched unless allow_private.
+    """
+    results = asyncio.run(fetch_all(targets(html), timeout, concurrency, None if allow_private else is_public))
     return results, findings(results)
 
 
@@ -116,6 +189,10 @@ def findings(results: Iterable[LinkResult]) -> list[Finding]:
     found = []
     for result in results:
         if result.ok:
+            continue
+        if result.private:
+            found.append(Finding("warning", "private-link", f"{result.error}; check it by hand, or run again with "
+                                 f"--allow-private: {result.target.url}", result.target.label))
             continue
         what = result.error or f"answers {result.status} {_phrase(result.status)} to {result.method}"
         found.append(Finding("error", "broken-link", f"{what}: {result.target.url}", result.target.label))

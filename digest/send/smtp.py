@@ -18,7 +18,7 @@ from pathlib import Path
 
 from digest.config import Config, SmtpConfig
 from digest.errors import DigestError, SendError
-from digest.files import failure, write_atomic
+from digest.files import safe_name, write_atomic
 from digest.send import journal as journal_module
 from digest.send.journal import Journal
 from digest.send.personalize import BuiltLetter, Personalizer, read_built
@@ -415,12 +415,8 @@ def dry_run(personalizer: Personalizer, recipients: Sequence[Recipient], folder:
     now = datetime.now(UTC).astimezone()
     written = []
     for number, recipient in enumerate(recipients, 1):
-        safe = "".join(ch if ch.isalnum() or ch in "@.-_+" else "_" for ch in recipient.email)
-        path = folder / f"{number:05d}-{safe}.eml"
-        try:
-            write_atomic(path, personalizer.copy(recipient, now).raw)
-        except OSError as exc:
-            raise failure(path, exc) from None
+        path = folder / f"{number:05d}-{safe_name(recipient.email)}.eml"
+        write_atomic(path, personalizer.copy(recipient, now).raw)  # WriteFailed names the file
         written.append(path)
     return written
 
