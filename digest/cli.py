@@ -700,10 +700,16 @@ def subscribers_group() -> None:
     erase. `digest send --list` with no file sends to its subscribed addresses."""
 
 
-def _store(config_path: Path) -> Store:
+def _store(config_path: Path, create: bool = False) -> Store:
+    """The subscriber store of the configuration; made only by the commands that add to it."""
+    from digest.errors import DigestError
     from digest.send.subscribers import Store
 
-    return Store(config.load(config_path).subscribers_path)
+    path = config.load(config_path).subscribers_path
+    if not create and not path.exists():
+        raise DigestError(f"no subscriber store at {path} yet: `digest subscribers import FILE.csv` or "
+                          "`digest subscribers add ADDRESS` makes it")
+    return Store(path)
 
 
 @subscribers_group.command(name="import")
@@ -713,7 +719,7 @@ def _store(config_path: Path) -> Store:
               help="Subscribe again those of the file who unsubscribed or bounced (never those who complained).")
 def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool) -> None:
     """Add or update the store from a CSV (the same columns as for --list; other columns are kept as fields)."""
-    with _store(config_path) as store:
+    with _store(config_path, create=True) as store:
         report = store.import_csv(csv_path, resubscribe=resubscribe)
     click.echo(f"{csv_path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                f"{len(report.invalid)} invalid, {len(report.kept_out)} not subscribed again")
@@ -745,7 +751,7 @@ def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
 @click.option("--name", default="", help="The name the greeting uses.")
 def subscribers_add(config_path: Path, address: str, name: str) -> None:
     """Subscribe ADDRESS (again, if it had left)."""
-    with _store(config_path) as store:
+    with _store(config_path, create=True) as store:
         changed = store.add(address, name)
     click.echo(f"{address}: subscribed" if changed else f"{address}: already subscribed")
 

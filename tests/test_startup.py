@@ -29,7 +29,8 @@ def imported(*args: str, cwd: Path = ROOT) -> set[str]:
 
 
 @pytest.mark.parametrize("args", [("--help",), ("build", "--help"), ("send", "--status"), ("sources",), ("letters",),
-                                  ("send", "--help")])
+                                  ("send", "--help"), ("subscribers", "list"), ("subscribers", "stats"),
+                                  ("serve", "--help"), ("bounces", "--help"), ("publish", "--help")])
 def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
     loaded = imported(*args)
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))

@@ -68,6 +68,14 @@ def test_a_truncated_real_token_is_refused() -> None:
 # --- the store and its commands -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("command", [("list",), ("stats",), ("export",), ("remove", "anne@example.org")])
+def test_reading_commands_never_make_a_store(tmp_path: Path, command: tuple[str, ...]) -> None:
+    cfg = config_file(tmp_path)
+    result = digest("subscribers", command[0], "-c", str(cfg), *command[1:])
+    assert result.exit_code == 2 and "no subscriber store at" in result.output and "subscribers import" in result.output
+    assert not (tmp_path / "subscribers.sqlite").exists()
+
+
 def test_import_reports_added_updated_invalid_by_line_and_keeps_extra_columns(tmp_path: Path) -> None:
     cfg = config_file(tmp_path)
     first = write_csv(tmp_path / "a.csv", ["email;nom;organisation;ville", "anne@example.org;Anne;Mairie;Lyon",
