@@ -13,8 +13,8 @@ import fcntl
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import failure, shown
+from digest.send.db import immediate
 from digest.send.recipients import Recipient
 
 FILE_NAME = "send-journal.sqlite"
@@ -95,16 +96,9 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A durable transaction: the WAL is fsynced at commit (and with it every earlier commit)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return immediate(self._db)
 
     def recover(self) -> int:
         """Turn rows left 'sending' by a run that died into 'unknown'; how many there were."""

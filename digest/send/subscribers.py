@@ -17,13 +17,14 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import DigestError
 from digest.send import recipients as csv_rules
+from digest.send.db import immediate
 from digest.send.recipients import Recipient, Rejected, check_address
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
@@ -147,15 +148,9 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A durable transaction: the WAL is fsynced at commit (and with it every earlier commit)."""
+        return immediate(self._db)
 
     # --- reading -------------------------------------------------------------------------------------------
 
