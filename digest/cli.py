@@ -19,9 +19,8 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
     from digest import letters, pipeline
-    from digest.send import bounces
+    from digest.send import bounces, subscribers
     from digest.send import smtp as send
-    from digest.send.recipients import Subscribers
     from digest.send.subscribers import Store
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
@@ -436,7 +435,8 @@ def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path | Non
                resend_unknown: bool, yes: bool) -> None:
     from digest.send import smtp as send
 
-    found, gone = _list_recipients(job.cfg, list_path)
+    chosen = _list_recipients(job.cfg, list_path)
+    found, gone = chosen.found, chosen.gone
     todo = send.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
         paths = send.dry_run(job.personalizer, todo, job.private / "dry-run")
@@ -500,44 +500,23 @@ def _exit_while_sending(job: send.Job) -> None:
         raise SystemExit(1)
 
 
-def _list_recipients(cfg: config.Config,
-                     list_path: Path | None) -> tuple[Subscribers, Callable[[], set[str]] | None]:
-    """Who a list send goes to (the CSV's subscribers, or the store's), and how to ask who left meanwhile.
+def _list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.SendList:
+    """Who a list send goes to, said: the list read, its invalid rows, those the store keeps out."""
+    from digest.send import subscribers
 
-    Whatever the list, an address the store has as unsubscribed, bounced or complained is left out.
-    """
-    from dataclasses import replace
-
-    from digest.send import recipients as subscribers
-    from digest.send.subscribers import Store
-
-    path = cfg.subscribers_path
-    if list_path is None:
-        if not path.is_file():
-            raise click.UsageError(f"no subscriber store at {path}: fill it with `digest subscribers import "
-                                   "FILE.csv`, or give the file: --list FILE.csv")
-        with Store(path) as store:
-            found = subscribers.Subscribers(path, tuple(store.subscribed()), store.counts()["unsubscribed"], (), 0)
-        click.echo(f"{path}: {len(found.recipients)} subscribed addresses to send to")
+    chosen = subscribers.send_list(cfg.subscribers_path, list_path)
+    found = chosen.found
+    if chosen.from_store:
+        click.echo(f"{found.path}: {len(found.recipients)} subscribed addresses to send to")
     else:
-        found = subscribers.read(list_path)
-        click.echo(f"{list_path}: {len(found.recipients)} to send to, {found.unsubscribed} unsubscribed, "
-                   f"{len(found.invalid)} invalid, {found.duplicates} duplicate(s) left out")
-        for rejected in found.invalid:
-            click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: "
-                       f"{rejected.reason}", err=True)
-    if not path.is_file():
-        return found, None
-
-    def gone() -> set[str]:
-        with Store(path) as store:
-            return store.gone()
-
-    left = gone()
-    kept = tuple(r for r in found.recipients if r.key not in left)
-    if len(kept) < len(found.recipients):
-        click.echo(f"  {len(found.recipients) - len(kept)} left out: unsubscribed, bounced or complained in {path}")
-    return replace(found, recipients=kept), gone
+        click.echo(f"{list_path}: {len(found.recipients) + chosen.left_out} to send to, {found.unsubscribed} "
+                   f"unsubscribed, {len(found.invalid)} invalid, {found.duplicates} duplicate(s) left out")
+    for rejected in found.invalid:
+        click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: {rejected.reason}",
+                   err=True)
+    if chosen.left_out:
+        click.echo(f"  {chosen.left_out} left out: unsubscribed, bounced or complained in {cfg.subscribers_path}")
+    return chosen
 
 
 class SendProgress:

@@ -16,9 +16,9 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -439,3 +439,37 @@ def erase_from_journals(folders: Iterator[Path] | list[Path], email: str) -> lis
                 copy.unlink()
                 changed.append(copy)
     return changed
+
+
+@dataclass(frozen=True)
+class SendList:
+    """Who a list send goes to: the list read (a CSV's, or the store's subscribed addresses), those of it left
+    out because the store has them unsubscribed, bounced or complained, and how to ask who left meanwhile."""
+
+    found: csv_rules.Subscribers
+    from_store: bool
+    left_out: int = 0
+    gone: Callable[[], set[str]] | None = None
+
+
+def send_list(store_path: Path, csv_path: Path | None) -> SendList:
+    """The recipients of a list send: the CSV's, else the store's; whatever the list, the store has the last word."""
+    if csv_path is None:
+        if not store_path.is_file():
+            raise DigestError(f"no subscriber store at {store_path}: fill it with `digest subscribers import "
+                              "FILE.csv`, or give the file: --list FILE.csv")
+        with Store(store_path) as store:
+            found = csv_rules.Subscribers(store_path, tuple(store.subscribed()), store.counts()["unsubscribed"],
+                                          (), 0)
+    else:
+        found = csv_rules.read(csv_path)
+    if not store_path.is_file():
+        return SendList(found, csv_path is None)
+
+    def gone() -> set[str]:
+        with Store(store_path) as store:
+            return store.gone()
+
+    left = gone()
+    kept = tuple(r for r in found.recipients if r.key not in left)
+    return SendList(replace(found, recipients=kept), csv_path is None, len(found.recipients) - len(kept), gone)
