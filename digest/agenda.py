@@ -8,8 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import icalendar
-
 from digest.model import Item, Letter
 from digest.text import CONTROL, slug
 
@@ -40,6 +38,8 @@ def ics_url(item: Item, letter: Letter) -> str:
 
 def event_ics(item: Item, letter: Letter) -> bytes:
     """A one-event iCalendar file (RFC 5545); the same letter gives the same bytes."""
+    import icalendar  # loaded only for a letter with events
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

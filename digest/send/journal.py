@@ -18,12 +18,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import failure, shown
 from digest.send.db import immediate
-from digest.send.recipients import Recipient
+
+if TYPE_CHECKING:
+    from digest.send.recipients import Recipient
 
 FILE_NAME = "send-journal.sqlite"
 LOCK_NAME = "send-journal.lock"

@@ -7,8 +7,6 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
 from digest.errors import DigestError
 
 EMAIL_COLUMNS = ("email", "e-mail", "mail", "courriel", "adresse")
@@ -60,6 +58,8 @@ def check_address(address: str) -> str:
 
     Syntax only: no DNS query, so a check never waits on the network.
     """
+    from email_validator import EmailNotValidError, validate_email  # loaded only to check addresses
+
     try:
         checked = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
