@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -17,6 +17,7 @@ from digest.cli import main
 from digest.edit import issuefile
 
 from .conftest import LETTER_DATE, ROOT
+from .feedserver import FeedServer
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -65,6 +66,18 @@ def test_a_dry_build_writes_nothing(tmp_path: Path) -> None:
     built = pipeline.build(config.load(project / "sources.toml"), LETTER_DATE, out=None)
     assert built.written == () and built.rendered.html
     assert snapshot(project) == before
+
+
+def test_a_dry_build_from_the_web_writes_only_the_sources_last_good_copies(
+        write_config: Callable[..., Path], server: FeedServer) -> None:
+    """With a web source a dry build keeps its fresh copy in the cache (that is the cache's job), nothing else:
+    no outbox, no health record (a source failing in previews is not 'failed 3 times in a row')."""
+    path = write_config(f'[[source]]\nname = "web"\nsection = "cuf"\nurl = "{server.url("/feed/web")}"\n')
+    before = snapshot(path.parent)
+    pipeline.build(config.load(path), LETTER_DATE, out=None)
+    added = sorted(set(snapshot(path.parent)) - set(before))
+    assert added and all(name.startswith(".digest-cache/") for name in added), added
+    assert not any(name.endswith("health.json") for name in added)
 
 
 def snapshot(folder: Path) -> dict[str, int]:
