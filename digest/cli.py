@@ -786,7 +786,8 @@ def subscribers_erase(config_path: Path, address: str) -> None:
     cfg = config.load(config_path)
     with Store(cfg.subscribers_path) as store:
         found = store.erase(address)
-    files = erase_from_journals([cfg.outbox, cfg.root / "sends"], address)
+    # The private folder ([letter] private_dir), and the outbox for what an older digest left there.
+    files = erase_from_journals([cfg.outbox, cfg.private_dir], address)
     click.echo(f"{address}: erased from the store" if found else f"{address}: not in the store (hash kept)")
     for path in files:
         click.echo(f"  erased from {path}")

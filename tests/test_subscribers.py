@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from digest import config
 from digest.send import personalize
 from digest.send.subscribers import Store, mask
 from tests.send_support import DAY, SECRET, build_letter, digest, setup
@@ -143,13 +144,18 @@ def test_a_bad_address_is_a_users_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'nope' is not a usable address" in result.output
 
 
-def test_erase_deletes_the_person_everywhere_and_an_import_cannot_add_them_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("private", ["sends", "prive"])
+def test_erase_deletes_the_person_everywhere_and_an_import_cannot_add_them_back(tmp_path: Path,
+                                                                               private: str) -> None:
     cfg = config_file(tmp_path)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[letter]\n", f'[letter]\nprivate_dir = "{private}"\n', 1),
+                   encoding="utf-8")
+    assert config.load(cfg).private_dir == tmp_path / private
     csv = write_csv(tmp_path / "a.csv", ["email;name", "anne@example.org;Anne", "bob@example.org;Bob"])
     digest("subscribers", "import", "-c", str(cfg), str(csv))
     with Store(tmp_path / "subscribers.sqlite") as store:
         store.unsubscribe("anne@example.org", "one-click (RFC 8058)", letter=DAY)
-    journal = tmp_path / "sends" / DAY / "send-journal.sqlite"
+    journal = tmp_path / private / DAY / "send-journal.sqlite"
     journal.parent.mkdir(parents=True)
     db = sqlite3.connect(journal)
     db.execute("CREATE TABLE recipient (key TEXT PRIMARY KEY, email TEXT)")
@@ -157,12 +163,14 @@ def test_erase_deletes_the_person_everywhere_and_an_import_cannot_add_them_back(
                                                           ("bob@example.org", "bob@example.org")])
     db.commit()
     db.close()
-    dry = tmp_path / "outbox" / DAY / "dry-run" / "00001-Anne@example.org.eml"
-    dry.parent.mkdir(parents=True)
-    dry.write_bytes(b"To: Anne@example.org\r\n\r\n")
+    dry = tmp_path / private / DAY / "dry-run" / "00001-Anne@example.org.eml"
+    old = tmp_path / "outbox" / DAY / "dry-run" / "00002-Anne@example.org.eml"  # left by an older digest
+    for copy in (dry, old):
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(b"To: Anne@example.org\r\n\r\n")
     result = digest("subscribers", "erase", "-c", str(cfg), "Anne@Example.org")
     assert result.exit_code == 0, result.output
-    assert not dry.exists()
+    assert not dry.exists() and not old.exists()
     db = sqlite3.connect(journal)
     assert [r[0] for r in db.execute("SELECT key FROM recipient")] == ["bob@example.org"]
     db.close()

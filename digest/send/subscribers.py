@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import DigestError
+from digest.files import safe_name
 from digest.send import recipients as csv_rules
 from digest.send.db import immediate
 from digest.send.recipients import Recipient, Rejected, check_address
@@ -419,7 +420,7 @@ def erase_from_journals(folders: Iterator[Path] | list[Path], email: str) -> lis
     """Delete an address from every send journal (send-journal.sqlite) and dry-run copy under `folders`;
     the files changed."""
     key, changed = _key(email), []
-    safe = "".join(ch if ch.isalnum() or ch in "@.-_+" else "_" for ch in email)
+    safe = safe_name(email)  # as the dry run names its copies
     for folder in folders:
         if not folder.is_dir():
             continue
