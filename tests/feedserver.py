@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -310,3 +310,22 @@ def server(running_server: FeedServer) -> FeedServer:
     running_server.requests.clear()
     running_server.counters.clear()
     return running_server
+
+
+@pytest.fixture
+def http_servers() -> Iterator[Callable[[str, type[BaseHTTPRequestHandler]], str]]:
+    """Start HTTP servers on given loopback addresses (any free port) with a handler class; all stopped after the
+    test. `start(host, handler)` gives the server's base URL."""
+    running: list[ThreadingHTTPServer] = []
+
+    def start(host: str, handler: type[BaseHTTPRequestHandler]) -> str:
+        httpd = ThreadingHTTPServer((host, 0), handler)
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        running.append(httpd)
+        return f"http://{host}:{httpd.server_address[1]}"
+
+    yield start
+    for httpd in running:
+        httpd.shutdown()
+        httpd.server_close()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -40,20 +39,14 @@ class Seen(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def servers() -> Iterator[Callable[[str, str], tuple[str, list[tuple[str, str]]]]]:
-    started: list[ThreadingHTTPServer] = []
+def servers(http_servers: Callable[[str, type[Seen]], str]) -> Callable[[str, str], tuple[str, list[tuple[str, str]]]]:
+    """start(host, to): a server on `host` that records what it is asked (and redirects to `to`, if given)."""
 
     def start(host: str, to: str = "") -> tuple[str, list[tuple[str, str]]]:
         requests: list[tuple[str, str]] = []
-        httpd = ThreadingHTTPServer((host, 0), type("H", (Seen,), {"requests": requests, "to": to}))
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        started.append(httpd)
-        return f"http://{host}:{httpd.server_address[1]}", requests
+        return http_servers(host, type("H", (Seen,), {"requests": requests, "to": to})), requests
 
-    yield start
-    for httpd in started:
-        httpd.shutdown()
-        httpd.server_close()
+    return start
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "100.64.0.1",

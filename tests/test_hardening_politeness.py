@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +57,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def sites() -> Iterator[Callable[[str], tuple[str, Site]]]:
-    running: list[ThreadingHTTPServer] = []
+def sites(http_servers: Callable[[str, type[Handler]], str]) -> Callable[[str], tuple[str, Site]]:
+    """start(host): a site on `host` whose answers the test sets and whose requests it counts."""
 
     def start(host: str) -> tuple[str, Site]:
         site = Site()
-        httpd = ThreadingHTTPServer((host, 0), type("H", (Handler,), {"site": site}))
-        httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        running.append(httpd)
-        return f"http://{host}:{httpd.server_address[1]}", site
+        return http_servers(host, type("H", (Handler,), {"site": site})), site
 
-    yield start
-    for httpd in running:
-        httpd.shutdown()
-        httpd.server_close()
+    return start
 
 
 def test_politeness_at_most_four_connections_per_site_by_default(
