@@ -15,7 +15,7 @@ from digest.model import Item
 
 # The feed server's fixtures, and its guard that every test resolves loopback names only (autouse: no test
 # reaches the network, not even the machine's DNS resolver).
-pytest_plugins = ["tests.feedserver"]
+pytest_plugins = ["tests.feedserver", "tests.send_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

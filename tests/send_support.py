@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import main
@@ -56,3 +57,15 @@ def digest(*args: str) -> Result:
     """Run the CLI in this process."""
     return CliRunner().invoke(main, list(args))
 
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The letter, built once for every send test (each test sends from its own copy, see setup)."""
+    return build_letter(tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unsubscribe secret in its environment variable (a module uses it with pytest.mark.usefixtures)."""
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)

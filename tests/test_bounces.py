@@ -182,9 +182,7 @@ EXPECTED = {"xxxxx@local.ie": "bounced", "userx@its.example.nl": "bounced", "use
             "eve@example.org": "subscribed"}
 
 
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+pytestmark = pytest.mark.usefixtures("secret")  # the send tests' unsubscribe secret (tests/send_support.py)
 
 
 def test_a_maildir_is_read_moved_to_done_and_a_rerun_changes_nothing(tmp_path: Path) -> None:

@@ -21,9 +21,7 @@ from tests.smtp_sink import Recorder, Sink
 DECEMBER = "2025-12-18"
 
 
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+pytestmark = pytest.mark.usefixtures("secret")  # the send tests' unsubscribe secret (tests/send_support.py)
 
 
 def project(folder: Path, port: int, issue: str | None = None) -> Path:

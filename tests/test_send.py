@@ -25,23 +25,13 @@ from tests.send_support import (
     DAY,
     LONG_UNSUBSCRIBE,
     SECRET,
-    build_letter,
     digest,
     setup,
     subscribers,
 )
 from tests.smtp_sink import Recorder, Sink
 
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The letter, built once for every test here (each test sends from its own copy)."""
-    return build_letter(tmp_path_factory.mktemp("built"))
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+pytestmark = pytest.mark.usefixtures("secret")  # the send tests' unsubscribe secret (tests/send_support.py)
 
 
 def journal_rows(tmp_path: Path) -> dict[str, tuple[str, int, int | None, str | None]]:

@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.send_support import SECRET, build_letter, digest, setup, subscribers
+from tests.send_support import SECRET, digest, setup, subscribers
 from tests.smtp_sink import Sink
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_letter(tmp_path_factory.mktemp("built"))
 
 
 @pytest.fixture(scope="module")

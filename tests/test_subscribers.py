@@ -13,20 +13,13 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from digest import config
 from digest.send import personalize
 from digest.send.subscribers import Store, mask
-from tests.send_support import DAY, SECRET, build_letter, digest, setup
+from tests.send_support import DAY, SECRET, digest, setup
 from tests.smtp_sink import Recorder, Sink
 
 LIST = "lettre.cites-unies-france.org"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_letter(tmp_path_factory.mktemp("built"))
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+pytestmark = pytest.mark.usefixtures("secret")  # the send tests' unsubscribe secret (tests/send_support.py)
 
 
 def write_csv(path: Path, lines: list[str]) -> Path:
