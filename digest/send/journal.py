@@ -196,6 +196,21 @@ def all_journals(cfg: Config) -> list[tuple[date, Path]]:
     return found
 
 
+def erase(path: Path, key: str) -> bool:
+    """Delete one recipient's row from the journal file at `path`, leaving no copy in its WAL; whether it was
+    there (False for a file that is not a journal)."""
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA secure_delete=ON")
+        found = db.execute("DELETE FROM recipient WHERE key=?", (key,)).rowcount > 0
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return found
+    except sqlite3.DatabaseError:
+        return False  # not a journal: nothing of ours to erase there
+    finally:
+        db.close()
+
+
 def opened(folder: Path) -> Journal:
     """The journal of `folder`, open and locked; WriteFailed (one line, exit 2) when it cannot be written."""
     try:

@@ -30,7 +30,12 @@ class Recipient:
     @property
     def key(self) -> str:
         """The address folded to lower case: the same mailbox written twice is one recipient."""
-        return self.email.casefold()
+        return key_of(self.email)
+
+
+def key_of(email: str) -> str:
+    """How the journals and the subscriber store name an address: trimmed and folded to lower case."""
+    return email.strip().casefold()
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from digest.errors import DigestError
 from digest.files import safe_name
+from digest.send import journal
 from digest.send import recipients as csv_rules
 from digest.send.db import immediate
-from digest.send.recipients import Recipient, Rejected, check_address
+from digest.send.recipients import Recipient, Rejected, check_address, key_of
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
@@ -158,7 +159,7 @@ class Store:
     def get(self, email: str) -> Subscriber | None:
         """The row of this address (any case), or None."""
         row = self._db.execute("SELECT email, name, status, reason, letter, message, changed, created, updated, "
-                               "fields FROM subscriber WHERE key=?", (_key(email),)).fetchone()
+                               "fields FROM subscriber WHERE key=?", (key_of(email),)).fetchone()
         return _subscriber(row) if row else None
 
     def rows(self, status: str | None = None) -> list[Subscriber]:
@@ -212,7 +213,7 @@ class Store:
                 self._insert(db, email, name, "subscribed", "added", fields or {})
                 return True
             if name and name != existing.name:
-                db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=?", (name, now(), _key(email)))
+                db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=?", (name, now(), key_of(email)))
             return self._set(db, email, "subscribed", "added again", kind="resubscribed")
 
     def set_status(self, email: str, status: str, reason: str, *, letter: str = "", message: str = "",
@@ -231,15 +232,15 @@ class Store:
         with self._transaction() as db:
             if self.get(email) is None:
                 self._insert(db, email.strip(), "", "unsubscribed", reason, {})
-                db.execute("UPDATE subscriber SET letter=? WHERE key=?", (letter, _key(email)))
+                db.execute("UPDATE subscriber SET letter=? WHERE key=?", (letter, key_of(email)))
                 db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, 'unsubscribed', ?, ?)",
-                           (_key(email), letter, reason, now()))
+                           (key_of(email), letter, reason, now()))
                 return True
             return self._set(db, email, "unsubscribed", reason, letter=letter)
 
     def soft_bounce(self, email: str, letter: str, detail: str) -> bool:
         """Count a temporary failure; the SOFT_LIMIT-th on a different letter marks the address bounced."""
-        key = _key(email)
+        key = key_of(email)
         with self._transaction() as db:
             if self.get(email) is None:
                 return False
@@ -256,7 +257,7 @@ class Store:
     def erase(self, email: str) -> bool:
         """Delete everything about an address but a keyed hash (kept so an import cannot add it back);
         the per-letter counts keep their numbers, with nothing left that names the person."""
-        key = _key(email)
+        key = key_of(email)
         with self._transaction() as db:
             found = db.execute("DELETE FROM subscriber WHERE key=?", (key,)).rowcount
             db.execute("UPDATE event SET key=NULL, detail='' WHERE key=?", (key,))
@@ -296,7 +297,7 @@ class Store:
         merged = {**existing.fields, **extra}
         if (name and name != existing.name) or merged != existing.fields:
             db.execute("UPDATE subscriber SET name=?, fields=?, updated=? WHERE key=?",
-                       (name or existing.name, json.dumps(merged, ensure_ascii=False), now(), _key(email)))
+                       (name or existing.name, json.dumps(merged, ensure_ascii=False), now(), key_of(email)))
             changed = True
         if left:
             changed = self._set(db, email, "unsubscribed", "import") or changed
@@ -332,13 +333,13 @@ class Store:
         moment = now()
         db.execute("INSERT INTO subscriber (key, email, name, status, reason, changed, created, updated, fields) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (_key(email), email, name, status, reason, moment, moment, moment,
+                   (key_of(email), email, name, status, reason, moment, moment, moment,
                     json.dumps(fields, ensure_ascii=False)))
 
     def _set(self, db: sqlite3.Connection, email: str, status: str, reason: str, *, letter: str = "",
              message: str = "", kind: str | None = None) -> bool:
         assert status in STATUSES
-        key, moment = _key(email), now()
+        key, moment = key_of(email), now()
         changed = db.execute("UPDATE subscriber SET status=?, reason=?, letter=?, message=?, changed=?, updated=? "
                              "WHERE key=? AND status != ?",
                              (status, reason[:MAX_FIELD], letter, message[:MAX_FIELD], moment, moment, key,
@@ -354,11 +355,7 @@ class Store:
         if found is None:
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)", (secrets.token_hex(32),))
             found = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
-        return hmac.new(bytes.fromhex(found[0]), _key(email).encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _key(email: str) -> str:
-    return email.strip().casefold()
+        return hmac.new(bytes.fromhex(found[0]), key_of(email).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _checked(email: str) -> str:
@@ -404,9 +401,9 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
             except ValueError as exc:
                 report.invalid.append(Rejected(reader.line_num, raw, str(exc)))
                 continue
-            if _key(email) in seen:
+            if key_of(email) in seen:
                 continue
-            seen.add(_key(email))
+            seen.add(key_of(email))
             left = bool(gone_column) and (row.get(gone_column) or "").strip().casefold() not in \
                 csv_rules.SUBSCRIBED_VALUES
             extra = {c.strip(): csv_rules._name(row.get(c))[:MAX_FIELD] for c in extra_columns if row.get(c)}
@@ -419,22 +416,12 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
 def erase_from_journals(folders: Iterator[Path] | list[Path], email: str) -> list[Path]:
     """Delete an address from every send journal (send-journal.sqlite) and dry-run copy under `folders`;
     the files changed."""
-    key, changed = _key(email), []
+    key, changed = key_of(email), []
     safe = safe_name(email)  # as the dry run names its copies
     for folder in folders:
         if not folder.is_dir():
             continue
-        for journal in sorted(folder.rglob("send-journal.sqlite")):
-            db = sqlite3.connect(journal, timeout=30.0, isolation_level=None)
-            try:
-                db.execute("PRAGMA secure_delete=ON")
-                if db.execute("DELETE FROM recipient WHERE key=?", (key,)).rowcount:
-                    changed.append(journal)
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the row left in the WAL
-            except sqlite3.DatabaseError:
-                continue  # not a journal: nothing of ours to erase there
-            finally:
-                db.close()
+        changed += [path for path in sorted(folder.rglob(journal.FILE_NAME)) if journal.erase(path, key)]
         for copy in folder.rglob("*.eml"):
             if copy.parent.name == "dry-run" and copy.name.casefold().endswith(f"-{safe}.eml".casefold()):
                 copy.unlink()
