@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest import config  # noqa: E402
+from digest.audience.recipients import Recipient  # noqa: E402
 from digest.cli import main  # noqa: E402
-from digest.send import smtp as send  # noqa: E402
-from digest.send.recipients import Recipient  # noqa: E402
+from digest.delivery import smtp as send  # noqa: E402
 
 COUNT = 10_000
 BUILD_TARGET = 5_000.0

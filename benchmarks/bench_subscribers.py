@@ -22,8 +22,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.send import bounces, personalize  # noqa: E402
-from digest.send.subscribers import Store  # noqa: E402
+from digest.audience import bounces  # noqa: E402
+from digest.audience.subscribers import Store  # noqa: E402
+from digest.delivery import personalize  # noqa: E402
 
 COUNT = 10_000
 SECRET = "bench-secret-0123456789-abcdefghij"
@@ -81,7 +82,7 @@ def bench_posts(folder: Path) -> float:
                                env={**os.environ, "DIGEST_SECRET": SECRET})
     try:
         from digest import config
-        from digest.send import smtp
+        from digest.delivery import smtp
 
         cfg = config.load(folder / "sources.toml")
         base = f"http://127.0.0.1:{port}"

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
     from digest import letters, pipeline
-    from digest.send import bounces, subscribers
-    from digest.send import smtp as send
-    from digest.send.subscribers import Store
+    from digest.audience import bounces, subscribers
+    from digest.audience.subscribers import Store
+    from digest.delivery import smtp as send
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
 STORE = "\0store"  # what --list stands for when given no file: the subscriber store
@@ -104,7 +104,7 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
 def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> None:
     """Refuse to build again a letter whose list send began, unless --force (then say who has the old one)."""
     from digest import letters
-    from digest.send import journal
+    from digest.delivery import journal
 
     for note in journal.migrate(cfg, out, day):  # the folder is about to be replaced: its journal must not go
         click.echo(f"note: {note}")
@@ -212,9 +212,8 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
 
     Each item is a commented line to copy into pin, featured or exclude, or into an [[override]].
     """
-    from digest import pipeline
+    from digest import issuefile, pipeline
     from digest.edit import draft as drafting
-    from digest.edit import issuefile
 
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
@@ -365,8 +364,8 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     a crash or a network failure, run the same command again and only those not yet sent get it. Exit codes:
     0 done, 1 some recipients still to send (pending, deferred, unknown, server unreachable), 2 a user's error.
     """
-    from digest.send import journal
-    from digest.send import smtp as send
+    from digest.delivery import journal
+    from digest.delivery import smtp as send
 
     if sum(map(bool, (to, list_path, status))) != 1:
         raise click.UsageError("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV] or --status")
@@ -412,8 +411,8 @@ def _refuse_stale(cfg: config.Config, letter: letters.LetterState, allow_stale: 
 
 def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
     from digest import letters
-    from digest.send import personalize
-    from digest.send import smtp as send
+    from digest.delivery import personalize
+    from digest.delivery import smtp as send
 
     recipients = personalize.recipients_of(to)
     if dry_run:
@@ -433,7 +432,7 @@ def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
 
 def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path | None, dry_run: bool,
                resend_unknown: bool, yes: bool) -> None:
-    from digest.send import smtp as send
+    from digest.delivery import smtp as send
 
     chosen = _list_recipients(job.cfg, list_path)
     found, gone = chosen.found, chosen.gone
@@ -490,7 +489,7 @@ def _confirm(letter: letters.LetterState, count: int, connection: send.Connectio
 def _exit_while_sending(job: send.Job) -> None:
     """Exit 1 while anyone of the journal is still pending, deferred or unknown: the letter is still sending."""
     from digest import letters
-    from digest.send import journal
+    from digest.delivery import journal
 
     found = journal.status(job.private)
     left = sum(found[0][s] for s in letters.STILL_TO_SEND) if found else 0
@@ -502,7 +501,7 @@ def _exit_while_sending(job: send.Job) -> None:
 
 def _list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.SendList:
     """Who a list send goes to, said: the list read, its invalid rows, those the store keeps out."""
-    from digest.send import subscribers
+    from digest.audience import subscribers
 
     chosen = subscribers.send_list(cfg.subscribers_path, list_path)
     found = chosen.found
@@ -563,7 +562,7 @@ def _print_send(report: send.SendReport) -> None:
 
 
 def _print_status(folder: Path, day: date) -> None:
-    from digest.send import journal
+    from digest.delivery import journal
 
     found = journal.status(folder)
     if found is None:
@@ -589,7 +588,7 @@ def _print_status(folder: Path, day: date) -> None:
 @click.option("--allow-stale", is_flag=True, help="Export even though a file the letter was built from changed since.")
 def export_command(config_path: Path, letter_date: date | None, out: Path | None, esp: str, allow_stale: bool) -> None:
     """Write the built letter's HTML and text with an e-mail service's merge tags, ready to paste there."""
-    from digest.send import export, personalize
+    from digest.delivery import export, personalize
 
     cfg = config.load(config_path)
     outbox = out or cfg.outbox
@@ -642,7 +641,7 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
     so a reader never sees half a letter. Then put DEST on the web server, e.g. with rsync.
     """
     from digest import letters
-    from digest.send import publish
+    from digest.web import publish
 
     cfg = config.load(config_path)
     outbox = out or cfg.outbox
@@ -663,7 +662,7 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
 
 def _print_letter_stats(cfg: config.Config, day: date) -> None:
     """What the store recorded about this letter's recipients afterwards (digest serve, digest bounces)."""
-    from digest.send.subscribers import Store
+    from digest.audience.subscribers import Store
 
     if not cfg.subscribers_path.is_file():
         return
@@ -681,8 +680,8 @@ def subscribers_group() -> None:
 
 def _store(config_path: Path, create: bool = False) -> Store:
     """The subscriber store of the configuration; made only by the commands that add to it."""
+    from digest.audience.subscribers import Store
     from digest.errors import DigestError
-    from digest.send.subscribers import Store
 
     path = config.load(config_path).subscribers_path
     if not create and not path.exists():
@@ -781,7 +780,7 @@ def subscribers_stats(config_path: Path) -> None:
 def subscribers_erase(config_path: Path, address: str) -> None:
     """Delete everything about ADDRESS (store, send journals, dry-run copies), keeping only a hash so that an
     import cannot add it back: the right to erasure."""
-    from digest.send.subscribers import Store, erase_from_journals
+    from digest.audience.subscribers import Store, erase_from_journals
 
     cfg = config.load(config_path)
     with Store(cfg.subscribers_path) as store:
@@ -805,13 +804,13 @@ def subscribers_erase(config_path: Path, address: str) -> None:
 def serve_command(config_path: Path, host: str, port: int, workers: int, site: Path | None) -> None:
     """The public side: the unsubscribe page at the path of unsubscribe_url (one-click POST included) and,
     with --site, the published letters. Nothing else. Ctrl-C stops it."""
-    from digest.send import server
+    from digest.web import public
 
-    server.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}; put the site's web server in front (see the README)", err=True)
     click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
-    server.run(config_path, site, host, port, workers)
+    public.run(config_path, site, host, port, workers)
 
 
 @main.command(name="bounces")
@@ -825,8 +824,9 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
                     password_env: str) -> None:
     """Read the bounce mailbox: failures mark addresses bounced, complaints complained, mails to the
     unsubscribe address unsubscribe their sender. Each message understood is moved to digest-done."""
-    from digest.send import bounces, smtp
-    from digest.send.subscribers import Store
+    from digest.audience import bounces
+    from digest.audience.subscribers import Store
+    from digest.delivery import smtp
 
     if sum(map(bool, (maildir, mbox, imap))) != 1:
         raise click.UsageError("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX")

@@ -17,7 +17,7 @@ FILE = "inputs.json"
 
 def files(cfg: Config, day: date) -> dict[str, Path]:
     """Each file the letter dated `day` is built from, by the name the user knows it by."""
-    from digest.edit import issuefile
+    from digest import issuefile
 
     found = {_label(cfg, cfg.path): cfg.path, _label(cfg, issuefile.path_for(cfg, day)): issuefile.path_for(cfg, day)}
     found.update((_label(cfg, path), path) for path in templates_used(cfg.letter.templates))

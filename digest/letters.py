@@ -59,7 +59,7 @@ class LetterState:
 
 def read(cfg: Config, outbox: Path, day: date) -> LetterState | None:
     """The letter dated `day` in `outbox`, None when it was not built (or its digest.json is unreadable)."""
-    from digest.send import journal
+    from digest.delivery import journal
 
     folder = outbox / day.isoformat()
     try:
@@ -103,7 +103,7 @@ class Choice:
 
 def choose(cfg: Config, outbox: Path, given: date | None, *, sent_ok: bool) -> Choice:
     """--date, else the newest built letter whose list send is not complete (else, if `sent_ok`, the newest)."""
-    from digest.send.personalize import LetterNotBuilt
+    from digest.delivery.personalize import LetterNotBuilt
 
     if given is not None:
         found = read(cfg, outbox, given)
@@ -125,7 +125,7 @@ def choose(cfg: Config, outbox: Path, given: date | None, *, sent_ok: bool) -> C
 
 def may_rebuild(cfg: Config, day: date, force: bool) -> int:
     """How many subscribers got the letter of `day` already; DigestError (exit 2) if any and not `force`."""
-    from digest.send import journal
+    from digest.delivery import journal
 
     found = journal.status(journal.folder_for(cfg, day))
     sent = found[0]["sent"] if found else 0
@@ -149,7 +149,7 @@ def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[st
 
 def note(cfg: Config, day: date, event: str) -> None:
     """Record in the letter's private log that it was tested or published, and when."""
-    from digest.send import journal
+    from digest.delivery import journal
 
     path = journal.folder_for(cfg, day) / LOG
     log = {**_log(path.parent), event: datetime.now(UTC).isoformat()}

@@ -14,10 +14,9 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import collectors, history, inputs, outbox, renderer, selector
+from digest import collectors, editorial, history, inputs, issuefile, outbox, renderer, selector
 from digest.collectors.base import Context
 from digest.config import DEFAULT_HORIZON_DAYS, Config
-from digest.edit import editorial, issuefile
 from digest.errors import BuildFailed
 from digest.files import Written
 from digest.message import build_message
@@ -142,7 +141,7 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
 
 def _list_send_began(config: Config) -> Callable[[date], bool]:
     """Whether the letter of a date was sent (its journal has a message accepted): only those count as sent."""
-    from digest.send import journal
+    from digest.delivery import journal
 
     return lambda day: journal.began(journal.folder_for(config, day))
 

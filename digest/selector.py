@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
 from digest.config import Config, SectionConfig
-from digest.edit.issuefile import IssueFile
 from digest.history import History
+from digest.issuefile import IssueFile
 from digest.model import Collected, Copy, Item, Letter, Problem, Section
 
 # Query parameters that only say where a click came from: the same page with or without them is one page.

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.send import bounces
-from digest.send.personalize import verp_id
-from digest.send.subscribers import Store
+from digest.audience import bounces
+from digest.audience.subscribers import Store
+from digest.delivery.personalize import verp_id
 from tests.send_support import SECRET, config_text, digest
 from tests.smtp_sink import free_port
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from digest import config, inputs
-from digest.send.journal import Journal
+from digest.delivery.journal import Journal
 from tests.conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 from tests.send_support import DAY, SECRET, config_text, digest, subscribers
 from tests.smtp_sink import Recorder, Sink

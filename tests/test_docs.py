@@ -12,9 +12,8 @@ from pathlib import Path
 import click
 import pytest
 
-from digest import config, pipeline
+from digest import config, issuefile, pipeline
 from digest.cli import main
-from digest.edit import issuefile
 
 from .conftest import LETTER_DATE, ROOT
 from .feedserver import FeedServer

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from digest import config, pipeline
-from digest.edit import editorial
+from digest import config, editorial, pipeline
 
 from .conftest import LETTER_DATE
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.send import export, personalize
+from digest.delivery import export, personalize
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, build_letter, digest, setup
 
 

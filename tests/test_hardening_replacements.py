@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import renderer
+from digest.audience.recipients import Recipient
+from digest.delivery import export, personalize
 from digest.model import Letter, Section
-from digest.send import export, personalize
-from digest.send.recipients import Recipient
 
 from .conftest import make_item
 from .test_renderer import TEMPLATES, letter_of

@@ -9,10 +9,10 @@ from pathlib import Path
 import icalendar
 
 from digest import agenda
+from digest.delivery.smtp import dry_run
 from digest.edit import draft
 from digest.files import safe_name
 from digest.model import Section
-from digest.send.smtp import dry_run
 
 from .conftest import make_item
 from .test_renderer import letter_of

@@ -10,9 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from digest import config, history, pipeline
+from digest.audience.recipients import Recipient
 from digest.cli import main
-from digest.send import journal
-from digest.send.recipients import Recipient
+from digest.delivery import journal
 
 from .conftest import NEWS_AND_EVENTS
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest import config, pipeline
+from digest import config, issuefile, pipeline
 from digest.cli import main
-from digest.edit import issuefile
 
 from .conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 

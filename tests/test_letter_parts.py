@@ -14,8 +14,8 @@ import lxml.html
 import pytest
 
 from digest import config, pipeline, renderer
-from digest.send import personalize
-from digest.send.recipients import Recipient
+from digest.audience.recipients import Recipient
+from digest.delivery import personalize
 from tests.conftest import LETTER_DATE, ROOT, make_item
 from tests.send_support import DAY, SECRET, build_letter
 from tests.test_renderer import PARIS, TEMPLATES, letter_of, news_section

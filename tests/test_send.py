@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from digest import config
-from digest.send import smtp as send
-from digest.send.journal import Journal
-from digest.send.personalize import check_token
-from digest.send.recipients import Recipient
+from digest.audience.recipients import Recipient
+from digest.delivery import smtp as send
+from digest.delivery.journal import Journal
+from digest.delivery.personalize import check_token
 from tests.conftest import LETTER_DATE, ROOT
 from tests.send_support import (
     ACCENTED_TITLE,

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from digest import config, message
+from digest.audience import recipients
+from digest.audience.recipients import Recipient
+from digest.delivery import journal, personalize
+from digest.delivery.journal import Journal
+from digest.delivery.smtp import Pace
 from digest.errors import ConfigError, DigestError
-from digest.send import journal, personalize, recipients
-from digest.send.journal import Journal
-from digest.send.recipients import Recipient
-from digest.send.smtp import Pace
 from tests.conftest import LETTER_TABLE, SECTIONS
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, build_letter
 

@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from digest.send import personalize
-from digest.send.subscribers import Store
+from digest.audience.subscribers import Store
+from digest.delivery import personalize
 from tests.conftest import LETTER_DATE
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, config_text
 from tests.smtp_sink import free_port

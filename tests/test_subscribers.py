@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from digest import config
-from digest.send import personalize
-from digest.send.subscribers import Store, mask
+from digest.audience.subscribers import Store, mask
+from digest.delivery import personalize
 from tests.send_support import DAY, SECRET, digest, setup
 from tests.smtp_sink import Recorder, Sink
 

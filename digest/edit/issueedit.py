@@ -19,8 +19,8 @@ import tomlkit
 from tomlkit.items import AoT, Array, Table
 from tomlkit.toml_document import TOMLDocument
 
+from digest import issuefile
 from digest.config import Config
-from digest.edit import issuefile
 from digest.errors import DigestError
 from digest.files import write_atomic
 

@@ -229,8 +229,8 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
 
 def test_send(desk: Desk, typed: str) -> str:
     """Send the letter on show to the typed addresses (else [preview] test_to); the outcome in French."""
-    from digest.send import personalize
-    from digest.send import smtp as send
+    from digest.delivery import personalize
+    from digest.delivery import smtp as send
 
     snapshot, cfg = desk.preview.snapshot, desk.preview.config
     if snapshot.built is None or cfg is None:

@@ -14,7 +14,7 @@ import jinja2
 
 from digest import selector
 from digest.config import Config, SectionConfig
-from digest.edit.issuefile import IssueFile
+from digest.issuefile import IssueFile
 from digest.model import Item
 from digest.review import check
 from digest.review.preview import Snapshot

@@ -20,8 +20,8 @@ from pathlib import Path
 import click
 import watchfiles
 
-from digest import config
-from digest.edit import issueedit, issuefile
+from digest import config, issuefile
+from digest.edit import issueedit
 from digest.errors import DigestError
 from digest.pipeline import Built
 from digest.review import accept, check

@@ -25,9 +25,9 @@ from urllib.parse import unquote, urlparse
 
 from flufl.bounce import all_failures
 
+from digest.audience.subscribers import Store
+from digest.delivery.personalize import verp_id
 from digest.errors import DigestError
-from digest.send.personalize import verp_id
-from digest.send.subscribers import Store
 
 DONE = "digest-done"  # the folder processed messages are moved to
 MAX_MESSAGE = 10 * 1024 * 1024  # a bounce carries at most a copy of the letter: anything larger is not read

@@ -29,8 +29,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digest.send.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
-from digest.send.subscribers import Store, mask
+from digest.audience.subscribers import Store, mask
+from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
 
 LOG = logging.getLogger("digest.serve")
 MAX_BODY = 16 * 1024  # a one-click POST is 26 bytes; a page's form a few dozen
@@ -260,7 +260,7 @@ class Guard:
 def settings_from(config_path: Path, site: Path | None) -> Settings:
     """The application's settings from sources.toml (and the secret from its environment variable)."""
     from digest import config
-    from digest.send import smtp
+    from digest.delivery import smtp
 
     cfg = config.load(config_path)
     path = urlparse(cfg.letter.unsubscribe_url).path or "/"
@@ -283,6 +283,6 @@ def run(config_path: Path, site: Path | None, host: str, port: int, workers: int
     os.environ[CONFIG_VARIABLE] = str(config_path.resolve())
     if site is not None:
         os.environ[SITE_VARIABLE] = str(site.resolve())
-    uvicorn.run("digest.send.server:from_environment", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("digest.web.public:from_environment", factory=True, host=host, port=port, workers=workers,
                 access_log=False, server_header=False, log_level="info", limit_concurrency=200,
                 timeout_keep_alive=5)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from digest.audience.recipients import Recipient
 from digest.config import Config, SmtpConfig
+from digest.delivery import journal as journal_module
+from digest.delivery.journal import Journal
+from digest.delivery.personalize import BuiltLetter, Personalizer, read_built
 from digest.errors import DigestError, SendError
 from digest.files import safe_name, write_atomic
-from digest.send import journal as journal_module
-from digest.send.journal import Journal
-from digest.send.personalize import BuiltLetter, Personalizer, read_built
-from digest.send.recipients import Recipient
 
 ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times in one run
 # Seconds before each new attempt to connect when the server drops or refuses the connection: at once first

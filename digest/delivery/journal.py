@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.config import Config
+from digest.db import immediate
 from digest.errors import DigestError
 from digest.files import failure, shown
-from digest.send.db import immediate
 
 if TYPE_CHECKING:
-    from digest.send.recipients import Recipient
+    from digest.audience.recipients import Recipient
 
 FILE_NAME = "send-journal.sqlite"
 LOCK_NAME = "send-journal.lock"

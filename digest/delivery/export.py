@@ -6,8 +6,8 @@ import html
 import re
 from dataclasses import dataclass
 
+from digest.delivery.personalize import NAME_MARK, BuiltLetter, greeting_of
 from digest.files import Written, write_atomic
-from digest.send.personalize import NAME_MARK, BuiltLetter, greeting_of
 
 
 @dataclass(frozen=True)

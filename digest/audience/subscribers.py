@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from digest.audience import recipients as csv_rules
+from digest.audience.recipients import Recipient, Rejected, check_address, key_of
+from digest.db import immediate
+from digest.delivery import journal
 from digest.errors import DigestError
 from digest.files import safe_name
-from digest.send import journal
-from digest.send import recipients as csv_rules
-from digest.send.db import immediate
-from digest.send.recipients import Recipient, Rejected, check_address, key_of
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced

@@ -19,9 +19,9 @@ from datetime import date, datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
+from digest.audience.recipients import Recipient
 from digest.errors import DigestError
 from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
-from digest.send.recipients import Recipient
 
 TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"  # tokens of letters sent before they named their list
 LIST_TOKEN_PURPOSE = b"digest-unsubscribe-v2\n"  # bound to the list: two lists sharing a secret share no token
@@ -248,7 +248,7 @@ def cut_text(text: str, unsubscribe_url: str, greeting: tuple[str, str] | None) 
 
 def recipients_of(addresses: Sequence[str]) -> list[Recipient]:
     """Recipients for a test send from `--to` addresses; ValueError naming a bad one."""
-    from digest.send.recipients import check_address
+    from digest.audience.recipients import check_address
 
     found = []
     for address in addresses:

@@ -1,0 +1,1 @@
+"""The audience: the subscriber store, address rules, imports and the returns (bounces, complaints)."""

@@ -1,1 +1,0 @@
-"""Sending a built letter: SMTP, the send journal, recipients, personal copies, export to an e-mail service."""
