@@ -87,11 +87,11 @@ _identifier = schema.matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", "use letters, digits
 
 
 def _format(value: Any) -> str:
-    from digest.collectors.formats import NAMES  # the collectors' declarations, light to import
+    # Imported here, not above: digest.collectors imports this module (formats.py itself imports nothing).
+    from digest.collectors.formats import NAMES
 
     found: str = schema.choice(*NAMES)(value)
     return found
-
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class LetterConfig:
     templates: tuple[Path, ...] = field(metadata=key(schema.text, "a folder of templates replacing the stock ones",
                                                      optional=True))
     date: date | None = field(default=None, metadata=key(schema.iso_date, "the issue's date (YYYY-MM-DD)"))
-    language: str = field(default="fr", metadata=key(schema.line, "the letter's language (lang attribute)"))
+    language: str = field(default="fr", metadata=key(schema.line, "the lang of the HTML and the locale of dates"))
     timezone: str = field(default="Europe/Paris", metadata=key(schema.timezone, "the IANA time zone of dates"))
     address: str = field(default=DEFAULT_ADDRESS, metadata=key(schema.text, "the postal address in the footer"))
     teaser_length: int = field(default=DEFAULT_TEASER_LENGTH,
@@ -117,7 +117,7 @@ class LetterConfig:
         schema.ascii_only(_mailto), "a mailto: address for one-click unsubscribing (List-Unsubscribe)"))
     footer_links: tuple[Link, ...] = field(default=(), metadata=key(_links, "links in the footer: title and url"))
     # Journals and dry-run copies (subscribers' addresses): never under outbox/.
-    private_dir: str = field(default="sends", metadata=key(schema.text, "where send journals are kept"))
+    private_dir: str = field(default="sends", metadata=key(schema.text, "where send journals and dry-run copies go"))
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class SourceConfig:
     url: str = field(metadata=key(schema.text, "a web address, or a file's path relative to sources.toml"))
     location: str = ""  # an absolute path or the URL, worked out from `url`
     format: str = field(default="", metadata=key(_format, "the format, when the url's extension does not say it"))
-    timeout: float = field(default=10.0, metadata=key(schema.positive_seconds, "seconds to wait for the source"))
+    timeout: float = field(default=10.0, metadata=key(schema.positive_seconds, "seconds to wait for a web source"))
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ class SmtpConfig:
     secret_env: str = field(default="DIGEST_SECRET", metadata=key(
         _env_name, "the NAME of the environment variable holding the unsubscribe secret"))
     timeout: float = field(default=30.0, metadata=key(schema.positive_seconds, "seconds to wait for the server"))
-    retry_wait: float = field(default=60.0, metadata=key(schema.seconds, "seconds before retrying a refused message"))
+    retry_wait: float = field(default=60.0, metadata=key(schema.seconds,
+                                                         "seconds before a 4xx is tried again in the same run"))
     # The envelope sender (MAIL FROM) that bounces go back to.
     return_path: str | None = field(default=None, metadata=key(_address, "the mailbox bounces go to"))
     # Each message's envelope sender names its recipient: local+<id>@domain.
@@ -184,8 +185,9 @@ class FetchConfig:
     per_host: int = field(default=4, metadata=key(schema.positive_int, "connections to any one site"))
     deadline: float = field(default=60.0, metadata=key(schema.positive_seconds, "seconds for the whole collection"))
     connect_timeout: float = field(default=5.0, metadata=key(schema.positive_seconds, "seconds to connect"))
-    max_bytes: int = field(default=10 * 1024 * 1024, metadata=key(schema.positive_int, "the largest body read"))
-    retries: int = field(default=2, metadata=key(schema.whole, "retries after a timeout or a 5xx"))
+    max_bytes: int = field(default=10 * 1024 * 1024,
+                           metadata=key(schema.positive_int, "the largest body, counted after decompression"))
+    retries: int = field(default=2, metadata=key(schema.whole, "more tries after a timeout, a 5xx or a 429"))
     max_redirects: int = field(default=5, metadata=key(schema.whole, "redirects followed"))
     # None: no copy kept between runs (sources.toml's is .digest-cache/ beside it).
     cache_dir: Path | None = field(default=None, metadata=key(
@@ -361,7 +363,7 @@ def guess_format(url: str) -> str:
     """The format a source's address suggests: its extension, else rss for a web address."""
     parsed = urlparse(url)
     suffix = Path(parsed.path).suffix.lower()
-    from digest.collectors.formats import BY_EXTENSION, NAMES  # the collectors' declarations, light to import
+    from digest.collectors.formats import BY_EXTENSION, NAMES  # here, as in _format
 
     if suffix in BY_EXTENSION:
         return BY_EXTENSION[suffix]

@@ -70,14 +70,15 @@ class IssueFile:
     path: Path | None = None
     # A line break in a subject would start a new mail header: schema.line refuses it.
     subject: str | None = field(default=None, metadata=key(schema.line, "the e-mail's subject"))
-    preheader: str | None = field(default=None, metadata=key(schema.line, "the line mail programs show after it"))
+    preheader: str | None = field(default=None, metadata=key(schema.line, "the inbox preview text"))
     editorial_title: str = field(default="Édito", metadata=key(schema.text, "the editorial's heading",
                                                                name="title", part="editorial"))
     # Markdown, rendered by digest.editorial.
     editorial: str = field(default="", metadata=key(_markdown, "the editorial, in Markdown", name="text",
                                                     part="editorial"))
-    featured: tuple[str, ...] = field(default=(), metadata=key(_names, "items shown first, « À la une »"))
-    pin: tuple[str, ...] = field(default=(), metadata=key(_names, "items kept whatever their date"))
+    featured: tuple[str, ...] = field(default=(), metadata=key(
+        _names, "items shown in an « À la une » block above the sections"))
+    pin: tuple[str, ...] = field(default=(), metadata=key(_names, "items shown first in their section, in this order"))
     exclude: tuple[str, ...] = field(default=(), metadata=key(_names, "items left out"))
     overrides: tuple[Override, ...] = ()
     extra: tuple[tuple[str, Item], ...] = ()  # (section id, hand-written item)
