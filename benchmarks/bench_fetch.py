@@ -32,8 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from digest.collectors import collect_all  # noqa: E402 (after the path is set)
 from digest.collectors.base import Context  # noqa: E402
-from digest.collectors.fetch import FetchSettings  # noqa: E402
-from digest.config import SourceConfig  # noqa: E402
+from digest.config import FetchConfig, SourceConfig  # noqa: E402
 from digest.model import Collected  # noqa: E402
 
 FEEDS = 100
@@ -127,7 +126,7 @@ def pair(port: int, stats: Any) -> tuple[tuple[float, int, list[Collected]], tup
     """A first collection into an empty cache, then a second one with nothing changed: (seconds, bytes, results)."""
     runs = []
     with tempfile.TemporaryDirectory() as folder:
-        settings = FetchSettings(concurrency=FEEDS, per_host=FEEDS, deadline=30, cache_dir=Path(folder))
+        settings = FetchConfig(concurrency=FEEDS, per_host=FEEDS, deadline=30, cache_dir=Path(folder))
         for _ in range(2):
             before, began = stats.value, time.perf_counter()
             results = collect_all(sources(port), CTX, settings)
@@ -169,7 +168,7 @@ def collect_big(port: int, result: Any) -> None:
     from treemem import PeakSampler  # this process and its parsing workers, summed
 
     with tempfile.TemporaryDirectory() as folder, PeakSampler() as sampler:
-        settings = FetchSettings(concurrency=FEEDS, per_host=FEEDS, deadline=300, cache_dir=Path(folder))
+        settings = FetchConfig(concurrency=FEEDS, per_host=FEEDS, deadline=300, cache_dir=Path(folder))
         collected = collect_all(sources(port), CTX, settings)
     peak_mb = max(sampler.peak_mb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result.put((peak_mb, sum(len(r.items) for r in collected), sum(r.failed for r in collected)))

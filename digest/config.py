@@ -1,6 +1,7 @@
 """Load sources.toml into frozen dataclasses, collecting every problem before reporting them all at once.
 
-Each table becomes a dataclass; its fields' defaults are the keys' defaults (digest.schema reads them there).
+Each table becomes a dataclass whose fields declare its keys, each once: its check, its default and a line of help
+(digest.schema.key). The formats a source may have are the collectors' (digest.collectors.formats).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
@@ -19,156 +20,15 @@ from urllib.parse import urlparse
 from digest import schema
 from digest.errors import ConfigError
 from digest.model import Link, SectionKind
-from digest.schema import Problems
+from digest.schema import Problems, key
 
 T = TypeVar("T")
-FORMATS = ("rss", "csv", "json", "toml", "ics")
-# What a file's extension says about its format, when `format` is not given.
-EXTENSIONS = {
-    ".xml": "rss", ".rss": "rss", ".atom": "rss", ".rdf": "rss",
-    ".csv": "csv", ".json": "json", ".toml": "toml", ".ics": "ics", ".ical": "ics",
-}
 DEFAULT_ADDRESS = "Cités Unies France · 9 rue Christiani · 75018 Paris"
 DEFAULT_TEASER_LENGTH = 220
 # Which port each kind of SMTP connection uses when `port` is not given.
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 DEFAULT_HORIZON_DAYS = 180
 TEMPLATE_NAMES = ("letter.mjml.j2", "letter.txt.j2")
-
-
-@dataclass(frozen=True)
-class LetterConfig:
-    """The [letter] table: what names and signs every issue."""
-
-    title: str
-    base_url: str
-    unsubscribe_url: str
-    sender: str  # the key `from`
-    templates: tuple[Path, ...]  # where templates are looked for, in order: the user's folder, then the package's
-    date: date | None = None
-    language: str = "fr"
-    timezone: str = "Europe/Paris"
-    address: str = DEFAULT_ADDRESS
-    teaser_length: int = DEFAULT_TEASER_LENGTH
-    unsubscribe_mailto: str | None = None
-    footer_links: tuple[Link, ...] = ()
-    private_dir: str = "sends"  # journals and dry-run copies (subscribers' addresses): never under outbox/
-
-
-@dataclass(frozen=True)
-class SectionConfig:
-    """One [[section]]: a block of the letter and the rule that fills it."""
-
-    id: str
-    title: str
-    kind: SectionKind = "news"
-    max_items: int = 10
-    window_days: int = 31
-    horizon_days: int = DEFAULT_HORIZON_DAYS
-    default_image: str | None = None
-    repeat: bool | None = None  # items an earlier letter carried may show again; None: yes for agenda, no for news
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One [[source]]: where items come from and which section they feed."""
-
-    name: str
-    section: str
-    url: str
-    location: str = ""  # an absolute path or the URL, worked out from `url`
-    format: str = ""  # one of FORMATS; guessed from `url` when not given
-    timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """The [smtp] table: the server that sends the letter. The password is never here, only the NAME of
-    the environment variable that holds it (password_env), and likewise the unsubscribe secret (secret_env)."""
-
-    host: str
-    port: int = SMTP_PORTS["starttls"]  # when not given, the port of `security`
-    security: str = "starttls"
-    username: str | None = None
-    password_env: str | None = None
-    rate: float | None = None
-    list_id: str | None = None
-    secret_env: str = "DIGEST_SECRET"
-    timeout: float = 30.0
-    retry_wait: float = 60.0
-    return_path: str | None = None  # the envelope sender (MAIL FROM) that bounces go back to
-    verp: bool = False  # each message's envelope sender names its recipient: local+<id>@domain
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    """The [fetch] table: how web sources are fetched and where their last good copies are kept."""
-
-    concurrency: int = 32
-    per_host: int = 4
-    deadline: float = 60.0
-    connect_timeout: float = 5.0
-    max_bytes: int = 10 * 1024 * 1024
-    retries: int = 2
-    max_redirects: int = 5
-    cache_dir: Path | None = None  # None: .digest-cache/ beside sources.toml
-
-
-@dataclass(frozen=True)
-class PreviewConfig:
-    """The optional [preview] table: settings of the editorial desk (digest preview)."""
-
-    test_to: tuple[str, ...] = ()  # where "M'envoyer un test" sends, unless other addresses are typed
-
-
-@dataclass(frozen=True)
-class SubscribersConfig:
-    """The [subscribers] table: where the subscriber store is (None: subscribers.sqlite beside sources.toml)."""
-
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole of sources.toml, checked."""
-
-    path: Path
-    letter: LetterConfig
-    sections: tuple[SectionConfig, ...]
-    sources: tuple[SourceConfig, ...]
-    smtp: SmtpConfig | None = None
-    fetch: FetchConfig = FetchConfig()
-    subscribers: SubscribersConfig = SubscribersConfig()
-    preview: PreviewConfig = PreviewConfig()
-
-    @property
-    def root(self) -> Path:
-        """The folder that holds sources.toml: relative paths start here."""
-        return self.path.parent
-
-    @property
-    def outbox(self) -> Path:
-        """Where letters are written: outbox/ beside sources.toml."""
-        return self.root / "outbox"
-
-    @property
-    def cache_dir(self) -> Path:
-        """Where web sources' last good copies and the sources' health are kept."""
-        return self.fetch.cache_dir or self.root / ".digest-cache"
-
-    @property
-    def subscribers_path(self) -> Path:
-        """The subscriber store: [subscribers] path, else subscribers.sqlite beside sources.toml."""
-        return self.subscribers.path or self.root / "subscribers.sqlite"
-
-    @property
-    def private_dir(self) -> Path:
-        """Where send journals and dry-run copies go ([letter] private_dir, sends/ beside sources.toml)."""
-        return self.root / self.letter.private_dir
-
-    def section(self, section_id: str) -> SectionConfig:
-        """The section with this id."""
-        return next(s for s in self.sections if s.id == section_id)
 
 
 def _mailto(value: Any) -> str:
@@ -226,68 +86,181 @@ _list_id = schema.matching(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
 _identifier = schema.matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", "use letters, digits, '-' and '_' only")
 
 
-# Each table's keys and their checks; defaults and required keys come from the dataclasses above.
-LETTER_KEYS: dict[str, schema.Check] = {
-    "title": schema.line,
-    "date": schema.iso_date,
-    "language": schema.line,
-    "base_url": schema.http_url,
-    "unsubscribe_url": schema.ascii_only(schema.http_url),
-    "unsubscribe_mailto": schema.ascii_only(_mailto),
-    "from": _sender,
-    "address": schema.text,
-    "timezone": schema.timezone,
-    "templates": schema.text,
-    "teaser_length": schema.positive_int,
-    "footer_links": _links,
-    "private_dir": schema.text,
-}
-LETTER_FIELDS = {"from": "sender", "templates": "template_dir"}  # key -> field, where they differ
-SECTION_KEYS: dict[str, schema.Check] = {
-    "id": _identifier,
-    "title": schema.text,
-    "kind": schema.choice("news", "agenda"),
-    "max_items": schema.positive_int,
-    "window_days": schema.positive_int,
-    "horizon_days": schema.positive_int,
-    "default_image": schema.http_url,
-    "repeat": schema.boolean,
-}
-SOURCE_KEYS: dict[str, schema.Check] = {
-    "name": _identifier,
-    "section": schema.text,
-    "url": schema.text,
-    "format": schema.choice(*FORMATS),
-    "timeout": schema.positive_seconds,
-}
-SMTP_KEYS: dict[str, schema.Check] = {
-    "host": schema.line,
-    "port": _port,
-    "security": schema.choice("starttls", "ssl", "none"),
-    "username": schema.line,
-    "password_env": _env_name,
-    "rate": schema.positive("messages per second (such as 10 or 0.5)"),
-    "list_id": _list_id,
-    "secret_env": _env_name,
-    "timeout": schema.positive_seconds,
-    "retry_wait": schema.seconds,
-    "return_path": _address,
-    "verp": schema.boolean,
-}
-FETCH_KEYS: dict[str, schema.Check] = {
-    "concurrency": schema.positive_int,
-    "per_host": schema.positive_int,
-    "deadline": schema.positive_seconds,
-    "connect_timeout": schema.positive_seconds,
-    "max_bytes": schema.positive_int,
-    "retries": schema.whole,
-    "max_redirects": schema.whole,
-    "cache_dir": schema.text,
-}
-SUBSCRIBERS_KEYS: dict[str, schema.Check] = {"path": schema.text}
-PREVIEW_KEYS: dict[str, schema.Check] = {"test_to": _addresses}
-TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
-            "fetch": "table", "subscribers": "table", "preview": "table"}
+def _format(value: Any) -> str:
+    # Imported here, not above: digest.collectors imports this module (formats.py itself imports nothing).
+    from digest.collectors.formats import NAMES
+
+    found: str = schema.choice(*NAMES)(value)
+    return found
+
+
+@dataclass(frozen=True)
+class LetterConfig:
+    """The [letter] table: what names and signs every issue."""
+
+    title: str = field(metadata=key(schema.line, "the letter's name, at the top of every issue"))
+    base_url: str = field(metadata=key(schema.http_url, "the public address of the letters (links to the web copy)"))
+    unsubscribe_url: str = field(metadata=key(schema.ascii_only(schema.http_url),
+                                              "the page where a subscriber unsubscribes"))
+    sender: str = field(metadata=key(_sender, "the From: address, e.g. 'Cités Unies France <lettre@…>'",
+                                     name="from"))
+    # Where templates are looked for, in order: the user's folder, then the package's.
+    templates: tuple[Path, ...] = field(metadata=key(schema.text, "a folder of templates replacing the stock ones",
+                                                     optional=True))
+    date: date | None = field(default=None, metadata=key(schema.iso_date, "the issue's date (YYYY-MM-DD)"))
+    language: str = field(default="fr", metadata=key(schema.line, "the lang of the HTML and the locale of dates"))
+    timezone: str = field(default="Europe/Paris", metadata=key(schema.timezone, "the IANA time zone of dates"))
+    address: str = field(default=DEFAULT_ADDRESS, metadata=key(schema.text, "the postal address in the footer"))
+    teaser_length: int = field(default=DEFAULT_TEASER_LENGTH,
+                               metadata=key(schema.positive_int, "characters of an item's teaser"))
+    unsubscribe_mailto: str | None = field(default=None, metadata=key(
+        schema.ascii_only(_mailto), "a mailto: address for one-click unsubscribing (List-Unsubscribe)"))
+    footer_links: tuple[Link, ...] = field(default=(), metadata=key(_links, "links in the footer: title and url"))
+    # Journals and dry-run copies (subscribers' addresses): never under outbox/.
+    private_dir: str = field(default="sends", metadata=key(schema.text, "where send journals and dry-run copies go"))
+
+
+@dataclass(frozen=True)
+class SectionConfig:
+    """One [[section]]: a block of the letter and the rule that fills it."""
+
+    id: str = field(metadata=key(_identifier, "the section's name, used by sources and the issue file"))
+    title: str = field(metadata=key(schema.text, "the section's heading in the letter"))
+    kind: SectionKind = field(default="news", metadata=key(schema.choice("news", "agenda"),
+                                                           "news (recent items) or agenda (coming events)"))
+    max_items: int = field(default=10, metadata=key(schema.positive_int, "at most this many items"))
+    window_days: int = field(default=31, metadata=key(schema.positive_int, "news of the last so many days"))
+    horizon_days: int = field(default=DEFAULT_HORIZON_DAYS,
+                              metadata=key(schema.positive_int, "events of the next so many days"))
+    default_image: str | None = field(default=None, metadata=key(schema.http_url, "the image of an item without one"))
+    # Items an earlier letter carried may show again; None: yes for agenda, no for news.
+    repeat: bool | None = field(default=None, metadata=key(schema.boolean,
+                                                           "whether items of an earlier letter may show again"))
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One [[source]]: where items come from and which section they feed."""
+
+    name: str = field(metadata=key(_identifier, "the source's name in reports"))
+    section: str = field(metadata=key(schema.text, "the id of the section it feeds"))
+    url: str = field(metadata=key(schema.text, "a web address, or a file's path relative to sources.toml"))
+    location: str = ""  # an absolute path or the URL, worked out from `url`
+    format: str = field(default="", metadata=key(_format, "the format, when the url's extension does not say it"))
+    timeout: float = field(default=10.0, metadata=key(schema.positive_seconds, "seconds to wait for a web source"))
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """The [smtp] table: the server that sends the letter. The password is never here, only the NAME of
+    the environment variable that holds it (password_env), and likewise the unsubscribe secret (secret_env)."""
+
+    host: str = field(metadata=key(schema.line, "the SMTP server"))
+    port: int = field(default=SMTP_PORTS["starttls"],  # when not given, the port of `security`
+                      metadata=key(_port, "the server's port (587, 465 or 25 from security when not given)"))
+    security: str = field(default="starttls", metadata=key(schema.choice("starttls", "ssl", "none"),
+                                                           "starttls, ssl or none"))
+    username: str | None = field(default=None, metadata=key(schema.line, "the login, if the server asks one"))
+    password_env: str | None = field(default=None, metadata=key(
+        _env_name, "the NAME of the environment variable holding the password"))
+    rate: float | None = field(default=None, metadata=key(
+        schema.positive("messages per second (such as 10 or 0.5)"), "at most this many messages a second"))
+    list_id: str | None = field(default=None, metadata=key(_list_id, "the List-Id header (RFC 2919)"))
+    secret_env: str = field(default="DIGEST_SECRET", metadata=key(
+        _env_name, "the NAME of the environment variable holding the unsubscribe secret"))
+    timeout: float = field(default=30.0, metadata=key(schema.positive_seconds, "seconds to wait for the server"))
+    retry_wait: float = field(default=60.0, metadata=key(schema.seconds,
+                                                         "seconds before a 4xx is tried again in the same run"))
+    # The envelope sender (MAIL FROM) that bounces go back to.
+    return_path: str | None = field(default=None, metadata=key(_address, "the mailbox bounces go to"))
+    # Each message's envelope sender names its recipient: local+<id>@domain.
+    verp: bool = field(default=False, metadata=key(schema.boolean, "one envelope sender per recipient"))
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """The [fetch] table: how web sources are fetched and where their last good copies are kept."""
+
+    concurrency: int = field(default=32, metadata=key(schema.positive_int, "connections in flight in all"))
+    per_host: int = field(default=4, metadata=key(schema.positive_int, "connections to any one site"))
+    deadline: float = field(default=60.0, metadata=key(schema.positive_seconds, "seconds for the whole collection"))
+    connect_timeout: float = field(default=5.0, metadata=key(schema.positive_seconds, "seconds to connect"))
+    max_bytes: int = field(default=10 * 1024 * 1024,
+                           metadata=key(schema.positive_int, "the largest body, counted after decompression"))
+    retries: int = field(default=2, metadata=key(schema.whole, "more tries after a timeout, a 5xx or a 429"))
+    max_redirects: int = field(default=5, metadata=key(schema.whole, "redirects followed"))
+    # None: no copy kept between runs (sources.toml's is .digest-cache/ beside it).
+    cache_dir: Path | None = field(default=None, metadata=key(
+        schema.text, "where last good copies are kept (.digest-cache/ beside sources.toml)"))
+
+
+@dataclass(frozen=True)
+class PreviewConfig:
+    """The optional [preview] table: settings of the editorial desk (digest preview)."""
+
+    # Where "M'envoyer un test" sends, unless other addresses are typed.
+    test_to: tuple[str, ...] = field(default=(), metadata=key(_addresses, "where the desk's test letter goes"))
+
+
+@dataclass(frozen=True)
+class SubscribersConfig:
+    """The [subscribers] table: where the subscriber store is (None: subscribers.sqlite beside sources.toml)."""
+
+    path: Path | None = field(default=None, metadata=key(schema.text, "the subscriber store's file"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole of sources.toml, checked."""
+
+    path: Path
+    letter: LetterConfig
+    sections: tuple[SectionConfig, ...]
+    sources: tuple[SourceConfig, ...]
+    smtp: SmtpConfig | None = None
+    fetch: FetchConfig = FetchConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
+    preview: PreviewConfig = PreviewConfig()
+
+    @property
+    def root(self) -> Path:
+        """The folder that holds sources.toml: relative paths start here."""
+        return self.path.parent
+
+    @property
+    def outbox(self) -> Path:
+        """Where letters are written: outbox/ beside sources.toml."""
+        return self.root / "outbox"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where web sources' last good copies and the sources' health are kept."""
+        return self.fetch.cache_dir or self.root / ".digest-cache"
+
+    @property
+    def subscribers_path(self) -> Path:
+        """The subscriber store: [subscribers] path, else subscribers.sqlite beside sources.toml."""
+        return self.subscribers.path or self.root / "subscribers.sqlite"
+
+    @property
+    def private_dir(self) -> Path:
+        """Where send journals and dry-run copies go ([letter] private_dir, sends/ beside sources.toml)."""
+        return self.root / self.letter.private_dir
+
+    def section(self, section_id: str) -> SectionConfig:
+        """The section with this id."""
+        return next(s for s in self.sections if s.id == section_id)
+
+
+# The tables of sources.toml, each with the dataclass that declares its keys.
+TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "source": SourceConfig,
+                           "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
+                           "preview": PreviewConfig}
+
+
+def declared_keys() -> list[tuple[str, str, str]]:
+    """Every key of sources.toml as (table, key, help), from the dataclasses that declare them."""
+    return [(table, name, help) for table, cls in TABLES.items() for name, help in schema.declared(cls)]
 
 
 def load(path: Path) -> Config:
@@ -295,19 +268,18 @@ def load(path: Path) -> Config:
     path = Path(path)
     data = _read_toml(path)
     problems = Problems(path)
-    schema.check_unknown(data, TOP_KEYS, "top level", problems)
-    letter = schema.read_table(_table(data, "letter", problems), LETTER_KEYS, "[letter]", problems, LetterConfig,
-                               LETTER_FIELDS)
-    sections = [schema.read_table(t, SECTION_KEYS, f"[[section]] #{i}", problems, SectionConfig)
+    schema.check_unknown(data, TABLES, "top level", problems)
+    letter = schema.read_table(_table(data, "letter", problems), LetterConfig, "[letter]", problems)
+    sections = [schema.read_table(t, SectionConfig, f"[[section]] #{i}", problems)
                 for i, t in enumerate(_tables(data, "section", problems), 1)]
-    sources = [schema.read_table(t, SOURCE_KEYS, f"[[source]] #{i}", problems, SourceConfig)
+    sources = [schema.read_table(t, SourceConfig, f"[[source]] #{i}", problems)
                for i, t in enumerate(_tables(data, "source", problems), 1)]
     _check_references(sections, sources, problems)
-    letter["templates"] = _templates(letter.pop("template_dir"), path, problems)
+    letter["templates"] = _templates(letter["templates"], path, problems)
     smtp = _smtp(data, problems)
     fetch = _fetch(data, path, problems)
     subscribers = _subscribers(data, path, problems)
-    preview = _optional(data, "preview", PREVIEW_KEYS, PreviewConfig, problems)
+    preview = _optional(data, "preview", PreviewConfig, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -391,11 +363,13 @@ def guess_format(url: str) -> str:
     """The format a source's address suggests: its extension, else rss for a web address."""
     parsed = urlparse(url)
     suffix = Path(parsed.path).suffix.lower()
-    if suffix in EXTENSIONS:
-        return EXTENSIONS[suffix]
+    from digest.collectors.formats import BY_EXTENSION, NAMES  # here, as in _format
+
+    if suffix in BY_EXTENSION:
+        return BY_EXTENSION[suffix]
     if parsed.scheme in ("http", "https"):
         return "rss"
-    raise ValueError(f"cannot tell the format of {url!r} from its name; add format = one of {', '.join(FORMATS)}")
+    raise ValueError(f"cannot tell the format of {url!r} from its name; add format = one of {', '.join(NAMES)}")
 
 
 def resolve_location(url: str, root: Path) -> str:
@@ -439,12 +413,12 @@ def _smtp(data: Mapping[str, Any], problems: Problems) -> SmtpConfig | None:
     if not isinstance(table, dict):
         problems.add("smtp", "expected a table [smtp]")
         return None
-    for key in ("password", "pass", "secret"):
-        if key in table:
-            problems.add(f"[smtp] {key}", "never write a password or secret in this file; set password_env "
+    for word in ("password", "pass", "secret"):
+        if word in table:
+            problems.add(f"[smtp] {word}", "never write a password or secret in this file; set password_env "
                          "(or secret_env) to the NAME of an environment variable and export it before sending")
     values = schema.read_table({k: v for k, v in table.items() if k not in ("password", "pass", "secret")},
-                               SMTP_KEYS, "[smtp]", problems, SmtpConfig)
+                               SmtpConfig, "[smtp]", problems)
     if values["username"] and not values["password_env"]:
         problems.add("[smtp] password_env", "username is set but password_env is not; name the environment "
                      "variable that holds the password, e.g. password_env = \"DIGEST_SMTP_PASSWORD\"")
@@ -464,7 +438,7 @@ def _fetch(data: Mapping[str, Any], path: Path, problems: Problems) -> FetchConf
     if not isinstance(table, dict):
         problems.add("fetch", "expected a table [fetch]")
         table = {}
-    values = schema.read_table(table, FETCH_KEYS, "[fetch]", problems, FetchConfig)
+    values = schema.read_table(table, FetchConfig, "[fetch]", problems)
     values["cache_dir"] = path.resolve().parent / (values["cache_dir"] or ".digest-cache")
     return FetchConfig(**values)
 
@@ -475,16 +449,15 @@ def _subscribers(data: Mapping[str, Any], path: Path, problems: Problems) -> Sub
     if not isinstance(table, dict):
         problems.add("subscribers", "expected a table [subscribers]")
         return SubscribersConfig()
-    values = schema.read_table(table, SUBSCRIBERS_KEYS, "[subscribers]", problems, SubscribersConfig)
+    values = schema.read_table(table, SubscribersConfig, "[subscribers]", problems)
     return SubscribersConfig(path.resolve().parent / values["path"] if values["path"] else None)
 
 
-def _optional(data: Mapping[str, Any], key: str, keys: Mapping[str, schema.Check], cls: type[T],
-              problems: Problems) -> T:
+def _optional(data: Mapping[str, Any], name: str, cls: type[T], problems: Problems) -> T:
     """An optional table whose values go as they are into `cls` (its defaults when the table is absent)."""
-    table = data.get(key, {})
+    table = data.get(name, {})
     if not isinstance(table, dict):
-        problems.add(key, f"expected a table [{key}]")
+        problems.add(name, f"expected a table [{name}]")
         table = {}
-    values = schema.read_table(table, keys, f"[{key}]", problems, cls)
+    values = schema.read_table(table, cls, f"[{name}]", problems)
     return cls(**{k: v for k, v in values.items() if v is not None})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from digest.collectors.records import COLUMNS, item_from_record
 from digest.config import Config
 from digest.errors import ConfigError
 from digest.model import Item
-from digest.schema import Problems
+from digest.schema import Problems, key
 
 ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and digest.json
 FOLDER = "issues"
@@ -32,40 +32,6 @@ class IssueFileError(ConfigError):
     """The issue file is wrong; lists every problem found at once."""
 
     what = "the issue file"
-
-
-@dataclass(frozen=True)
-class Override:
-    """New values for some fields of one item, named by url or uid; None keeps the source's value."""
-
-    item: str
-    title: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    section: str | None = None
-
-
-@dataclass(frozen=True)
-class IssueFile:
-    """One issue's editorial decisions; the empty default changes nothing in the letter."""
-
-    path: Path | None = None
-    subject: str | None = None
-    preheader: str | None = None
-    editorial_title: str = "Édito"
-    editorial: str = ""  # Markdown, rendered by digest.editorial
-    featured: tuple[str, ...] = ()
-    pin: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    overrides: tuple[Override, ...] = ()
-    extra: tuple[tuple[str, Item], ...] = ()  # (section id, hand-written item)
-    sections: tuple[str, ...] = ()
-
-    def names(self) -> list[tuple[str, str]]:
-        """Every item name the file uses, with the key that uses it."""
-        named = [(n, key) for key, names in (("featured", self.featured), ("pin", self.pin),
-                                             ("exclude", self.exclude)) for n in names]
-        return named + [(o.item, "[[override]] item") for o in self.overrides]
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -86,23 +52,55 @@ def _markdown(value: Any) -> str:
     return value
 
 
-# Each table's keys and their checks; defaults and required keys come from IssueFile and Override.
-TOP_KEYS: dict[str, schema.Check] = {
-    "subject": schema.line,  # a line break in a subject would start a new mail header
-    "preheader": schema.line,
-    "sections": _section_ids,
-    "featured": _names,
-    "pin": _names,
-    "exclude": _names,
-}
+@dataclass(frozen=True)
+class Override:
+    """New values for some fields of one item, named by url or uid; None keeps the source's value."""
+
+    item: str = field(metadata=key(schema.text, "the url or uid of the item changed"))
+    title: str | None = field(default=None, metadata=key(schema.text, "its new title"))
+    summary: str | None = field(default=None, metadata=key(schema.text, "its new teaser", name="teaser"))
+    image: str | None = field(default=None, metadata=key(schema.http_url, "its new image"))
+    section: str | None = field(default=None, metadata=key(schema.text, "the section it moves to"))
+
+
+@dataclass(frozen=True)
+class IssueFile:
+    """One issue's editorial decisions; the empty default changes nothing in the letter."""
+
+    path: Path | None = None
+    # A line break in a subject would start a new mail header: schema.line refuses it.
+    subject: str | None = field(default=None, metadata=key(schema.line, "the e-mail's subject"))
+    preheader: str | None = field(default=None, metadata=key(schema.line, "the inbox preview text"))
+    editorial_title: str = field(default="Édito", metadata=key(schema.text, "the editorial's heading",
+                                                               name="title", part="editorial"))
+    # Markdown, rendered by digest.editorial.
+    editorial: str = field(default="", metadata=key(_markdown, "the editorial, in Markdown", name="text",
+                                                    part="editorial"))
+    featured: tuple[str, ...] = field(default=(), metadata=key(
+        _names, "items shown in an « À la une » block above the sections"))
+    pin: tuple[str, ...] = field(default=(), metadata=key(_names, "items shown first in their section, in this order"))
+    exclude: tuple[str, ...] = field(default=(), metadata=key(_names, "items left out"))
+    overrides: tuple[Override, ...] = ()
+    extra: tuple[tuple[str, Item], ...] = ()  # (section id, hand-written item)
+    sections: tuple[str, ...] = field(default=(), metadata=key(_section_ids, "the order of the sections"))
+
+    def names(self) -> list[tuple[str, str]]:
+        """Every item name the file uses, with the key that uses it."""
+        named = [(n, key) for key, names in (("featured", self.featured), ("pin", self.pin),
+                                             ("exclude", self.exclude)) for n in names]
+        return named + [(o.item, "[[override]] item") for o in self.overrides]
+
+
+# The tables of the issue file besides its top level (whose keys IssueFile declares, as it does [editorial]'s).
 TABLES = {"editorial": "table", "override": "array of tables", "item": "array of tables"}
-EDITORIAL_KEYS: dict[str, schema.Check] = {"title": schema.text, "text": _markdown}
-EDITORIAL_FIELDS = {"title": "editorial_title", "text": "editorial"}
-OVERRIDE_KEYS: dict[str, schema.Check] = {
-    "item": schema.text, "title": schema.text, "teaser": schema.text, "image": schema.http_url,
-    "section": schema.text,
-}
-OVERRIDE_FIELDS = {"teaser": "summary"}
+
+
+def declared_keys() -> list[tuple[str, str, str]]:
+    """Every declared key of the issue file as (table, key, help): [[item]] takes a data file's columns."""
+    return [(table, name, help) for table, cls, part in (("top level", IssueFile, None),
+                                                         ("[editorial]", IssueFile, "editorial"),
+                                                         ("[[override]]", Override, None))
+            for name, help in schema.declared(cls, part)]
 
 
 def path_for(config: Config, today: date) -> Path:
@@ -140,15 +138,14 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
     """Check the issue file's tables against the configuration; raise IssueFileError listing every problem."""
     problems = Problems(path)
-    schema.check_unknown(data, {**TOP_KEYS, **TABLES}, "top level", problems)
-    top = schema.read_table({k: v for k, v in data.items() if k in TOP_KEYS}, TOP_KEYS, "top level", problems,
-                            IssueFile)
+    top_keys = schema.keys(IssueFile)
+    schema.check_unknown(data, {**top_keys, **TABLES}, "top level", problems)
+    top = schema.read_table({k: v for k, v in data.items() if k in top_keys}, IssueFile, "top level", problems)
     editorial_table = data.get("editorial", {})
     if not isinstance(editorial_table, dict):
         problems.add("editorial", "expected a table [editorial] with title and text")
         editorial_table = {}
-    editorial = schema.read_table(editorial_table, EDITORIAL_KEYS, "[editorial]", problems, IssueFile,
-                                  EDITORIAL_FIELDS)
+    editorial = schema.read_table(editorial_table, IssueFile, "[editorial]", problems, "editorial")
     section_ids = [s.id for s in config.sections]
     overrides = _overrides(_array(data, "override", problems), section_ids, problems)
     extra = _extra(_array(data, "item", problems), path, config, problems)
@@ -179,7 +176,7 @@ def _overrides(tables: list[dict[str, Any]], section_ids: list[str], problems: P
     overrides = []
     for number, table in enumerate(tables, 1):
         where = f"[[override]] #{number}"
-        values = schema.read_table(table, OVERRIDE_KEYS, where, problems, Override, OVERRIDE_FIELDS)
+        values = schema.read_table(table, Override, where, problems)
         if values["section"]:
             _check_section(values["section"], f"{where} section", section_ids, problems)
         if values["item"]:
@@ -214,7 +211,7 @@ def _extra(tables: list[dict[str, Any]], path: Path, config: Config, problems: P
 def _check_conflicts(top: dict[str, Any], problems: Problems) -> None:
     """An item both excluded and pinned or featured is a contradiction the editor must resolve."""
     excluded = set(top["exclude"] or ())
-    for key in ("pin", "featured"):
-        for name in top[key] or ():
+    for listed in ("pin", "featured"):
+        for name in top[listed] or ():
             if name in excluded:
-                problems.add(key, f"{name!r} is also in exclude; keep it in one list only")
+                problems.add(listed, f"{name!r} is also in exclude; keep it in one list only")

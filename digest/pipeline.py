@@ -169,5 +169,5 @@ def collect(config: Config, today: date, on_source: Callable[[Collected], None] 
     horizon = max((s.horizon_days for s in config.sections if s.kind == "agenda"), default=DEFAULT_HORIZON_DAYS)
     ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length,
                   today=today, horizon_days=horizon)
-    settings = collectors.settings_for(config, offline, record_health)
-    return collectors.collect_all(config.sources, ctx, settings, on_source)
+    return collectors.collect_all(config.sources, ctx, config.fetch, on_source, offline=offline,
+                                  record_health=record_health)

@@ -1,7 +1,8 @@
 """Checking a TOML file's tables against their keys, shared by sources.toml and the issue file.
 
-A table's keys are a mapping of key -> check. Which keys are required, and the default of the others, come from
-the dataclass the table becomes (a field without a default is required): each default is written once, there.
+Each key is declared once, as a field of the dataclass its table becomes: `field(default=…, metadata=key(check,
+help))` (as MkDocs declares `c.Type(default=…)` per option). The field gives the default (none: the key is
+required), the metadata the check and a line of help; the reader and the docs' test both read them there.
 Every problem is collected with the file and the key, so that all of them are reported at once.
 """
 
@@ -17,7 +18,6 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Check = Callable[[Any], Any]
-Keys = Mapping[str, Check]
 # What a mail header cannot hold: a line break would start a header of its own (RFC 5322 2.2). No value of ours
 # needs a control character either.
 BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
@@ -35,44 +35,64 @@ class Problems:
         self.items.append(f"{self.path}: {where}: {message}")
 
 
-def defaults(cls: type) -> dict[str, Any]:
-    """The dataclass's field defaults by field name; required fields are absent."""
-    found: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):
-        if field.default is not dataclasses.MISSING:
-            found[field.name] = field.default
-        elif field.default_factory is not dataclasses.MISSING:
-            found[field.name] = field.default_factory()
-    return found
+def key(check: Check, help: str, *, name: str | None = None, part: str | None = None,
+        optional: bool = False) -> dict[str, Any]:
+    """The metadata that makes a dataclass field a key of its table: `field(default=…, metadata=key(…))`.
+
+    `check` turns the file's value into the field's (or raises ValueError saying what to write); `help` is one
+    line for the docs. `name` is the key where it differs from the field ("from" for `sender`); `part` the table
+    it is written in when one dataclass gathers several (the issue file's [editorial]); `optional` a key that may
+    be left out although its field has no default, because the loader works the value out (None when missing).
+    A field without a default is a required key; the default of the others is the field's.
+    """
+    return {"check": check, "help": help, "key": name, "part": part, "optional": optional}
 
 
-def read_table(table: Mapping[str, Any], keys: Keys, where: str, problems: Problems, cls: type,
-               fields: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Check one table: its values by field name of `cls`, each missing one at its field's default.
+def keys(cls: type, part: str | None = None) -> dict[str, dataclasses.Field[Any]]:
+    """The fields of `cls` that are keys of its table (or of `part`), by key name, in declaration order."""
+    return {field.metadata["key"] or field.name: field for field in dataclasses.fields(cls)
+            if "check" in field.metadata and field.metadata["part"] == part}
 
-    `fields` maps a key to its field name where they differ ("from" -> "sender"); a key whose field `cls` does
-    not have (worked out later) is optional, None when missing. A bad value or a missing required key is a
-    problem, not an exception; its field is None.
+
+def declared(cls: type, part: str | None = None) -> list[tuple[str, str]]:
+    """Each key of the table `cls` (or `part` of it) with its line of help."""
+    return [(name, field.metadata["help"]) for name, field in keys(cls, part).items()]
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    """The field's default; dataclasses.MISSING for a required key."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None if field.metadata["optional"] else dataclasses.MISSING
+
+
+def read_table(table: Mapping[str, Any], cls: type, where: str, problems: Problems,
+               part: str | None = None) -> dict[str, Any]:
+    """Check one table against the keys declared on `cls` (or `part` of them): values by field name.
+
+    A missing key takes its field's default. A bad value or a missing required key is a problem, not an
+    exception; its field is None.
     """
     if "id" in table or "name" in table:
         where = f"{where} ({table.get('id') or table.get('name')!s})"
-    check_unknown(table, keys, where, problems)
-    fields = fields or {}
-    known = defaults(cls)
-    required = {field.name for field in dataclasses.fields(cls)} - set(known)
+    declared_keys = keys(cls, part)
+    check_unknown(table, declared_keys, where, problems)
     values: dict[str, Any] = {}
-    for key, check in keys.items():
-        name = fields.get(key, key)
-        if key not in table:
-            if name in required:
-                problems.add(where, f"missing required key '{key}'")
-            values[name] = known.get(name)
+    for name, field in declared_keys.items():
+        if name not in table:
+            default = _default(field)
+            if default is dataclasses.MISSING:
+                problems.add(where, f"missing required key '{name}'")
+                default = None
+            values[field.name] = default
             continue
         try:
-            values[name] = check(table[key])
+            values[field.name] = field.metadata["check"](table[name])
         except ValueError as exc:
-            problems.add(f"{where} {key}", str(exc))
-            values[name] = None
+            problems.add(f"{where} {name}", str(exc))
+            values[field.name] = None
     return values
 
 

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest import config
+from digest import collectors, config, issuefile
 from digest.collectors.base import Context
+from digest.collectors.formats import FORMATS
 from digest.errors import ConfigError
 
 from .conftest import LETTER_TABLE, ROOT, SECTIONS
@@ -112,6 +113,28 @@ def test_format_cannot_be_guessed(write_config: Callable[..., Path]) -> None:
     path = write_config(SOURCE.replace("feed.xml", "feed.data"))
     with pytest.raises(ConfigError, match=r"cannot tell the format of 'feed\.data'.*add format = one of"):
         config.load(path)
+
+
+@pytest.mark.parametrize(("fmt", "extension"), [(f.name, e) for f in FORMATS for e in f.extensions])
+def test_each_declared_extension_gives_its_format_and_a_collector_reads_it(
+        write_config: Callable[..., Path], fmt: str, extension: str) -> None:
+    """A format is declared once (digest.collectors.formats): the guess and the choice of reader both use it."""
+    source = config.load(write_config(SOURCE.replace("feed.xml", f"feed{extension.upper()}"))).sources[0]
+    assert source.format == fmt
+    assert callable(collectors.collector(fmt))
+
+
+def test_an_unknown_format_lists_every_format_a_collector_reads(write_config: Callable[..., Path]) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config.load(write_config(SOURCE + 'format = "atom"\n'))
+    assert "[[source]] #1 (feed) format: expected one of rss, csv, json, toml, ics, got 'atom'" in str(raised.value)
+
+
+def test_every_declared_key_has_a_line_of_help_and_is_declared_once() -> None:
+    declared = config.declared_keys() + issuefile.declared_keys()
+    assert all(help.strip() and "\n" not in help for _table, _key, help in declared)
+    assert len({(table, key) for table, key, _help in declared}) == len(declared)
+    assert ("letter", "from", "the From: address, e.g. 'Cités Unies France <lettre@…>'") in declared
 
 
 def test_bad_urls_and_sender(write_config: Callable[..., Path]) -> None:

@@ -45,10 +45,9 @@ def test_every_option_is_in_the_readme(command: str, option: str) -> None:
 
 
 def config_keys() -> list[tuple[str, str]]:
-    """Every key of sources.toml and of the issue file, with the table it belongs to."""
-    tables = {"[letter]": config.LETTER_KEYS, "[[section]]": config.SECTION_KEYS, "[[source]]": config.SOURCE_KEYS,
-              "[smtp]": config.SMTP_KEYS, "[fetch]": config.FETCH_KEYS, "issue file": issuefile.TOP_KEYS}
-    return [(table, key) for table, keys in tables.items() for key in keys]
+    """Every key of sources.toml and of the issue file, with its table, as the dataclasses declare them."""
+    return [(f"sources.toml [{table}]", key) for table, key, _help in config.declared_keys()] + [
+        (f"issue file {table}", key) for table, key, _help in issuefile.declared_keys()]
 
 
 @pytest.mark.parametrize(("table", "key"), config_keys())

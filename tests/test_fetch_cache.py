@@ -108,7 +108,7 @@ def test_the_cuf_example_reads_the_sites_spip_feeds() -> None:
 
 
 def test_the_first_collection_of_an_offline_build_names_what_is_missing(server: FeedServer, tmp_path: Path) -> None:
-    results, _ = collect([web("neuf", server.url("/feed/neuf"))], settings(tmp_path, offline=True))
+    results, _ = collect([web("neuf", server.url("/feed/neuf"))], settings(tmp_path), offline=True)
     assert titles(results["neuf"]) == [] and results["neuf"].failed
     assert server.requests == []
 

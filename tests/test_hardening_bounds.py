@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from digest import collectors, config
-from digest.collectors import FetchSettings, ics
+from digest.collectors import ics
 from digest.collectors.base import Context
 
 from .test_collectors import PARIS
@@ -74,7 +74,7 @@ def test_bounds_the_deadline_holds_while_a_big_calendar_is_parsed(write_config: 
     path = write_config('[[source]]\nname = "agenda"\nsection = "agenda"\nurl = "a.ics"\n', files={"a.ics": many})
     cfg = config.load(path)
     began = time.perf_counter()
-    results = collectors.collect_all(cfg.sources, CTX, FetchSettings(deadline=0.5))
+    results = collectors.collect_all(cfg.sources, CTX, config.FetchConfig(deadline=0.5))
     elapsed = time.perf_counter() - began
     assert "still being read" in results[0].problems[0].message
     assert elapsed < 4  # the whole calendar takes far longer (tens of seconds on this machine)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from digest.collectors.fetch import MAX_RETRY_AFTER, FetchSettings, retry_after
+from digest.collectors.fetch import MAX_RETRY_AFTER, retry_after
+from digest.config import FetchConfig
 
 from .feedserver import rss
 from .test_fetch import collect, settings, web
@@ -71,7 +72,7 @@ def test_politeness_at_most_four_connections_per_site_by_default(
         sites: Callable[[str], tuple[str, Site]], tmp_path: Path) -> None:
     (one, first), (two, second) = sites("127.0.0.1"), sites("127.0.0.2")
     sources = [web(f"a{n}", f"{one}/a/{n}") for n in range(8)] + [web(f"b{n}", f"{two}/b/{n}") for n in range(8)]
-    defaults = FetchSettings()
+    defaults = FetchConfig()
     assert (defaults.per_host, defaults.concurrency) == (4, 32)
     results, _ = collect(sources, settings(tmp_path, concurrency=defaults.concurrency, per_host=defaults.per_host,
                                            deadline=10))

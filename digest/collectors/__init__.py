@@ -1,4 +1,9 @@
-"""Collectors: one module per format, each a function from a source's fetched bytes to Items."""
+"""Collectors: one module per format, each a function from a source's fetched bytes to Items.
+
+Which module reads which format, and which extensions imply it, is declared once in digest.collectors.formats.
+This package's start imports no collector and no web machinery: sources.toml is checked against the formats
+without loading a parser (start-up time is part of every command).
+"""
 
 from __future__ import annotations
 
@@ -9,29 +14,32 @@ from dataclasses import replace
 from pathlib import Path
 
 from digest.collectors.base import Context, Fetched
-from digest.collectors.fetch import FetchSettings, fetch, fetched_from, read_file, settings_for
-from digest.config import SourceConfig
+from digest.collectors.formats import BY_NAME
+from digest.config import FetchConfig, SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected, Problem
 
-__all__ = ["MODULES", "FetchSettings", "collect", "collect_all", "collector", "settings_for"]
+__all__ = ["collect", "collect_all", "collector"]
 
 Collector = Callable[[SourceConfig, Fetched, Context], Collected]
 
-# Each format's module in this package. A module is imported when a source of its format is read, so a letter
-# without a calendar never loads icalendar (start-up time is part of every command).
-MODULES = {"rss": "rss", "csv": "csvfile", "json": "jsonfile", "toml": "tomlfile", "ics": "ics"}
-
 
 def collector(fmt: str) -> Collector:
-    """The function that reads a source of format `fmt` (config.FORMATS)."""
-    module = importlib.import_module(f"{__name__}.{MODULES[fmt]}")
+    """The function that reads a source of format `fmt`, its module imported now (a letter without a calendar
+    never loads icalendar)."""
+    module = importlib.import_module(f"{__name__}.{BY_NAME[fmt].module}")
     function: Collector = module.collect
     return function
 
 
-def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig], Fetched] = fetch) -> Collected:
-    """Read one source; a failure becomes a Collected with failed=True and a problem saying why."""
+def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig], Fetched] | None = None
+            ) -> Collected:
+    """Read one source (by default its file or address, fetched alone); a failure becomes a Collected with
+    failed=True and a problem saying why."""
+    if fetcher is None:
+        from digest.collectors.fetch import fetch
+
+        fetcher = fetch
     began = time.perf_counter()
     try:
         collected = collector(source.format)(source, fetcher(source), ctx)
@@ -45,22 +53,30 @@ def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig]
 
 def collect_file(source: SourceConfig, ctx: Context) -> Collected:
     """Read a local source file (a module-level function, so a worker process can run it)."""
+    from digest.collectors.fetch import read_file
+
     return collect(source, ctx, lambda _source: read_file(Path(source.location)))
 
 
 def collect_body(source: SourceConfig, ctx: Context, body: bytes, url: str, content_type: str | None) -> Collected:
     """Read a web source's body (a module-level function, so a worker process can run it)."""
+    from digest.collectors.fetch import fetched_from
+
     return collect(source, ctx, lambda _source: fetched_from(body, url, content_type, source))
 
 
-def collect_all(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings | None = None,
-                on_source: Callable[[Collected], None] | None = None) -> list[Collected]:
-    """Read every source at once (web ones concurrently), one result per source in config order.
+def collect_all(sources: tuple[SourceConfig, ...], ctx: Context, fetch: FetchConfig | None = None,
+                on_source: Callable[[Collected], None] | None = None, *, offline: bool = False,
+                record_health: bool = True, backoff: float | None = None) -> list[Collected]:
+    """Read every source at once (web ones concurrently, as the [fetch] table says), one result per source in
+    config order.
 
-    With `settings.cache_dir` set, each web source's last good body is kept there and used when it fails,
-    and each source's health is recorded (unless `settings.record_health` is off); on_source hears of each
-    source as it completes.
+    With `fetch.cache_dir` set, each web source's last good body is kept there and used when it fails, and each
+    source's health is recorded (unless `record_health` is off: a dry build); `offline` reads web sources from
+    that cache alone; `backoff` is the wait before a first retry (fetch.BACKOFF); on_source hears of each source
+    as it completes.
     """
     from digest.collectors.run import collect_sources  # the web machinery, loaded when collecting
 
-    return collect_sources(sources, ctx, settings or FetchSettings(), on_source)
+    return collect_sources(sources, ctx, fetch or FetchConfig(), on_source, offline=offline,
+                           record_health=record_health, backoff=backoff)

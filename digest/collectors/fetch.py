@@ -24,43 +24,16 @@ from typing import TYPE_CHECKING
 from digest import __version__
 from digest.collectors.base import Fetched
 from digest.collectors.cache import Cache, Entry, Meta, Pending
-from digest.config import Config, SourceConfig
+from digest.collectors.formats import BY_NAME
+from digest.config import FetchConfig, SourceConfig
 from digest.errors import SourceError
 
 if TYPE_CHECKING:
     import httpx
 
 USER_AGENT = f"digest/{__version__} (newsletter builder; +https://cites-unies-france.org/)"
-MAX_BYTES = 10 * 1024 * 1024
 OUTPUT_CHUNK = 64 * 1024  # decompress at most this much at a time: a bomb never sits whole in memory
-# What a format is called in "an HTML page, not …".
-WHAT = {"rss": "a feed", "csv": "a CSV file", "json": "a JSON file", "toml": "a TOML file", "ics": "a calendar"}
-
-
-@dataclass(frozen=True)
-class FetchSettings:
-    """How web sources are fetched: the [fetch] table of sources.toml."""
-
-    concurrency: int = 32  # connections in flight in all
-    per_host: int = 4  # ...and to any one site
-    deadline: float = 60.0
-    connect_timeout: float = 5.0
-    max_bytes: int = MAX_BYTES
-    retries: int = 2
-    max_redirects: int = 5
-    backoff: float = 0.5  # seconds before the first retry, doubled for each next one
-    cache_dir: Path | None = None  # None: no cache kept between runs, no health history
-    offline: bool = False
-    record_health: bool = True  # a dry build (check, preview) reads sources without counting their failures
-
-
-def settings_for(config: Config, offline: bool = False, record_health: bool = True) -> FetchSettings:
-    """The fetch settings of a configuration's [fetch] table."""
-    f = config.fetch
-    return FetchSettings(concurrency=f.concurrency, per_host=f.per_host, deadline=f.deadline,
-                         connect_timeout=f.connect_timeout, max_bytes=f.max_bytes, retries=f.retries,
-                         max_redirects=f.max_redirects,
-                         cache_dir=f.cache_dir, offline=offline, record_health=record_health)
+BACKOFF = 0.5  # seconds before the first retry, doubled for each next one
 
 
 class FetchFailure(SourceError):
@@ -109,10 +82,10 @@ def fetch(source: SourceConfig) -> Fetched:
     """The body of one source, read on its own (no cache kept); raises SourceError with a plain reason."""
     if not is_web(source):
         return read_file(Path(source.location))
-    return asyncio.run(_fetch_alone(source, FetchSettings()))
+    return asyncio.run(_fetch_alone(source, FetchConfig()))
 
 
-async def _fetch_alone(source: SourceConfig, settings: FetchSettings) -> Fetched:
+async def _fetch_alone(source: SourceConfig, settings: FetchConfig) -> Fetched:
     with tempfile.TemporaryDirectory(prefix="digest-fetch-") as folder:
         clients = Clients(settings)
         try:
@@ -158,7 +131,8 @@ def check_content(body: bytes, content_type: str | None, fmt: str) -> None:
     said_html = "html" in (content_type or "").lower() and head.startswith(b"<") and not any(
         tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<?xml"))
     if looks_html or said_html:
-        raise SourceError(f"an HTML page, not {WHAT.get(fmt, 'the data expected')}: the address may have moved "
+        what = BY_NAME[fmt].what if fmt in BY_NAME else "the data expected"
+        raise SourceError(f"an HTML page, not {what}: the address may have moved "
                           "or now shows an error page; check the url")
 
 
@@ -172,7 +146,7 @@ class Clients:
     source on the same host.
     """
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchConfig) -> None:
         self.settings = settings
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.hosts: dict[str, asyncio.Semaphore] = {}
@@ -234,8 +208,9 @@ def _load_certificates(context: ssl.SSLContext) -> None:
         context.load_verify_locations(cafile=certifi.where())
 
 
-async def fetch_http(clients: Clients, client: httpx.AsyncClient, source: SourceConfig, settings: FetchSettings,
-                     cache: Cache, cached: Entry | None, progress: Progress, deadline_at: float) -> Download:
+async def fetch_http(clients: Clients, client: httpx.AsyncClient, source: SourceConfig, settings: FetchConfig,
+                     cache: Cache, cached: Entry | None, progress: Progress, deadline_at: float,
+                     backoff: float = BACKOFF) -> Download:
     """Fetch one web source, retrying after a timeout or a 5xx; raises FetchFailure saying why it failed."""
     tries = 0
     while True:
@@ -243,7 +218,7 @@ async def fetch_http(clients: Clients, client: httpx.AsyncClient, source: Source
         try:
             return await _fetch_once(clients, client, source, settings, cache, cached, progress)
         except FetchFailure as exc:
-            delay = exc.wait if exc.wait is not None else settings.backoff * 2 ** (tries - 1)
+            delay = exc.wait if exc.wait is not None else backoff * 2 ** (tries - 1)
             progress.last_error, progress.status = str(exc), exc.status
             if exc.retry and exc.wait is not None and time.monotonic() + delay >= deadline_at:
                 raise FetchFailure(f"{exc}; the server asked to try again in {delay:g} s, after the "
@@ -256,7 +231,7 @@ async def fetch_http(clients: Clients, client: httpx.AsyncClient, source: Source
             await asyncio.sleep(delay)
 
 
-async def _fetch_once(clients: Clients, client: httpx.AsyncClient, source: SourceConfig, settings: FetchSettings,
+async def _fetch_once(clients: Clients, client: httpx.AsyncClient, source: SourceConfig, settings: FetchConfig,
                       cache: Cache, cached: Entry | None, progress: Progress) -> Download:
     import httpx
 
@@ -290,7 +265,7 @@ async def _fetch_once(clients: Clients, client: httpx.AsyncClient, source: Sourc
     raise FetchFailure(f"more than {settings.max_redirects} redirects (last to {visited[-1]})", 301)
 
 
-async def _answer(response: httpx.Response, source: SourceConfig, settings: FetchSettings, cache: Cache,
+async def _answer(response: httpx.Response, source: SourceConfig, settings: FetchConfig, cache: Cache,
                   cached: Entry | None, progress: Progress) -> Download:
     status = response.status_code
     progress.status = status
@@ -333,7 +308,7 @@ def retry_after(value: str | None) -> float | None:
     return min(max(moment.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
 
 
-async def _read_body(response: httpx.Response, source: SourceConfig, settings: FetchSettings, cache: Cache,
+async def _read_body(response: httpx.Response, source: SourceConfig, settings: FetchConfig, cache: Cache,
                      meta: Meta, progress: Progress) -> Pending:
     """Stream the body into a pending cache file, decompressing in bounded steps and stopping at the cap."""
     cap = settings.max_bytes
@@ -411,7 +386,7 @@ def _zlib_header(data: bytes) -> bool:
     return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
-def describe(exc: Exception, source: SourceConfig, settings: FetchSettings, progress: Progress) -> tuple[str, bool]:
+def describe(exc: Exception, source: SourceConfig, settings: FetchConfig, progress: Progress) -> tuple[str, bool]:
     """A plain-words cause for an httpx error, and whether trying again may help."""
     import httpx
 

@@ -28,16 +28,16 @@ from digest.collectors import collect_body, collect_file, health
 from digest.collectors.base import Context
 from digest.collectors.cache import Cache, Entry, Pending, age, items_key
 from digest.collectors.fetch import (
+    BACKOFF,
     Clients,
     Download,
     FetchFailure,
-    FetchSettings,
     Progress,
     fetch_http,
     is_web,
     megabytes,
 )
-from digest.config import SourceConfig
+from digest.config import FetchConfig, SourceConfig
 from digest.errors import DigestError
 from digest.model import Collected, Problem
 
@@ -49,9 +49,14 @@ class CacheError(DigestError):
     """The cache folder cannot be created or written."""
 
 
-def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings,
-                    on_source: OnSource | None = None) -> list[Collected]:
-    """Read every source, one result per source in config order; on_source hears of each as it completes."""
+def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchConfig,
+                    on_source: OnSource | None = None, *, offline: bool = False, record_health: bool = True,
+                    backoff: float | None = None) -> list[Collected]:
+    """Read every source, one result per source in config order; on_source hears of each as it completes.
+
+    `offline` reads web sources from the cache alone; `record_health` off (a dry build) counts no failure;
+    `backoff` is the wait before a first retry (BACKOFF unless given).
+    """
     with tempfile.TemporaryDirectory(prefix="digest-cache-") as scratch:
         folder = settings.cache_dir or Path(scratch)
         try:
@@ -59,9 +64,10 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
         except OSError as exc:
             raise CacheError(f"cannot use the cache folder {folder}: {exc.strerror or exc}; "
                              "set [fetch] cache_dir in sources.toml to a folder digest may write") from None
-        run = _Run(sources, ctx, settings, cache, on_source)
+        run = _Run(sources, ctx, settings, cache, on_source, offline=offline,
+                   backoff=BACKOFF if backoff is None else backoff)
         results = asyncio.run(run.run())
-        if settings.cache_dir is not None and settings.record_health:
+        if settings.cache_dir is not None and record_health:
             _record_health(settings.cache_dir, sources, run.attempts)
     return results
 
@@ -78,11 +84,13 @@ def _record_health(folder: Path, sources: tuple[SourceConfig, ...], attempts: di
 class _Run:
     """One collection: its deadline, cache, parser thread and what each source gave."""
 
-    def __init__(self, sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchSettings, cache: Cache,
-                 on_source: OnSource | None) -> None:
+    def __init__(self, sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchConfig, cache: Cache,
+                 on_source: OnSource | None, *, offline: bool, backoff: float) -> None:
         self.sources = sources
         self.ctx = ctx
         self.settings = settings
+        self.offline = offline
+        self.backoff = backoff
         self.cache = cache
         self.on_source = on_source
         self.progress = {s.name: Progress() for s in sources}
@@ -154,13 +162,13 @@ class _Run:
             self.attempts[source.name] = health.Attempt(source, not collected.failed, collected.items, error=error)
             return replace(collected, origin="file")
         cached = self.entries.get(source.name)
-        if self.settings.offline:
+        if self.offline:
             return await self._offline(source, cached)
         progress = self.progress[source.name]
         try:
             async with clients.lend(source.location) as client:
                 download = await fetch_http(clients, client, source, self.settings, self.cache, cached, progress,
-                                            self.deadline_at)
+                                            self.deadline_at, self.backoff)
         except FetchFailure as exc:
             return await self._fallback(source, str(exc), exc.status)
         progress.phase = "parsing"
