@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest import config, history, selector  # noqa: E402
+from digest import config, letterfolder, selector  # noqa: E402
 from digest.collectors import ics  # noqa: E402
 from digest.collectors.base import Context, Fetched  # noqa: E402
 from digest.model import Collected, Item  # noqa: E402
@@ -62,7 +62,8 @@ def main() -> int:
                                               for n in range(30)]}]}
             (Path(folder) / day.isoformat()).mkdir()
             (Path(folder) / day.isoformat() / "digest.json").write_text(json.dumps(record), encoding="utf-8")
-        history_s = min(timed(lambda: history.load(Path(folder), TODAY, lambda day: True)) for _ in range(3))
+        history_s = min(timed(lambda: letterfolder.load_history(Path(folder), TODAY, lambda day: True))
+                        for _ in range(3))
     events = "".join(f"BEGIN:VEVENT\nUID:e{n}\nSUMMARY:Permanence {n}\nDTSTAMP:20251101T000000Z\n"
                      f"DTSTART;TZID=Europe/Paris:20251103T{10 + n % 8:02d}0000\nRRULE:FREQ=WEEKLY\nEND:VEVENT\n"
                      for n in range(50))

@@ -18,7 +18,7 @@ from digest.model import Collected
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from digest import letters, pipeline
+    from digest import letterfolder, pipeline
     from digest.audience import bounces, subscribers
     from digest.audience.subscribers import Store
     from digest.delivery import smtp as send
@@ -89,6 +89,7 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     and digest.json (what was selected). A source that fails is a warning; the rest is still built.
     """
     from digest import pipeline
+    from digest.delivery import journal
 
     cfg = config.load(config_path)
     today = _letter_day(cfg, letter_date)
@@ -97,18 +98,18 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     click.echo(f"Building “{cfg.letter.title}” for {today.isoformat()} from {config_path}")
     with SourceLines(len(cfg.sources)) as on_source:
         built = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
-                               offline=offline)
+                               offline=offline, sends=journal.sends(cfg))
     _print_report(built)
 
 
 def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> None:
     """Refuse to build again a letter whose list send began, unless --force (then say who has the old one)."""
-    from digest import letters
+    from digest import letterfolder
     from digest.delivery import journal
 
     for note in journal.migrate(cfg, out, day):  # the folder is about to be replaced: its journal must not go
         click.echo(f"note: {note}")
-    sent = letters.may_rebuild(cfg, day, force)
+    sent = letterfolder.may_rebuild(day, force, journal.sends(cfg))
     if sent:
         click.echo(f"warning: {sent} subscriber(s) got the earlier version of {day.isoformat()}; the rest of the "
                    "list send will carry this one", err=True)
@@ -213,6 +214,7 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
     Each item is a commented line to copy into pin, featured or exclude, or into an [[override]].
     """
     from digest import issuefile, pipeline
+    from digest.delivery import journal
     from digest.edit import draft as drafting
 
     cfg = config.load(config_path)
@@ -220,7 +222,7 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
     path = issuefile.path_for(cfg, today)
     if path.exists():
         raise drafting.DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
-    prepared = pipeline.prepare(cfg, today, out or cfg.outbox)
+    prepared = pipeline.prepare(cfg, today, out or cfg.outbox, sends=journal.sends(cfg))
     for note in prepared.notes:
         click.echo(f"  note: {note}")
     for problem in prepared.warnings:
@@ -388,11 +390,12 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
         _send_list(job, chosen, None if list_path == STORE else Path(list_path), dry_run, resend_unknown, yes)
 
 
-def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_ok: bool) -> letters.LetterState:
+def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_ok: bool) -> letterfolder.LetterState:
     """The letter a command acts on, named (with the other candidates when it chose among several)."""
-    from digest import letters
+    from digest import letterfolder
+    from digest.delivery import journal
 
-    choice = letters.choose(cfg, outbox, given, sent_ok=sent_ok)
+    choice = letterfolder.choose(cfg, outbox, given, journal.sends(cfg), sent_ok=sent_ok)
     click.echo(f"Letter {choice.letter.title()}: {choice.letter.state} ({choice.reason})")
     if choice.others:
         click.echo("  also not sent: " + ", ".join(o.title() for o in choice.others)
@@ -400,17 +403,17 @@ def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_
     return choice.letter
 
 
-def _refuse_stale(cfg: config.Config, letter: letters.LetterState, allow_stale: bool) -> None:
+def _refuse_stale(cfg: config.Config, letter: letterfolder.LetterState, allow_stale: bool) -> None:
     """DigestError (exit 2) when a file the letter was built from changed since, unless --allow-stale."""
-    from digest import letters
+    from digest import letterfolder
 
-    changed = letters.refuse_stale(cfg, letter, allow_stale)
+    changed = letterfolder.refuse_stale(cfg, letter, allow_stale)
     if changed:
         click.echo(f"warning: used as built although these files changed since: {', '.join(changed)}", err=True)
 
 
 def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
-    from digest import letters
+    from digest import letterfolder
     from digest.delivery import personalize
     from digest.delivery import smtp as send
 
@@ -425,12 +428,12 @@ def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
     report = send.send_test(job.personalizer, recipients, connection)
     _print_send(report)
     if report.sent:
-        letters.note(job.cfg, job.letter.date, "tested")
+        letterfolder.note(job.cfg, job.letter.date, "tested")
     if report.sent < len(recipients):
         raise SystemExit(1)
 
 
-def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path | None, dry_run: bool,
+def _send_list(job: send.Job, letter: letterfolder.LetterState, list_path: Path | None, dry_run: bool,
                resend_unknown: bool, yes: bool) -> None:
     from digest.delivery import smtp as send
 
@@ -468,7 +471,7 @@ def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path | Non
     _exit_while_sending(job)
 
 
-def _confirm(letter: letters.LetterState, count: int, connection: send.Connection, yes: bool) -> None:
+def _confirm(letter: letterfolder.LetterState, count: int, connection: send.Connection, yes: bool) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
     from digest.errors import DigestError
 
@@ -488,11 +491,11 @@ def _confirm(letter: letters.LetterState, count: int, connection: send.Connectio
 
 def _exit_while_sending(job: send.Job) -> None:
     """Exit 1 while anyone of the journal is still pending, deferred or unknown: the letter is still sending."""
-    from digest import letters
+    from digest import letterfolder
     from digest.delivery import journal
 
     found = journal.status(job.private)
-    left = sum(found[0][s] for s in letters.STILL_TO_SEND) if found else 0
+    left = sum(found[0][s] for s in letterfolder.STILL_TO_SEND) if found else 0
     if left:
         click.echo(f"{left} subscriber(s) still pending, deferred or unknown: the send of "
                    f"{job.letter.date.isoformat()} is not complete (run it again; see digest send --status)")
@@ -588,13 +591,13 @@ def _print_status(folder: Path, day: date) -> None:
 @click.option("--allow-stale", is_flag=True, help="Export even though a file the letter was built from changed since.")
 def export_command(config_path: Path, letter_date: date | None, out: Path | None, esp: str, allow_stale: bool) -> None:
     """Write the built letter's HTML and text with an e-mail service's merge tags, ready to paste there."""
-    from digest.delivery import export, personalize
+    from digest.delivery import export
 
     cfg = config.load(config_path)
     outbox = out or cfg.outbox
     chosen = _which_letter(cfg, outbox, letter_date, sent_ok=True)
     _refuse_stale(cfg, chosen, allow_stale)
-    letter = personalize.read_built(outbox, chosen.day)
+    letter = chosen.letter
     for written in export.export(letter, esp):
         click.echo(f"Wrote {written.path} ({written.size / 1024:.1f} KB)")
     click.echo(f"Paste the .html into {export.SERVICES[esp].name}'s HTML editor; its own unsubscribe and "
@@ -611,14 +614,15 @@ def letters_command(config_path: Path, out: Path | None) -> None:
     States: built, tested (a --to send went), sending (list send begun, someone still pending, deferred or
     unknown), sent (with its counts), and published.
     """
-    from digest import inputs, letters
+    from digest import letterfolder
+    from digest.delivery import journal
 
     cfg = config.load(config_path)
-    found = letters.every(cfg, out or cfg.outbox)
+    found = letterfolder.every(cfg, out or cfg.outbox, journal.sends(cfg))
     if not found:
         click.echo(f"No letter in {out or cfg.outbox} yet; digest build writes one.")
     for letter in found:
-        changed = inputs.changed(cfg, letter.folder, letter.day)
+        changed = letterfolder.changed(cfg, letter.folder, letter.day)
         inputs_word = ("inputs unknown" if changed is None else
                        f"changed since: {', '.join(changed)}" if changed else "inputs unchanged")
         click.echo(f"{letter.title()}  {letter.state}  built {letter.built.astimezone():%Y-%m-%d %H:%M}  "
@@ -640,7 +644,7 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
     Nothing private goes (no journal, no copy, no address); each letter's folder in DEST is replaced whole,
     so a reader never sees half a letter. Then put DEST on the web server, e.g. with rsync.
     """
-    from digest import letters
+    from digest import letterfolder
     from digest.web import publish
 
     cfg = config.load(config_path)
@@ -655,7 +659,7 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
         return
     written = publish.publish(plan, dest)
     for day in plan.folders:
-        letters.note(cfg, date.fromisoformat(day), "published")
+        letterfolder.note(cfg, date.fromisoformat(day), "published")
     click.echo(f"Published {len(plan.folders)} letter(s), {len(written)} file(s), to {dest}/; "
                f"now copy it to the web server, e.g. rsync -a {dest}/ server:/var/www/lettre/")
 

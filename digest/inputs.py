@@ -1,18 +1,16 @@
-"""The fingerprint of a letter's inputs: every file it was built from, hashed at build time (inputs.json in its
-folder), so that `send`, `export` and `publish` can tell a letter whose files changed since (a stale build)."""
+"""The fingerprint of a letter's inputs: every file it was built from, hashed at build time (kept in its folder by
+digest.letterfolder), so that `send`, `export` and `publish` can tell a letter whose files changed since (a stale
+build)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import tomllib
-from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 from digest.config import TEMPLATE_NAMES, Config, package_templates
-
-FILE = "inputs.json"
 
 
 def files(cfg: Config, day: date) -> dict[str, Path]:
@@ -33,30 +31,6 @@ def files(cfg: Config, day: date) -> dict[str, Path]:
 def fingerprint(cfg: Config, day: date) -> dict[str, str | None]:
     """Each input's SHA-256 (None for a file that is not there, such as an issue file not written yet)."""
     return {label: _hash(cfg, path) for label, path in sorted(files(cfg, day).items())}
-
-
-def record(cfg: Config, day: date) -> bytes:
-    """inputs.json: the fingerprint, as written beside the letter."""
-    return (json.dumps({"date": day.isoformat(), "inputs": fingerprint(cfg, day)}, ensure_ascii=False, indent=2)
-            + "\n").encode("utf-8")
-
-
-def recorded(folder: Path) -> dict[str, str | None] | None:
-    """The fingerprint a build wrote in `folder`; None for a letter built before fingerprints were kept."""
-    try:
-        found = json.loads((folder / FILE).read_text(encoding="utf-8"))["inputs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return dict(found) if isinstance(found, Mapping) else None
-
-
-def changed(cfg: Config, folder: Path, day: date) -> list[str] | None:
-    """The inputs that changed (or came or went) since the letter in `folder` was built; None if unknown."""
-    before = recorded(folder)
-    if before is None:
-        return None
-    now = fingerprint(cfg, day)
-    return sorted(label for label in before.keys() | now.keys() if before.get(label) != now.get(label))
 
 
 def templates_used(folders: tuple[Path, ...]) -> list[Path]:

@@ -24,7 +24,7 @@ from digest.errors import ConfigError
 from digest.model import Item
 from digest.schema import Problems, key
 
-ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and digest.json
+ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and the letter's record
 FOLDER = "issues"
 
 

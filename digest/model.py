@@ -11,7 +11,7 @@ SectionKind = Literal["news", "agenda"]
 
 @dataclass(frozen=True)
 class Copy:
-    """Another source's copy of the same story, merged into the item kept (noted in digest.json)."""
+    """Another source's copy of the same story, merged into the item kept (noted in the letter's record)."""
 
     source: str
     uid: str

@@ -1,4 +1,4 @@
-"""The build, top to bottom: config -> collectors -> selector -> renderer -> outbox, timed stage by stage.
+"""The build, top to bottom: config -> collectors -> selector -> renderer -> letter folder, timed stage by stage.
 
 `prepare` collects and selects (a frozen `Prepared`); `build` renders it and, unless dry, writes it (a frozen
 `Built`). `check`, `preview`, `send` and `export` take these results as they are.
@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import collectors, editorial, history, inputs, issuefile, outbox, renderer, selector
+from digest import collectors, editorial, inputs, issuefile, letterfolder, renderer, selector
 from digest.collectors.base import Context
 from digest.config import DEFAULT_HORIZON_DAYS, Config
 from digest.errors import BuildFailed
@@ -30,7 +30,7 @@ class Prepared:
     letter: Letter
     collected: tuple[Collected, ...]
     issue: issuefile.IssueFile
-    history: history.History
+    history: letterfolder.History
     notes: tuple[str, ...]
     problems: tuple[Problem, ...]  # the issue file's, the history's and the selection's (sources' are in collected)
     already_sent: int  # items left out because an earlier letter carried them
@@ -89,14 +89,16 @@ class _Clock:
 
 def build(config: Config, today: date, out: Path | None = None, strict: bool = False,
           on_source: Callable[[Collected], None] | None = None, include_sent: bool = False,
-          sent_in: Path | None = None, offline: bool = False, record_health: bool | None = None) -> Built:
+          sent_in: Path | None = None, offline: bool = False, record_health: bool | None = None,
+          sends: letterfolder.Sends = letterfolder.no_sends) -> Built:
     """Build the letter dated `today`; write it to `out` unless None (a dry build, which writes nothing).
 
     Items that letters already in `out` (or `sent_in`, for a dry build) carried are left out, unless pinned
-    or `include_sent`. Sources' health is recorded by a build that writes, not by a dry one.
+    or `include_sent`; only a letter whose list send began (`sends`) counts. Sources' health is recorded by a
+    build that writes, not by a dry one.
     """
     record = out is not None if record_health is None else record_health
-    prepared = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline, record)
+    prepared = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline, record, sends)
     clock = _Clock()
     with clock.timed("render"):
         rendered = renderer.render(prepared.letter, config.letter.templates)
@@ -107,15 +109,16 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     written: tuple[Written, ...] = ()
     if out is not None:
         with clock.timed("write"):
-            fingerprint = inputs.record(config, today)
-            written = tuple(outbox.write_letter(out, prepared.letter, rendered, eml, fingerprint))
+            fingerprint = inputs.fingerprint(config, today)
+            written = tuple(letterfolder.write_letter(out, prepared.letter, rendered, eml, fingerprint))
     return replace(built, written=written, timings={**prepared.timings, **clock.timings})
 
 
 def prepare(config: Config, today: date, sent_in: Path | None = None,
             on_source: Callable[[Collected], None] | None = None, offline: bool = False,
-            record_health: bool = False) -> Prepared:
-    """Collect and select: the letter dated `today` (not rendered), minus what letters in `sent_in` carried.
+            record_health: bool = False, sends: letterfolder.Sends = letterfolder.no_sends) -> Prepared:
+    """Collect and select: the letter dated `today` (not rendered), minus what letters in `sent_in` whose list
+    send began (`sends`) carried.
 
     Sources are read at once (web ones concurrently, within [fetch] deadline); `offline` reads web sources from
     the cache alone. on_source hears of each source as it completes.
@@ -125,7 +128,8 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         issue = issuefile.load(config, today)
         collected = tuple(collect(config, today, on_source, offline, record_health))
     with clock.timed("select"):
-        earlier = history.load(sent_in, today, _list_send_began(config)) if sent_in is not None else history.History()
+        earlier = (letterfolder.load_history(sent_in, today, letterfolder.began(sends)) if sent_in is not None
+                   else letterfolder.History())
         selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured:
             warnings = (*(p for c in collected for p in c.problems), *earlier.problems, *selection.problems)
@@ -137,13 +141,6 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
     return Prepared(letter, collected, issue, earlier, selection.notes,
                     (*earlier.problems, *selection.problems, *edito_problems), selection.already_sent,
                     clock.timings, selection.left_out)
-
-
-def _list_send_began(config: Config) -> Callable[[date], bool]:
-    """Whether the letter of a date was sent (its journal has a message accepted): only those count as sent."""
-    from digest.delivery import journal
-
-    return lambda day: journal.began(journal.folder_for(config, day))
 
 
 def _listed(problems: tuple[Problem, ...]) -> str:

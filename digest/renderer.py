@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from digest import agenda, dates
 from digest.errors import TemplateError
+from digest.letterfolder import HTML
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
 
@@ -234,10 +235,10 @@ def size_problem(html: str) -> SizeProblem | None:
     """The one size check: Gmail clips past ~102 KB, hiding the footer and its unsubscribe link."""
     size = len(html.encode("utf-8"))
     if size > CLIP_BYTES:
-        return SizeProblem("error", Problem("letter.html", f"the HTML is {size / 1024:.1f} KB: Gmail clips a "
+        return SizeProblem("error", Problem(HTML, f"the HTML is {size / 1024:.1f} KB: Gmail clips a "
                                             "message past ~102 KB, hiding the footer and its unsubscribe link; "
                                             "lower max_items or teaser_length"))
     if size > WARN_BYTES:
-        return SizeProblem("warning", Problem("letter.html", f"the HTML is {size / 1024:.1f} KB, near Gmail's "
+        return SizeProblem("warning", Problem(HTML, f"the HTML is {size / 1024:.1f} KB, near Gmail's "
                                               "~102 KB clipping limit"))
     return None

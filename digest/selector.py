@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
 from digest.config import Config, SectionConfig
-from digest.history import History
 from digest.issuefile import IssueFile
+from digest.letterfolder import RECORD, History, web_path
 from digest.model import Collected, Copy, Item, Letter, Problem, Section
 
 # Query parameters that only say where a click came from: the same page with or without them is one page.
@@ -143,7 +143,7 @@ def _apply_issue(issue: IssueFile, by_section: dict[str, list[Item]]) -> tuple[l
         if not any(matches(name, item) for item in every):
             unknown.add(name)
             problems.append(Problem(_where(issue), f"{key}: no item has the url or uid {name!r}; "
-                                                   "check it against the draft (digest draft) or digest.json"))
+                                                   f"check it against the draft (digest draft) or {RECORD}"))
     for override in issue.overrides:
         for section_id, items in list(by_section.items()):
             for item in [i for i in items if matches(override.item, i)]:
@@ -393,6 +393,6 @@ def make_letter(config: Config, sections: tuple[Section, ...], today: date) -> L
         title=letter.title, date=today, language=letter.language, sections=sections,
         base_url=letter.base_url, unsubscribe_url=letter.unsubscribe_url, sender=letter.sender,
         address=letter.address, timezone=letter.timezone,
-        web_url=letter.base_url.rstrip("/") + f"/{today.isoformat()}/letter.html",
+        web_url=letter.base_url.rstrip("/") + "/" + web_path(today),
         footer_links=letter.footer_links,
     )

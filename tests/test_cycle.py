@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, inputs
+from digest import config, inputs, letterfolder
 from digest.delivery.journal import Journal
 from tests.conftest import LETTER_DATE, NEWS_AND_EVENTS, ROOT
 from tests.send_support import DAY, SECRET, config_text, digest, subscribers
@@ -286,12 +286,12 @@ def test_the_fingerprint_covers_every_file_input_and_the_templates_used(write_co
         "templates/letter.txt.j2", "templates/signature.txt.j2", "digest.templates/letter.mjml.j2"}
     folder = tmp_path / "outbox" / DAY
     folder.mkdir(parents=True)
-    (folder / "inputs.json").write_bytes(inputs.record(cfg, LETTER_DATE))
-    assert inputs.changed(cfg, folder, LETTER_DATE) == []
+    (folder / "inputs.json").write_bytes(letterfolder.inputs_json(LETTER_DATE, inputs.fingerprint(cfg, LETTER_DATE)))
+    assert letterfolder.changed(cfg, folder, LETTER_DATE) == []
     cfg.cache_dir.mkdir()
     (cfg.cache_dir / "partenaires.cache").write_bytes(b"<rss/>")  # a later fetch brought a new body
     (tmp_path / "templates" / "signature.txt.j2").write_text("Cités Unies France\n", encoding="utf-8")
-    assert inputs.changed(cfg, folder, LETTER_DATE) == [
+    assert letterfolder.changed(cfg, folder, LETTER_DATE) == [
         ".digest-cache/partenaires.cache (web source partenaires)", "templates/signature.txt.j2"]
 
 

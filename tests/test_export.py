@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from digest import letterfolder
 from digest.delivery import export, personalize
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, build_letter, digest, setup
 
@@ -28,7 +30,7 @@ def test_export_puts_the_services_merge_tags_in_place_of_our_links(
     folder = tmp_path / "outbox" / DAY / "export"
     page = (folder / f"{esp}.html").read_text(encoding="utf-8")
     text = (folder / f"{esp}.txt").read_text(encoding="utf-8")
-    letter = personalize.read_built(tmp_path / "outbox", personalize.date.fromisoformat(DAY))
+    letter = letterfolder.read_built(tmp_path / "outbox", date.fromisoformat(DAY))
     assert f'href="{unsubscribe}"' in page and f'href="{online}"' in page
     assert LONG_UNSUBSCRIBE.replace("&", "&amp;") not in page and letter.web_url not in page
     assert f"Se désinscrire :\n{unsubscribe}" in text and letter.web_url not in text  # a long URL: own line
@@ -41,8 +43,8 @@ def test_export_puts_the_services_merge_tags_in_place_of_our_links(
 
 
 def test_export_fills_the_greeting_with_the_services_first_name(tmp_path: Path, built: Path) -> None:
-    letter = personalize.read_built(built, personalize.date.fromisoformat(DAY))
-    marked = personalize.BuiltLetter(**{
+    letter = letterfolder.read_built(built, date.fromisoformat(DAY))
+    marked = letterfolder.BuiltLetter(**{
         **letter.__dict__, "text": "Bonjour,\n" + letter.text,
         "html": letter.html.replace("</body>", '<p>Bonjour<span class="digest-name"></span>,</p></body>'),
     })

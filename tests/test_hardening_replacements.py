@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import renderer
+from digest import letterfolder, renderer
 from digest.audience.recipients import Recipient
 from digest.delivery import export, personalize
 from digest.model import Letter, Section
@@ -26,10 +26,10 @@ def hostile_letter() -> Letter:
     return letter_of(Section("cuf", "Actualités CUF", "news", items))
 
 
-def built(letter: Letter, tmp_path: Path) -> personalize.BuiltLetter:
+def built(letter: Letter, tmp_path: Path) -> letterfolder.BuiltLetter:
     rendered = renderer.render(letter, TEMPLATES)
-    return personalize.BuiltLetter(tmp_path, letter.date, letter.title, rendered.subject, letter.sender,
-                                   letter.web_url, letter.unsubscribe_url, rendered.html, rendered.text)
+    return letterfolder.BuiltLetter(tmp_path, letter.date, letter.title, rendered.subject, letter.sender,
+                                    letter.web_url, letter.unsubscribe_url, rendered.html, rendered.text)
 
 
 def test_replacements_a_subscribers_token_goes_only_where_the_template_put_the_link(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from digest import config, pipeline, renderer
+from digest import config, letterfolder, pipeline, renderer
 from digest.audience.recipients import Recipient
 from digest.delivery import personalize
 from tests.conftest import LETTER_DATE, ROOT, make_item
@@ -41,7 +41,7 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def copy_for(outbox: Path, recipient: Recipient) -> email.message.EmailMessage:
-    letter = personalize.read_built(outbox, datetime.fromisoformat(DAY).date())
+    letter = letterfolder.read_built(outbox, datetime.fromisoformat(DAY).date())
     maker = personalize.Personalizer(letter, SECRET.encode(), "lettre.example.org")
     raw = maker.copy(recipient, datetime(2025, 11, 20, 9, 30, tzinfo=UTC)).raw
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from digest import config, outbox, pipeline
+from digest import config, letterfolder, pipeline
 from digest.cli import main
 from digest.errors import DigestError
 from digest.review import desk, preview
@@ -195,7 +195,7 @@ def test_outbox_index_lists_every_letter_newest_first(tmp_path: Path) -> None:
     assert newest < oldest
     assert "La Lettre de CUF – novembre 2025" in index
     assert (out / "2025-11-27" / "letter.html").is_file()
-    assert [a.folder for a in outbox.list_letters(out)] == ["2025-11-27", "2025-11-20"]
+    assert [a.folder.name for a in letterfolder.letters(out)] == ["2025-11-20", "2025-11-27"]
 
 
 def test_build_prints_the_index_among_the_files_written(tmp_path: Path) -> None:

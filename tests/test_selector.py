@@ -138,8 +138,8 @@ def test_letter_web_url(cfg: config.Config) -> None:
 
 
 def test_every_candidate_left_out_is_listed_with_why(write_config: Callable[..., Path]) -> None:
-    from digest.history import History
     from digest.issuefile import IssueFile
+    from digest.letterfolder import History
 
     sections = SECTIONS_TWO.replace("max_items = 10", "max_items = 2")
     cfg = config.load(write_config(SOURCES, sections=sections))

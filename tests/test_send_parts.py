@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, message
+from digest import config, letterfolder, message
 from digest.audience import recipients
 from digest.audience.recipients import Recipient
 from digest.delivery import journal, personalize
@@ -24,9 +24,9 @@ NOW = datetime(2025, 11, 20, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> personalize.BuiltLetter:
+def built(tmp_path_factory: pytest.TempPathFactory) -> letterfolder.BuiltLetter:
     outbox = build_letter(tmp_path_factory.mktemp("built"))
-    return personalize.read_built(outbox, datetime.fromisoformat(DAY).date())
+    return letterfolder.read_built(outbox, datetime.fromisoformat(DAY).date())
 
 
 def parse(raw: bytes) -> email.message.EmailMessage:
@@ -122,7 +122,7 @@ def test_unsubscribe_tokens_name_their_recipient_and_cannot_be_forged() -> None:
     assert personalize.unsubscribe_link("https://e.org/u?l=1", b"k", "a@example.org").startswith("https://e.org/u?l=1&t=")
 
 
-def test_each_copy_differs_only_where_it_should(built: personalize.BuiltLetter) -> None:
+def test_each_copy_differs_only_where_it_should(built: letterfolder.BuiltLetter) -> None:
     maker = personalize.Personalizer(built, SECRET.encode(), "lettre.example.org")
     first = parse(maker.copy(Recipient("a@example.org", "Anne"), NOW).raw)
     second = parse(maker.copy(Recipient("b@example.org"), NOW).raw)
@@ -144,9 +144,9 @@ def test_each_copy_differs_only_where_it_should(built: personalize.BuiltLetter) 
     assert parse(maker.copy(Recipient("a@example.org", "Anne"), NOW).raw)["Message-ID"] == first["Message-ID"]
 
 
-def test_the_greeting_gets_the_name_when_the_template_marks_it(built: personalize.BuiltLetter) -> None:
+def test_the_greeting_gets_the_name_when_the_template_marks_it(built: letterfolder.BuiltLetter) -> None:
     greeting = r'\1<p>Bonjour<span class="digest-name"></span>,</p>'
-    marked = personalize.BuiltLetter(**{**built.__dict__, "text": "Bonjour,\n\n" + built.text,
+    marked = letterfolder.BuiltLetter(**{**built.__dict__, "text": "Bonjour,\n\n" + built.text,
                                         "html": re.sub(r"(<body[^>]*>)", greeting, built.html, count=1)})
     maker = personalize.Personalizer(marked, SECRET.encode(), "lettre.example.org")
     named = parse(maker.copy(Recipient("a@example.org", "Zoé <b>"), NOW).raw)
@@ -178,15 +178,15 @@ def test_the_wire_form_doubles_leading_dots() -> None:
     assert wire.replace(b"\r\n..", b"\r\n.") == plain
 
 
-def test_a_letter_without_an_unsubscribe_link_is_not_sent(built: personalize.BuiltLetter) -> None:
-    bare = personalize.BuiltLetter(**{**built.__dict__, "html": built.html.replace("href=", "data-x=")})
+def test_a_letter_without_an_unsubscribe_link_is_not_sent(built: letterfolder.BuiltLetter) -> None:
+    bare = letterfolder.BuiltLetter(**{**built.__dict__, "html": built.html.replace("href=", "data-x=")})
     with pytest.raises(DigestError, match="has no link to the unsubscribe page"):
         personalize.Personalizer(bare, SECRET.encode(), "lettre.example.org")
 
 
 def test_reading_a_letter_that_was_not_built_names_the_command(tmp_path: Path) -> None:
-    with pytest.raises(personalize.LetterNotBuilt, match=r"run `digest build --date 2025-11-20` first"):
-        personalize.read_built(tmp_path, datetime(2025, 11, 20).date())
+    with pytest.raises(letterfolder.LetterNotBuilt, match=r"run `digest build --date 2025-11-20` first"):
+        letterfolder.read_built(tmp_path, datetime(2025, 11, 20).date())
 
 
 # --- the journal

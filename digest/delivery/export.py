@@ -6,8 +6,9 @@ import html
 import re
 from dataclasses import dataclass
 
-from digest.delivery.personalize import NAME_MARK, BuiltLetter, greeting_of
+from digest.delivery.personalize import NAME_MARK, greeting_of
 from digest.files import Written, write_atomic
+from digest.letterfolder import BuiltLetter
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +24,8 @@ from digest.config import Config
 from digest.db import immediate
 from digest.errors import DigestError
 from digest.files import failure, shown
+from digest.letterfolder import dated, private
+from digest.letterfolder import path as letter_path
 
 if TYPE_CHECKING:
     from digest.audience.recipients import Recipient
@@ -175,7 +177,7 @@ class Journal:
 
 def folder_for(cfg: Config, day: date) -> Path:
     """The private folder of the letter dated `day`: <private_dir>/<date>/ (its journal and dry-run copies)."""
-    return cfg.private_dir / day.isoformat()
+    return private(cfg, day)
 
 
 def path_for(cfg: Config, day: date) -> Path:
@@ -185,15 +187,7 @@ def path_for(cfg: Config, day: date) -> Path:
 
 def all_journals(cfg: Config) -> list[tuple[date, Path]]:
     """(date, path) of every letter's journal in the private folder, oldest first."""
-    found = []
-    for folder in sorted(cfg.private_dir.iterdir()) if cfg.private_dir.is_dir() else ():
-        try:
-            day = date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        if (folder / FILE_NAME).is_file():
-            found.append((day, folder / FILE_NAME))
-    return found
+    return [(day, folder / FILE_NAME) for day, folder in dated(cfg.private_dir) if (folder / FILE_NAME).is_file()]
 
 
 def erase(path: Path, key: str) -> bool:
@@ -221,15 +215,19 @@ def opened(folder: Path) -> Journal:
         raise DigestError(f"could not write {shown(folder / FILE_NAME)}: {exc}") from None
 
 
-def began(folder: Path) -> bool:
-    """Whether the list send of this letter began: at least one subscriber's server accepted it."""
-    found = status(folder)
-    return bool(found and found[0]["sent"])
+def sends(cfg: Config) -> Callable[[date], dict[str, int] | None]:
+    """Each letter's list send as the letter folder's owner asks for it (digest.letterfolder.Sends): the
+    recipients per state, None before any list send."""
+    def counts(day: date) -> dict[str, int] | None:
+        found = status(folder_for(cfg, day))
+        return found[0] if found else None
+
+    return counts
 
 
 def migrate(cfg: Config, outbox: Path, day: date) -> list[str]:
     """Move a journal and dry-run copies an older digest left in outbox/<date>/ to the private folder; notes."""
-    old, new = outbox / day.isoformat(), folder_for(cfg, day)
+    old, new = letter_path(outbox, day), folder_for(cfg, day)
     moving = [name for name in LEGACY if (old / name).exists()]
     if not moving:
         return []

@@ -11,16 +11,15 @@ import base64
 import hashlib
 import hmac
 import html
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr, parseaddr
-from pathlib import Path
 
 from digest.audience.recipients import Recipient
 from digest.errors import DigestError
+from digest.letterfolder import HTML, BuiltLetter
 from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
 
 TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"  # tokens of letters sent before they named their list
@@ -33,51 +32,12 @@ NAME_MARK = '<span class="digest-name"></span>'
 TEST_PREFIX = "[TEST] "
 
 
-class LetterNotBuilt(DigestError):
-    """The outbox has no built letter for that date."""
-
-
-@dataclass(frozen=True)
-class BuiltLetter:
-    """What `digest build` wrote to outbox/<date>/, as the send reads it back."""
-
-    folder: Path
-    date: date
-    title: str
-    subject: str
-    sender: str
-    web_url: str
-    unsubscribe_url: str
-    html: str
-    text: str
-
-
 @dataclass(frozen=True)
 class PersonalCopy:
     """One recipient's message: the bytes and its Message-ID."""
 
     raw: bytes
     message_id: str
-
-
-def read_built(outbox: Path, day: date) -> BuiltLetter:
-    """The letter built for `day`; LetterNotBuilt (exit 2) naming the command to run if it is not there."""
-    folder = outbox / day.isoformat()
-    names = ("letter.html", "letter.txt", "digest.json")
-    missing = [n for n in names if not (folder / n).is_file()]
-    if missing:
-        raise LetterNotBuilt(f"the letter for {day.isoformat()} has not been built ({folder} has no "
-                             f"{', '.join(missing)}); run `digest build --date {day.isoformat()}` first")
-    try:
-        meta = json.loads((folder / "digest.json").read_text(encoding="utf-8"))
-        return BuiltLetter(
-            folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
-            web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
-            html=(folder / "letter.html").read_text(encoding="utf-8"),
-            text=(folder / "letter.txt").read_text(encoding="utf-8"),
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
 
 
 def make_token(secret: bytes, email: str, list_id: str | None = None) -> str:
@@ -208,7 +168,7 @@ def cut_html(page: str, unsubscribe_url: str) -> list[Piece]:
     """The HTML cut around every link to the unsubscribe page and the greeting's name mark."""
     link = f'href="{html.escape(unsubscribe_url)}"'
     if link not in page:
-        raise DigestError(f"letter.html has no link to the unsubscribe page ({unsubscribe_url}); the template "
+        raise DigestError(f"{HTML} has no link to the unsubscribe page ({unsubscribe_url}); the template "
                           "must link {{ letter.unsubscribe_url }}: bulk mail without one is refused by Gmail")
     pieces: list[Piece] = []
     for number, chunk in enumerate(page.split(link)):

@@ -20,9 +20,10 @@ from digest.audience.recipients import Recipient
 from digest.config import Config, SmtpConfig
 from digest.delivery import journal as journal_module
 from digest.delivery.journal import Journal
-from digest.delivery.personalize import BuiltLetter, Personalizer, read_built
+from digest.delivery.personalize import Personalizer
 from digest.errors import DigestError, SendError
 from digest.files import safe_name, write_atomic
+from digest.letterfolder import BuiltLetter, read_built
 
 ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times in one run
 # Seconds before each new attempt to connect when the server drops or refuses the connection: at once first

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import lxml.html
 
-from digest import pipeline
+from digest import letterfolder, pipeline
 from digest.collectors import health
 from digest.config import Config
 from digest.model import Collected, Item, Letter
@@ -70,7 +70,9 @@ def build_and_check(cfg: Config, today: date, sent_in: Path | None = None) -> tu
 
     Items that letters in `sent_in` (default: the outbox) carried are left out, as `digest build` would.
     """
-    built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox)
+    from digest.delivery import journal
+
+    built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg))
     return built, run(built, health.load(cfg.cache_dir))
 
 
@@ -197,22 +199,22 @@ def unsubscribe(document: lxml.html.HtmlElement, text: str, eml: bytes, letter: 
     if not any(canonical_url(a.get("href", "")) == target or UNSUBSCRIBE_WORDS.search(a.text_content())
                for a in anchors):
         found.append(Finding("error", "unsubscribe", "no unsubscribe link in the HTML body: Gmail and Yahoo "
-                                                     "require a visible one for bulk mail", "letter.html"))
+                                                     "require a visible one for bulk mail", letterfolder.HTML))
     if letter.unsubscribe_url not in text:
         found.append(Finding("warning", "unsubscribe", f"the text version does not give the unsubscribe address "
-                                                       f"{letter.unsubscribe_url}", "letter.txt"))
+                                                       f"{letter.unsubscribe_url}", letterfolder.TEXT))
     headers = BytesHeaderParser(policy=default_policy).parsebytes(eml)
     header = headers.get("List-Unsubscribe")
     if not header:
         found.append(Finding("error", "unsubscribe", "no List-Unsubscribe header: Gmail and Yahoo require it "
-                                                     "(RFC 2369, with one-click RFC 8058)", "letter.eml"))
+                                                     "(RFC 2369, with one-click RFC 8058)", letterfolder.EML))
     elif "<https://" not in str(header):
         found.append(Finding("warning", "unsubscribe", "List-Unsubscribe has no https address, so one-click "
-                                                       "unsubscribe cannot work", "letter.eml"))
+                                                       "unsubscribe cannot work", letterfolder.EML))
     if header and str(headers.get("List-Unsubscribe-Post", "")).strip() != "List-Unsubscribe=One-Click":
         found.append(Finding("warning", "unsubscribe", "no 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' "
                                                        "header (RFC 8058), which Gmail and Yahoo ask of bulk "
-                                                       "senders", "letter.eml"))
+                                                       "senders", letterfolder.EML))
     return found
 
 

@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digest import outbox
+from digest import letterfolder
 from digest.config import Config
 from digest.edit import issueedit
 from digest.errors import DigestError
@@ -243,7 +243,7 @@ def test_send(desk: Desk, typed: str) -> str:
         recipients = personalize.recipients_of(addresses)
         # The letter on show, written to a private temporary folder (never the public outbox) for the sender.
         with tempfile.TemporaryDirectory(prefix="digest-test-") as folder:
-            outbox.write_letter(Path(folder), built.letter, built.rendered, built.eml)
+            letterfolder.write_letter(Path(folder), built.letter, built.rendered, built.eml)
             job = send.load_job(cfg, built.letter.date, Path(folder), test=True)
             report = send.send_test(job.personalizer, recipients, send.connection_for(cfg))
     except click.ClickException as exc:

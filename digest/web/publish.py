@@ -1,9 +1,10 @@
 """`digest publish DEST`: the public part of the outbox, copied into a folder to put on the web server.
 
-Only what a reader of the web version needs goes: each letter's letter.html, the letter.txt the archive links
-to, its agenda/ (.ics files the events link to) and the archive's index.html. Never a journal, a dry-run copy,
-an export or the inputs' fingerprint. Each letter's folder in DEST is written under a temporary name and swapped
-in whole (files.write_folder), and index.html last, so a reader of DEST never sees half a letter.
+Only what a reader of the web version needs goes (digest.letterfolder.public_files): each letter's HTML, the
+text version the archive links to, its agenda/ (.ics files the events link to) and the archive's index.html.
+Never a journal, a dry-run copy, an export or the inputs' fingerprint. Each letter's folder in DEST is written
+under a temporary name and swapped in whole (files.write_folder), and index.html last, so a reader of DEST never
+sees half a letter.
 """
 
 from __future__ import annotations
@@ -13,11 +14,7 @@ from pathlib import Path
 
 from digest.errors import DigestError
 from digest.files import Written, failure, write_atomic, write_folder
-from digest.outbox import list_letters
-
-PUBLIC_FILES = ("letter.html", "letter.txt")
-PUBLIC_FOLDERS = ("agenda",)
-INDEX = "index.html"
+from digest.letterfolder import INDEX, on_the_web, public_files
 
 
 @dataclass(frozen=True)
@@ -25,7 +22,7 @@ class Plan:
     """What publishing copies: each letter's public files by folder (its date), and the archive page."""
 
     outbox: Path
-    folders: dict[str, tuple[str, ...]]  # "2025-11-20" -> ("letter.html", "agenda/….ics", …)
+    folders: dict[str, tuple[str, ...]]  # "2025-11-20" -> (the letter's HTML, "agenda/….ics", …)
 
     def names(self) -> list[str]:
         """Every file to copy, as a path inside DEST."""
@@ -35,14 +32,7 @@ class Plan:
 
 def plan(outbox: Path) -> Plan:
     """The public files of every letter in `outbox`, oldest letter first."""
-    folders = {}
-    for letter in sorted(list_letters(outbox), key=lambda a: a.folder):
-        folder = outbox / letter.folder
-        names = [name for name in PUBLIC_FILES if (folder / name).is_file()]
-        for sub in PUBLIC_FOLDERS:
-            names.extend(str(p.relative_to(folder)) for p in sorted((folder / sub).rglob("*")) if p.is_file())
-        folders[letter.folder] = tuple(names)
-    return Plan(outbox, folders)
+    return Plan(outbox, {folder.name: public_files(folder) for _, folder in on_the_web(outbox)})
 
 
 def publish(plan: Plan, dest: Path) -> list[Written]:

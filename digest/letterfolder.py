@@ -1,0 +1,491 @@
+"""The owner of outbox/<date>/: the one module that writes a letter's folder, reads it back, lists the letters
+and knows where each is in its life (built, tested, sending, sent, published) and what earlier ones sent.
+
+No other module names a file inside a letter's folder: they ask this one. It is part of the build's spine and
+imports no capability: what it must know of the list send (the journal's per-state counts) comes in as a
+`Sends` callable (day -> recipients per state), which the CLI makes from the send journal (`journal.sends(cfg)`)
+and hands to the build (history: only a letter whose list send began counts as sent) and to the letter's state.
+The dependency points one way: delivery imports this module, never the reverse. Without a `Sends`, no list send
+is known and nothing counts as sent (a dry build, a test).
+
+The private side of a letter (<private_dir>/<date>/, never published) holds its send journal (the delivery's)
+and log.json (this module's: when the letter was tested and published).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from digest import agenda, inputs
+from digest.config import Config
+from digest.errors import DigestError
+from digest.files import Written, failure, write_atomic, write_folder
+from digest.model import Item, Letter, Problem, Rendered
+
+HTML, TEXT, MJML, EML = "letter.html", "letter.txt", "letter.mjml", "letter.eml"
+RECORD = "digest.json"  # what was selected: the letter's metadata and every item
+INPUTS = "inputs.json"  # the fingerprint of the files it was built from (digest.inputs)
+AGENDA = "agenda"  # <day>-<title>.ics, linked from each event
+PUBLIC = (HTML, TEXT)  # what a reader of the web version needs, with agenda/
+INDEX = "index.html"  # beside the letters: the archive page
+LOG = "log.json"  # in the private folder: when the letter was tested and published
+STILL_TO_SEND = ("pending", "sending", "deferred", "unknown")
+COUNTED = ("sent", "failed", "deferred", "unknown")  # what a sent letter's line counts
+EPOCH = datetime.fromtimestamp(0, UTC)
+
+Sends = Callable[[date], Mapping[str, int] | None]  # a letter's list send, recipients per state; None: none yet
+
+
+def no_sends(day: date) -> None:
+    """No list send is known (a dry build, a test): nothing counts as sent."""
+    return None
+
+
+class LetterNotBuilt(DigestError):
+    """The outbox has no built letter for that date."""
+
+
+# --- Where ------------------------------------------------------------------------------------------------------
+
+def path(outbox: Path, day: date) -> Path:
+    """outbox/<date>/: the letter's public folder."""
+    return outbox / day.isoformat()
+
+
+def private(cfg: Config, day: date) -> Path:
+    """<private_dir>/<date>/: the letter's private folder (its send journal, dry-run copies and log)."""
+    return cfg.private_dir / day.isoformat()
+
+
+def web_path(day: date) -> str:
+    """The letter's web version, relative to base_url."""
+    return f"{day.isoformat()}/{HTML}"
+
+
+def dated(root: Path) -> list[tuple[date, Path]]:
+    """(date, folder) of every folder of `root` named by a date, oldest first; anything else is ignored."""
+    found = []
+    for folder in root.iterdir() if root.is_dir() else ():
+        try:
+            found.append((date.fromisoformat(folder.name), folder))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+# --- Writing ----------------------------------------------------------------------------------------------------
+
+def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
+                 inputs: Mapping[str, str | None] | None = None) -> list[Written]:
+    """Write outbox/<date>/ (HTML, text, MJML, .eml, record, inputs' fingerprint, agenda/) whole, in place of the
+    folder there (all or nothing: on failure the previous letter stays as it was); return what was written."""
+    files = {
+        HTML: rendered.html.encode("utf-8"),
+        TEXT: rendered.text.encode("utf-8"),
+        MJML: rendered.mjml.encode("utf-8"),
+        EML: eml,
+        RECORD: to_json(letter, rendered).encode("utf-8"),
+        **({INPUTS: inputs_json(letter.date, inputs)} if inputs is not None else {}),
+        **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
+    }
+    written = write_folder(path(outbox, letter.date), files)  # swapped in whole: a cancelled event's .ics goes
+    return [*written, write_index(outbox, letter.title, letter.language)]
+
+
+def write_index(outbox: Path, title: str, language: str = "fr") -> Written:
+    """Write outbox/index.html: every letter built, newest first, each linked (the web archive)."""
+    target = outbox / INDEX
+    try:
+        return write_atomic(target, index_html(outbox, title, language).encode("utf-8"))
+    except OSError as exc:
+        raise failure(target, exc) from None
+
+
+def index_html(outbox: Path, title: str, language: str) -> str:
+    """The archive page: relative links, so it works opened as a file and served under base_url."""
+    rows = "\n".join(
+        f'<li><a href="{quote(name)}/{HTML}">{escape(subject)}</a>'
+        f' <span>{escape(name)} · {items} articles · <a href="{quote(name)}/{TEXT}">texte</a>'
+        "</span></li>"
+        for name, subject, items in reversed(_archived(outbox))
+    )
+    return f"""<!doctype html>
+<html lang="{escape(language)}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} – archives</title>
+<style>
+body {{ font: 16px/1.5 Arial, Helvetica, sans-serif; color: #1f2933; max-width: 640px; margin: 0 auto;
+       padding: 24px 16px; }}
+h1 {{ color: #16365f; font-size: 24px; }} a {{ color: #1b4f8f; }} ul {{ padding: 0; list-style: none; }}
+li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: block; color: #5b6770; font-size: 14px; }}
+</style></head>
+<body><h1>{escape(title)}</h1>
+<ul>
+{rows}
+</ul></body></html>
+"""
+
+
+def _archived(outbox: Path) -> list[tuple[str, str, int]]:
+    """(folder, subject, items) of every letter with a web version, oldest first; one whose record cannot be
+    read is still listed, by its date."""
+    found = []
+    for day, folder in on_the_web(outbox):
+        try:
+            letter = read_built(outbox, day)
+            found.append((folder.name, letter.subject or letter.title or folder.name, letter.items))
+        except LetterNotBuilt:
+            found.append((folder.name, folder.name, 0))
+    return found
+
+
+def to_json(letter: Letter, rendered: Rendered) -> str:
+    """The record: the letter's metadata and every selected item with all its fields."""
+    record = {
+        "title": letter.title,
+        "date": letter.date.isoformat(),
+        "language": letter.language,
+        "subject": rendered.subject,
+        "preheader": rendered.preheader,
+        "web_url": letter.web_url,
+        "unsubscribe_url": letter.unsubscribe_url,
+        "from": letter.sender,
+        "html_bytes": len(rendered.html.encode("utf-8")),
+        "editorial": letter.editorial_text,
+        "featured": [item_record(i) for i in letter.featured],
+        "sections": [
+            {"id": s.id, "title": s.title, "kind": s.kind, "items": [item_record(i) for i in s.items]}
+            for s in letter.sections
+        ],
+    }
+    return json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+
+
+def item_record(item: Item) -> dict[str, Any]:
+    """An item as JSON: every field, datetimes in ISO 8601."""
+    return {
+        "uid": item.uid, "source": item.source, "title": item.title, "url": item.url,
+        "date": _iso(item.date), "summary": item.summary, "image": item.image, "place": item.place,
+        "start": _iso(item.start), "end": _iso(item.end), "all_day": item.all_day, "pinned": item.pinned,
+        "also_in": [{"source": c.source, "uid": c.uid, "url": c.url} for c in item.also_in],
+    }
+
+
+def inputs_json(day: date, fingerprint: Mapping[str, str | None]) -> bytes:
+    """The inputs' fingerprint as written beside the letter."""
+    return (json.dumps({"date": day.isoformat(), "inputs": dict(fingerprint)}, ensure_ascii=False, indent=2)
+            + "\n").encode("utf-8")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+# --- Reading back -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BuiltLetter:
+    """What `digest build` wrote to outbox/<date>/, read back: the record's fields and the letter itself."""
+
+    folder: Path
+    date: date
+    title: str
+    subject: str
+    sender: str
+    web_url: str
+    unsubscribe_url: str
+    html: str
+    text: str
+    items: int = 0  # how many items its sections carry
+    built: datetime = EPOCH  # when it was written
+
+
+def read_built(outbox: Path, day: date) -> BuiltLetter:
+    """The letter built for `day`; LetterNotBuilt (exit 2) naming the command to run if it is not there."""
+    folder = path(outbox, day)
+    missing = [n for n in (HTML, TEXT, RECORD) if not (folder / n).is_file()]
+    if missing:
+        raise LetterNotBuilt(f"the letter for {day.isoformat()} has not been built ({folder} has no "
+                             f"{', '.join(missing)}); run `digest build --date {day.isoformat()}` first")
+    try:
+        meta = _record(folder)
+        return BuiltLetter(
+            folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
+            web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
+            html=(folder / HTML).read_text(encoding="utf-8"), text=(folder / TEXT).read_text(encoding="utf-8"),
+            items=sum(len(s.get("items", [])) for s in meta.get("sections", [])),
+            built=datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
+
+
+def letters(outbox: Path) -> list[BuiltLetter]:
+    """Every letter of the outbox that reads back whole, oldest first."""
+    found = []
+    for day, _ in dated(outbox):
+        try:
+            found.append(read_built(outbox, day))
+        except LetterNotBuilt:
+            continue
+    return found
+
+
+def on_the_web(outbox: Path) -> list[tuple[date, Path]]:
+    """(date, folder) of every letter with a web version (its HTML), oldest first: what the archive page lists
+    and `digest publish` copies."""
+    return [(day, folder) for day, folder in dated(outbox) if (folder / HTML).is_file()]
+
+
+def public_files(folder: Path) -> tuple[str, ...]:
+    """The files of a letter's folder a reader of the web version needs (no record, no fingerprint, no .eml)."""
+    names = [name for name in PUBLIC if (folder / name).is_file()]
+    names.extend(str(p.relative_to(folder)) for p in sorted((folder / AGENDA).rglob("*")) if p.is_file())
+    return tuple(names)
+
+
+def recorded_inputs(folder: Path) -> dict[str, str | None] | None:
+    """The fingerprint a build wrote in `folder`; None for a letter built before fingerprints were kept."""
+    try:
+        found = json.loads((folder / INPUTS).read_text(encoding="utf-8"))["inputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dict(found) if isinstance(found, Mapping) else None
+
+
+def _record(folder: Path) -> dict[str, Any]:
+    """The folder's record, parsed (OSError, ValueError when it cannot be read)."""
+    found = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    if not isinstance(found, dict):
+        raise ValueError("not a JSON object")
+    return found
+
+
+# --- What earlier letters sent ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class History:
+    """The uids and urls of every item sent in letters dated before this one (raw; the selector compares)."""
+
+    uids: frozenset[str] = frozenset()
+    urls: frozenset[str] = frozenset()
+    letters: tuple[date, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    sent_on: Mapping[str, date] = field(default_factory=dict)  # each uid and url: the letter that sent it
+
+
+def load_history(outbox: Path, before: date, began: Callable[[date], bool]) -> History:
+    """Every item of the letters in `outbox` dated strictly before `before` whose list send `began` (a trial
+    build, a dry run or a test send never counts); an unreadable record is a warning."""
+    uids: set[str] = set()
+    urls: set[str] = set()
+    sent_on: dict[str, date] = {}
+    letters_sent: list[date] = []
+    problems: list[Problem] = []
+    for day, folder in dated(outbox):
+        if day >= before or not (folder / RECORD).is_file() or not began(day):
+            continue
+        try:
+            for uid, url in _carried(_record(folder)):
+                uids.add(uid)
+                sent_on[uid] = day
+                if url:
+                    urls.add(url)
+                    sent_on[url] = day
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            problems.append(Problem(str(folder / RECORD),
+                                    f"cannot read what this letter sent ({exc}); its items may repeat"))
+            continue
+        letters_sent.append(day)
+    return History(frozenset(uids), frozenset(urls), tuple(letters_sent), tuple(problems), sent_on)
+
+
+def began(sends: Sends) -> Callable[[date], bool]:
+    """Whether the list send of a date began: a subscriber's server accepted it."""
+    return lambda day: bool((found := sends(day)) and found.get("sent"))
+
+
+def _carried(record: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """(uid, url) of every item a record lists: featured, in sections, and the copies merged into them."""
+    items = list(record.get("featured", []))
+    for section in record["sections"]:
+        items.extend(section["items"])
+    for item in items:
+        yield str(item["uid"]), item.get("url")
+        for copy in item.get("also_in", []):
+            yield str(copy["uid"]), copy.get("url")
+
+
+# --- Where each letter is in its life ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LetterState:
+    """One letter of the outbox and where it is in its life."""
+
+    letter: BuiltLetter
+    counts: Mapping[str, int] | None  # the list send's journal, per state; None before any list send
+    tested: str | None = None  # when the last --to send of this build went
+    published: str | None = None
+
+    @property
+    def day(self) -> date:
+        """The letter's date."""
+        return self.letter.date
+
+    @property
+    def folder(self) -> Path:
+        """Its folder in the outbox."""
+        return self.letter.folder
+
+    @property
+    def subject(self) -> str:
+        """Its subject."""
+        return self.letter.subject
+
+    @property
+    def sender(self) -> str:
+        """Its From."""
+        return self.letter.sender
+
+    @property
+    def built(self) -> datetime:
+        """When it was written."""
+        return self.letter.built
+
+    @property
+    def began(self) -> bool:
+        """The list send began: a subscriber's server accepted it."""
+        return bool(self.counts and self.counts["sent"])
+
+    @property
+    def complete(self) -> bool:
+        """The list send ran and no one is left pending, deferred or unknown."""
+        return self.counts is not None and not any(self.counts[s] for s in STILL_TO_SEND)
+
+    @property
+    def state(self) -> str:
+        """built, tested, sending or sent (with its counts), and ', published' when it was."""
+        if self.counts is not None and self.complete:
+            words = "sent (" + ", ".join(f"{s} {self.counts[s]}" for s in COUNTED) + ")"
+        elif self.counts is not None:
+            words = "sending (" + ", ".join(f"{s} {n}" for s, n in self.counts.items() if n) + ")"
+        else:
+            words = "tested" if self.tested else "built"
+        return words + (", published" if self.published else "")
+
+    def title(self) -> str:
+        """`2025-12-18 “subject”`, as every command names the letter it acts on."""
+        return f"{self.day.isoformat()} “{self.subject}”"
+
+
+def read(cfg: Config, outbox: Path, day: date, sends: Sends) -> LetterState | None:
+    """The letter dated `day` in `outbox`, None when it was not built (or cannot be read back)."""
+    try:
+        return state_of(cfg, read_built(outbox, day), sends)
+    except LetterNotBuilt:
+        return None
+
+
+def state_of(cfg: Config, letter: BuiltLetter, sends: Sends) -> LetterState:
+    """Where a built letter is in its life: its list send's counts and its private log."""
+    found = sends(letter.date)
+    log = _log(private(cfg, letter.date))
+    counts = found if found and any(found.values()) else None  # an empty journal: no list send yet
+    return LetterState(letter, counts, _since(log.get("tested"), letter.built), log.get("published"))
+
+
+def every(cfg: Config, outbox: Path, sends: Sends) -> list[LetterState]:
+    """Every built letter of the outbox, newest first."""
+    return [state_of(cfg, letter, sends) for letter in reversed(letters(outbox))]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The letter a command acts on, why, and the other candidates it did not take."""
+
+    letter: LetterState
+    reason: str
+    others: tuple[LetterState, ...] = ()
+
+
+def choose(cfg: Config, outbox: Path, given: date | None, sends: Sends, *, sent_ok: bool) -> Choice:
+    """--date, else the newest built letter whose list send is not complete (else, if `sent_ok`, the newest)."""
+    if given is not None:
+        found = read(cfg, outbox, given, sends)
+        if found is None:
+            raise LetterNotBuilt(f"the letter for {given.isoformat()} has not been built "
+                                 f"({path(outbox, given)} has no letter); run `digest build --date "
+                                 f"{given.isoformat()}` first")
+        return Choice(found, "given by --date")
+    states = every(cfg, outbox, sends)
+    if not states:
+        raise LetterNotBuilt(f"{outbox} holds no built letter; run `digest build --date YYYY-MM-DD` first")
+    waiting = [s for s in states if not s.complete]
+    if waiting:
+        return Choice(waiting[0], "the newest letter whose list send is not complete", tuple(waiting[1:]))
+    if not sent_ok:
+        raise DigestError(f"every letter in {outbox} has been sent to its list (newest: {states[0].title()}); "
+                          "give --date YYYY-MM-DD to act on one of them")
+    return Choice(states[0], "the newest letter (every list send is complete)")
+
+
+def may_rebuild(day: date, force: bool, sends: Sends) -> int:
+    """How many subscribers got the letter of `day` already; DigestError (exit 2) if any and not `force`."""
+    found = sends(day)
+    sent = found["sent"] if found else 0
+    if sent and not force:
+        raise DigestError(f"the list send of {day.isoformat()} has begun ({sent} subscriber(s) got it): building it "
+                          "again would send them and the others different letters; --force builds it anyway")
+    return sent
+
+
+def changed(cfg: Config, folder: Path, day: date) -> list[str] | None:
+    """The inputs that changed (or came or went) since the letter in `folder` was built; None if unknown."""
+    before = recorded_inputs(folder)
+    if before is None:
+        return None
+    now = inputs.fingerprint(cfg, day)
+    return sorted(label for label in before.keys() | now.keys() if before.get(label) != now.get(label))
+
+
+def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[str]:
+    """The inputs changed since the letter was built; DigestError (exit 2) naming them unless `allow_stale`."""
+    found = changed(cfg, letter.folder, letter.day) or []
+    if found and not allow_stale:
+        raise DigestError(f"these files changed since the letter of {letter.day.isoformat()} was built: "
+                          f"{', '.join(found)}; build it again (digest build --date {letter.day.isoformat()}) "
+                          "or add --allow-stale to use it as it was built")
+    return found
+
+
+def note(cfg: Config, day: date, event: str) -> None:
+    """Record in the letter's private log that it was tested or published, and when."""
+    target = private(cfg, day) / LOG
+    log = {**_log(target.parent), event: datetime.now(UTC).isoformat()}
+    try:
+        write_atomic(target, (json.dumps(log, indent=2) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise failure(target, exc) from None
+
+
+def _since(moment: str | None, built: datetime) -> str | None:
+    """`moment` if it came after the build: a test of an earlier build of the letter does not count."""
+    try:
+        return moment if moment and datetime.fromisoformat(moment) >= built else None
+    except ValueError:
+        return None
+
+
+def _log(folder: Path) -> dict[str, str]:
+    try:
+        found = json.loads((folder / LOG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
