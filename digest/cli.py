@@ -468,6 +468,11 @@ def _send_list(job: send.Job, letter: letters.LetterState, list_path: Path | Non
     _exit_while_sending(job)
 
 
+# The answers to `Envoyer à N abonnés ? [o/N]` that send (any case, spaces around ignored): French or English,
+# since a French team may type either; anything else, the empty default included, sends nothing.
+YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})
+
+
 def _confirm(letter: letters.LetterState, count: int, connection: send.Connection, yes: bool) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
     from digest.errors import DigestError
@@ -481,7 +486,7 @@ def _confirm(letter: letters.LetterState, count: int, connection: send.Connectio
         raise DigestError("a list send asks before it starts and there is no terminal to ask: add --yes to send "
                           "from a script. Nothing sent.")
     answer = click.prompt(f"Envoyer à {count} abonnés ? [o/N]", default="", show_default=False, prompt_suffix=" ")
-    if answer.strip().lower() not in ("o", "oui", "y", "yes"):
+    if answer.strip().lower() not in YES_ANSWERS:
         click.echo("Nothing sent.")
         raise SystemExit(1)
 
