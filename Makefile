@@ -23,7 +23,7 @@ run: $(STAMP)
 
 ## test: set up (the Debian packages the tests drive, .venv, axe-core), then lint, type-check and run every test
 test: system-deps $(STAMP) $(AXE)
-	$(BIN)/ruff check digest tests benchmarks
+	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
@@ -39,7 +39,7 @@ $(AXE): tests/axe/package.json tests/axe/package-lock.json | system-deps
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check digest tests benchmarks
+	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
 
 ## bench: time and peak memory of the builds (figures printed, targets checked)
