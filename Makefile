@@ -27,8 +27,8 @@ test: system-deps $(STAMP) $(AXE)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-## system-deps: install chromium, spamassassin, dovecot-imapd and npm where missing (as root or with sudo -n);
-## otherwise stop, printing the one command to run
+## system-deps: install the Debian packages the tests drive (chromium, spamassassin, dovecot-imapd, npm, openssl)
+## where missing, as root or with sudo -n; otherwise stop, printing the one command to run
 system-deps:
 	$(PYTHON) scripts/system-deps.py
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Install the Debian packages the tests drive (chromium, spamassassin, dovecot-imapd, npm) where they are missing.
+"""Install the Debian packages the tests drive where they are missing (the list: tests/programs.py's PACKAGES).
 
 `make test` and .ci/run run this first. It installs with apt-get when it can (as root, or with sudo that asks
 no password); otherwise it installs nothing, prints the one command to run and exits 1, so `make test` stops
