@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint bench screenshot clean
+.PHONY: run test system-deps lint bench screenshot clean
 
 # compileall: where PYTHONDONTWRITEBYTECODE is set, every run would otherwise compile the package again.
 $(STAMP): pyproject.toml
@@ -21,20 +21,25 @@ run: $(STAMP)
 	@echo "digest is installed in $(VENV): run it as $(BIN)/digest (or 'source $(BIN)/activate', then digest)."
 	@echo "On a team's machine: pipx install . (then digest anywhere); digest init DOSSIER starts a new letter."
 
-## test: set up, then lint, type-check and run every test
-test: $(STAMP) $(AXE)
-	$(BIN)/ruff check digest tests benchmarks
+## test: set up (the Debian packages the tests drive, .venv, axe-core), then lint, type-check and run every test
+test: system-deps $(STAMP) $(AXE)
+	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# axe-core for the accessibility tests (tests/test_reader.py): the npm package pinned in tests/axe/. Without
-# npm those tests are skipped here and fail on CI, whose .ci/run installs npm.
-$(AXE): tests/axe/package.json tests/axe/package-lock.json
-	@if command -v npm >/dev/null; then npm ci --prefix tests/axe --no-audit --no-fund --silent && touch $@; \
-	else echo "npm not found: the axe-core tests will be skipped (apt-get install npm)"; fi
+## system-deps: install the Debian packages the tests drive (chromium, spamassassin, dovecot-imapd, npm, openssl)
+## where missing, as root or with sudo -n; otherwise stop, printing the one command to run
+system-deps:
+	$(PYTHON) scripts/system-deps.py
+
+# axe-core for the accessibility tests (tests/test_reader.py): the npm package pinned in tests/axe/, installed with
+# the npm that system-deps provides (order-only: a run of system-deps does not make axe-core out of date).
+$(AXE): tests/axe/package.json tests/axe/package-lock.json | system-deps
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check digest tests benchmarks
+	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
 
 ## bench: time and peak memory of the builds (figures printed, targets checked)

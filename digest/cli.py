@@ -471,6 +471,11 @@ def _send_list(job: send.Job, letter: letterfolder.LetterState, list_path: Path 
     _exit_while_sending(job)
 
 
+# The answers to `Envoyer à N abonnés ? [o/N]` that send (any case, spaces around ignored): French or English,
+# since a French team may type either; anything else, the empty default included, sends nothing.
+YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})
+
+
 def _confirm(letter: letterfolder.LetterState, count: int, connection: send.Connection, yes: bool) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
     from digest.errors import DigestError
@@ -484,7 +489,7 @@ def _confirm(letter: letterfolder.LetterState, count: int, connection: send.Conn
         raise DigestError("a list send asks before it starts and there is no terminal to ask: add --yes to send "
                           "from a script. Nothing sent.")
     answer = click.prompt(f"Envoyer à {count} abonnés ? [o/N]", default="", show_default=False, prompt_suffix=" ")
-    if answer.strip().lower() not in ("o", "oui", "y", "yes"):
+    if answer.strip().lower() not in YES_ANSWERS:
         click.echo("Nothing sent.")
         raise SystemExit(1)
 

@@ -19,6 +19,7 @@ import pytest
 from digest.audience import bounces
 from digest.audience.subscribers import Store
 from digest.delivery.personalize import verp_id
+from tests import programs
 from tests.send_support import SECRET, config_text, digest
 from tests.smtp_sink import free_port
 
@@ -301,7 +302,7 @@ service stats {{
 @pytest.fixture
 def dovecot() -> Iterator[tuple[int, str]]:
     """Debian's Dovecot on 127.0.0.1 with its own configuration in a temporary folder: (port, user)."""
-    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    binary = programs.need("dovecot")
     root = Path(tempfile.mkdtemp(prefix="digest-imap-"))
     os.chmod(root, 0o755)  # Dovecot's unprivileged processes walk through it
     account = pwd.getpwnam("nobody") if os.getuid() == 0 else pwd.getpwuid(os.getuid())

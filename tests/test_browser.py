@@ -7,7 +7,6 @@ and are skipped otherwise, each time with the command that installs it.
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -19,10 +18,11 @@ import pytest
 
 from digest import config, pipeline
 from digest.review import desk
+from tests import programs
 from tests.conftest import LETTER_DATE, ROOT
 from tests.preview_support import edit, make_site, running, with_issue
 
-CHROMIUM = Path(os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = programs.chromium() or Path("/usr/bin/chromium")  # DIGEST_CHROMIUM, else `chromium` on PATH
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -31,23 +31,18 @@ FIRST_ITEM = "Retour sur la mission de la présidente"
 WAIT_MS = 8000  # the longest wait for a rebuild to reach the page (it takes well under a second)
 
 
-def require_browser(chromium: Path, ci: bool) -> None:
+def require_browser(chromium: Path, ci: bool | None = None) -> None:
     """Fail (on CI) or skip (elsewhere) with how to install what is missing."""
-    problem = None
     if importlib.util.find_spec("playwright") is None:
-        problem = "Playwright's Python package is missing: run `pip install -e '.[test]'`."
-    elif not chromium.is_file():
-        problem = (f"Chromium not found at {chromium}: the browser tests need it. "
-                   "Install it with `apt-get install chromium` (Debian, Ubuntu), or set DIGEST_CHROMIUM to its path.")
-    if problem and ci:
-        pytest.fail(problem, pytrace=False)
-    if problem:
-        pytest.skip(problem)
+        programs.unavailable("Playwright's Python package is missing: run `pip install -e '.[test]'`.", ci)
+    if not chromium.is_file():
+        programs.unavailable(f"{programs.not_installed(f'Chromium ({chromium})', 'chromium')} "
+                             "Or set DIGEST_CHROMIUM to its path.", ci)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_browser(CHROMIUM, bool(os.environ.get("CI")))
+    require_browser(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -83,9 +78,9 @@ def shared_preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[desk.Ru
 
 
 def test_missing_chromium_fails_on_ci_and_skips_elsewhere_saying_how_to_install(tmp_path: Path) -> None:
-    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y --no-install-recommends chromium"):
         require_browser(tmp_path / "no-chromium", ci=True)
-    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y --no-install-recommends chromium"):
         require_browser(tmp_path / "no-chromium", ci=False)
 
 

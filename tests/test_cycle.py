@@ -92,17 +92,28 @@ def _send_on_a_terminal(cfg: Path, csv: Path, answer: bytes) -> subprocess.Compl
     return subprocess.CompletedProcess(process.args, process.returncode, output)
 
 
-def test_on_a_terminal_the_list_send_asks_in_french_and_only_o_sends(tmp_path: Path) -> None:
+@pytest.mark.parametrize("answer", ["o", "oui", "y", "yes", " Oui "])
+def test_on_a_terminal_the_list_send_asks_in_french_and_o_oui_y_or_yes_sends(tmp_path: Path, answer: str) -> None:
+    with Sink() as sink:
+        cfg = project(tmp_path, sink.port)
+        build(cfg)
+        accepted = _send_on_a_terminal(cfg, subscribers(tmp_path / "s.csv", 2), f"{answer}\n".encode())
+        assert accepted.returncode == 0, accepted.stdout
+    assert "Envoyer à 2 abonnés ? [o/N]" in accepted.stdout.decode()
+    assert sorted(sink.recorder.counts()) == ["user000@example.org", "user001@example.org"]
+
+
+def test_on_a_terminal_any_other_answer_sends_nothing(tmp_path: Path) -> None:
     with Sink() as sink:
         cfg = project(tmp_path, sink.port)
         build(cfg)
         csv = subscribers(tmp_path / "s.csv", 2)
-        refused = _send_on_a_terminal(cfg, csv, b"\n")  # the default is no
-        assert refused.returncode == 1, refused.stdout
-        assert "Envoyer à 2 abonnés ? [o/N]" in refused.stdout.decode() and not sink.recorder.received
-        accepted = _send_on_a_terminal(cfg, csv, b"o\n")
-        assert accepted.returncode == 0, accepted.stdout
-    assert sorted(sink.recorder.counts()) == ["user000@example.org", "user001@example.org"]
+        for answer in ["", "n", "non", "no", "ouais", "oui merci", "0"]:  # "" takes the default: no
+            refused = _send_on_a_terminal(cfg, csv, f"{answer}\n".encode())
+            output = refused.stdout.decode()
+            assert refused.returncode == 1, (answer, output)
+            assert "Envoyer à 2 abonnés ? [o/N]" in output and "Nothing sent." in output, (answer, output)
+        assert not sink.recorder.received
 
 
 def test_a_file_changed_since_the_build_stops_send_export_and_publish(tmp_path: Path) -> None:

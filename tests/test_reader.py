@@ -9,7 +9,6 @@ skipped otherwise, each time with the command that installs what is missing.
 from __future__ import annotations
 
 import io
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from digest import config, pipeline
+from tests import programs
 from tests.conftest import LETTER_DATE, ROOT
 from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
 
@@ -28,15 +28,11 @@ LINK_BLUE = "rgb(27, 79, 143)"  # the letter's link colour, #1b4f8f
 WIDTHS = [375, 600]
 
 
-def require_axe(path: Path, ci: bool) -> None:
+def require_axe(path: Path, ci: bool | None = None) -> None:
     """Fail (on CI) or skip (elsewhere) with how to install axe-core."""
-    if path.is_file():
-        return
-    problem = (f"axe-core not found at {path}: run `make test` (it runs `npm ci` in tests/axe), or "
-               "`apt-get install npm` first where npm is missing.")
-    if ci:
-        pytest.fail(problem, pytrace=False)
-    pytest.skip(problem)
+    if not path.is_file():
+        programs.unavailable(f"axe-core not found at {path}: run `make test` (it installs npm where it can, then "
+                             f"runs `npm ci` in tests/axe), or `{programs.install_command(['npm'])}` first.", ci)
 
 
 def test_missing_axe_fails_on_ci_and_skips_elsewhere_saying_how_to_install(tmp_path: Path) -> None:
@@ -62,7 +58,7 @@ def letter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
-    require_browser(CHROMIUM, bool(os.environ.get("CI")))
+    require_browser(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as running:
@@ -149,7 +145,7 @@ def test_on_a_phone_the_thumbnail_shrinks_and_the_text_column_widens(browser: An
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", WIDTHS)
 def test_axe_core_finds_no_wcag_a_or_aa_problem(browser: Any, letter_file: Path, width: int, scheme: str) -> None:
-    require_axe(AXE, bool(os.environ.get("CI")))
+    require_axe(AXE)
     page = open_letter(browser, letter_file, width, scheme=scheme)
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
@@ -161,7 +157,7 @@ def test_axe_core_finds_no_wcag_a_or_aa_problem(browser: Any, letter_file: Path,
     page.context.close()
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", [320, *WIDTHS])  # 320: the smallest phones, where the pair wraps today
 def test_calendar_links_are_buttons_a_thumb_can_hit_in_the_link_colour(browser: Any, letter_file: Path,
                                                                        width: int) -> None:
     page = open_letter(browser, letter_file, width)
@@ -173,7 +169,7 @@ def test_calendar_links_are_buttons_a_thumb_can_hit_in_the_link_colour(browser: 
         assert right - left >= 24 and bottom - top >= 24, buttons
     for ics, google in zip(buttons[::2], buttons[1::2], strict=True):
         gap = max(google[2] - ics[4], google[3] - ics[5])  # beside it, or on the next line
-        assert gap >= 4, (ics, google)  # apart, so a thumb does not hit both
+        assert gap >= 8, (ics, google)  # apart, so a thumb does not hit both: the template's margins, not a space
     page.context.close()
 
 

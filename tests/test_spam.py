@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,20 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
+from tests import programs
 from tests.conftest import ROOT, SAMPLES
 from tests.send_support import DAY, SECRET
 
 LIMIT = 1.0
-
-
-def spamassassin() -> str:
-    """The spamassassin program; the test fails in CI (CI=true) when it is missing, and is skipped elsewhere."""
-    found = shutil.which("spamassassin")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("spamassassin is not installed: .ci/run installs it with apt-get (package spamassassin)")
-    pytest.skip("spamassassin is not installed (apt-get install spamassassin)")
 
 
 def score(program: str, eml: Path) -> tuple[float, str]:
@@ -39,7 +28,7 @@ def score(program: str, eml: Path) -> tuple[float, str]:
 
 
 def test_the_default_letter_scores_under_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    program = spamassassin()
+    program = programs.need("spamassassin")
     config = tmp_path / "sources.toml"
     config.write_text((ROOT / "sources.toml").read_text(encoding="utf-8")
                       .replace('url = "samples/', f'url = "{SAMPLES}/'), encoding="utf-8")
