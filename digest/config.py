@@ -129,6 +129,15 @@ class SubscribersConfig:
 
 
 @dataclass(frozen=True)
+class ReturnsConfig:
+    """The optional [returns] table: what `digest bounces` trusts in the returns mailbox."""
+
+    # The authserv-id of the server that receives the unsubscribe mails: only its Authentication-Results
+    # header is believed (anyone can write one naming another server).
+    authserv_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of sources.toml, checked."""
 
@@ -140,6 +149,7 @@ class Config:
     fetch: FetchConfig = FetchConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
     preview: PreviewConfig = PreviewConfig()
+    returns: ReturnsConfig = ReturnsConfig()
 
     @property
     def root(self) -> Path:
@@ -286,8 +296,10 @@ FETCH_KEYS: dict[str, schema.Check] = {
 }
 SUBSCRIBERS_KEYS: dict[str, schema.Check] = {"path": schema.text}
 PREVIEW_KEYS: dict[str, schema.Check] = {"test_to": _addresses}
+RETURNS_KEYS: dict[str, schema.Check] = {"authserv_id": schema.text}
 TOP_KEYS = {"letter": "table", "section": "array of tables", "source": "array of tables", "smtp": "table",
-            "fetch": "table", "subscribers": "table", "preview": "table"}
+            "fetch": "table", "subscribers": "table", "preview": "table",
+            "returns": "table"}
 
 
 def load(path: Path) -> Config:
@@ -308,6 +320,7 @@ def load(path: Path) -> Config:
     fetch = _fetch(data, path, problems)
     subscribers = _subscribers(data, path, problems)
     preview = _optional(data, "preview", PREVIEW_KEYS, PreviewConfig, problems)
+    returns = _optional(data, "returns", RETURNS_KEYS, ReturnsConfig, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -320,6 +333,7 @@ def load(path: Path) -> Config:
         fetch=fetch,
         subscribers=subscribers,
         preview=preview,
+        returns=returns,
     )
 
 

@@ -27,7 +27,7 @@ from digest.audience.recipients import Recipient, Rejected, check_address, key_o
 from digest.db import immediate
 from digest.delivery import journal
 from digest.errors import DigestError
-from digest.files import safe_name
+from digest.files import narrow, private_files, safe_name
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
@@ -132,11 +132,14 @@ class Store:
         self.path = path
         if not path.exists():  # addresses: readable by their owner only (SQLite gives its -wal and -shm files
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the same mode)
+        for private in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            narrow(private)
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
-            self._db.executescript(SCHEMA)
+            with private_files():
+                self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
+                self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a subscriber store ({exc}); give another [subscribers] path") from None
 
