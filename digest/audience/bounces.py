@@ -157,7 +157,7 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
                     lambda a: Finding(a, "complained", letter, "feedback-loop complaint"))
     try:
         temporary, permanent = all_failures(message)
-    except Exception:  # noqa: BLE001 - a detector fails on a malformed message: not understood, left in place
+    except Exception:  # a detector fails on a malformed message: not understood, left in place
         return None
     if permanent:
         statuses = _statuses(message)
