@@ -854,6 +854,8 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
 
 
 def _print_bounces(summary: bounces.Summary) -> None:
+    from digest.audience.bounces import UNPROVEN
+
     words = {"bounced": "bounced", "soft": "temporary failure", "complained": "complained",
              "unsubscribe": "unsubscribed (mail)"}
     for finding, changed in summary.done:
@@ -862,7 +864,7 @@ def _print_bounces(summary: bounces.Summary) -> None:
     for finding in summary.not_in_store:
         click.echo(f"  {finding.email:<40} {words[finding.kind]}: not in the store, nothing changed")
     if summary.unproven:
-        click.echo(f"{len(summary.unproven)} unproven message(s), nothing changed; moved to {bounces.UNPROVEN} for "
+        click.echo(f"{len(summary.unproven)} unproven message(s), nothing changed; moved to {UNPROVEN} for "
                    "a person to read (a report changes a subscriber only if it proves which copy it answers):")
     for unproven in summary.unproven:
         click.echo(f"  from {unproven.sender or '?'} « {unproven.subject} »: {unproven.reason}")

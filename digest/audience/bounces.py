@@ -157,8 +157,8 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
                     lambda a: Finding(a, "complained", letter, "feedback-loop complaint"))
     try:
         temporary, permanent = all_failures(message)
-    except Exception:  # a detector fails on a malformed message: not understood, left in place
-        return None
+    except Exception:  # a detector fails on a message it cannot read (raw UTF-8 headers): no failure found
+        temporary, permanent = frozenset(), frozenset()
     if permanent:
         statuses = _statuses(message)
         return _one(message, proven, "a bounce",
