@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from digest.audience.subscribers import Store
-from tests.send_support import DAY, config_text, digest, setup
+from tests.send_support import config_text, digest, setup
 from tests.smtp_sink import Received, Recorder, Sink
 
 RETURN = "lettre-retour@cites-unies-france.org"
