@@ -302,3 +302,12 @@ def test_unproven_reports_can_be_read_by_a_person_and_the_done_folders_are_priva
         assert files and all(p.stat().st_mode & 0o077 == 0 for p in files), folder
         assert path.stat().st_mode & 0o077 == 0
     shutil.rmtree(project.parent / "Retours" / ".digest-unproven")
+
+
+def test_a_mail_with_the_token_of_an_erased_address_brings_nothing_back(
+        project: Path, copies: dict[str, Received]) -> None:
+    line = next(h for h in copies["dora@example.org"].raw.split(b"\r\n") if h.startswith(b"List-Unsubscribe:"))
+    subject = unquote(urlparse(line.decode().split("<mailto:", 1)[1].rstrip(">")).query.partition("subject=")[2])
+    assert digest("subscribers", "erase", "dora@example.org", "-c", str(project)).exit_code == 0
+    output = run(project, mail("dora@example.org", subject))
+    assert "dora@example.org" not in statuses(project) and "not in the store, nothing changed" in output

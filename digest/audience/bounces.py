@@ -13,6 +13,7 @@ so a rerun changes nothing. A message not understood is left where it is and cou
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import hashlib
 import hmac
@@ -145,9 +146,10 @@ Verdict = list[Finding] | Unproven | None
 def classify(raw: bytes, rules: Rules) -> Verdict:
     """What a message says: findings for the one recipient it proves ([] for a notice that is not a bounce),
     Unproven when it would change someone but proves no copy, None when it is not understood."""
+    if len(RECIPIENT_FIELD.findall(raw)) > MAX_RECIPIENTS:  # counted before parsing: the parse is the cost
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        return _unproven(headers, f"names more than {MAX_RECIPIENTS} recipients: not read")
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    if len(RECIPIENT_FIELD.findall(raw)) > MAX_RECIPIENTS:
-        return _unproven(message, f"names more than {MAX_RECIPIENTS} recipients: not read")
     letter = _letter_of(raw)
     proven = _proven(message, raw, rules)
     report_type = (message.get_param("report-type") or "") if message.get_content_type() == "multipart/report" \
@@ -392,7 +394,7 @@ class FileMailbox:
 
     def _move(self, key: str, target: mailbox.Mailbox[mailbox.Message]) -> None:
         with private_files():
-            target.add(self.box.get_message(key))
+            target.add(self.box.get_bytes(key))  # as bytes: parsing a hostile message again costs, and changes it
             target.flush()
         self.box.remove(key)
 

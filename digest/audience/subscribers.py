@@ -229,17 +229,24 @@ class Store:
         """Unsubscribe an address: once (a second time changes nothing and records nothing)."""
         return self.set_status(email, "unsubscribed", reason, letter=letter)
 
-    def leave(self, email: str, reason: str, *, letter: str = "") -> bool:
-        """Unsubscribe an address, recording it as unsubscribed if the store did not have it (a letter sent
-        from a CSV file): the next send, whatever its list, leaves it out. Whether anything changed."""
+    def leave(self, email: str, reason: str, *, letter: str = "") -> str | None:
+        """Unsubscribe a subscribed address (the unsubscribe page, one-click): nothing else changes, and an
+        address the store does not have (unknown, erased) is never written. The time of the change (what
+        undo_leave() needs), or None when nothing changed."""
         with self._transaction() as db:
-            if self.get(email) is None:
-                self._insert(db, email.strip(), "", "unsubscribed", reason, {})
-                db.execute("UPDATE subscriber SET letter=? WHERE key=?", (letter, key_of(email)))
-                db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, 'unsubscribed', ?, ?)",
-                           (key_of(email), letter, reason, now()))
-                return True
-            return self._set(db, email, "unsubscribed", reason, letter=letter)
+            if not self._set(db, email, "unsubscribed", reason, letter=letter, only_from="subscribed"):
+                return None
+            found: str = db.execute("SELECT changed FROM subscriber WHERE key=?", (key_of(email),)).fetchone()[0]
+            return found
+
+    def undo_leave(self, email: str, changed: str, reasons: tuple[str, ...]) -> bool:
+        """Subscribe again an address whose last change is still the unsubscribe made at `changed` for one of
+        `reasons` (the page's own): not after a bounce, a complaint, a removal by the team or an erasure."""
+        with self._transaction() as db:
+            row = self.get(email)
+            if row is None or row.status != "unsubscribed" or row.changed != changed or row.reason not in reasons:
+                return False
+            return self._set(db, email, "subscribed", "réabonnement (page de désinscription)", kind="resubscribed")
 
     def soft_bounce(self, email: str, letter: str, detail: str) -> bool:
         """Count a temporary failure; the SOFT_LIMIT-th on a different letter marks the address bounced."""
@@ -340,13 +347,13 @@ class Store:
                     json.dumps(fields, ensure_ascii=False)))
 
     def _set(self, db: sqlite3.Connection, email: str, status: str, reason: str, *, letter: str = "",
-             message: str = "", kind: str | None = None) -> bool:
+             message: str = "", kind: str | None = None, only_from: str | None = None) -> bool:
         assert status in STATUSES
         key, moment = key_of(email), now()
         changed = db.execute("UPDATE subscriber SET status=?, reason=?, letter=?, message=?, changed=?, updated=? "
-                             "WHERE key=? AND status != ?",
+                             "WHERE key=? AND status != ? AND status = coalesce(?, status)",
                              (status, reason[:MAX_FIELD], letter, message[:MAX_FIELD], moment, moment, key,
-                              status)).rowcount
+                              status, only_from)).rowcount
         if changed:
             db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, ?, ?, ?)",
                        (key, letter, kind or status, reason[:MAX_FIELD], moment))
