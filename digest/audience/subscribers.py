@@ -329,7 +329,7 @@ class Store:
         extras = sorted({name for row in rows for name in row.fields})
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow([*EXPORT_COLUMNS, *extras])
+        writer.writerow([_cell(c) for c in (*EXPORT_COLUMNS, *extras)])  # an imported header cell is hostile too
         for row in rows:
             writer.writerow([_cell(v) for v in (row.email, row.name, row.status, row.reason, row.letter,
                                                  row.changed, row.created, row.updated,
@@ -382,8 +382,8 @@ def _subscriber(row: tuple[str, ...]) -> Subscriber:
 
 
 def _cell(value: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (=, +, -, @ first)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A CSV cell a spreadsheet will not run as a formula (=, +, -, @, tab, CR or LF first; OWASP's rule)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 
 def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str, bool, dict[str, str]]]:
