@@ -76,3 +76,26 @@ def test_check_reads_the_same_sources_without_failing(write_config: Callable[...
     assert "does not parse" not in output and "Traceback" not in output
     assert re.search(r"removed \d characters? an e-mail cannot carry", output), output
     assert code in (0, 1)  # 1 only for findings of the check itself, never a failed build
+
+
+FAR_FUTURE = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>CUF</title>
+<link>https://cites-unies-france.org/</link>
+<item><title>Une actualité ordinaire</title><link>https://cites-unies-france.org/a</link>
+<pubDate>Mon, 17 Nov 2025 10:00:00 +0100</pubDate></item>
+<item><title>Une date au bout du calendrier</title><link>https://cites-unies-france.org/b</link>
+<dc:date>9999-12-31T23:59:59-12:00</dc:date></item>
+</channel></rss>"""
+
+
+def test_an_item_digest_fails_to_read_is_lost_alone_and_said_in_plain_words(
+        write_config: Callable[..., Path]) -> None:
+    path = write_config('[[source]]\nname = "feed"\nsection = "cuf"\nurl = "news.rss"\n',
+                        files={"news.rss": FAR_FUTURE})
+    result = CliRunner().invoke(main, ["build", "-c", str(path), "--date", "2025-11-20"])
+    assert result.exit_code == 0, result.output
+    assert "entry #2: digest could not read this one" in result.output
+    assert "skipped, the rest of the source is kept" in result.output
+    assert "unexpected error" not in result.output
+    html = (path.parent / "outbox" / "2025-11-20" / "letter.html").read_text(encoding="utf-8")
+    assert "Une actualité ordinaire" in html
