@@ -178,7 +178,9 @@ def mailbox_messages() -> list[bytes]:
     files = [with_verp(address, (DATA / name).read_bytes()) for name, address in (
         ("postfix_01.txt", "xxxxx@local.ie"), ("exim_01.txt", "userx@its.example.nl"),
         ("qmail_01.txt", "userx@example.de"), ("dsn_05.txt", "userx@example.cz"))]
-    return [*files, ARF, UNSUBSCRIBE_MAIL, OUT_OF_OFFICE, SOMETHING_ELSE]
+    genuine = dsn("userx@example.cz", "5.1.1", "2025-11-20")
+    forged = genuine[:genuine.index(b"List-Unsubscribe:")] + b"\n--B--\n"  # the same report without the copy's token
+    return [*files, ARF, UNSUBSCRIBE_MAIL, OUT_OF_OFFICE, SOMETHING_ELSE, forged]
 
 
 def project(tmp_path: Path) -> Path:
@@ -217,6 +219,8 @@ def test_a_maildir_is_read_moved_to_done_and_a_rerun_changes_nothing(tmp_path: P
     assert "1 not understood (left in place)" in result.output and "2 notice(s) that are not bounces" in result.output
     assert len(mailbox.Maildir(tmp_path / "Maildir")) == 1  # the stray mail, left for a person to read
     assert len(mailbox.Maildir(tmp_path / "Maildir" / ".digest-done")) == 7  # moved, never deleted
+    assert len(mailbox.Maildir(tmp_path / "Maildir" / ".digest-unproven")) == 1  # the forged report, set aside
+    assert "1 unproven message(s), nothing changed" in result.output
     again = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "Maildir"))
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     stats = digest("subscribers", "stats", "-c", str(cfg)).output
@@ -235,6 +239,7 @@ def test_an_mbox_is_read_the_same_way(tmp_path: Path) -> None:
     assert statuses(tmp_path) == EXPECTED
     assert len(mailbox.mbox(tmp_path / "bounces.mbox")) == 1
     assert len(mailbox.mbox(tmp_path / "bounces.mbox.digest-done")) == 7
+    assert len(mailbox.mbox(tmp_path / "bounces.mbox.digest-unproven")) == 1
 
 
 def test_a_message_seen_before_changes_nothing_even_as_a_copy(tmp_path: Path) -> None:
@@ -373,6 +378,7 @@ def test_an_imap_folder_on_a_real_dovecot(tmp_path: Path, dovecot: tuple[int, st
         client.login(user, "imap-secret-1")
         assert client.select_folder("INBOX")[b"EXISTS"] == 1
         assert client.select_folder(bounces.DONE)[b"EXISTS"] == 7
+        assert client.select_folder(bounces.UNPROVEN)[b"EXISTS"] == 1
     again = digest("bounces", "-c", str(cfg), "--imap", url)
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "wrong")
