@@ -721,14 +721,15 @@ def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool) -> 
 @click.argument("csv_path", metavar="[FILE.csv]", required=False, type=click.Path(path_type=Path))
 def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
     """Write every address with its status and fields as CSV (to FILE.csv, else to the terminal)."""
-    from digest.files import write_atomic
+    from digest.files import PRIVATE, write_atomic
 
     with _store(config_path) as store:
         text = store.export_csv()
     if csv_path is None:
         click.echo(text, nl=False)
         return
-    written = write_atomic(csv_path, text.encode("utf-8-sig"))  # with a BOM: the team's spreadsheet reads UTF-8
+    # With a BOM: the team's spreadsheet reads UTF-8. Owner only, whatever the umask: it holds every address.
+    written = write_atomic(csv_path, text.encode("utf-8-sig"), mode=PRIVATE)
     click.echo(f"Wrote {written.path} ({text.count(chr(10)) - 1} addresses)", err=True)
 
 
@@ -836,15 +837,16 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
     from digest.audience import bounces
     from digest.audience.subscribers import Store
     from digest.delivery import smtp
+    from digest.files import private_files
 
     if sum(map(bool, (maildir, mbox, imap))) != 1:
         raise click.UsageError("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX")
     cfg = config.load(config_path)
     verp = bool(cfg.smtp and cfg.smtp.verp)
-    secret = smtp.secret(cfg) if verp else None  # VERP ids are signed with it; without VERP it is not needed
-    with Store(cfg.subscribers_path) as store:
+    secret = smtp.secret(cfg)  # VERP ids, Message-IDs and tokens are signed with it: the only proofs of a copy
+    with private_files(), Store(cfg.subscribers_path) as store:  # the done folders hold addresses
         rules = bounces.rules_for(store, secret, smtp.list_id_of(cfg), cfg.smtp.return_path if cfg.smtp else None,
-                                  cfg.letter.unsubscribe_mailto)
+                                  cfg.letter.unsubscribe_mailto, cfg.returns.authserv_id, verp=verp)
         if imap:
             password = os.environ.get(password_env, "")
             if not password:
@@ -861,6 +863,8 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
 
 
 def _print_bounces(summary: bounces.Summary) -> None:
+    from digest.audience.bounces import UNPROVEN
+
     words = {"bounced": "bounced", "soft": "temporary failure", "complained": "complained",
              "unsubscribe": "unsubscribed (mail)"}
     for finding, changed in summary.done:
@@ -868,6 +872,12 @@ def _print_bounces(summary: bounces.Summary) -> None:
                    + (f"  letter {finding.letter}" if finding.letter else ""))
     for finding in summary.not_in_store:
         click.echo(f"  {finding.email:<40} {words[finding.kind]}: not in the store, nothing changed")
+    if summary.unproven:
+        click.echo(f"{len(summary.unproven)} unproven message(s), nothing changed; moved to {UNPROVEN} for "
+                   "a person to read (a report changes a subscriber only if it proves which copy it answers):")
+    for unproven in summary.unproven:
+        click.echo(f"  from {unproven.sender or '?'} « {unproven.subject} »: {unproven.reason}")
     click.echo(f"{len(summary.done)} address(es) processed, {len(summary.not_in_store)} not in the store, "
+               f"{len(summary.unproven)} unproven, "
                f"{summary.delayed} notice(s) that are not bounces, {summary.already} seen before, "
                f"{summary.not_understood} not understood (left in place), {summary.too_large} too large")

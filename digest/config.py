@@ -210,6 +210,16 @@ class SubscribersConfig:
 
 
 @dataclass(frozen=True)
+class ReturnsConfig:
+    """The optional [returns] table: what `digest bounces` trusts in the returns mailbox."""
+
+    # Only the receiving server's own Authentication-Results header is believed: anyone can write one naming
+    # another server.
+    authserv_id: str | None = field(default=None, metadata=key(
+        schema.text, "the authserv-id of the server receiving unsubscribe mails (its DMARC verdict is trusted)"))
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of sources.toml, checked."""
 
@@ -221,6 +231,7 @@ class Config:
     fetch: FetchConfig = FetchConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
     preview: PreviewConfig = PreviewConfig()
+    returns: ReturnsConfig = ReturnsConfig()
 
     @property
     def root(self) -> Path:
@@ -255,7 +266,7 @@ class Config:
 # The tables of sources.toml, each with the dataclass that declares its keys.
 TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "source": SourceConfig,
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
-                           "preview": PreviewConfig}
+                           "preview": PreviewConfig, "returns": ReturnsConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -280,6 +291,7 @@ def load(path: Path) -> Config:
     fetch = _fetch(data, path, problems)
     subscribers = _subscribers(data, path, problems)
     preview = _optional(data, "preview", PreviewConfig, problems)
+    returns = _optional(data, "returns", ReturnsConfig, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -292,6 +304,7 @@ def load(path: Path) -> Config:
         fetch=fetch,
         subscribers=subscribers,
         preview=preview,
+        returns=returns,
     )
 
 

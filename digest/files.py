@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import DigestError
+
+LOG = logging.getLogger("digest.files")
+PUBLIC = 0o644  # the letter, the site: anyone may read them
+PRIVATE = 0o600  # anything holding an address or a token: the owner only, whatever the umask
+PRIVATE_FOLDER = 0o700
 
 
 @dataclass(frozen=True)
@@ -24,21 +31,22 @@ class Written:
     size: int
 
 
-def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> Written:
+def write_atomic(path: Path, data: bytes, overwrite: bool = True, mode: int = PUBLIC) -> Written:
     """Write to a temporary name in the same folder, then rename: readers never see half a file.
 
     With overwrite=False an existing file is never replaced, even by a race: FileExistsError instead. Any
     other failure (a read-only folder, a full disk) is a WriteFailed naming the file, in plain words.
+    `mode` is the file's mode whatever the umask (PRIVATE for addresses and tokens).
     """
     try:
-        return _write_file(path, data, overwrite)
+        return _write_file(path, data, overwrite, mode)
     except FileExistsError:
         raise
     except OSError as exc:
         raise failure(path, exc) from None
 
 
-def _write_file(path: Path, data: bytes, overwrite: bool) -> Written:
+def _write_file(path: Path, data: bytes, overwrite: bool, mode: int) -> Written:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -46,7 +54,7 @@ def _write_file(path: Path, data: bytes, overwrite: bool) -> Written:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode)
         if overwrite:
             os.replace(temporary, path)
         else:
@@ -159,3 +167,53 @@ def safe_name(text: str, limit: int = 100) -> str:
     """A file name made from outside text (an address, a title): ASCII letters, digits and @.-_+ only."""
     name = re.sub(r"[^A-Za-z0-9@._+-]", "_", text)[:limit].lstrip(".")
     return name or "_"
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Inside: every file and folder this process creates is its owner's only (umask 077), for writers that
+    take no mode (SQLite, mailbox). The umask is the process's: the CLI's commands are one thread."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def private_folder(folder: Path) -> Path:
+    """Create `folder` (and its parents) owner-only, or narrow it with a note if it is readable by others."""
+    with private_files():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise failure(folder, exc) from None
+    narrow(folder)
+    return folder
+
+
+def narrow(path: Path) -> bool:
+    """Make a private file 0600 (a folder 0700) when others may read it, with a note; whether it was wider."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return False
+    if path.is_symlink() or not status.st_mode & 0o077:
+        return False
+    wanted = PRIVATE_FOLDER if path.is_dir() else PRIVATE
+    try:
+        os.chmod(path, wanted)
+    except OSError:
+        return False
+    LOG.warning("note: %s was readable by others (%o); now %o: it holds addresses", shown(path),
+                status.st_mode & 0o777, wanted)
+    return True
+
+
+def narrow_tree(path: Path) -> list[Path]:
+    """narrow() a private folder and everything under it (or one file); the paths narrowed."""
+    found = [path] if narrow(path) else []
+    if path.is_dir() and not path.is_symlink():
+        for child in sorted(path.rglob("*")):
+            if narrow(child):
+                found.append(child)
+    return found

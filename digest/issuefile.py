@@ -23,6 +23,7 @@ from digest.config import Config
 from digest.errors import ConfigError
 from digest.model import Item
 from digest.schema import Problems, key
+from digest.text import forbidden_in, made_safe, removed_note, xml_safe
 
 ISSUE_SOURCE = "issue-file"  # the source name of hand-written items, in the report and the letter's record
 FOLDER = "issues"
@@ -83,6 +84,7 @@ class IssueFile:
     overrides: tuple[Override, ...] = ()
     extra: tuple[tuple[str, Item], ...] = ()  # (section id, hand-written item)
     sections: tuple[str, ...] = field(default=(), metadata=key(_section_ids, "the order of the sections"))
+    notes: tuple[str, ...] = ()  # what was made safe on reading (characters an e-mail cannot carry removed)
 
     def names(self) -> list[tuple[str, str]]:
         """Every item name the file uses, with the key that uses it."""
@@ -137,6 +139,8 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 
 def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
     """Check the issue file's tables against the configuration; raise IssueFileError listing every problem."""
+    notes = tuple(_unsafe(data))  # typed in the desk or the file: removed here, so no build fails on them
+    data = made_safe(data) if notes else data
     problems = Problems(path)
     top_keys = schema.keys(IssueFile)
     schema.check_unknown(data, {**top_keys, **TABLES}, "top level", problems)
@@ -154,7 +158,24 @@ def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
     _check_conflicts(top, problems)
     if problems.items:
         raise IssueFileError(problems.items)
-    return IssueFile(path=path, **top, **editorial, overrides=tuple(overrides), extra=tuple(extra))
+    return IssueFile(path=path, **top, **editorial, overrides=tuple(overrides), extra=tuple(extra), notes=notes)
+
+
+def _unsafe(data: dict[str, Any]) -> list[str]:
+    """A note for every key (every [[item]] or [[override]] table) holding characters XML 1.0 forbids."""
+    found = []
+    for top, value in data.items():
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for number, table in enumerate(value, 1):
+                if count := forbidden_in(table):
+                    name = xml_safe(str(table.get("title") or table.get("item") or ""))[:80]
+                    found.append(removed_note(f"[[{top}]] #{number}" + (f" « {name} »" if name else ""), count))
+        elif isinstance(value, dict):
+            found += [removed_note(f"[{top}] {name}", count) for name, inner in value.items()
+                      if (count := forbidden_in(inner))]
+        elif count := forbidden_in(value):
+            found.append(removed_note(top, count))
+    return found
 
 
 def _array(data: dict[str, Any], key: str, problems: Problems) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ def _with_unsubscribe(raw: bytes, url: str, mailto: str | None) -> bytes:
     a header line may run to 998 characters, so it is written as is.
     """
     targets = f"<{url}>" + (f", <{mailto}>" if mailto else "")
-    length = len(f"List-Unsubscribe: {targets}") + TOKEN_ROOM
+    length = len(f"List-Unsubscribe: {targets}") + TOKEN_ROOM * (2 if mailto else 1)  # the mailto has one too
     if length > MAX_LINE:
         keys = "unsubscribe_url and unsubscribe_mailto" if mailto else "unsubscribe_url"
         raise ConfigError([f"[letter] {keys}: with a subscriber's token the List-Unsubscribe header would be "

@@ -154,7 +154,7 @@ def _with_issue(letter: Letter, selection: selector.Selection,
     edito = editorial.render(issue.editorial)
     where = str(issue.path) if issue.path else "issue file"
     problems = tuple(Problem(where, f"[editorial] text: removed {what} (not allowed in the letter)")
-                     for what in edito.removed)
+                     for what in edito.removed) + tuple(Problem(where, note) for note in issue.notes)
     return replace(letter, featured=selection.featured, subject=issue.subject or "",
                    preheader=issue.preheader or "", editorial_title=issue.editorial_title if edito.html else "",
                    editorial_html=edito.html, editorial_text=edito.text), problems

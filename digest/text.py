@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import lxml.html
@@ -19,6 +20,42 @@ DROPPED_RELS = {"directory", "tag"}
 # Text that ends a teaser on the CUF site: "(…)" or "[...]", replaced by our own ellipsis.
 TRAILING_ELLIPSIS = re.compile(r"\s*(\(\s*(…|\.\.\.)\s*\)|\[\s*(…|\.\.\.)\s*\]|…|\.\.\.)\s*$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What XML 1.0 forbids (the letter's HTML goes through MJML, an XML parser): C0 controls but tab, newline and
+# carriage return, lone surrogates (a JSON "\ud800" decodes to one), U+FFFE and U+FFFF.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+FORBIDDEN_WORDS = "an e-mail cannot carry (control characters, U+FFFE/U+FFFF, lone surrogates)"
+
+
+def xml_safe(text: str) -> str:
+    """The text without the characters XML 1.0 forbids."""
+    return XML_FORBIDDEN.sub("", text)
+
+
+def forbidden_in(value: object) -> int:
+    """How many characters XML 1.0 forbids are in a value (text, or the text inside lists and tables)."""
+    if isinstance(value, str):
+        return len(XML_FORBIDDEN.findall(value))
+    if isinstance(value, dict):
+        return sum(forbidden_in(k) + forbidden_in(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(forbidden_in(v) for v in value)
+    return 0
+
+
+def made_safe(value: Any) -> Any:
+    """A value (text, or lists and tables of it, as JSON or TOML give) with those characters removed."""
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, dict):
+        return {made_safe(k): made_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [made_safe(v) for v in value]
+    return value
+
+
+def removed_note(where: str, count: int) -> str:
+    """The warning for text that held such characters: where, and how many were removed."""
+    return f"{where}: removed {count} character{'s' if count > 1 else ''} {FORBIDDEN_WORDS}"
 
 
 def fold(text: str) -> str:
@@ -26,11 +63,12 @@ def fold(text: str) -> str:
 
     Mojibake is repaired first (before control characters go: C1 controls are clues to the damage).
     """
-    return " ".join(CONTROL.sub("", repair(text)).split())
+    return " ".join(CONTROL.sub("", xml_safe(repair(text))).split())
 
 
 def html_to_text(markup: str) -> str:
     """The readable text of an HTML fragment: tags dropped, entities decoded once, whitespace folded."""
+    markup = xml_safe(markup)  # lxml refuses them (and a lone surrogate cannot even be encoded)
     if "<" not in markup:
         return fold(html.unescape(markup))
     try:

@@ -29,6 +29,7 @@ class Received:
 
     rcpt: str
     raw: bytes
+    mail_from: str = ""  # the envelope sender: where a bounce of this copy goes (VERP)
 
     @property
     def message(self) -> EmailMessage:
@@ -110,7 +111,7 @@ class Recorder:
             return "451 lost (test)"
         with self.lock:
             content = envelope.original_content or b""
-            self.received.append(Received(rcpt, content))
+            self.received.append(Received(rcpt, content, envelope.mail_from or ""))
         self.entered_data.set()
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -18,7 +18,7 @@ import pytest
 
 from digest.audience import bounces
 from digest.audience.subscribers import Store
-from digest.delivery.personalize import verp_id
+from digest.delivery.personalize import make_token, verp_id
 from tests import programs
 from tests.send_support import SECRET, config_text, digest
 from tests.smtp_sink import free_port
@@ -41,15 +41,29 @@ NOT_BOUNCES = ["dsn_05.txt", "simple_28.txt"]  # "delayed" notices (a DSN; Gmail
 
 
 def rules(verp: dict[str, str] | None = None) -> bounces.Rules:
-    return bounces.Rules(verp or {}, RETURN, "desinscription@cites-unies-france.org")
+    return bounces.Rules(verp or {}, RETURN, "desinscription@cites-unies-france.org", SECRET.encode(), LIST)
+
+
+def with_verp(address: str, raw: bytes) -> bytes:
+    """The bounce as it arrives at the copy's VERP address: the mail server adds Delivered-To on top (below the
+    mbox 'From ' line the corpus files start with)."""
+    line = f"Delivered-To: lettre-retour+{verp_id(SECRET.encode(), LIST, address)}@cites-unies-france.org\n"
+    first, _, rest = raw.partition(b"\n")
+    return first + b"\n" + line.encode() + rest if first.startswith(b"From ") else line.encode() + raw
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
-def test_real_servers_permanent_failures_are_bounces(name: str) -> None:
+def test_real_servers_permanent_failures_are_bounces_of_the_verp_recipient(name: str) -> None:
+    found = bounces.classify(with_verp("anne@example.org", (DATA / name).read_bytes()),
+                             rules({verp_id(SECRET.encode(), LIST, "anne@example.org"): "anne@example.org"}))
+    assert isinstance(found, list)
+    assert [(f.email, f.kind) for f in found] == [("anne@example.org", "bounced")]
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_a_real_servers_report_that_proves_no_copy_changes_no_one(name: str) -> None:
     found = bounces.classify((DATA / name).read_bytes(), rules())
-    assert found is not None
-    assert sorted(f.email for f in found) == CORPUS[name]
-    assert {f.kind for f in found} == {"bounced"}
+    assert isinstance(found, bounces.Unproven) and "proves no copy" in found.reason
 
 
 @pytest.mark.parametrize("name", NOT_BOUNCES)
@@ -62,7 +76,7 @@ def test_verp_names_the_recipient_whatever_the_report_says() -> None:
     own = f"lettre-retour+{verp_id(SECRET.encode(), LIST, 'anne@example.org')}@cites-unies-france.org"
     found = bounces.classify(f"Delivered-To: {own}\n".encode() + raw,
                              rules({verp_id(SECRET.encode(), LIST, "anne@example.org"): "anne@example.org"}))
-    assert found is not None and [(f.email, f.kind) for f in found] == [("anne@example.org", "bounced")]
+    assert isinstance(found, list) and [(f.email, f.kind) for f in found] == [("anne@example.org", "bounced")]
 
 
 def dsn(recipient: str, status: str, letter: str, action: str = "failed") -> bytes:
@@ -94,6 +108,8 @@ Content-Type: text/rfc822-headers
 
 Message-ID: <{letter}.0123456789abcdef01234567@cites-unies-france.org>
 From: lettre@cites-unies-france.org
+List-Unsubscribe: <https://cites-unies-france.org/lettre/desinscription?l={letter}&t={make_token(
+    SECRET.encode(), recipient, LIST)}>
 
 --B--
 """.encode()
@@ -127,13 +143,15 @@ Content-Type: text/rfc822-headers
 Message-ID: <2025-11-20.0123456789abcdef01234567@cites-unies-france.org>
 From: lettre@cites-unies-france.org
 To: carla@example.org
+List-Unsubscribe: <https://cites-unies-france.org/lettre/desinscription?l=2025-11-20&t=""" + \
+    make_token(SECRET.encode(), "carla@example.org", LIST).encode() + b""">
 
 --part1--
 """
 
 UNSUBSCRIBE_MAIL = b"""From: Dora <dora@example.org>
 To: desinscription@cites-unies-france.org
-Subject: unsubscribe
+Subject: unsubscribe-""" + make_token(SECRET.encode(), "dora@example.org", LIST).encode() + b"""
 Message-ID: <u-1@example.org>
 
 """
@@ -158,8 +176,12 @@ Une question sur la lettre.
 
 def mailbox_messages() -> list[bytes]:
     """A bounce mailbox as it fills: real bounces, a complaint, an unsubscribe, notices and a stray mail."""
-    files = [(DATA / name).read_bytes() for name in ("postfix_01.txt", "exim_01.txt", "qmail_01.txt", "dsn_05.txt")]
-    return [*files, ARF, UNSUBSCRIBE_MAIL, OUT_OF_OFFICE, SOMETHING_ELSE]
+    files = [with_verp(address, (DATA / name).read_bytes()) for name, address in (
+        ("postfix_01.txt", "xxxxx@local.ie"), ("exim_01.txt", "userx@its.example.nl"),
+        ("qmail_01.txt", "userx@example.de"), ("dsn_05.txt", "userx@example.cz"))]
+    genuine = dsn("userx@example.cz", "5.1.1", "2025-11-20")
+    forged = genuine[:genuine.index(b"List-Unsubscribe:")] + b"\n--B--\n"  # the same report without the copy's token
+    return [*files, ARF, UNSUBSCRIBE_MAIL, OUT_OF_OFFICE, SOMETHING_ELSE, forged]
 
 
 def project(tmp_path: Path) -> Path:
@@ -198,6 +220,8 @@ def test_a_maildir_is_read_moved_to_done_and_a_rerun_changes_nothing(tmp_path: P
     assert "1 not understood (left in place)" in result.output and "2 notice(s) that are not bounces" in result.output
     assert len(mailbox.Maildir(tmp_path / "Maildir")) == 1  # the stray mail, left for a person to read
     assert len(mailbox.Maildir(tmp_path / "Maildir" / ".digest-done")) == 7  # moved, never deleted
+    assert len(mailbox.Maildir(tmp_path / "Maildir" / ".digest-unproven")) == 1  # the forged report, set aside
+    assert "1 unproven message(s), nothing changed" in result.output
     again = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "Maildir"))
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     stats = digest("subscribers", "stats", "-c", str(cfg)).output
@@ -216,6 +240,7 @@ def test_an_mbox_is_read_the_same_way(tmp_path: Path) -> None:
     assert statuses(tmp_path) == EXPECTED
     assert len(mailbox.mbox(tmp_path / "bounces.mbox")) == 1
     assert len(mailbox.mbox(tmp_path / "bounces.mbox.digest-done")) == 7
+    assert len(mailbox.mbox(tmp_path / "bounces.mbox.digest-unproven")) == 1
 
 
 def test_a_message_seen_before_changes_nothing_even_as_a_copy(tmp_path: Path) -> None:
@@ -234,11 +259,11 @@ def test_three_temporary_failures_on_three_letters_mark_an_address_bounced(tmp_p
         store.add("full@example.org")
         for letter in ("2025-09-20", "2025-09-20", "2025-10-20"):
             found = bounces.classify(dsn("full@example.org", "4.2.2", letter), rules())
-            assert found is not None and found[0].kind == "soft" and found[0].letter == letter
+            assert isinstance(found, list) and found[0].kind == "soft" and found[0].letter == letter
             store.soft_bounce("full@example.org", found[0].letter, found[0].detail)
         assert store.get("full@example.org").status == "subscribed"  # type: ignore[union-attr]
         found = bounces.classify(dsn("full@example.org", "4.2.2", "2025-11-20"), rules())
-        assert found is not None
+        assert isinstance(found, list)
         assert store.soft_bounce("full@example.org", found[0].letter, found[0].detail)
         assert store.get("full@example.org").status == "bounced"  # type: ignore[union-attr]
         assert store.letter("2025-11-20").bounced == 1
@@ -246,7 +271,7 @@ def test_three_temporary_failures_on_three_letters_mark_an_address_bounced(tmp_p
 
 def test_a_permanent_dsn_bounces_at_once_and_a_delayed_one_does_not(tmp_path: Path) -> None:
     gone = bounces.classify(dsn("x@example.org", "5.1.1", "2025-11-20"), rules())
-    assert gone is not None and [(f.email, f.kind) for f in gone] == [("x@example.org", "bounced")]
+    assert isinstance(gone, list) and [(f.email, f.kind) for f in gone] == [("x@example.org", "bounced")]
     assert bounces.classify(dsn("x@example.org", "4.4.7", "2025-11-20", action="delayed"), rules()) == []
 
 
@@ -354,6 +379,7 @@ def test_an_imap_folder_on_a_real_dovecot(tmp_path: Path, dovecot: tuple[int, st
         client.login(user, "imap-secret-1")
         assert client.select_folder("INBOX")[b"EXISTS"] == 1
         assert client.select_folder(bounces.DONE)[b"EXISTS"] == 7
+        assert client.select_folder(bounces.UNPROVEN)[b"EXISTS"] == 1
     again = digest("bounces", "-c", str(cfg), "--imap", url)
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "wrong")

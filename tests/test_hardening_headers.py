@@ -50,7 +50,7 @@ def test_headers_a_list_unsubscribe_over_998_characters_is_caught_at_build(tmp_p
     result = CliRunner().invoke(main, ["build", "-c", str(path), "--date", "2025-11-20"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "[letter] unsubscribe_url and unsubscribe_mailto: with a subscriber's token the List-Unsubscribe " \
-           "header would be 1208 characters long, and a header line may have at most 998" in result.output
+           "header would be 1408 characters long, and a header line may have at most 998" in result.output
     assert not (tmp_path / "outbox" / "2025-11-20" / "letter.eml").exists()
 
 

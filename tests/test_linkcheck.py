@@ -191,3 +191,16 @@ def test_check_links_command_lists_broken_links(server: tuple[str, Recorder],
     assert result.exit_code == 1, result.output
     assert "broken-link" in result.output and f"{base}/missing" in result.output
     assert f"{base}/ok" not in [line.split(": ")[-1] for line in result.output.splitlines() if "broken" in line]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_name_that_does_not_resolve_is_a_finding_on_that_link(server: tuple[str, Recorder],
+                                                                 allow_private: bool) -> None:
+    base, _ = server
+    html = f'<a href="https://nulle-part.invalid/page">perdu</a> <a href="{base}/ok">bon</a>'
+    results, _ = linkcheck.check(html, timeout=2.0, allow_private=allow_private)
+    found = {r.target.url: r for r in results}
+    lost = found["https://nulle-part.invalid/page"]
+    assert lost.status is None and lost.error == "cannot connect: unknown host name"
+    assert any("nulle-part.invalid" in f.message for f in linkcheck.findings(results))
+    assert found[f"{base}/ok"].status == (200 if allow_private else None)  # the guard refuses loopback

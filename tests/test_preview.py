@@ -354,3 +354,14 @@ def test_the_first_change_makes_the_issue_file_when_there_is_none(tmp_path: Path
         text = issue.read_text(encoding="utf-8")
         assert text.startswith("# Le numéro du mois") and issuefile_value(issue, "exclude") == [SENEGAL]
         assert "Atelier du groupe-pays Sénégal" not in (session.snapshot.html or "")
+
+
+def test_a_control_character_typed_in_the_edito_is_removed_and_the_letter_still_builds(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (session, server):
+        assert post(server, op="words", subject="Objet", preheader="", editorial="Bonjour\x01 à tous\ufffe")[0] == 200
+        state = report(server.url)
+        assert state["error"] is None, state["error"]
+        assert "Bonjour à tous" in (session.snapshot.html or "")
+        assert "removed 2 characters an e-mail cannot carry" in json.dumps(state, ensure_ascii=False)
+    assert "Bonjour" in issue.read_text(encoding="utf-8")

@@ -283,3 +283,14 @@ def test_send_list_without_a_file_and_without_a_store_says_what_to_do(tmp_path: 
     cfg = setup(tmp_path, built, 25)
     result = digest("send", "-c", str(cfg), "--yes", "--list")
     assert result.exit_code == 2 and "digest subscribers import" in result.output
+
+
+def test_an_imported_header_cell_is_defused_in_the_export_too(tmp_path: Path) -> None:
+    cfg = config_file(tmp_path)
+    csv = write_csv(tmp_path / "a.csv", ['email;=HYPERLINK("https://evil.example/");+ville',
+                                         "anne@example.org;x;Lyon"])
+    assert digest("subscribers", "import", "-c", str(cfg), str(csv)).exit_code == 0
+    out = tmp_path / "export.csv"
+    assert digest("subscribers", "export", "-c", str(cfg), str(out)).exit_code == 0
+    header = out.read_text(encoding="utf-8-sig").splitlines()[0].split(";")
+    assert header[-2:] == ["'+ville", "\"'=HYPERLINK(\"\"https://evil.example/\"\")\""], header  # quoted, defused

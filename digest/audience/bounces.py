@@ -2,7 +2,10 @@
 
 The mailbox is a Maildir or an mbox (the standard library's `mailbox`) or an IMAP folder (imapclient).
 Bounce formats are recognised by flufl.bounce (GNU Mailman's detectors, which know the loose formats real
-servers write); a VERP envelope sender (local+<id>@domain) names the recipient even when the report is vague.
+servers write). Anyone can write a bounce report, so the addresses a report names prove nothing: a report
+changes a subscriber only when it proves which copy it answers (the VERP address of that recipient, or the
+returned copy's signed Message-ID or List-Unsubscribe token), and then only that one recipient. A report that
+proves nothing is *unproven*: moved aside for a person to read, nothing changed.
 Each message understood is moved to a "done" folder (never deleted); the store remembers which it has seen,
 so a rerun changes nothing. A message not understood is left where it is and counted.
 """
@@ -10,29 +13,45 @@ so a rerun changes nothing. A message not understood is left where it is and cou
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import hashlib
+import hmac
+import logging
 import mailbox
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 from flufl.bounce import all_failures
 
+from digest.audience.recipients import key_of
 from digest.audience.subscribers import Store
-from digest.delivery.personalize import verp_id
+from digest.delivery.personalize import check_token, verp_id
 from digest.errors import DigestError
+from digest.files import narrow_tree, private_files
 
 DONE = "digest-done"  # the folder processed messages are moved to
+UNPROVEN = "digest-unproven"  # the folder reports that prove nothing are moved to, for a person to read
 MAX_MESSAGE = 10 * 1024 * 1024  # a bounce carries at most a copy of the letter: anything larger is not read
-# The Message-ID digest gives every copy: <YYYY-MM-DD.<24 hex>@domain>; found in a bounce, it names the letter.
-LETTER_ID = re.compile(rb"<(\d{4}-\d{2}-\d{2})\.[0-9a-f]{24}@")
+MAX_RECIPIENTS = 50  # a real report names a few recipients; one naming thousands is not parsed at all
+MAX_PROOFS = 20  # signed Message-IDs or tokens looked at in one message
+# The Message-ID digest gives every copy: <YYYY-MM-DD.<24 hex>@domain>, the hex an HMAC of the recipient.
+LETTER_ID = re.compile(rb"<(\d{4}-\d{2}-\d{2})\.([0-9a-f]{24})@")
+# A recipient's token, in the unsubscribe URL (t=…) or in the unsubscribe mailto's subject (unsubscribe-…).
+TOKEN = re.compile(rb"(?:[?&;]t=|unsubscribe-)([A-Za-z0-9_-]{2,400}\.[A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])")
+RECIPIENT_FIELD = re.compile(rb"(?im)^(?:final|original)-recipient\s*:|^original-rcpt-to\s*:")
+
+
+# A detector that fails on a malformed message logs its traceback there: the message is "not understood" instead.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False
 
 
 class BounceError(DigestError):
@@ -49,29 +68,54 @@ class Finding:
     detail: str
 
 
+@dataclass(frozen=True)
+class Unproven:
+    """A message that would change a subscriber but proves no copy: who sent it, its subject, why it was set aside."""
+
+    sender: str
+    subject: str
+    reason: str
+
+
 @dataclass
 class Summary:
     """What a run did: per address, and the messages it left alone."""
 
     done: list[tuple[Finding, bool]] = field(default_factory=list)  # (finding, whether the store changed)
     not_in_store: list[Finding] = field(default_factory=list)
+    unproven: list[Unproven] = field(default_factory=list)  # moved aside, nothing changed
     delayed: int = 0  # "delayed" notices and auto-replies: not bounces, moved to done all the same
     already: int = 0  # seen on an earlier run
     not_understood: int = 0
     too_large: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rules:
-    """What the mailbox's messages are matched against."""
+    """What the mailbox's messages are matched against, and what proves a recipient."""
 
     verp: dict[str, str]  # VERP id -> address, for every address in the store
     return_path: str | None
     mailto: str | None  # the unsubscribe_mailto address, without 'mailto:'
+    secret: bytes | None = None  # signs tokens and Message-IDs: without it nothing is proven but by VERP
+    list_id: str = ""
+    authserv_id: str | None = None  # the receiving server whose Authentication-Results are believed
+    addresses: tuple[str, ...] = ()  # the store's addresses, to recognise a signed Message-ID
+    _ids: dict[str, dict[str, str]] = field(default_factory=dict)  # letter date -> {mac: address}
+
+    def by_message_id(self, day: str, mac: str) -> str | None:
+        """The address whose copy of the letter of `day` had this signed Message-ID, or None."""
+        if self.secret is None:
+            return None
+        if day not in self._ids:
+            secret = self.secret
+            self._ids[day] = {hmac.new(secret, f"mid\n{day}\n{a.lower()}\n".encode(), hashlib.sha256)
+                              .hexdigest()[:24]: a for a in self.addresses}
+        return self._ids[day].get(mac)
 
 
 class Mailbox(Protocol):
-    """A mailbox as the run sees it: its messages as bytes, and a way to move one to the done folder."""
+    """A mailbox as the run sees it: its messages as bytes, and ways to move one to the done or aside folder."""
 
     def messages(self) -> Iterator[tuple[str, bytes | None]]:
         """(key, raw bytes) of every message; None for one larger than MAX_MESSAGE (not read)."""
@@ -81,61 +125,113 @@ class Mailbox(Protocol):
         """Move one message to the done folder."""
         ...
 
+    def move_aside(self, key: str) -> None:
+        """Move one message to the unproven folder."""
+        ...
+
 
 def rules_for(store: Store, secret: bytes | None, list_id: str, return_path: str | None,
-              mailto: str | None) -> Rules:
-    """The VERP ids of every address in the store (with the secret; none without), and the addresses bounces
+              mailto: str | None, authserv_id: str | None = None, *, verp: bool = True) -> Rules:
+    """The proofs every address in the store can give (none without the secret), and the addresses bounces
     and unsubscribe mails go to."""
-    verp = {verp_id(secret, list_id, row.email): row.email for row in store.rows()} if secret else {}
+    addresses = tuple(row.email for row in store.rows())
+    ids = {verp_id(secret, list_id, a): a for a in addresses} if secret and verp else {}
     address = unquote(urlparse(mailto).path).split("?")[0] if mailto else None
-    return Rules(verp, return_path, address)
+    return Rules(ids, return_path, address, secret, list_id, authserv_id, addresses if secret else ())
 
 
-def classify(raw: bytes, rules: Rules) -> list[Finding] | None:
-    """What a message says, or None when it is not understood; [] for a notice that is not a bounce."""
+Verdict = list[Finding] | Unproven | None
+
+
+def classify(raw: bytes, rules: Rules) -> Verdict:
+    """What a message says: findings for the one recipient it proves ([] for a notice that is not a bounce),
+    Unproven when it would change someone but proves no copy, None when it is not understood."""
+    if len(RECIPIENT_FIELD.findall(raw)) > MAX_RECIPIENTS:  # counted before parsing: the parse is the cost
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        return _unproven(headers, f"names more than {MAX_RECIPIENTS} recipients: not read")
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     letter = _letter_of(raw)
+    proven = _proven(message, raw, rules)
     report_type = (message.get_param("report-type") or "") if message.get_content_type() == "multipart/report" \
         else ""
     if isinstance(report_type, str) and report_type.lower() == "feedback-report":
-        return _complaint(message, rules, letter)
-    recipient = _verp_recipient(message, rules)
-    temporary, permanent = all_failures(message)
+        return _one(message, proven, "a complaint",
+                    lambda a: Finding(a, "complained", letter, "feedback-loop complaint"))
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a detector fails on a message it cannot read (raw UTF-8 headers): no failure found
+        temporary, permanent = frozenset(), frozenset()
     if permanent:
         statuses = _statuses(message)
-        found = [recipient] if recipient else sorted({a.decode("utf-8", "replace") for a in permanent})
-        return [Finding(a, _kind(statuses, a, recipient), letter, _detail(statuses, a)) for a in found]
-    if temporary or _delayed(message):
-        return []
-    if _auto_reply(message):
+        return _one(message, proven, "a bounce",
+                    lambda a: Finding(a, _kind(statuses, a), letter, _detail(statuses, a)))
+    if temporary or _delayed(message) or _auto_reply(message):
         return []
     if rules.mailto and _addressed_to(message, rules.mailto):
-        sender = parseaddr(message.get("From", ""))[1]
-        return [Finding(sender, "unsubscribe", letter, "mail to the unsubscribe address")] if "@" in sender else None
+        vouched = _vouched_sender(message, rules)
+        if not proven and vouched:
+            proven = {key_of(vouched): vouched}
+        return _one(message, proven, "an unsubscribe mail",
+                    lambda a: Finding(a, "unsubscribe", letter, "mail to the unsubscribe address"))
     return None
 
 
-def _complaint(message: Message, rules: Rules, letter: str) -> list[Finding] | None:
-    """An ARF report (RFC 5965): the complaining recipient, from Original-Rcpt-To or the returned message."""
-    found: list[str] = []
-    for part in message.walk():
-        if part.get_content_type() == "message/feedback-report":
-            found += [parseaddr(v)[1] for v in _report_fields(part, "original-rcpt-to")]
-        elif part.get_content_type() in ("message/rfc822", "text/rfc822-headers") and not found:
-            inner = _inner(part)
-            if inner is not None:
-                recipient = _verp_recipient(inner, rules, ("Return-Path",))
-                found += [recipient] if recipient else [a for _, a in getaddresses(inner.get_all("To", []))]
-    found = [a for a in dict.fromkeys(found) if "@" in a]
-    return [Finding(a, "complained", letter, "feedback-loop complaint") for a in found] or None
+def _one(message: Message, proven: dict[str, str], what: str, finding: Callable[[str], Finding]) -> Verdict:
+    """The finding for the one recipient proven; Unproven when none is, or several are."""
+    if len(proven) == 1:
+        return [finding(next(iter(proven.values())))]
+    if proven:
+        return _unproven(message, f"{what} whose proofs name {len(proven)} different recipients")
+    return _unproven(message, f"{what} that proves no copy of ours (no VERP address, signed Message-ID or token)")
 
 
-def _inner(part: Message) -> Message | None:
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    if isinstance(payload, str):
-        return email.message_from_string(payload)
+def _unproven(message: Message, reason: str) -> Unproven:
+    return Unproven(_shown(message.get("From", "")), _shown(message.get("Subject", "")), reason)
+
+
+def _shown(value: object) -> str:
+    """A header as a terminal may show it: control characters (escape sequences) replaced, cut at 80."""
+    text = re.sub(r"\s+", " ", str(value or ""))
+    return "".join(c if c.isprintable() else "?" for c in text)[:80]
+
+
+def _proven(message: Message, raw: bytes, rules: Rules) -> dict[str, str]:
+    """Every recipient the message proves, by key: its VERP address, signed Message-IDs and tokens."""
+    found: dict[str, str] = {}
+    recipient = _verp_recipient(message, rules)
+    if recipient:
+        found[key_of(recipient)] = recipient
+    if rules.secret is None:
+        return found
+    text = raw.replace(b"=\r\n", b"").replace(b"=\n", b"").replace(b"=3D", b"=")  # quoted-printable copies
+    for day, mac in list(dict.fromkeys(LETTER_ID.findall(text)))[:MAX_PROOFS]:
+        address = rules.by_message_id(day.decode(), mac.decode())
+        if address:
+            found[key_of(address)] = address
+    for token in list(dict.fromkeys(TOKEN.findall(text)))[:MAX_PROOFS]:
+        address = check_token(rules.secret, token.decode("ascii"), rules.list_id or None)
+        if address:
+            found[key_of(address)] = address
+    return found
+
+
+def _vouched_sender(message: Message, rules: Rules) -> str | None:
+    """The From address, when the receiving server's own Authentication-Results (its authserv-id; the first
+    such header, the one it added) says DMARC passed for the From's domain; else None."""
+    senders = [a for _, a in getaddresses([str(v) for v in message.get_all("From", [])])]
+    if not rules.authserv_id or len(senders) != 1 or "@" not in senders[0]:
+        return None
+    domain = senders[0].rpartition("@")[2].lower()
+    for value in message.get_all("Authentication-Results", []):
+        text = re.sub(r"\([^()]*\)", " ", str(value))  # comments say nothing binding
+        server, _, results = text.partition(";")
+        if [w.lower() for w in server.split()[:1]] != [rules.authserv_id.lower()]:
+            continue  # another server's word, or one the sender wrote
+        dmarc = re.search(r"(?i)\bdmarc\s*=\s*([a-z]+)", results)
+        header_from = re.search(r"(?i)\bheader\.from\s*=\s*\"?([^\s;\"]+)", results)
+        passed = bool(dmarc and dmarc.group(1).lower() == "pass" and header_from
+                      and header_from.group(1).lower() == domain)
+        return senders[0] if passed else None
     return None
 
 
@@ -163,9 +259,10 @@ def _statuses(message: Message) -> dict[str, str]:
     return found
 
 
-def _kind(statuses: dict[str, str], address: str, verp_recipient: str | None) -> str:
-    """'soft' when the report says 4.x.x (a temporary failure the server gave up on), else 'bounced'."""
-    codes = [statuses.get(address.lower())] if not verp_recipient else list(statuses.values())
+def _kind(statuses: dict[str, str], address: str) -> str:
+    """'soft' when the report says 4.x.x (a temporary failure the server gave up on), else 'bounced'; the
+    proven recipient's own status when the report names it (a forwarded address may differ: then all)."""
+    codes = [statuses[address.lower()]] if address.lower() in statuses else list(statuses.values())
     known = [c for c in codes if c]
     return "soft" if known and all(c.startswith("4") for c in known) else "bounced"
 
@@ -235,6 +332,10 @@ def process(box: Mailbox, store: Store, rules: Rules) -> Summary:
         if findings is None:
             summary.not_understood += 1
             continue
+        if isinstance(findings, Unproven):
+            summary.unproven.append(findings)
+            box.move_aside(key)  # not marked seen: once a person has a reason to, they may put it back
+            continue
         if not findings:
             summary.delayed += 1
         for finding in findings:
@@ -258,7 +359,8 @@ def _apply(store: Store, finding: Finding, summary: Summary) -> None:
 
 
 class FileMailbox:
-    """A Maildir folder or an mbox file; the done folder is DIR/.digest-done (Maildir++) or FILE.digest-done."""
+    """A Maildir folder or an mbox file; the done folder is DIR/.digest-done (Maildir++) or FILE.digest-done,
+    the unproven one DIR/.digest-unproven or FILE.digest-unproven. Both hold addresses: owner only."""
 
     def __init__(self, path: Path, kind: str) -> None:
         if kind == "maildir":
@@ -266,11 +368,15 @@ class FileMailbox:
                 raise BounceError(f"{path}: not a Maildir (no cur/ or new/ folder in it)")
             self.box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path, create=False)
             self.done: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path / f".{DONE}", create=True)
+            self.aside: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path / f".{UNPROVEN}", create=True)
+            self.private = [path / f".{DONE}", path / f".{UNPROVEN}"]
         else:
             if not path.is_file():
                 raise BounceError(f"{path}: no such mbox file")
             self.box = mailbox.mbox(path, create=False)
             self.done = mailbox.mbox(path.with_name(f"{path.name}.{DONE}"), create=True)
+            self.aside = mailbox.mbox(path.with_name(f"{path.name}.{UNPROVEN}"), create=True)
+            self.private = [path.with_name(f"{path.name}.{DONE}"), path.with_name(f"{path.name}.{UNPROVEN}")]
         self.kind = kind
 
     def messages(self) -> Iterator[tuple[str, bytes | None]]:
@@ -280,8 +386,16 @@ class FileMailbox:
 
     def move_done(self, key: str) -> None:
         """Copy to the done folder first, then remove: a crash between the two leaves a copy, never none."""
-        self.done.add(self.box.get_message(key))
-        self.done.flush()
+        self._move(key, self.done)
+
+    def move_aside(self, key: str) -> None:
+        """Copy to the unproven folder first, then remove."""
+        self._move(key, self.aside)
+
+    def _move(self, key: str, target: mailbox.Mailbox[mailbox.Message]) -> None:
+        with private_files():
+            target.add(self.box.get_bytes(key))  # as bytes: parsing a hostile message again costs, and changes it
+            target.flush()
         self.box.remove(key)
 
     @contextmanager
@@ -295,6 +409,9 @@ class FileMailbox:
             self.box.unlock()
             self.box.close()
             self.done.close()
+            self.aside.close()
+            for path in self.private:
+                narrow_tree(path)
 
 
 class ImapMailbox:
@@ -317,8 +434,9 @@ class ImapMailbox:
                                      timeout=timeout)
             self.client.login(unquote(parsed.username), password)
             self.client.select_folder(self.folder)
-            if not self.client.folder_exists(DONE):
-                self.client.create_folder(DONE)
+            for folder in (DONE, UNPROVEN):
+                if not self.client.folder_exists(folder):
+                    self.client.create_folder(folder)
         except (OSError, self._errors()) as exc:
             raise BounceError(f"{parsed.hostname}: IMAP: {exc}") from None
 
@@ -340,11 +458,19 @@ class ImapMailbox:
             yield str(uid), bytes(self.client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"])
 
     def move_done(self, key: str) -> None:
+        """Move one message to the done folder."""
+        self._move(key, DONE)
+
+    def move_aside(self, key: str) -> None:
+        """Move one message to the unproven folder."""
+        self._move(key, UNPROVEN)
+
+    def _move(self, key: str, folder: str) -> None:
         """MOVE when the server has it, else COPY, then delete and expunge that one message."""
         if self.client.has_capability("MOVE"):
-            self.client.move([int(key)], DONE)
+            self.client.move([int(key)], folder)
             return
-        self.client.copy([int(key)], DONE)
+        self.client.copy([int(key)], folder)
         self.client.delete_messages([int(key)])
         self.client.expunge([int(key)])
 

@@ -27,7 +27,7 @@ from digest.audience.recipients import Recipient, Rejected, check_address, key_o
 from digest.db import immediate
 from digest.delivery import journal
 from digest.errors import DigestError
-from digest.files import safe_name
+from digest.files import narrow, private_files, safe_name
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
@@ -132,11 +132,14 @@ class Store:
         self.path = path
         if not path.exists():  # addresses: readable by their owner only (SQLite gives its -wal and -shm files
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the same mode)
+        for private in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            narrow(private)
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
-            self._db.executescript(SCHEMA)
+            with private_files():
+                self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
+                self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a subscriber store ({exc}); give another [subscribers] path") from None
 
@@ -226,17 +229,24 @@ class Store:
         """Unsubscribe an address: once (a second time changes nothing and records nothing)."""
         return self.set_status(email, "unsubscribed", reason, letter=letter)
 
-    def leave(self, email: str, reason: str, *, letter: str = "") -> bool:
-        """Unsubscribe an address, recording it as unsubscribed if the store did not have it (a letter sent
-        from a CSV file): the next send, whatever its list, leaves it out. Whether anything changed."""
+    def leave(self, email: str, reason: str, *, letter: str = "") -> str | None:
+        """Unsubscribe a subscribed address (the unsubscribe page, one-click): nothing else changes, and an
+        address the store does not have (unknown, erased) is never written. The time of the change (what
+        undo_leave() needs), or None when nothing changed."""
         with self._transaction() as db:
-            if self.get(email) is None:
-                self._insert(db, email.strip(), "", "unsubscribed", reason, {})
-                db.execute("UPDATE subscriber SET letter=? WHERE key=?", (letter, key_of(email)))
-                db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, 'unsubscribed', ?, ?)",
-                           (key_of(email), letter, reason, now()))
-                return True
-            return self._set(db, email, "unsubscribed", reason, letter=letter)
+            if not self._set(db, email, "unsubscribed", reason, letter=letter, only_from="subscribed"):
+                return None
+            found: str = db.execute("SELECT changed FROM subscriber WHERE key=?", (key_of(email),)).fetchone()[0]
+            return found
+
+    def undo_leave(self, email: str, changed: str, reasons: tuple[str, ...]) -> bool:
+        """Subscribe again an address whose last change is still the unsubscribe made at `changed` for one of
+        `reasons` (the page's own): not after a bounce, a complaint, a removal by the team or an erasure."""
+        with self._transaction() as db:
+            row = self.get(email)
+            if row is None or row.status != "unsubscribed" or row.changed != changed or row.reason not in reasons:
+                return False
+            return self._set(db, email, "subscribed", "réabonnement (page de désinscription)", kind="resubscribed")
 
     def soft_bounce(self, email: str, letter: str, detail: str) -> bool:
         """Count a temporary failure; the SOFT_LIMIT-th on a different letter marks the address bounced."""
@@ -319,7 +329,7 @@ class Store:
         extras = sorted({name for row in rows for name in row.fields})
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow([*EXPORT_COLUMNS, *extras])
+        writer.writerow([_cell(c) for c in (*EXPORT_COLUMNS, *extras)])  # an imported header cell is hostile too
         for row in rows:
             writer.writerow([_cell(v) for v in (row.email, row.name, row.status, row.reason, row.letter,
                                                  row.changed, row.created, row.updated,
@@ -337,13 +347,13 @@ class Store:
                     json.dumps(fields, ensure_ascii=False)))
 
     def _set(self, db: sqlite3.Connection, email: str, status: str, reason: str, *, letter: str = "",
-             message: str = "", kind: str | None = None) -> bool:
+             message: str = "", kind: str | None = None, only_from: str | None = None) -> bool:
         assert status in STATUSES
         key, moment = key_of(email), now()
         changed = db.execute("UPDATE subscriber SET status=?, reason=?, letter=?, message=?, changed=?, updated=? "
-                             "WHERE key=? AND status != ?",
+                             "WHERE key=? AND status != ? AND status = coalesce(?, status)",
                              (status, reason[:MAX_FIELD], letter, message[:MAX_FIELD], moment, moment, key,
-                              status)).rowcount
+                              status, only_from)).rowcount
         if changed:
             db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, ?, ?, ?)",
                        (key, letter, kind or status, reason[:MAX_FIELD], moment))
@@ -372,8 +382,8 @@ def _subscriber(row: tuple[str, ...]) -> Subscriber:
 
 
 def _cell(value: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (=, +, -, @ first)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A CSV cell a spreadsheet will not run as a formula (=, +, -, @, tab, CR or LF first; OWASP's rule)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 
 def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str, bool, dict[str, str]]]:

@@ -46,7 +46,7 @@ def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig]
     except SourceError as exc:
         collected = Collected(source.name, (), (Problem(source.name, str(exc)),), failed=True)
     except Exception as exc:  # a collector bug or a library's surprise must not stop the whole letter
-        message = f"unexpected error while reading ({type(exc).__name__}: {exc})"
+        message = f"digest could not read this source: it failed on something in it ({type(exc).__name__}: {exc})"
         collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
     return replace(collected, seconds=time.perf_counter() - began)
 

@@ -42,3 +42,9 @@ def hashed_uid(*parts: str) -> str:
     """A stable uid for an item that names none: a hash of its defining text (rss2email's last resort)."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
     return f"sha256:{digest[:32]}"
+
+
+def unreadable(what: str, exc: Exception) -> str:
+    """One item that digest failed to read, in words (the error's kind in brackets for whoever fixes digest)."""
+    return (f"{what}: digest could not read this one (a value it does not handle; {type(exc).__name__}); "
+            "skipped, the rest of the source is kept")

@@ -20,7 +20,7 @@ from digest.collectors.base import Context, Fetched, hashed_uid, past_deadline
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected, Item, Problem
-from digest.text import fold, safe_url, teaser
+from digest.text import fold, forbidden_in, removed_note, safe_url, teaser
 
 MAX_PER_EVENT = 500  # occurrences of one repeating event kept (a daily event over the horizon is ~180)
 MAX_PER_SOURCE = 5000  # items of one calendar
@@ -76,6 +76,9 @@ def _read(source: SourceConfig, fetched: Fetched, ctx: Context) -> tuple[list[It
                 problems.append(Problem(source.name, f"'{name}': a date, a duration or the repeat rule cannot be "
                                                      "read; event skipped"))
                 continue
+            removed = forbidden_in([str(events[0].get(k, "")) for k in ("summary", "description", "location")])
+            if removed and found:  # gone from the items already (fold removes them): said here, naming the event
+                problems.append(Problem(source.name, removed_note(f"'{name}'", removed)))
             items.extend(found[: MAX_PER_SOURCE - len(items)])
     return items, problems
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from digest.collectors.base import Context, hashed_uid
+from digest.collectors.base import Context, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.dates import parse_date
 from digest.errors import SourceError
 from digest.model import Collected, Item, Problem
-from digest.text import fold, html_to_text, safe_url, teaser
+from digest.text import fold, forbidden_in, html_to_text, made_safe, removed_note, safe_url, teaser
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 TITLE_FROM_TEXT = 80  # an item without a title (a micro-blog post) is titled by the start of its text
@@ -35,12 +35,20 @@ def collect_feed(data: Mapping[str, Any], source: SourceConfig, base: str, ctx: 
     items: list[Item] = []
     problems: list[Problem] = []
     for number, entry in enumerate(entries, 1):
+        removed = forbidden_in(entry)
         try:
             if not isinstance(entry, dict):
                 raise ValueError("not an object")
-            items.append(_item(entry, source, home or base, ctx))
+            item = _item(made_safe(entry) if removed else entry, source, home or base, ctx)
         except ValueError as exc:
             problems.append(Problem(source.name, f"item #{number}: {exc}; item skipped"))
+            continue
+        except Exception as exc:  # digest's own failure on one item: that item is lost, not the source
+            problems.append(Problem(source.name, unreadable(f"item #{number}", exc)))
+            continue
+        items.append(item)
+        if removed:
+            problems.append(Problem(source.name, removed_note(f"item #{number} « {item.title} »", removed)))
     return Collected(source.name, tuple(items), tuple(problems))
 
 

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from digest.collectors.base import Context, hashed_uid
+from digest.collectors.base import Context, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.dates import has_time, parse_date
 from digest.model import Collected, Item, Problem
-from digest.text import fold, html_to_text, safe_url, teaser
+from digest.text import fold, forbidden_in, html_to_text, made_safe, removed_note, safe_url, teaser
 
 COLUMNS = ("uid", "title", "url", "date", "summary", "image", "place", "start", "end")
 
@@ -50,10 +50,18 @@ def collect_records(
     items: list[Item] = []
     problems: list[Problem] = []
     for where, row in rows:
+        removed = forbidden_in(row)
         try:
-            items.append(item_from_record(row, source.name, ctx))
+            item = item_from_record(made_safe(row) if removed else row, source.name, ctx)
         except ValueError as exc:
             problems.append(Problem(source.name, f"{where}: {exc}; row skipped"))
+            continue
+        except Exception as exc:  # digest's own failure on one row: that row is lost, not the source
+            problems.append(Problem(source.name, unreadable(where, exc)))
+            continue
+        items.append(item)
+        if removed:
+            problems.append(Problem(source.name, removed_note(f"{where} « {item.title} »", removed)))
     return Collected(source.name, tuple(items), tuple(problems))
 
 

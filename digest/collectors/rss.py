@@ -16,11 +16,11 @@ import lxml.html
 from lxml import etree
 
 from digest.collectors import rss_fast
-from digest.collectors.base import Context, Fetched, hashed_uid
+from digest.collectors.base import Context, Fetched, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Collected, Item, Problem
-from digest.text import fold, html_to_text, safe_url, teaser
+from digest.text import fold, forbidden_in, html_to_text, removed_note, safe_url, teaser
 
 
 def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
@@ -54,11 +54,18 @@ def _items(source: SourceConfig, ctx: Context, entries: list[Any], base: str, pr
            why_empty: Callable[[], str]) -> Collected:
     items = []
     for number, entry in enumerate(entries, 1):
-        item = _item(entry, source, ctx, base)
+        try:
+            item = _item(entry, source, ctx, base)
+        except Exception as exc:  # digest's own failure on one entry: that entry is lost, not the feed
+            problems.append(Problem(source.name, unreadable(f"entry #{number}", exc)))
+            continue
         if item is None:
             problems.append(Problem(source.name, f"entry #{number} has no title; skipped"))
-        else:
-            items.append(item)
+            continue
+        items.append(item)
+        removed = forbidden_in([entry.get(k) for k in ("title", "summary", "content", "dc_coverage", "where_name")])
+        if removed:  # already gone from the item (html_to_text and fold remove them): said here, naming it
+            problems.append(Problem(source.name, removed_note(f"entry #{number} « {item.title} »", removed)))
     if not items:
         raise SourceError(why_empty())
     return Collected(source.name, tuple(items), tuple(problems))

@@ -143,7 +143,7 @@ class _Run:
         try:
             collected = await self._read(clients, source)
         except Exception as exc:  # a bug or a library's surprise must not stop the whole letter
-            message = f"unexpected error while reading ({type(exc).__name__}: {exc})"
+            message = f"digest could not read this source: it failed on something in it ({type(exc).__name__}: {exc})"
             self.attempts[source.name] = health.Attempt(source, ok=False, error=message)
             collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
         return self._done(collected, began)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from digest.config import Config
 from digest.db import immediate
 from digest.errors import DigestError
-from digest.files import failure, shown
+from digest.files import failure, narrow, private_files, private_folder, shown
 from digest.letterfolder import dated, private
 from digest.letterfolder import path as letter_path
 
@@ -76,15 +76,18 @@ class Journal:
     """One issue's journal, held exclusively (a lock file) for as long as it is open."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder.parent)  # the private folder itself: addresses, owner only
+        private_folder(folder)
         self.path = folder / FILE_NAME
         self._lock = _lock(folder / LOCK_NAME)
+        narrow(self.path)
         # check_same_thread=False: the send writes the "before" row from a worker thread, while MAIL and RCPT
         # go back and forth; the connection is never used from two threads at once (the send waits for it).
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        with private_files():  # the journal and its -wal, -shm files are created owner-only
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
         # The "after" rows go through a second connection that does not fsync at commit (see after()).
         self._fast = sqlite3.connect(self.path, isolation_level=None)
         self._fast.execute("PRAGMA synchronous=NORMAL")
@@ -262,7 +265,7 @@ def exists(folder: Path) -> bool:
 
 def _lock(path: Path) -> int:
     """An exclusive lock on the issue's journal: two sends at once could each send to the same person."""
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -78,6 +78,17 @@ def unsubscribe_link(base: str, secret: bytes, email: str, list_id: str | None =
     return f"{base}{joiner}{issue}{TOKEN_PARAMETER}={make_token(secret, email, list_id)}"
 
 
+MAILTO_WORD = "unsubscribe-"  # the mailto's subject: this word and the recipient's token
+
+
+def mailto_with_token(mailto: str, token: str) -> str:
+    """The unsubscribe mailto of one copy: its subject carries the recipient's token, so that the mail it
+    makes proves whose copy it answers (`digest bounces` trusts no From)."""
+    base, _, query = mailto.partition("?")
+    params = [p for p in query.split("&") if p and not p.lower().startswith("subject=")]
+    return f"{base}?" + "&".join([*params, f"subject={MAILTO_WORD}{token}"])
+
+
 def verp_id(secret: bytes, list_id: str, email: str) -> str:
     """A recipient's short opaque id for a VERP envelope sender (20 characters: local parts stop at 64)."""
     mac = hmac.new(secret, b"digest-verp-v1\n" + list_id.encode() + b"\n" + email.casefold().encode("utf-8"),
@@ -131,7 +142,9 @@ class Personalizer:
         url = unsubscribe_link(self.letter.unsubscribe_url, self.secret, recipient.email, self.list_id,
                                self.letter.date)
         message_id = self.message_id(recipient.email, nonce)
-        targets = f"<{url}>" + (f", <{self.mailto}>" if self.mailto else "")
+        mailto = self.mailto and mailto_with_token(self.mailto, make_token(self.secret, recipient.email,
+                                                                           self.list_id))
+        targets = f"<{url}>" + (f", <{mailto}>" if mailto else "")
         headers = b"".join([
             raw_header_line("Date", format_datetime(now)),
             raw_header_line("Message-ID", message_id),

@@ -22,7 +22,7 @@ from digest.delivery import journal as journal_module
 from digest.delivery.journal import Journal
 from digest.delivery.personalize import Personalizer
 from digest.errors import DigestError, SendError
-from digest.files import safe_name, write_atomic
+from digest.files import PRIVATE, private_folder, safe_name, write_atomic
 from digest.letterfolder import BuiltLetter, read_built
 
 ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times in one run
@@ -415,9 +415,11 @@ def dry_run(personalizer: Personalizer, recipients: Sequence[Recipient], folder:
     """Write each recipient's copy to folder/ as NNNN-address.eml instead of sending; the paths."""
     now = datetime.now(UTC).astimezone()
     written = []
+    for private in (folder.parent.parent, folder.parent, folder):  # <private_dir>/<date>/dry-run/
+        private_folder(private)  # the copies carry working unsubscribe links: owner only
     for number, recipient in enumerate(recipients, 1):
         path = folder / f"{number:05d}-{safe_name(recipient.email)}.eml"
-        write_atomic(path, personalizer.copy(recipient, now).raw)  # WriteFailed names the file
+        write_atomic(path, personalizer.copy(recipient, now).raw, mode=PRIVATE)  # WriteFailed names the file
         written.append(path)
     return written
 

@@ -53,7 +53,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
         """Resolve `host`, refuse it if any of its addresses is not allowed, else connect to the first."""
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:  # a name that does not resolve: a finding on that link, as httpx's own backend says
+            raise httpcore.ConnectError(f"cannot resolve {host}") from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             if not self.policy(address):
@@ -159,6 +162,8 @@ async def fetch(client: httpx.AsyncClient, target: Target, timeout: float) -> Li
         error = f"cannot connect: {_reason(exc)}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {_reason(exc)}"
+    except OSError as exc:  # a socket error no layer wrapped: still one link's finding, never a traceback
+        error = f"cannot connect: {_reason(exc)}"
     return LinkResult(target, None, error, method, time.perf_counter() - began)
 
 

@@ -10,11 +10,15 @@ Pages are written by Jinja2 with autoescape; addresses are shown and logged mask
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
@@ -29,6 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest.audience.recipients import key_of
 from digest.audience.subscribers import Store, mask
 from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
 
@@ -116,6 +121,11 @@ def app(settings: Settings) -> Starlette:
     return application
 
 
+UNDO = "resubscribe"  # the undo button's action: resubscribe:<when unsubscribed>.<HMAC>
+UNDO_MINUTES = 30  # the way back is for a mistaken click, not for a later change of mind (that asks the team)
+PAGE_REASONS = ("one-click (RFC 8058)", "unsubscribe page")  # what the page records: only these are undone
+
+
 class Unsubscribe:
     """GET shows the page; POST (one-click or the page's buttons) unsubscribes, or subscribes again."""
 
@@ -142,58 +152,89 @@ class Unsubscribe:
         if address is None:
             return self._bad_token()
         row = await run_in_threadpool(self._status, address)
-        if row not in (None, "subscribed"):
+        if row not in (None, "subscribed"):  # no way back from here: only the page's own undo, just after
             return page(200, "Vous êtes désinscrit·e", [
-                f"L’adresse {mask(address)} ne reçoit plus {self.settings.title}."], self.settings.title,
-                button=Button("resubscribe", "Je me suis trompé, me réabonner", second=True),
-                action=_action(request))
+                f"L’adresse {mask(address)} ne reçoit plus {self.settings.title}."], self.settings.title)
         return page(200, "Se désinscrire", [
             f"Vous recevez {self.settings.title} à l’adresse {mask(address)}.",
             "Pour ne plus la recevoir, cliquez sur le bouton ci-dessous."], self.settings.title,
             button=Button("unsubscribe", "Me désinscrire"), action=_action(request))
 
     async def post(self, request: Request) -> Response:
-        """RFC 8058's one-click POST or the page's button: unsubscribe (once); or the way back."""
+        """RFC 8058's one-click POST or the page's button: unsubscribe (once); or the page's own undo."""
         address = self._address(request)
         if address is None:
             return self._bad_token()
         async with request.form(max_files=0, max_fields=8, max_part_size=1024) as form:
             one_click = form.get("List-Unsubscribe") == "One-Click"
-            wanted = "unsubscribe" if one_click else form.get("action")
+            wanted = "unsubscribe" if one_click else str(form.get("action") or "")
         letter = request.query_params.get(LETTER_PARAMETER, "")
         letter = letter if re.fullmatch(r"\d{4}-\d{2}-\d{2}", letter) else ""
         if wanted == "unsubscribe":
-            how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
-            if await run_in_threadpool(self._leave, address, how, letter):
-                LOG.info("unsubscribed %s (%s)", mask(address), how)
-            return page(200, "Vous êtes désinscrit·e", [
-                f"L’adresse {mask(address)} ne recevra plus {self.settings.title}."], self.settings.title,
-                button=Button("resubscribe", "Je me suis trompé, me réabonner", second=True),
-                action=_action(request))
-        if wanted == "resubscribe":
-            if await run_in_threadpool(self._come_back, address):
-                LOG.info("subscribed again %s (unsubscribe page)", mask(address))
-            return page(200, "Vous êtes de nouveau abonné·e", [
-                f"L’adresse {mask(address)} recevra de nouveau {self.settings.title}."], self.settings.title)
+            return await self._unsubscribe(request, address, one_click, letter)
+        if wanted.startswith(UNDO + ":"):
+            return await self._undo(address, wanted[len(UNDO) + 1:])
         return page(400, "Requête refusée", ["Ce formulaire n’a pas été envoyé par notre page."],
                     self.settings.title)
+
+    async def _unsubscribe(self, request: Request, address: str, one_click: bool, letter: str) -> Response:
+        """Subscribed becomes unsubscribed, nothing else does; the way back is offered only for that change."""
+        how = PAGE_REASONS[0] if one_click else PAGE_REASONS[1]
+        changed = await run_in_threadpool(self._leave, address, how, letter)
+        if changed is None:  # already gone, bounced, complained, erased or never here: nothing to undo
+            return page(200, "Vous êtes désinscrit·e", [
+                f"L’adresse {mask(address)} ne reçoit pas {self.settings.title} : il n’y avait rien à changer."],
+                self.settings.title)
+        LOG.info("unsubscribed %s (%s)", mask(address), how)
+        return page(200, "Vous êtes désinscrit·e", [
+            f"L’adresse {mask(address)} ne recevra plus {self.settings.title}.",
+            f"Une erreur ? Le bouton ci-dessous vous réabonne pendant {UNDO_MINUTES} minutes."], self.settings.title,
+            button=Button(f"{UNDO}:{self._undo_proof(address, changed)}", "Je me suis trompé, me réabonner",
+                          second=True), action=_action(request))
+
+    async def _undo(self, address: str, proof: str) -> Response:
+        """Subscribe again, only within UNDO_MINUTES of an unsubscribe this page made and nothing since."""
+        changed = self._undo_checked(address, proof)
+        if changed is not None and await run_in_threadpool(self._come_back, address, changed):
+            LOG.info("subscribed again %s (unsubscribe page)", mask(address))
+            return page(200, "Vous êtes de nouveau abonné·e", [
+                f"L’adresse {mask(address)} recevra de nouveau {self.settings.title}."], self.settings.title)
+        return page(200, "Rien n’a changé", [
+            f"Ce bouton ne sert que dans les {UNDO_MINUTES} minutes qui suivent une désinscription faite sur "
+            "cette page, et si rien n’a changé depuis.",
+            f"Pour recevoir de nouveau {self.settings.title}, écrivez-nous : nous vous réabonnerons."],
+            self.settings.title)
+
+    def _undo_proof(self, address: str, changed: str) -> str:
+        """What the undo button carries: when the unsubscribe was recorded, signed for this address and list."""
+        signed = f"digest-undo-v1\n{self.settings.list_id}\n{key_of(address)}\n{changed}".encode()
+        mac = hmac.new(self.settings.secret, signed, hashlib.sha256).digest()[:16]
+        return f"{changed}.{base64.urlsafe_b64encode(mac).decode('ascii').rstrip('=')}"
+
+    def _undo_checked(self, address: str, proof: str) -> str | None:
+        """The unsubscribe time the proof signs, if its signature holds and it is recent; else None."""
+        changed = proof.rpartition(".")[0]
+        if len(proof) > 200 or not hmac.compare_digest(self._undo_proof(address, changed).encode(),
+                                                       proof.encode("utf-8", "replace")):
+            return None
+        try:
+            age = datetime.now(UTC) - datetime.fromisoformat(changed)
+        except (ValueError, TypeError):
+            return None
+        return changed if timedelta(minutes=-1) <= age <= timedelta(minutes=UNDO_MINUTES) else None
 
     def _status(self, address: str) -> str | None:
         with Store(self.settings.store) as store:
             row = store.get(address)
         return row.status if row else None
 
-    def _leave(self, address: str, how: str, letter: str) -> bool:
+    def _leave(self, address: str, how: str, letter: str) -> str | None:
         with Store(self.settings.store) as store:
             return store.leave(address, how, letter=letter)
 
-    def _come_back(self, address: str) -> bool:
+    def _come_back(self, address: str, changed: str) -> bool:
         with Store(self.settings.store) as store:
-            row = store.get(address)
-            if row is None or row.status != "unsubscribed":  # bounced or complained: not from a web page
-                return False
-            return store.set_status(address, "subscribed", "réabonnement (page de désinscription)",
-                                    kind="resubscribed")
+            return store.undo_leave(address, changed, PAGE_REASONS)
 
 
 def _action(request: Request) -> str:
