@@ -143,10 +143,13 @@ def test_the_pages_button_unsubscribes_and_the_way_back_subscribes_again(server:
     assert "Rien n’a changé" in replayed.text and "de nouveau abonné" not in replayed.text
 
 
-def test_an_address_the_store_does_not_know_answers_200_and_changes_nothing(server: Server) -> None:
+def test_an_address_a_csv_send_reached_is_recorded_as_unsubscribed_so_the_next_send_leaves_it_out(
+        server: Server) -> None:
     email = "from-a-csv@example.org"
     answer = httpx.post(server.url + server.link(email), content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
-    assert answer.status_code == 200 and server.status(email) is None
+    assert answer.status_code == 200 and server.status(email) == "unsubscribed"
+    again = httpx.post(server.url + server.link(email), content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    assert again.status_code == 200 and server.status(email) == "unsubscribed"
 
 
 def undo_of(page: httpx.Response) -> str:

@@ -230,11 +230,14 @@ class Store:
         return self.set_status(email, "unsubscribed", reason, letter=letter)
 
     def leave(self, email: str, reason: str, *, letter: str = "") -> str | None:
-        """Unsubscribe a subscribed address (the unsubscribe page, one-click): nothing else changes, and an
-        address the store does not have (unknown, erased) is never written. The time of the change (what
+        """Unsubscribe a subscribed address (the unsubscribe page, one-click): nothing else changes. An address
+        the store does not have is recorded as unsubscribed (a letter sent from a CSV file reached it: its next
+        send must leave it out), unless it was erased: erasure is final. The time of the change (what
         undo_leave() needs), or None when nothing changed."""
         with self._transaction() as db:
-            if not self._set(db, email, "unsubscribed", reason, letter=letter, only_from="subscribed"):
+            if self.get(email) is None and not self.erased(email):
+                self._insert(db, _checked(email), "", "unsubscribed", reason, {})
+            elif not self._set(db, email, "unsubscribed", reason, letter=letter, only_from="subscribed"):
                 return None
             found: str = db.execute("SELECT changed FROM subscriber WHERE key=?", (key_of(email),)).fetchone()[0]
             return found
