@@ -807,6 +807,7 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     from digest.web import public
 
     public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    public.check_port(host, port)  # a busy port: one clear line, exit 2
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}; put the site's web server in front (see the README)", err=True)
     click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
