@@ -20,6 +20,7 @@ from urllib.parse import quote, urlparse
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -40,6 +41,7 @@ SITE_VARIABLE = "DIGEST_SERVE_SITE"
 SITE_SUFFIXES = frozenset((".html", ".htm", ".txt", ".ics", ".css", ".xml", ".png", ".jpg", ".jpeg", ".gif",
                            ".webp", ".avif", ".ico"))
 PRIVATE_FOLDERS = ("dry-run", "sends")
+ALLOWED = ("GET", "HEAD", "POST")  # the unsubscribe path's methods
 SITE_POLICY = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline' https:; font-src https:; "
                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
@@ -58,7 +60,7 @@ class Settings:
 
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
-    routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings), methods=["GET", "POST"])]
+    routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
     if settings.site is not None:
         routes.append(Mount("/", app=Site(directory=settings.site, html=True)))
     application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG))
@@ -75,6 +77,8 @@ class Unsubscribe:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        if request.method not in ALLOWED:  # here, not by the route: else the site's Mount would answer for it
+            raise HTTPException(405, headers={"Allow": ", ".join(ALLOWED)})
         response = await (self.post(request) if request.method == "POST" else self.get(request))
         await response(scope, receive, send)
 
