@@ -177,8 +177,7 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
 
 def test_send(desk: Desk, typed: str) -> str:
     """Send the letter on show to the typed addresses (else [preview] test_to); the outcome in French."""
-    from digest.delivery import personalize
-    from digest.delivery import smtp as send
+    from digest.delivery import personalize, smtp
 
     snapshot, cfg = desk.preview.snapshot, desk.preview.config
     if snapshot.built is None or cfg is None:
@@ -195,8 +194,8 @@ def test_send(desk: Desk, typed: str) -> str:
         # The letter on show, written to a private temporary folder (never the public outbox) for the sender.
         with tempfile.TemporaryDirectory(prefix="digest-test-") as folder:
             outbox.write_letter(Path(folder), built.letter, built.rendered, built.eml)
-            job = send.load_job(cfg, built.letter.date, Path(folder), test=True)
-            report = send.send_test(job.personalizer, recipients, send.connection_for(cfg))
+            job = smtp.load_job(cfg, built.letter.date, Path(folder), test=True)
+            report = smtp.send_test(job.personalizer, recipients, smtp.connection_for(cfg))
     except click.ClickException as exc:
         return f"Test non envoyé : {exc.format_message()}"
     if report.sent == len(recipients):
