@@ -255,6 +255,14 @@ def test_the_log_has_a_line_per_unsubscribe_and_refusal_and_never_an_address_or_
     assert f"digest.serve WARNING refused POST {PATH}: 400" in log and "forged" not in log
 
 
+def test_headers_still_incomplete_after_16_kb_are_refused(server: Server) -> None:
+    parsed = urlparse(server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * (layer.MAX_HEADER_BYTES + 1024))
+        answer = sock.recv(4096)  # no blank line yet: the server would otherwise keep buffering
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+
+
 def test_a_busy_port_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
     with socket.socket() as taken:
@@ -285,6 +293,12 @@ def test_half_open_connections_do_not_hold_every_slot_and_slow_headers_are_cut(t
         began = time.monotonic()
         answer = httpx.get(url + Server(url, tmp_path, _log).link(), timeout=5)
         assert answer.status_code == 200 and time.monotonic() - began < 3  # at once, not a 503
+        idle = socket.create_connection((parsed.hostname, parsed.port), timeout=layer.IDLE_SECONDS + 3)
+        idle.sendall(f"GET / HTTP/1.1\r\nHost: {parsed.netloc}\r\n\r\n".encode())
+        answered = b"".join(iter(lambda: idle.recv(65536), b""))  # read until the server closes it
+        assert answered.startswith(b"HTTP/1.1 404")  # answered, then kept alive and idle: closed in time
+        assert layer.IDLE_SECONDS - 1 < time.monotonic() - began < layer.IDLE_SECONDS + 2
+        idle.close()
         trickle = opened[-1]  # still open, sending a header byte a second: cut at the header deadline
         deadline = time.monotonic() + layer.HEADER_SECONDS + 5
         closed = False

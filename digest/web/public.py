@@ -5,7 +5,8 @@ published letters; nothing else (no desk, no outbox, no journal, no subscriber l
 - POST ?t=TOKEN with List-Unsubscribe=One-Click (RFC 8058, as Gmail and Yahoo send it) unsubscribes at once
   and answers 200; the page's button does the same, and offers "Je me suis trompé, me réabonner".
 - A bad token: 400 and a plain page. Any error: a plain page in French, never a traceback.
-Pages are written by Jinja2 with autoescape; addresses are shown and logged masked only.
+Pages are written by Jinja2 with autoescape (digest.web.layer's shell); addresses are shown and logged masked
+only. The guard, headers, limits against slow clients and error pages are digest.web.layer's, shared with the desk.
 """
 
 from __future__ import annotations
