@@ -399,6 +399,9 @@ def test_without_the_login_cookie_every_page_and_action_is_a_french_403(tmp_path
         again = httpx.get(key_url, follow_redirects=False)  # one time: a second visit of the same URL is refused
         assert again.status_code == 403 and "set-cookie" not in again.headers
         assert httpx.get(server.url + "?cle=guessed").status_code == 403
+        # The printed URL opened again in the browser that has the cookie: back to the desk, not refused.
+        reopened = httpx.get(key_url, headers=cookie_for(server.url), follow_redirects=False)
+        assert reopened.status_code == 303 and reopened.headers["location"] == "/"
         assert httpx.get(server.url, cookies={"digest-desk": "guessed"}).status_code == 403
 
 

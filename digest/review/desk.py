@@ -402,6 +402,7 @@ class Running:
 def serve(preview: Preview, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Build, serve until Ctrl-C, then stop cleanly (event streams closed, port released)."""
     sock = bind(host, port)
+    layer.log_to_stderr(LOG)  # refusals (another user without the key, another Host) show in the terminal
     desk = Desk(preview)
     bound = sock.getsockname()[1]
     desk.serve_at(host, bound)

@@ -230,6 +230,8 @@ class Login:
         given = request.query_params.get(SECRET_PARAMETER)
         if given is None:
             return None
+        if self.logged_in(request):  # the printed URL opened again in the same browser: no need for the key
+            return RedirectResponse(request.url.path, status_code=303)
         found = next((s for s in self.secrets if hmac.compare_digest(given, s)), None)
         if found is None:
             return self.refused()

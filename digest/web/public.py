@@ -174,10 +174,12 @@ class Site(StaticFiles):
         return full_path, found
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        """As StaticFiles, but a folder's slash redirect stays on this site: a path, never `//host/...`."""
+        """As StaticFiles, but a folder's slash redirect is relative (its last name and a slash): it stays on this
+        site whatever the path (`//evil.example/..` is not an address) and holds behind a proxy's prefix."""
         response = await super().get_response(path, scope)
         if isinstance(response, RedirectResponse):
-            return RedirectResponse(quote("/" + str(scope["path"]).lstrip("/") + "/"), status_code=307)
+            last = str(scope["path"]).rstrip("/").rsplit("/", 1)[-1]
+            return RedirectResponse(quote(last, safe="") + "/", status_code=307)  # ':' quoted: never a scheme
         return response
 
 
