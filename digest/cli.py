@@ -241,7 +241,8 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
     Every candidate item per section with its actions (exclude, pin, feature, edit, add), the subject,
     preheader and editorial, the letter at desktop and phone widths and in dark mode, the pre-send report and
     a test send. Each change is written to the issue file at once; a change to any input file rebuilds the
-    letter. Nothing is written to the outbox. Ctrl-C stops it.
+    letter. Nothing is written to the outbox. Ctrl-C stops it. It prints (and opens) an address with a one-time
+    key: the desk opens only in the browser that visits it (a cookie), never for another user of the machine.
     """
     from digest.review import check, desk
     from digest.review import preview as review  # the server's modules load only for this command

@@ -6,8 +6,9 @@
 - The French page shell (`page`) and the error pages (`error_handlers`), never a traceback.
 - `Login`: a one-time secret in a printed URL becomes an HttpOnly, SameSite=Strict cookie (as Jupyter does).
 - From digest.web.hosts (light, for the sender too): `is_loopback`, `host_names`, `bind` (a clear error for a
-  busy port). And `Protocol`: uvicorn's HTTP protocol with a deadline
-  for a request's headers and no slot kept by a slow client when a new one comes.
+  busy port).
+- `Protocol` and `serving_options`: uvicorn's HTTP protocol with a deadline for a request's headers, where a slow
+  client keeps no slot when a new one comes, and the limits `digest serve` runs with.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from digest.web.hosts import LOOPBACK, bind, host_names, is_loopback, is_unspecified
+from digest.web.hosts import LOOPBACK as LOOPBACK
+from digest.web.hosts import bind as bind
+from digest.web.hosts import host_names as host_names
+from digest.web.hosts import is_loopback as is_loopback
+from digest.web.hosts import is_unspecified as is_unspecified
 
-__all__ = ["LOOPBACK", "bind", "host_names", "is_loopback", "is_unspecified"]  # and what follows
 # The shell's pages: their own inline style, forms to this site only, never framed.
 SHELL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
                 "base-uri 'none'")

@@ -39,7 +39,7 @@ CONFIG_VARIABLE = "DIGEST_SERVE_CONFIG"  # how `digest serve --workers N` hands 
 SITE_VARIABLE = "DIGEST_SERVE_SITE"
 # What a published site holds (web versions, their text, agenda files, pictures, style, a feed): only these
 # are served, by the resolved file's name, case-folded. A database, a CSV, a backup or a key never is.
-SITE_SUFFIXES = frozenset((".html", ".htm", ".txt", ".ics", ".css", ".xml", ".png", ".jpg", ".jpeg", ".gif",
+SITE_SUFFIXES = frozenset((".html", ".txt", ".ics", ".css", ".xml", ".png", ".jpg", ".jpeg", ".gif",
                            ".webp", ".avif", ".ico"))
 PRIVATE_FOLDERS = ("dry-run", "sends")
 ALLOWED = ("GET", "HEAD", "POST")  # the unsubscribe path's methods
