@@ -403,6 +403,20 @@ def test_without_the_login_cookie_every_page_and_action_is_a_french_403(tmp_path
         reopened = httpx.get(key_url, headers=cookie_for(server.url), follow_redirects=False)
         assert reopened.status_code == 303 and reopened.headers["location"] == "/"
         assert httpx.get(server.url, cookies={"digest-desk": "guessed"}).status_code == 403
+        # The page's script of a desk since restarted (its cookie is of the old session) gets the words as JSON.
+        stale = httpx.post(server.url + "action", data={"op": "exclude"}, cookies={"digest-desk": "old"},
+                           headers={"Accept": "application/json"})
+        assert stale.status_code == 403 and "digest preview" in stale.json()["message"]
+
+
+def test_a_form_over_the_limit_is_refused_unread_with_words_the_page_shows(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        before = issue.read_bytes()
+        status, _, body = request(server.url + "action", {"token": server.desk.token, "op": "words",
+                                                           "editorial": "a" * desk.MAX_FORM_BYTES})
+        assert status == 413 and json.loads(body) == {"ok": False, "message": "Ce site n’accepte pas de tels envois."}
+        assert issue.read_bytes() == before
 
 
 def test_a_test_send_takes_at_most_five_typed_addresses_and_five_sends_a_minute(tmp_path: Path) -> None:

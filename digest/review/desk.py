@@ -313,7 +313,7 @@ class LoggedIn:
         request = Request(scope, receive)
         answer = self.login.visit(request)
         if answer is None and not self.login.logged_in(request):
-            answer = self.login.refused()
+            answer = self.login.refused(request.headers)
         if answer is not None:
             await answer(scope, receive, send)
             return

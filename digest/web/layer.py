@@ -27,7 +27,7 @@ from jinja2 import Environment
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -94,6 +94,15 @@ def page(status: int, heading: str, lines: list[str], title: str, *, button: But
         "cache-control": "no-store", "content-security-policy": SHELL_POLICY, **(headers or {})})
 
 
+def refusal(status: int, heading: str, lines: list[str], title: str, asked: Headers) -> Response:
+    """A refusal: the French page, or for a page's script (Accept: application/json) the same words as JSON,
+    which the desk's script shows as it shows its own refusals."""
+    if "application/json" in asked.get("accept", ""):
+        return JSONResponse({"ok": False, "message": " ".join(lines)}, status_code=status,
+                            headers={"cache-control": "no-store"})
+    return page(status, heading, lines, title)
+
+
 def error_page(status: int, title: str, headers: dict[str, str] | None = None) -> HTMLResponse:
     """The plain French page for an HTTP error status."""
     heading, line = ERRORS.get(status, ERRORS[400])
@@ -156,17 +165,19 @@ class Guard:
         """The answer to a request refused before the app sees it, else None."""
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > self.max_body:
-            return error_page(413, self.title)
+            heading, line = ERRORS[413]
+            return refusal(413, heading, [line], self.title, headers)
         if self.hosts is None:
             return None
         hosts = self.hosts()
         if headers.get("host", "") not in hosts:
             # A page of another site that made its name point here (DNS rebinding) reads nothing.
-            return page(421, "Adresse non reconnue", [
-                f"Ce serveur ne répond qu’à {', '.join(sorted(hosts))}."], self.title)
+            return refusal(421, "Adresse non reconnue", [
+                f"Ce serveur ne répond qu’à {', '.join(sorted(hosts))}."], self.title, headers)
         origin = headers.get("origin")
         if method not in ("GET", "HEAD") and origin is not None and origin not in {f"http://{h}" for h in hosts}:
-            return page(403, "Requête refusée", ["Requête venue d’une autre page : refusée."], self.title)
+            return refusal(403, "Requête refusée", ["Requête venue d’une autre page : refusée."], self.title,
+                           headers)
         return None
 
     def _secured(self, scope: Scope, send: Send) -> Send:
@@ -238,7 +249,7 @@ class Login:
             return RedirectResponse(request.url.path, status_code=303)
         found = next((s for s in self.secrets if hmac.compare_digest(given, s)), None)
         if found is None:
-            return self.refused()
+            return self.refused(request.headers)
         self.secrets.discard(found)  # one time: a URL seen in a history or a shoulder's glance is spent
         session = secrets.token_urlsafe(32)
         self.sessions.add(session)
@@ -248,13 +259,13 @@ class Login:
         answer.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/")
         return answer
 
-    def refused(self) -> Response:
+    def refused(self, asked: Headers) -> Response:
         """The 403 page for a request without the session cookie: it says how to get one."""
-        return page(403, "Ouvrez l’adresse donnée au lancement", [
+        return refusal(403, "Ouvrez l’adresse donnée au lancement", [
             f"Cette page ne s’ouvre que par l’adresse qu’affiche {self.where} au lancement (elle contient une clé "
             "à usage unique).",
             f"Relancez {self.where} ou ouvrez l’adresse qu’il a affichée ; une adresse déjà utilisée ne sert "
-            "plus : relancez-le pour en avoir une nouvelle."], "")
+            "plus : relancez-le pour en avoir une nouvelle."], "", asked)
 
 
 # --- uvicorn's HTTP protocol with a deadline for headers -------------------------------------------------------
