@@ -77,7 +77,7 @@ def main() -> int:
             "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         with running(make_site(Path(folder))) as (_session, server):
-            page.goto(server.url)
+            page.goto(server.login_url())  # the URL `digest preview` prints, with its one-time key
             page.wait_for_function("() => (window.deskFrames || {})['desktop-frame'] > 0")
             clicks = click_times(page)
             saves = save_times(page, issue)

@@ -26,7 +26,7 @@ from digest.review import (  # noqa: E402
     check,
     cssdata,
 )
-from tests.preview_support import edit, make_site, running  # noqa: E402
+from tests.preview_support import cookie_for, edit, make_site, running  # noqa: E402
 
 RUNS = 7
 REACTION_TARGET = 0.3
@@ -73,7 +73,8 @@ def reaction_seconds() -> list[float]:
         path = make_site(Path(folder))
         template = Path(folder) / "templates" / "letter.mjml.j2"
         with running(path) as (_session, server), \
-                urllib.request.urlopen(server.url + "events", timeout=10) as events:
+                urllib.request.urlopen(urllib.request.Request(server.url + "events", headers=cookie_for(server.url)),
+                                       timeout=10) as events:
             next_build(events)  # the current version, sent at once
             for number in range(5):
                 began = time.perf_counter()

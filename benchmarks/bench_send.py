@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from digest import config  # noqa: E402
 from digest.audience.recipients import Recipient  # noqa: E402
 from digest.cli import main  # noqa: E402
-from digest.delivery import smtp as send  # noqa: E402
+from digest.delivery import smtp  # noqa: E402
 
 COUNT = 10_000
 BUILD_TARGET = 5_000.0
@@ -117,7 +117,7 @@ def people(count: int, prefix: str) -> list[Recipient]:
     return [Recipient(f"{prefix}{i:05d}@example.org", names[i % len(names)]) for i in range(count)]
 
 
-def measure_build(job: send.Job, recipients: list[Recipient]) -> float:
+def measure_build(job: smtp.Job, recipients: list[Recipient]) -> float:
     now = datetime.now(UTC)
     began = time.perf_counter()
     size = 0
@@ -137,10 +137,10 @@ def measure_send(cfg_path: Path, port: int, count: int, chunked: bool, prefix: s
     process.start()
     assert here.recv() == "ready"
     cfg = config.load(cfg_path)
-    job = send.load_job(cfg, DAY, cfg.root / "outbox")
+    job = smtp.load_job(cfg, DAY, cfg.root / "outbox")
     recipients = people(count, prefix)
     began = time.perf_counter()
-    report = send.run_list(job, recipients, send.connection_for(cfg))
+    report = smtp.run_list(job, recipients, smtp.connection_for(cfg))
     seconds = time.perf_counter() - began
     here.send("stop")
     messages, distinct, most = here.recv()
@@ -156,7 +156,7 @@ def main_() -> int:
         port = free_port()
         cfg_path = build(Path(folder), port)
         cfg = config.load(cfg_path)
-        job = send.load_job(cfg, DAY, cfg.root / "outbox")
+        job = smtp.load_job(cfg, DAY, cfg.root / "outbox")
         build_rate = measure_build(job, people(COUNT, "copy"))
         send_rate, once = measure_send(cfg_path, port, COUNT, chunked=True, prefix="user")
         print(f"whole send:   {COUNT} in {COUNT / send_rate:.1f} s = {send_rate:,.0f} messages/s, journal included "

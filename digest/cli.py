@@ -16,12 +16,10 @@ from digest import __version__, config
 from digest.model import Collected
 
 if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar
-
     from digest import letterfolder, pipeline
-    from digest.audience import bounces, subscribers
+    from digest.audience import bounces
     from digest.audience.subscribers import Store
-    from digest.delivery import smtp as send
+    from digest.delivery import smtp
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
 STORE = "\0store"  # what --list stands for when given no file: the subscriber store
@@ -245,7 +243,8 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
     Every candidate item per section with its actions (exclude, pin, feature, edit, add), the subject,
     preheader and editorial, the letter at desktop and phone widths and in dark mode, the pre-send report and
     a test send. Each change is written to the issue file at once; a change to any input file rebuilds the
-    letter. Nothing is written to the outbox. Ctrl-C stops it.
+    letter. Nothing is written to the outbox. Ctrl-C stops it. It prints (and opens) an address with a one-time
+    key: the desk opens only in the browser that visits it (a cookie), never for another user of the machine.
     """
     from digest.review import check, desk
     from digest.review import preview as review  # the server's modules load only for this command
@@ -366,8 +365,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     a crash or a network failure, run the same command again and only those not yet sent get it. Exit codes:
     0 done, 1 some recipients still to send (pending, deferred, unknown, server unreachable), 2 a user's error.
     """
-    from digest.delivery import journal
-    from digest.delivery import smtp as send
+    from digest.delivery import journal, listsend, smtp
 
     if sum(map(bool, (to, list_path, status))) != 1:
         raise click.UsageError("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV] or --status")
@@ -382,12 +380,13 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
         _print_letter_stats(cfg, day)
         return
     _refuse_stale(cfg, chosen, allow_stale)
-    job = send.load_job(cfg, day, outbox, test=bool(to))
+    job = smtp.load_job(cfg, day, outbox, test=bool(to))
     if to:
         _send_test(job, to, dry_run)
     else:
         assert list_path is not None
-        _send_list(job, chosen, None if list_path == STORE else Path(list_path), dry_run, resend_unknown, yes)
+        listsend.send_to_list(job, chosen, None if list_path == STORE else Path(list_path), dry_run,
+                              resend_unknown, yes)
 
 
 def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_ok: bool) -> letterfolder.LetterState:
@@ -412,161 +411,24 @@ def _refuse_stale(cfg: config.Config, letter: letterfolder.LetterState, allow_st
         click.echo(f"warning: used as built although these files changed since: {', '.join(changed)}", err=True)
 
 
-def _send_test(job: send.Job, to: tuple[str, ...], dry_run: bool) -> None:
+def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
     from digest import letterfolder
-    from digest.delivery import personalize
-    from digest.delivery import smtp as send
+    from digest.delivery import listsend, personalize, smtp
 
     recipients = personalize.recipients_of(to)
     if dry_run:
-        paths = send.dry_run(job.personalizer, recipients, job.private / "dry-run")
+        paths = smtp.dry_run(job.personalizer, recipients, job.private / "dry-run")
         click.echo(f"Dry run: {len(paths)} test copies written to {job.private / 'dry-run'}/")
         return
-    connection = send.connection_for(job.cfg)
+    connection = smtp.connection_for(job.cfg)
     click.echo(f"Test send of “[TEST] {job.letter.subject}” to {', '.join(r.email for r in recipients)} "
                f"via {connection.smtp.host}:{connection.smtp.port}")
-    report = send.send_test(job.personalizer, recipients, connection)
-    _print_send(report)
+    report = smtp.send_test(job.personalizer, recipients, connection)
+    listsend.print_report(report)
     if report.sent:
         letterfolder.note(job.cfg, job.letter.date, "tested")
     if report.sent < len(recipients):
         raise SystemExit(1)
-
-
-def _send_list(job: send.Job, letter: letterfolder.LetterState, list_path: Path | None, dry_run: bool,
-               resend_unknown: bool, yes: bool) -> None:
-    from digest.delivery import smtp as send
-
-    chosen = _list_recipients(job.cfg, list_path)
-    found, gone = chosen.found, chosen.gone
-    todo = send.pending_for_dry_run(job.private, found.recipients, resend_unknown)
-    if dry_run:
-        paths = send.dry_run(job.personalizer, todo, job.private / "dry-run")
-        click.echo(f"Dry run: {len(paths)} copies written to {job.private / 'dry-run'}/ (nothing sent)")
-        if len(todo) < len(found.recipients):
-            click.echo(f"  {len(found.recipients) - len(todo)} left out: the journal has them sent, failed or unknown")
-        return
-    connection = send.connection_for(job.cfg)
-    _confirm(letter, len(todo), connection, yes)
-    click.echo(f"Sending “{job.letter.subject}” ({job.letter.date.isoformat()}) via {connection.smtp.host}:"
-               f"{connection.smtp.port} ({connection.smtp.security})"
-               + (f", at most {connection.smtp.rate:g} per second" if connection.smtp.rate else ""))
-    with SendProgress() as progress:
-        report = send.run_list(job, found.recipients, connection, resend_unknown=resend_unknown,
-                               on_progress=progress, gone=gone)
-    if report.left:
-        click.echo(f"{len(report.left)} left the list while the send ran and were not sent to.")
-    if report.letter_changed and report.already_sent:
-        click.echo(f"warning: the letter was built again since this issue's send began: {report.already_sent} "
-                   "subscriber(s) have the earlier version, the others get this one", err=True)
-    if report.unknown_before:
-        click.echo(f"{len(report.unknown_before)} recipient(s) of an earlier run have an unknown outcome "
-                   "(the run stopped during their transaction) and were "
-                   + ("sent again." if resend_unknown else "not sent again; --resend-unknown sends to them:"))
-        if not resend_unknown:
-            for address in report.unknown_before:
-                click.echo(f"  unknown  {address}")
-    _print_send(report)
-    click.echo(f"Journal: {job.private / 'send-journal.sqlite'} (digest send --status)")
-    _exit_while_sending(job)
-
-
-# The answers to `Envoyer à N abonnés ? [o/N]` that send (any case, spaces around ignored): French or English,
-# since a French team may type either; anything else, the empty default included, sends nothing.
-YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})
-
-
-def _confirm(letter: letterfolder.LetterState, count: int, connection: send.Connection, yes: bool) -> None:
-    """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
-    from digest.errors import DigestError
-
-    click.echo(f"  subject:  {letter.subject}\n  from:     {letter.sender}\n"
-               f"  built:    {letter.built.astimezone():%Y-%m-%d %H:%M}\n"
-               f"  to:       {count} subscriber(s) not yet sent to, via {connection.smtp.host}:{connection.smtp.port}")
-    if yes or not count:
-        return
-    if not sys.stdin.isatty():
-        raise DigestError("a list send asks before it starts and there is no terminal to ask: add --yes to send "
-                          "from a script. Nothing sent.")
-    answer = click.prompt(f"Envoyer à {count} abonnés ? [o/N]", default="", show_default=False, prompt_suffix=" ")
-    if answer.strip().lower() not in YES_ANSWERS:
-        click.echo("Nothing sent.")
-        raise SystemExit(1)
-
-
-def _exit_while_sending(job: send.Job) -> None:
-    """Exit 1 while anyone of the journal is still pending, deferred or unknown: the letter is still sending."""
-    from digest import letterfolder
-    from digest.delivery import journal
-
-    found = journal.status(job.private)
-    left = sum(found[0][s] for s in letterfolder.STILL_TO_SEND) if found else 0
-    if left:
-        click.echo(f"{left} subscriber(s) still pending, deferred or unknown: the send of "
-                   f"{job.letter.date.isoformat()} is not complete (run it again; see digest send --status)")
-        raise SystemExit(1)
-
-
-def _list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.SendList:
-    """Who a list send goes to, said: the list read, its invalid rows, those the store keeps out."""
-    from digest.audience import subscribers
-
-    chosen = subscribers.send_list(cfg.subscribers_path, list_path)
-    found = chosen.found
-    if chosen.from_store:
-        click.echo(f"{found.path}: {len(found.recipients)} subscribed addresses to send to")
-    else:
-        click.echo(f"{list_path}: {len(found.recipients) + chosen.left_out} to send to, {found.unsubscribed} "
-                   f"unsubscribed, {len(found.invalid)} invalid, {found.duplicates} duplicate(s) left out")
-    for rejected in found.invalid:
-        click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: {rejected.reason}",
-                   err=True)
-    if chosen.left_out:
-        click.echo(f"  {chosen.left_out} left out: unsubscribed, bounced or complained in {cfg.subscribers_path}")
-    return chosen
-
-
-class SendProgress:
-    """A progress bar with the rate and the time left, on a terminal only."""
-
-    def __init__(self) -> None:
-        self.bar: ProgressBar[Any] | None = None
-        self.started = 0.0
-        self.done = 0
-
-    def __enter__(self) -> SendProgress:
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        import time
-
-        if not sys.stderr.isatty() or not total:
-            return
-        if self.bar is None:
-            self.started = time.monotonic()
-            self.bar = click.progressbar(length=total, label="Sending", show_eta=True, show_pos=True,
-                                         file=sys.stderr, item_show_func=lambda rate: rate)
-            self.bar.__enter__()
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        self.bar.update(done - self.done, f"{done / elapsed:.0f} msg/s")
-        self.done = done
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
-def _print_send(report: send.SendReport) -> None:
-    rate = report.attempted / report.seconds if report.seconds else 0.0
-    click.echo(f"Sent {report.sent} in {report.seconds:.1f} s ({rate:.0f} per second)"
-               + (f"; {report.already_sent} had it already" if report.already_sent else "")
-               + f"; failed {len(report.failed)}, deferred {len(report.deferred)}, unknown {len(report.unknown)}")
-    for address, outcome in report.failed:
-        click.echo(f"  failed    {address}: {outcome.code} {outcome.response}")
-    for address, outcome in report.deferred:
-        click.echo(f"  deferred  {address}: {outcome.code} {outcome.response} (the next run tries again)")
-    for address in report.unknown:
-        click.echo(f"  unknown   {address}: the connection was lost during its transaction")
 
 
 def _print_status(folder: Path, day: date) -> None:
@@ -817,6 +679,7 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     from digest.web import public
 
     public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    public.check_port(host, port)  # a busy port: one clear line, exit 2
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}; put the site's web server in front (see the README)", err=True)
     click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")

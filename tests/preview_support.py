@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from digest.review import desk, preview
+from digest.web import layer
 from tests.conftest import ROOT, SAMPLES
 
 
@@ -26,15 +29,36 @@ def make_site(folder: Path) -> Path:
     return path
 
 
+COOKIES: dict[str, str] = {}  # each running desk's base URL: the Cookie header its login gave
+
+
+def login(server: desk.Running) -> str:
+    """Open the URL with the one-time key as a browser does; the Cookie header the desk set, checked."""
+    answer = httpx.get(server.login_url(), follow_redirects=False, timeout=10)
+    assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
+    set_cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie and "Path=/" in set_cookie, set_cookie
+    return f"{layer.COOKIE}={answer.cookies[layer.COOKIE]}"
+
+
+def cookie_for(url: str) -> dict[str, str]:
+    """The Cookie header of the running desk `url` belongs to (none for another URL)."""
+    return next(({"Cookie": c} for base, c in COOKIES.items() if url.startswith(base)), {})
+
+
 @contextmanager
-def running(config_path: Path) -> Iterator[tuple[preview.Preview, desk.Running]]:
-    """The desk for `config_path` served on a free port of 127.0.0.1, stopped afterwards."""
+def running(config_path: Path, *, logged_in: bool = True) -> Iterator[tuple[preview.Preview, desk.Running]]:
+    """The desk for `config_path` served on a free port of 127.0.0.1 (logged in, as its user is, unless told),
+    stopped afterwards."""
     session = preview.Preview(config_path, outbox=config_path.parent / "outbox")
     server = desk.Running(session).start()
     session.start_watching(timeout=30)
+    if logged_in:
+        COOKIES[server.url] = login(server)
     try:
         yield session, server
     finally:
+        COOKIES.pop(server.url, None)
         server.stop()
         session.stop()
 

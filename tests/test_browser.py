@@ -62,6 +62,12 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def open_desk(page: Any, server: desk.Running) -> None:
+    """Open the desk as its user does: the URL `digest preview` prints, with its one-time key."""
+    page.goto(server.login_url())
+    assert page.url == server.url  # redirected to the plain URL: the key leaves the address bar
+
+
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))
@@ -87,7 +93,7 @@ def test_missing_chromium_fails_on_ci_and_skips_elsewhere_saying_how_to_install(
 def test_the_page_loads_and_every_frame_shows_the_letter(page: Any, shared_preview: desk.Running) -> None:
     from playwright.sync_api import expect
 
-    page.goto(shared_preview.url)
+    open_desk(page, shared_preview)
     expect(page).to_have_title("Rédaction · La Lettre de CUF – novembre 2025")
     for frame_id in ("desktop-frame", "phone-frame", "dark-frame"):
         expect(frame(page, frame_id)).to_contain_text("La Lettre de CUF")
@@ -107,7 +113,7 @@ def test_the_phone_frame_has_no_horizontal_scroll(page: Any, shared_preview: des
                                                   width: int) -> None:
     from playwright.sync_api import expect
 
-    page.goto(shared_preview.url)
+    open_desk(page, shared_preview)
     page.click(f"button[data-width='{width}']")
     phone = page.locator("#phone-frame")
     expect(phone).to_have_attribute("width", str(width))
@@ -127,7 +133,7 @@ def test_editing_a_template_updates_the_open_page_then_an_error_keeps_the_letter
 
     template = tmp_path / "templates" / "letter.mjml.j2"
     with running(make_site(tmp_path)) as (_session, server):
-        page.goto(server.url)
+        open_desk(page, server)
         expect(frame(page, "desktop-frame")).to_contain_text(FIRST_ITEM)
         edit(template, TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</h1>")
         # No page.reload(): the server-sent event must make the page reload by itself.
@@ -255,7 +261,7 @@ def test_exclude_and_reinstate_an_item(page: Any, desk_site: tuple[Path, desk.Ru
     from playwright.sync_api import expect
 
     issue, server = desk_site
-    page.goto(server.url)
+    open_desk(page, server)
     expect(frame(page, "desktop-frame")).to_contain_text(SENEGAL_TITLE)
     card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure").click()
     wait_file(page, issue, lambda d: d.get("exclude") == [SENEGAL])
@@ -272,7 +278,7 @@ def test_pin_reorder_pins_and_feature(page: Any, desk_site: tuple[Path, desk.Run
     from playwright.sync_api import expect
 
     issue, server = desk_site
-    page.goto(server.url)
+    open_desk(page, server)
     card(page, SENEGAL_TITLE).get_by_role("button", name="Épingler").click()
     wait_file(page, issue, lambda d: d["pin"] == [VIETNAM, SENEGAL])
     card(page, SENEGAL_TITLE).get_by_role("button", name="Monter").click()
@@ -293,7 +299,7 @@ def test_edit_an_item_and_add_one_by_hand(page: Any, desk_site: tuple[Path, desk
     from playwright.sync_api import expect
 
     issue, server = desk_site
-    page.goto(server.url)
+    open_desk(page, server)
     item = card(page, SENEGAL_TITLE)
     item.get_by_role("button", name="Modifier").click()
     item.get_by_label("Titre").fill("Sénégal : un titre plus court")
@@ -323,7 +329,7 @@ def test_the_words_of_the_letter_and_the_section_order(page: Any, desk_site: tup
     from playwright.sync_api import expect
 
     issue, server = desk_site
-    page.goto(server.url)
+    open_desk(page, server)
     subject = "La Lettre de CUF – novembre 2025 : solidarité avec le Vietnam et les collectivités"
     page.get_by_label("Objet", exact=True).fill(subject)
     expect(page.locator(".inbox.desktop .subject")).to_have_text(subject)  # live, before any save
@@ -354,7 +360,7 @@ def test_a_hand_edit_shows_and_a_change_on_the_older_version_is_refused(
     from playwright.sync_api import expect
 
     issue, server = desk_site
-    page.goto(server.url)
+    open_desk(page, server)
     old = page.evaluate("document.body.dataset.issueVersion")
     edit(issue, "# subject = ", 'subject = "Écrit à la main"\n# ')
     expect(page.get_by_label("Objet", exact=True)).to_have_value("Écrit à la main", timeout=WAIT_MS)  # the page follows
@@ -378,7 +384,7 @@ def test_the_letter_frame_is_sandboxed_and_runs_no_script(page: Any, tmp_path: P
     edit(tmp_path / "templates" / "letter.mjml.j2", body, body + "<mj-raw><script>document.body.dataset.ran = 'yes';"
          "parent.document.title = 'pwned';</script></mj-raw>")
     with running(path) as (_session, server):
-        page.goto(server.url)
+        open_desk(page, server)
         expect(frame(page, "desktop-frame")).to_contain_text(FIRST_ITEM)
         assert "<script>" in page.evaluate("document.querySelector('#desktop-frame').contentDocument"
                                            ".documentElement.outerHTML")
@@ -421,7 +427,7 @@ def test_send_me_a_test_from_the_page(page: Any, tmp_path: Path, monkeypatch: py
         path.write_text(path.read_text(encoding="utf-8") + f'\n[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\n'
                         'security = "none"\n\n[preview]\ntest_to = ["redaction@example.org"]\n', encoding="utf-8")
         with running(path) as (_session, server):
-            page.goto(server.url)
+            open_desk(page, server)
             expect(page.get_by_label("Adresses")).to_have_value("redaction@example.org")
             page.get_by_role("button", name="M'envoyer un test").click()
             expect(page.locator("#test-result")).to_contain_text("Test envoyé à redaction@example.org",
@@ -432,3 +438,23 @@ def test_send_me_a_test_from_the_page(page: Any, tmp_path: Path, monkeypatch: py
             page.get_by_role("button", name="M'envoyer un test").click()
             expect(page.locator("#test-result")).to_contain_text("Test non envoyé", timeout=WAIT_MS)
             assert len(sink.recorder.received) == 1
+
+
+def test_the_desk_opens_by_the_printed_url_and_its_cookie_is_out_of_scripts_reach(
+        browser: Any, page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    _issue, server = desk_site
+    stranger = browser.new_context()
+    stranger.route("**/*", lambda route: route.continue_()
+                   if route.request.url.startswith("http://127.0.0.1") else route.abort())
+    try:
+        other = stranger.new_page()
+        response = other.goto(server.url)  # another user of the machine, without the URL
+        assert response.status == 403 and "digest preview" in other.content() and "Exclure" not in other.content()
+    finally:
+        stranger.close()
+    open_desk(page, server)
+    assert page.get_by_role("button", name="Exclure").first.is_visible()
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: no script of the page reads it
+    assert "cle=" not in page.content()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "digest-desk")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -25,13 +26,13 @@ from digest.cli import main
 from digest.errors import DigestError
 from digest.review import desk, preview
 from tests.conftest import LETTER_DATE, ROOT
-from tests.preview_support import edit, make_site, running, with_issue
+from tests.preview_support import cookie_for, edit, make_site, running, with_issue
 
 TITLE_LINE = "{{ letter.title }}</h1>"
 
 
 def get(url: str) -> tuple[int, str, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=cookie_for(url)), timeout=5) as response:
         return response.status, response.headers["Content-Type"], response.read().decode("utf-8")
 
 
@@ -71,7 +72,8 @@ def test_routes_serve_the_page_the_letter_its_variants_and_the_report(tmp_path: 
 
 def test_a_template_change_rebuilds_and_is_announced_on_the_event_stream(tmp_path: Path) -> None:
     path = make_site(tmp_path)
-    with running(path) as (_session, server), urllib.request.urlopen(server.url + "events", timeout=5) as events:
+    with running(path) as (_session, server), urllib.request.urlopen(urllib.request.Request(
+            server.url + "events", headers=cookie_for(server.url)), timeout=5) as events:
         assert events.readline() == b"event: build\n"
         assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 1, "ok": True}
         events.readline()
@@ -172,8 +174,12 @@ def test_ctrl_c_stops_the_preview_cleanly(tmp_path: Path) -> None:
         line = process.stdout.readline()
         assert line, "".join(lines)
         lines.append(line)
-    url = next(word for word in "".join(lines).split() if word.startswith("http://127.0.0.1:"))
-    events = urllib.request.urlopen(url + "events", timeout=5)  # an open stream must not block the stop
+    printed = next(word for word in "".join(lines).split() if word.startswith("http://127.0.0.1:"))
+    url, _, key = printed.partition("?")
+    assert key.startswith("cle=")  # the URL to open carries the one-time key
+    visit = httpx.get(printed, follow_redirects=False, timeout=5)
+    cookie = {"Cookie": f"digest-desk={visit.cookies['digest-desk']}"}
+    events = urllib.request.urlopen(urllib.request.Request(url + "events", headers=cookie), timeout=5)
     assert events.readline() == b"event: build\n"
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=10)
@@ -215,7 +221,8 @@ def request(url: str, data: dict[str, str] | None = None, headers: dict[str, str
             ) -> tuple[int, dict[str, str], str]:
     """A GET (or a POST of `data` as a form) with these headers; status, headers and body, errors included."""
     body = urllib.parse.urlencode(data).encode() if data is not None else None
-    sent = urllib.request.Request(url, data=body, headers={"Accept": "application/json", **(headers or {})})
+    sent = urllib.request.Request(url, data=body, headers={"Accept": "application/json", **cookie_for(url),
+                                                           **(headers or {})})
     try:
         with urllib.request.urlopen(sent, timeout=10) as response:
             return response.status, dict(response.headers), response.read().decode("utf-8")
@@ -265,7 +272,7 @@ def test_a_change_without_the_session_token_or_from_another_origin_is_refused(tm
         assert request(server.url + "action", {**change, "token": "guessed"})[0] == 403
         status, _, body = request(server.url + "action", {**change, "token": server.desk.token},
                                   headers={"Origin": "http://evil.example"})
-        assert status == 403 and "autre page" in json.loads(body)["message"]
+        assert status == 403 and "autre page" in body
         assert issue.read_bytes() == before
 
 
@@ -365,3 +372,73 @@ def test_a_control_character_typed_in_the_edito_is_removed_and_the_letter_still_
         assert "Bonjour à tous" in (session.snapshot.html or "")
         assert "removed 2 characters an e-mail cannot carry" in json.dumps(state, ensure_ascii=False)
     assert "Bonjour" in issue.read_text(encoding="utf-8")
+
+
+# --- the desk opens for the one who started it ---------------------------------------------------------------
+
+CLIENT = """
+import json, sys, urllib.error, urllib.request
+base, answers = sys.argv[1], []
+for path, data in (("", None), ("state", None), ("letter.html", None), ("report.json", None),
+                   ("action", b"op=exclude&name=x"), ("test-send", b"to=someone%40example.org")):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(base + path, data=data), timeout=10) as answer:
+            answers.append([answer.status, answer.read().decode()])
+    except urllib.error.HTTPError as refused:
+        answers.append([refused.code, refused.read().decode()])
+print(json.dumps(answers))
+"""
+
+
+def test_without_the_login_cookie_every_page_and_action_is_a_french_403(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        before = issue.read_bytes()
+        # Another local user: another process, no cookie, the plain URL (as `ss -tlnp` or a guess shows it).
+        other = subprocess.run([sys.executable, "-c", CLIENT, server.url], capture_output=True, text=True,
+                               timeout=60, check=True).stdout
+        answers = json.loads(other)
+        assert [status for status, _ in answers] == [403] * 6, other
+        assert all("Ouvrez l’adresse donnée au lancement" in body for _, body in answers)
+        assert "digest preview" in other and "Lettre de CUF" not in other and server.desk.token not in other
+        assert issue.read_bytes() == before
+        # The page its user gets carries no login key: the key is spent, and the page's token is not a key.
+        status, _, page = request(server.url)
+        assert status == 200 and "cle=" not in page
+        key_url = server.login_url()
+        assert httpx.get(key_url, follow_redirects=False).status_code == 303
+        again = httpx.get(key_url, follow_redirects=False)  # one time: a second visit of the same URL is refused
+        assert again.status_code == 403 and "set-cookie" not in again.headers
+        assert httpx.get(server.url + "?cle=guessed").status_code == 403
+        # The printed URL opened again in the browser that has the cookie: back to the desk, not refused.
+        reopened = httpx.get(key_url, headers=cookie_for(server.url), follow_redirects=False)
+        assert reopened.status_code == 303 and reopened.headers["location"] == "/"
+        assert httpx.get(server.url, cookies={"digest-desk": "guessed"}).status_code == 403
+        # The page's script of a desk since restarted (its cookie is of the old session) gets the words as JSON.
+        stale = httpx.post(server.url + "action", data={"op": "exclude"}, cookies={"digest-desk": "old"},
+                           headers={"Accept": "application/json"})
+        assert stale.status_code == 403 and "digest preview" in stale.json()["message"]
+
+
+def test_a_form_over_the_limit_is_refused_unread_with_words_the_page_shows(tmp_path: Path) -> None:
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (_session, server):
+        before = issue.read_bytes()
+        status, _, body = request(server.url + "action", {"token": server.desk.token, "op": "words",
+                                                           "editorial": "a" * desk.MAX_FORM_BYTES})
+        assert status == 413 and json.loads(body) == {"ok": False, "message": "Ce site n’accepte pas de tels envois."}
+        assert issue.read_bytes() == before
+
+
+def test_a_test_send_takes_at_most_five_typed_addresses_and_five_sends_a_minute(tmp_path: Path) -> None:
+    with running(make_site(tmp_path)) as (_session, server):
+        def send(to: str) -> str:
+            _status, _, body = request(server.url + "test-send", {"token": server.desk.token, "to": to})
+            return str(json.loads(body)["message"])
+
+        six = ", ".join(f"r{n}@example.org" for n in range(6))
+        assert send(six) == "Test non envoyé : 5 adresses au plus par envoi de test (6 indiquées)."
+        # No SMTP server listens for this configuration: each try fails, and each counts toward the limit.
+        answers = [send("r@example.org") for _ in range(6)]
+        assert all("par minute" not in a for a in answers[:5]), answers
+        assert answers[5].startswith("Test non envoyé : 5 envois de test par minute au plus"), answers

@@ -16,7 +16,7 @@ import pytest
 
 from digest import config
 from digest.audience.recipients import Recipient
-from digest.delivery import smtp as send
+from digest.delivery import smtp
 from digest.delivery.journal import Journal
 from digest.delivery.personalize import check_token
 from tests.conftest import LETTER_DATE, ROOT
@@ -115,16 +115,16 @@ def test_a_server_gone_after_fifty_then_a_rerun_completes_exactly_once(tmp_path:
         cfg_path = setup(tmp_path, built, sink.port)
         cfg = config.load(cfg_path)
         people = [Recipient(f"user{i:03d}@example.org") for i in range(120)]
-        job = send.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
+        job = smtp.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
         assert cfg.smtp is not None
-        with pytest.raises(send.SendError, match="run the same command again"):
-            send.run_list(job, people, send.Connection(cfg.smtp, None, backoff=(0.01, 0.01), sleep=time.sleep))
+        with pytest.raises(smtp.SendError, match="run the same command again"):
+            smtp.run_list(job, people, smtp.Connection(cfg.smtp, None, backoff=(0.01, 0.01), sleep=time.sleep))
         assert len(recorder.received) == 50
         rows = journal_rows(tmp_path)
         assert sum(state == "sent" for state, *_ in rows.values()) == 50
         assert sum(state == "pending" for state, *_ in rows.values()) == 70
         recorder.refusing = False  # the server is back
-        report = send.run_list(job, people, send.Connection(cfg.smtp, None))
+        report = smtp.run_list(job, people, smtp.Connection(cfg.smtp, None))
         assert report.sent == 70 and report.already_sent == 50
     counts = recorder.counts()
     assert len(counts) == 120 and set(counts.values()) == {1}
@@ -258,9 +258,9 @@ def test_an_unreachable_server_leaves_everyone_pending(tmp_path: Path, built: Pa
     cfg_path = setup(tmp_path, built, free_port())
     cfg = config.load(cfg_path)
     assert cfg.smtp is not None
-    job = send.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
-    with pytest.raises(send.SendError, match="cannot reach the SMTP server"):
-        send.run_list(job, [Recipient("a@example.org")], send.Connection(cfg.smtp, None, backoff=(0.01,)))
+    job = smtp.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
+    with pytest.raises(smtp.SendError, match="cannot reach the SMTP server"):
+        smtp.run_list(job, [Recipient("a@example.org")], smtp.Connection(cfg.smtp, None, backoff=(0.01,)))
     assert journal_rows(tmp_path) == {"a@example.org": ("pending", 0, None, None)}
 
 

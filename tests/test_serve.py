@@ -8,6 +8,7 @@ import hmac
 import html
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -21,9 +22,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from digest.audience.subscribers import Store
+from digest.audience.subscribers import Store, mask
 from digest.cli import main
 from digest.delivery import personalize
+from digest.web import layer
 from tests.conftest import LETTER_DATE
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, config_text
 from tests.smtp_sink import free_port
@@ -74,27 +76,41 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with Store(root / "subscribers.sqlite") as store:
         store.add(ADDRESS, "Anne")
         store.add("bob@example.org", "Bob")
+    private = {"copy.SQLITE": b"SQLite format 3", "Abonnes.CSV": b"email", "x.sqlite-journal": b"journal",
+               "subscribers.sqlite.bak": b"SQLite format 3", "secret.env": b"SECRET=1", "Sends/a.txt": b"sent"}
+    for name, content in private.items():
+        (site / name).parent.mkdir(exist_ok=True)
+        (site / name).write_bytes(content)
+    (site / "lettre.html").symlink_to(root / "subscribers.sqlite")  # a link out of the folder, to the store
+    (site / "copie.html").symlink_to(site / "copy.SQLITE")  # a link inside it, named as a page
+    for name in ("logo.PNG", "style.css", "feed.xml", "texte.txt", "x:y/index.html", "index.html"):
+        (site / name).parent.mkdir(exist_ok=True)
+        (site / name).write_bytes(b"published")
+    process, url, log = start(root, ["--site", str(site)])
+    yield Server(url, root, log)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def start(root: Path, options: list[str]) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`digest serve` on a free port of 127.0.0.1 for root/sources.toml, once it answers; its log file."""
     port = free_port()
     log = root / "serve.log"
     env = {**os.environ, "DIGEST_SECRET": SECRET}
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(root / "sources.toml"),
-                                    "--port", str(port), "--site", str(site)], stdout=out, stderr=subprocess.STDOUT,
-                                   env=env)
+                                    "--port", str(port), *options], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
             httpx.get(url + "/", timeout=1)
-            break
+            return process, url, log
         except httpx.TransportError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise AssertionError(log.read_text()) from None
             time.sleep(0.1)
-    yield Server(url, root, log)
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def test_a_get_shows_a_french_page_with_a_button_and_changes_nothing(server: Server) -> None:
@@ -273,18 +289,43 @@ def test_the_published_letters_are_served_and_nothing_private(server: Server) ->
     assert ics.status_code == 200 and ics.text.startswith("BEGIN:VCALENDAR")
     for path in ("/.env", f"/{DAY}/send-journal.sqlite", "/abonnes.csv", f"/{DAY}/dry-run/00001-anne@example.org.eml",
                  "/subscribers.sqlite", "/sources.toml", "/../sources.toml",
-                 "/%2e%2e/sources.toml", "/nothing-here"):
+                 "/%2e%2e/sources.toml", "/nothing-here", "/copy.SQLITE", "/Abonnes.CSV", "/x.sqlite-journal",
+                 "/subscribers.sqlite.bak", "/secret.env", "/Sends/a.txt", "/lettre.html", "/copie.html"):
         answer = httpx.get(server.url + path)
         assert answer.status_code == 404, f"{path}: {answer.status_code}"
         assert "Page introuvable" in answer.text
     assert httpx.get(f"{server.url}/{DAY}/").text == "<h1>La lettre</h1>"  # a folder's index.html
     listing = httpx.get(f"{server.url}/{DAY}/agenda/")
     assert listing.status_code == 404  # no index.html in a folder: no listing either
+    for name in ("logo.PNG", "style.css", "feed.xml", "texte.txt"):  # what a site holds, whatever the case
+        assert httpx.get(f"{server.url}/{name}").status_code == 200, name
 
 
-def test_other_methods_are_refused_with_a_plain_page(server: Server) -> None:
+def test_other_methods_are_refused_with_a_plain_page_naming_the_allowed_ones(server: Server) -> None:
     answer = httpx.request("DELETE", server.url + server.link())
     assert answer.status_code == 405 and "Traceback" not in answer.text and server.status() == "subscribed"
+    assert set(answer.headers["allow"].split(", ")) >= {"GET", "POST"}
+    site = httpx.request("PUT", f"{server.url}/{DAY}/index.html", content=b"x")
+    assert site.status_code == 405 and site.headers["allow"] == "GET, HEAD" and "Méthode non permise" in site.text
+
+
+def raw_get(url: str, target: str) -> bytes:
+    """The raw answer to `GET target` sent as is (a client library would tidy the path first)."""
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=5) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {parsed.netloc}\r\nConnection: close\r\n\r\n".encode())
+        return b"".join(iter(lambda: sock.recv(4096), b""))
+
+
+def test_a_folders_slash_redirect_stays_on_the_site(server: Server) -> None:
+    answer = raw_get(server.url, f"/{DAY}")
+    assert answer.startswith(b"HTTP/1.1 307") and f"\r\nlocation: {DAY}/\r\n".encode() in answer  # relative
+    for target in ("//evil.example/..", "//evil.example/%2e%2e", "/\\evil.example/..", "/x:y"):
+        answer = raw_get(server.url, target)
+        location = next((line for line in answer.split(b"\r\n") if line.lower().startswith(b"location:")), b"")
+        value = location.partition(b":")[2].strip()
+        assert value and not value.startswith((b"/", b"\\")) and b"//" not in value and b":" not in value, answer
+        assert b"evil.example" not in value
 
 
 def test_every_answer_carries_the_security_headers(server: Server) -> None:
@@ -298,13 +339,80 @@ def test_every_answer_carries_the_security_headers(server: Server) -> None:
     assert httpx.get(server.url + server.link()).headers["cache-control"] == "no-store"
 
 
-def test_the_log_never_shows_an_address_or_a_token(server: Server) -> None:
+def test_the_log_has_a_line_per_unsubscribe_and_refusal_and_never_an_address_or_a_token(server: Server) -> None:
     httpx.post(server.url + server.link("bob@example.org"), content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    httpx.post(server.url + PATH + "?t=forged", content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
     time.sleep(0.3)
     log = server.log.read_text(encoding="utf-8", errors="replace")
     token = personalize.make_token(SECRET.encode(), ADDRESS, LIST)
     assert "Uvicorn running" in log
     assert ADDRESS.lower() not in log.lower() and "bob@example.org" not in log and token[:20] not in log
+    assert f"digest.serve INFO unsubscribed {mask('bob@example.org')} (one-click (RFC 8058))" in log
+    assert f"digest.serve WARNING refused POST {PATH}: 400" in log and "forged" not in log
+
+
+def test_headers_still_incomplete_after_16_kb_are_refused(server: Server) -> None:
+    parsed = urlparse(server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * (layer.MAX_HEADER_BYTES + 1024))
+        answer = sock.recv(4096)  # no blank line yet: the server would otherwise keep buffering
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+
+
+def test_a_busy_port_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+                               "--port", str(port)], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "DIGEST_SECRET": SECRET})
+    assert done.returncode == 2, done
+    assert done.stdout == "" and "Serving" not in done.stderr and "Errno" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; pass another --port (0 picks a free one)"]
+
+
+def test_half_open_connections_do_not_hold_every_slot_and_slow_headers_are_cut(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        store.add(ADDRESS)
+    process, url, _log = start(tmp_path, [])
+    parsed = urlparse(url)
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(layer.MAX_IN_FLIGHT + 44):  # more than every slot, each half a request (slowloris)
+            sock = socket.create_connection((parsed.hostname, parsed.port), timeout=5)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            opened.append(sock)
+        began = time.monotonic()
+        answer = httpx.get(url + Server(url, tmp_path, _log).link(), timeout=5)
+        assert answer.status_code == 200 and time.monotonic() - began < 3  # at once, not a 503
+        idle = socket.create_connection((parsed.hostname, parsed.port), timeout=layer.IDLE_SECONDS + 3)
+        idle.sendall(f"GET / HTTP/1.1\r\nHost: {parsed.netloc}\r\n\r\n".encode())
+        answered = b"".join(iter(lambda: idle.recv(65536), b""))  # read until the server closes it
+        assert answered.startswith(b"HTTP/1.1 404")  # answered, then kept alive and idle: closed in time
+        assert layer.IDLE_SECONDS - 1 < time.monotonic() - began < layer.IDLE_SECONDS + 2
+        idle.close()
+        trickle = opened[-1]  # still open, sending a header byte a second: cut at the header deadline
+        deadline = time.monotonic() + layer.HEADER_SECONDS + 5
+        closed = False
+        while not closed and time.monotonic() < deadline:
+            try:
+                trickle.sendall(b"X")
+                trickle.settimeout(1)
+                closed = trickle.recv(1024) == b""
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+        assert closed and time.monotonic() - began > layer.HEADER_SECONDS - 2
+    finally:
+        for sock in opened:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_several_workers_answer_and_share_the_store(tmp_path: Path) -> None:

@@ -453,7 +453,7 @@ class SendList:
     gone: Callable[[], set[str]] | None = None
 
 
-def send_list(store_path: Path, csv_path: Path | None) -> SendList:
+def recipients_for_list(store_path: Path, csv_path: Path | None) -> SendList:
     """The recipients of a list send: the CSV's, else the store's; whatever the list, the store has the last word."""
     if csv_path is None:
         if not store_path.is_file():

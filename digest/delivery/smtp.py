@@ -3,7 +3,6 @@ the configured rate; every transaction journalled before and after, so each reci
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import smtplib
@@ -24,6 +23,7 @@ from digest.delivery.personalize import Personalizer
 from digest.errors import DigestError, SendError
 from digest.files import PRIVATE, private_folder, safe_name, write_atomic
 from digest.letterfolder import BuiltLetter, read_built
+from digest.web.hosts import is_loopback
 
 ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times in one run
 # Seconds before each new attempt to connect when the server drops or refuses the connection: at once first
@@ -102,17 +102,10 @@ def smtp_settings(cfg: Config) -> tuple[SmtpConfig, str | None]:
         if not password:
             raise DigestError(f"[smtp] username is set but the environment variable {smtp.password_env} is empty; "
                               f"export {smtp.password_env}=... before sending")
-        if smtp.security == "none" and not _loopback(smtp.host):
+        if smtp.security == "none" and not is_loopback(smtp.host):
             raise DigestError(f"[smtp] security = \"none\" would send the password to {smtp.host} in clear; "
                               "use \"starttls\" or \"ssl\"")
     return smtp, password
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Prepared:

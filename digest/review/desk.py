@@ -2,8 +2,10 @@
 
 The page lists every candidate item with its actions, the subject, preheader, editorial and section order; each
 change is written at once to issues/<YYYY-MM>.toml (digest.edit.issueedit) and the letter beside it rebuilds.
-Served by uvicorn on loopback; safe on a shared machine: only requests whose Host is the address served are
-answered (DNS rebinding), every change carries the session's token, the page sends a Content-Security-Policy
+Served by uvicorn on loopback; safe on a shared machine (digest.web.layer): the desk opens only for the one who
+started it (the URL `digest preview` prints carries a one-time key that becomes an HttpOnly, SameSite=Strict
+cookie; without it every page is a 403), only requests whose Host is the address served are answered (DNS
+rebinding), every change carries the page's token and no other origin, the page sends a Content-Security-Policy
 and X-Frame-Options, and the letter shows in a sandboxed frame whose own policy forbids scripts.
 """
 
@@ -11,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
+import logging
 import secrets
-import socket
 import tempfile
 import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,20 +29,20 @@ import anyio.to_thread
 import click
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest import letterfolder
 from digest.config import Config
 from digest.edit import issueedit
-from digest.errors import DigestError
 from digest.review import deskview
 from digest.review.preview import Preview, Snapshot, dark
+from digest.web import layer
 
-LOOPBACK = "127.0.0.1"
+LOG = logging.getLogger("digest.preview")
+LOOPBACK = layer.LOOPBACK
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then, so browsers keep the stream open
 MAX_FORM_BYTES = 256 * 1024  # an editorial is a few KB: anything larger is refused unread
 MAX_FIELDS = 64  # the largest form (Ajouter un article) has a dozen fields
@@ -49,6 +52,8 @@ PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src
 LETTER_POLICY = ("default-src 'none'; img-src https: http: data: cid:; style-src 'unsafe-inline'; "
                  "font-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 TEXT_TYPES = {"letter.html": "text/html", "letter-dark.html": "text/html", "letter.txt": "text/plain"}
+MAX_TEST_ADDRESSES = 5  # typed addresses a test send takes: a test, not a way to mail strangers
+TESTS_PER_MINUTE = 5
 
 
 class Desk:
@@ -56,19 +61,17 @@ class Desk:
 
     def __init__(self, preview: Preview) -> None:
         self.preview = preview
-        self.token = secrets.token_urlsafe(32)  # made anew each session: a page of an older session cannot post
+        # The page's token against cross-site posts, made anew each session: a page of an older session cannot
+        # post. It is in the page, which only the holder of the login cookie gets; the login key never is.
+        self.token = secrets.token_urlsafe(32)
+        self.login = layer.Login("digest preview")
         self.hosts: set[str] = set()
         self.origins: set[str] = set()
+        self.tests: deque[float] = deque()  # when the last test sends went, for the per-minute limit
 
     def serve_at(self, host: str, port: int) -> None:
         """Answer requests for this address only (Host header), and changes from its own pages (Origin)."""
-        names = {host}
-        if _is_loopback(host):
-            names |= {"localhost", LOOPBACK}
-        elif _is_unspecified(host):  # every interface: the machine's own name and loopback, never another name
-            names |= {"localhost", LOOPBACK, socket.gethostname()}
-        shown = {f"[{n}]" if ":" in n else n for n in names}
-        self.hosts = {f"{n}:{port}" for n in shown}
+        self.hosts = layer.host_names(host, port)
         self.origins = {f"http://{h}" for h in self.hosts}
 
     @property
@@ -77,69 +80,14 @@ class Desk:
         return self.preview.config
 
 
-def _is_unspecified(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return False
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# --- security: Host check and headers on every response ------------------------------------------------
-
-
-class Guard:
-    """ASGI middleware: refuses a Host that is not the address served, and adds the security headers."""
-
-    def __init__(self, app: ASGIApp, desk: Desk) -> None:
-        self.app = app
-        self.desk = desk
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        host = Headers(scope=scope).get("host", "")
-        if host not in self.desk.hosts:
-            # A page of another site that made its name point here (DNS rebinding) reads nothing.
-            refused = PlainTextResponse(f"Adresse non reconnue : ce serveur ne répond qu'à "
-                                        f"{', '.join(sorted(self.desk.hosts))}.\n", status_code=421)
-            await refused(scope, receive, _headers(send))
-            return
-        await self.app(scope, receive, _headers(send))
-
-
-def _headers(send: Send) -> Send:
-    """Add the page's Content-Security-Policy (unless the response has its own) and the other headers."""
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            names = {name.lower() for name, _ in headers}
-            extra = {b"content-security-policy": PAGE_POLICY.encode(), b"x-frame-options": b"DENY",
-                     b"x-content-type-options": b"nosniff", b"referrer-policy": b"no-referrer",
-                     b"cache-control": b"no-store"}
-            headers += [(name, value) for name, value in extra.items() if name not in names]
-            message = {**message, "headers": headers}
-        await send(message)
-    return sending
-
-
 async def _form(request: Request, desk: Desk) -> dict[str, str]:
-    """The posted form, once its size, origin and session token are checked; DeskRefusal otherwise."""
+    """The posted form, once its size and the page's token are checked (the Origin is the Guard's); DeskRefusal
+    otherwise."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         raise DeskRefusal(413, "Formulaire trop long.")
     data = await request.body()
     if len(data) > MAX_FORM_BYTES:
         raise DeskRefusal(413, "Formulaire trop long.")
-    origin = request.headers.get("origin")
-    if origin is not None and origin not in desk.origins:
-        raise DeskRefusal(403, "Requête venue d'une autre page : refusée.")
     try:
         fields = parse_qs(data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
@@ -229,8 +177,7 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
 
 def test_send(desk: Desk, typed: str) -> str:
     """Send the letter on show to the typed addresses (else [preview] test_to); the outcome in French."""
-    from digest.delivery import personalize
-    from digest.delivery import smtp as send
+    from digest.delivery import personalize, smtp
 
     snapshot, cfg = desk.preview.snapshot, desk.preview.config
     if snapshot.built is None or cfg is None:
@@ -238,20 +185,37 @@ def test_send(desk: Desk, typed: str) -> str:
     addresses = [a.strip() for a in typed.replace(";", ",").split(",") if a.strip()] or list(cfg.preview.test_to)
     if not addresses:
         return "Indiquez au moins une adresse (ou [preview] test_to dans sources.toml)."
+    refused = _test_refused(desk, addresses if typed.strip() else [])
+    if refused:
+        return refused
     built = snapshot.built
     try:
         recipients = personalize.recipients_of(addresses)
         # The letter on show, written to a private temporary folder (never the public outbox) for the sender.
         with tempfile.TemporaryDirectory(prefix="digest-test-") as folder:
             letterfolder.write_letter(Path(folder), built.letter, built.rendered, built.eml)
-            job = send.load_job(cfg, built.letter.date, Path(folder), test=True)
-            report = send.send_test(job.personalizer, recipients, send.connection_for(cfg))
+            job = smtp.load_job(cfg, built.letter.date, Path(folder), test=True)
+            report = smtp.send_test(job.personalizer, recipients, smtp.connection_for(cfg))
     except click.ClickException as exc:
         return f"Test non envoyé : {exc.format_message()}"
     if report.sent == len(recipients):
         return f"Test envoyé à {', '.join(r.email for r in recipients)} (objet « [TEST] {built.rendered.subject} »)."
     failed = [*(e for e, _ in report.failed), *(e for e, _ in report.deferred), *report.unknown]
     return f"Test envoyé à {report.sent} adresse(s) sur {len(recipients)} ; échec pour : {', '.join(failed)}."
+
+
+def _test_refused(desk: Desk, typed: list[str]) -> str | None:
+    """Why a test send is refused (too many typed addresses, too many sends this minute), else None."""
+    if len(typed) > MAX_TEST_ADDRESSES:
+        return (f"Test non envoyé : {MAX_TEST_ADDRESSES} adresses au plus par envoi de test "
+                f"({len(typed)} indiquées).")
+    now = time.monotonic()
+    while desk.tests and now - desk.tests[0] > 60:
+        desk.tests.popleft()
+    if len(desk.tests) >= TESTS_PER_MINUTE:
+        return f"Test non envoyé : {TESTS_PER_MINUTE} envois de test par minute au plus ; réessayez dans un moment."
+    desk.tests.append(now)
+    return None
 
 
 # --- the app -----------------------------------------------------------------------------------------------
@@ -332,7 +296,28 @@ def create_app(desk: Desk) -> ASGIApp:
         Route("/action", action, methods=["POST"]), Route("/test-send", send_test, methods=["POST"]),
         Route("/events", events), Route("/static/{name}", static),
     ]
-    return Guard(Starlette(routes=routes), desk)
+    application = Starlette(routes=routes, exception_handlers=layer.error_handlers("", LOG))
+    application.router.redirect_slashes = False
+    return layer.Guard(LoggedIn(application, desk.login), max_body=MAX_FORM_BYTES, policy=PAGE_POLICY, log=LOG,
+                       hosts=lambda: desk.hosts, no_store=True)
+
+
+class LoggedIn:
+    """Every page and action for the holder of the login cookie only; the printed URL's key sets it."""
+
+    def __init__(self, app: ASGIApp, login: layer.Login) -> None:
+        self.app = app
+        self.login = login
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        answer = self.login.visit(request)
+        if answer is None and not self.login.logged_in(request):
+            answer = self.login.refused(request.headers)
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def _stream(desk: Desk) -> AsyncIterator[str]:
@@ -375,20 +360,7 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket (port 0: any free port); a clear error when the port is taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                          "pass another --port (0 picks a free one)") from None
-    sock.listen(64)
-    sock.setblocking(False)
-    return sock
+bind = layer.bind
 
 
 class Running:
@@ -399,7 +371,7 @@ class Running:
         self.sock = bind(host, port)
         bound = self.sock.getsockname()[1]
         self.desk.serve_at(host, bound)
-        self.url = f"http://{host}:{bound}/"
+        self.url = f"http://{host}:{bound}/"  # the plain URL: without the login cookie, a 403 page
         self.server = Server(self.desk, create_app(self.desk))
         self.thread = threading.Thread(target=self._run, name="digest-desk", daemon=True)
 
@@ -412,6 +384,10 @@ class Running:
         while not self.server.started and self.thread.is_alive():
             threading.Event().wait(0.01)
         return self
+
+    def login_url(self) -> str:
+        """The URL with a fresh one-time key, as `digest preview` prints it."""
+        return self.desk.login.url(self.url)
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
@@ -426,12 +402,13 @@ class Running:
 def serve(preview: Preview, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Build, serve until Ctrl-C, then stop cleanly (event streams closed, port released)."""
     sock = bind(host, port)
+    layer.log_to_stderr(LOG)  # refusals (another user without the key, another Host) show in the terminal
     desk = Desk(preview)
     bound = sock.getsockname()[1]
     desk.serve_at(host, bound)
     server = Server(desk, create_app(desk))
     preview.start_watching()
-    on_ready(f"http://{f'[{host}]' if ':' in host else host}:{bound}/")
+    on_ready(desk.login.url(f"http://{f'[{host}]' if ':' in host else host}:{bound}/"))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

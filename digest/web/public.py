@@ -5,7 +5,8 @@ published letters; nothing else (no desk, no outbox, no journal, no subscriber l
 - POST ?t=TOKEN with List-Unsubscribe=One-Click (RFC 8058, as Gmail and Yahoo send it) unsubscribes at once
   and answers 200; the page's button does the same, and offers "Je me suis trompé, me réabonner".
 - A bad token: 400 and a plain page. Any error: a plain page in French, never a traceback.
-Pages are written by Jinja2 with autoescape; addresses are shown and logged masked only.
+Pages are written by Jinja2 with autoescape (digest.web.layer's shell); addresses are shown and logged masked
+only. The guard, headers, limits against slow clients and error pages are digest.web.layer's, shared with the desk.
 """
 
 from __future__ import annotations
@@ -16,60 +17,39 @@ import hmac
 import logging
 import os
 import re
-from collections.abc import MutableMapping
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
-from jinja2 import Environment
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from digest.audience.recipients import key_of
 from digest.audience.subscribers import Store, mask
 from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
+from digest.web import layer
+from digest.web.layer import Button, page
 
 LOG = logging.getLogger("digest.serve")
 MAX_BODY = 16 * 1024  # a one-click POST is 26 bytes; a page's form a few dozen
 CONFIG_VARIABLE = "DIGEST_SERVE_CONFIG"  # how `digest serve --workers N` hands its settings to each worker
 SITE_VARIABLE = "DIGEST_SERVE_SITE"
-# Never served from the site folder, even if someone points --site at the wrong folder: private files.
-PRIVATE_SUFFIXES = (".sqlite", ".sqlite-wal", ".sqlite-shm", ".lock", ".csv", ".toml", ".db")
+# What a published site holds (web versions, their text, agenda files, pictures, style, a feed): only these
+# are served, by the resolved file's name, case-folded. A database, a CSV, a backup or a key never is.
+SITE_SUFFIXES = frozenset((".html", ".txt", ".ics", ".css", ".xml", ".png", ".jpg", ".jpeg", ".gif",
+                           ".webp", ".avif", ".ico"))
 PRIVATE_FOLDERS = ("dry-run", "sends")
-PAGE_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-               "base-uri 'none'")
+ALLOWED = ("GET", "HEAD", "POST")  # the unsubscribe path's methods
 SITE_POLICY = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline' https:; font-src https:; "
                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-HEADERS = {"x-frame-options": "DENY", "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
-
-PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{{ heading }} · {{ title }}</title>
-<style>
-body { margin: 0; background: #eef1f4; color: #1f2933; font: 16px/1.5 Arial, Helvetica, sans-serif; }
-header { background: #16365f; color: #ffffff; padding: 20px 24px; font-size: 22px; font-weight: bold; }
-main { max-width: 552px; margin: 0 auto; background: #ffffff; padding: 24px; }
-h1 { color: #e0592a; font-size: 20px; margin: 0 0 12px; }
-button { background: #1b4f8f; color: #ffffff; border: 0; border-radius: 4px; padding: 12px 20px; font-size: 16px;
-         cursor: pointer; }
-button.second { background: #ffffff; color: #1b4f8f; border: 1px solid #1b4f8f; }
-</style></head>
-<body><header>{{ title }}</header><main><h1>{{ heading }}</h1>
-{% for line in lines %}<p>{{ line }}</p>
-{% endfor %}{% if button %}<form method="post" action="{{ action }}">
-<input type="hidden" name="action" value="{{ button.action }}">
-<button type="submit"{% if button.second %} class="second"{% endif %}>{{ button.label }}</button></form>
-{% endif %}</main></body></html>
-"""
-_PAGES = Environment(autoescape=True).from_string(PAGE)
 
 
 @dataclass(frozen=True)
@@ -84,41 +64,15 @@ class Settings:
     site: Path | None = None
 
 
-@dataclass(frozen=True)
-class Button:
-    """The page's one form: its action field and label."""
-
-    action: str
-    label: str
-    second: bool = False
-
-
-def page(status: int, heading: str, lines: list[str], title: str, *, button: Button | None = None,
-         action: str = "") -> HTMLResponse:
-    """A page in French, in the letter's colours; never cached (it names an address)."""
-    body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action)
-    return HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
-
-
-def app(settings: Settings) -> Starlette:
+def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
-    routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings), methods=["GET", "POST"])]
+    routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
     if settings.site is not None:
         routes.append(Mount("/", app=Site(directory=settings.site, html=True)))
-
-    async def failed(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, HTTPException):
-            words = {404: "Page introuvable", 405: "Méthode non permise", 413: "Requête trop grande"}
-            return page(exc.status_code, words.get(exc.status_code, "Requête refusée"),
-                        ["Cette adresse ne mène nulle part sur ce site."] if exc.status_code == 404 else
-                        ["Votre navigateur a envoyé une requête que ce site ne traite pas."], settings.title)
-        LOG.error("error while answering %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return page(500, "Erreur du serveur", ["Une erreur nous empêche de répondre. Réessayez dans un moment."],
-                    settings.title)
-
-    application = Starlette(routes=routes, exception_handlers={HTTPException: failed, Exception: failed})
-    application.add_middleware(Guard)
-    return application
+    application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG))
+    application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
+    # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
+    return layer.Guard(application, max_body=MAX_BODY, policy=SITE_POLICY, log=LOG, title=settings.title)
 
 
 UNDO = "resubscribe"  # the undo button's action: resubscribe:<when unsubscribed>.<HMAC>
@@ -134,6 +88,8 @@ class Unsubscribe:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        if request.method not in ALLOWED:  # here, not by the route: else the site's Mount would answer for it
+            raise HTTPException(405, headers={"Allow": ", ".join(ALLOWED)})
         response = await (self.post(request) if request.method == "POST" else self.get(request))
         await response(scope, receive, send)
 
@@ -243,59 +199,29 @@ def _action(request: Request) -> str:
 
 
 class Site(StaticFiles):
-    """The published letters: files under the folder only, no listing, no dotfiles, no private files."""
+    """The published letters: files under the folder only, of a published kind, no listing, no dotfiles."""
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
-        """Refuse hidden and private names before looking: they are 404, as if absent."""
+        """Hidden names, private folders and any file not of a published kind are 404, as if absent; the
+        kind is read on the resolved path (a link named .html to a database is a database)."""
         parts = PurePosixPath(path).parts
-        if any(p.startswith(".") or p in PRIVATE_FOLDERS for p in parts) or path.endswith(PRIVATE_SUFFIXES):
+        if any(p.startswith(".") or p.casefold() in PRIVATE_FOLDERS for p in parts):
             return "", None
-        return super().lookup_path(path)
+        full_path, found = super().lookup_path(path)  # resolved, and refused outside the folder
+        if found is None or stat.S_ISDIR(found.st_mode):
+            return full_path, found
+        if Path(full_path).suffix.casefold() not in SITE_SUFFIXES:
+            return "", None
+        return full_path, found
 
-
-class Guard:
-    """Around everything: refuse bodies over MAX_BODY and set the security headers on every answer."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            await page(413, "Requête trop grande", ["Ce site n’accepte pas de tels envois."], "")(scope, receive,
-                                                                                                 self._secured(send))
-            return
-        received = 0
-
-        async def bounded() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > MAX_BODY:  # a chunked body with no length: stop reading it
-                raise HTTPException(413)
-            return message
-
-        await self.app(scope, bounded, self._secured(send))
-
-    @staticmethod
-    def _secured(send: Send) -> Send:
-        async def secured(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                # Pages say no-store (they name an address); the site's files do not: a looser policy for
-                # the letters' web version, whose images come from other sites.
-                is_page = any(name.lower() == b"cache-control" for name, _ in headers)
-                policy = PAGE_POLICY if is_page else SITE_POLICY
-                headers += [(k.encode(), v.encode()) for k, v in HEADERS.items()]
-                headers.append((b"content-security-policy", policy.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        return secured
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """As StaticFiles, but a folder's slash redirect is relative (its last name and a slash): it stays on this
+        site whatever the path (`//evil.example/..` is not an address) and holds behind a proxy's prefix."""
+        response = await super().get_response(path, scope)
+        if isinstance(response, RedirectResponse):
+            last = str(scope["path"]).rstrip("/").rsplit("/", 1)[-1]
+            return RedirectResponse(quote(last, safe="") + "/", status_code=307)  # ':' quoted: never a scheme
+        return response
 
 
 def settings_from(config_path: Path, site: Path | None) -> Settings:
@@ -309,21 +235,26 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
                     title=cfg.letter.title, path=path, site=site.resolve() if site else None)
 
 
-def from_environment() -> Starlette:
+def from_environment() -> layer.Guard:
     """The application each of several uvicorn workers builds (uvicorn --factory), from the variables
-    `digest serve` sets."""
+    `digest serve` sets; its events go to stderr, one line each."""
+    layer.log_to_stderr(LOG)
     site = os.environ.get(SITE_VARIABLE)
     return app(settings_from(Path(os.environ[CONFIG_VARIABLE]), Path(site) if site else None))
 
 
+def check_port(host: str, port: int) -> None:
+    """DigestError (exit 2, one clear line) when the port is taken, before uvicorn tries it."""
+    layer.bind(host, port).close()
+
+
 def run(config_path: Path, site: Path | None, host: str, port: int, workers: int) -> None:
     """Run the application under uvicorn until stopped (Ctrl-C, SIGTERM); no access log (its lines would
-    carry the token, which names the address)."""
+    carry the token, which names the address); the limits of digest.web.layer against slow clients."""
     import uvicorn
 
     os.environ[CONFIG_VARIABLE] = str(config_path.resolve())
     if site is not None:
         os.environ[SITE_VARIABLE] = str(site.resolve())
     uvicorn.run("digest.web.public:from_environment", factory=True, host=host, port=port, workers=workers,
-                access_log=False, server_header=False, log_level="info", limit_concurrency=200,
-                timeout_keep_alive=5)
+                log_level="info", **layer.serving_options())

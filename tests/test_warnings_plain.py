@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from .test_hardening_bounds import calendar, event, read
+from .test_input_bounds import calendar, event, read
 
 
 def test_warnings_a_broken_event_is_named_without_python_internals(write_config: Callable[..., Path]) -> None:

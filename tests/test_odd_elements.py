@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .test_hardening_bounds import calendar, event, read
+from .test_input_bounds import calendar, event, read
 
 
 def test_sources_a_file_with_two_vcalendars_gives_the_events_of_both(write_config: Callable[..., Path]) -> None:

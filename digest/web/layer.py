@@ -1,0 +1,336 @@
+"""What every web page of digest stands on: the public app (`digest serve`, digest.web.public) and the desk
+(`digest preview`, digest.review.desk) alike, and the public forms to come.
+
+- `Guard`, an ASGI middleware: the Host and Origin checks (when the app knows its own address), the body limit,
+  the security headers on every answer, and one log line per refusal.
+- The French page shell (`page`) and the error pages (`error_handlers`), never a traceback.
+- `Login`: a one-time secret in a printed URL becomes an HttpOnly, SameSite=Strict cookie (as Jupyter does).
+- From digest.web.hosts (light, for the sender too): `is_loopback`, `host_names`, `bind` (a clear error for a
+  busy port).
+- `Protocol` and `serving_options`: uvicorn's HTTP protocol with a deadline for a request's headers, where a slow
+  client keeps no slot when a new one comes, and the limits `digest serve` runs with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import sys
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import h11
+from jinja2 import Environment
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from digest.web.hosts import LOOPBACK as LOOPBACK
+from digest.web.hosts import bind as bind
+from digest.web.hosts import host_names as host_names
+from digest.web.hosts import is_loopback as is_loopback
+from digest.web.hosts import is_unspecified as is_unspecified
+
+# The shell's pages: their own inline style, forms to this site only, never framed.
+SHELL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
+                "base-uri 'none'")
+HEADERS = {"x-frame-options": "DENY", "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
+HEADER_SECONDS = 10.0  # a request's line and headers must all arrive within this (slowloris)
+IDLE_SECONDS = 5  # uvicorn's timeout_keep_alive: an idle kept-alive connection is closed after this
+MAX_CONNECTIONS = 200  # above this many open connections, a new one closes the oldest still sending headers
+MAX_IN_FLIGHT = 256  # uvicorn's limit_concurrency: above it (connections or requests), requests are answered 503
+MAX_HEADER_BYTES = 16 * 1024  # h11's max incomplete event size: a request line and headers larger are refused
+
+PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{{ heading }}{% if title %} · {{ title }}{% endif %}</title>
+<style>
+body { margin: 0; background: #eef1f4; color: #1f2933; font: 16px/1.5 Arial, Helvetica, sans-serif; }
+header { background: #16365f; color: #ffffff; padding: 20px 24px; font-size: 22px; font-weight: bold; }
+main { max-width: 552px; margin: 0 auto; background: #ffffff; padding: 24px; }
+h1 { color: #e0592a; font-size: 20px; margin: 0 0 12px; }
+button { background: #1b4f8f; color: #ffffff; border: 0; border-radius: 4px; padding: 12px 20px; font-size: 16px;
+         cursor: pointer; }
+button.second { background: #ffffff; color: #1b4f8f; border: 1px solid #1b4f8f; }
+</style></head>
+<body><header>{{ title }}</header><main><h1>{{ heading }}</h1>
+{% for line in lines %}<p>{{ line }}</p>
+{% endfor %}{% if button %}<form method="post" action="{{ action }}">
+<input type="hidden" name="action" value="{{ button.action }}">
+<button type="submit"{% if button.second %} class="second"{% endif %}>{{ button.label }}</button></form>
+{% endif %}</main></body></html>
+"""
+_PAGES = Environment(autoescape=True).from_string(PAGE)
+ERRORS = {
+    400: ("Requête refusée", "Votre navigateur a envoyé une requête que ce site ne traite pas."),
+    403: ("Accès refusé", "Cette page n’est pas pour cette requête."),
+    404: ("Page introuvable", "Cette adresse ne mène nulle part sur ce site."),
+    405: ("Méthode non permise", "Votre navigateur a envoyé une requête que ce site ne traite pas."),
+    413: ("Requête trop grande", "Ce site n’accepte pas de tels envois."),
+    421: ("Adresse non reconnue", "Ce serveur ne répond pas sous ce nom."),
+}
+
+
+@dataclass(frozen=True)
+class Button:
+    """The page's one form: its action field and label."""
+
+    action: str
+    label: str
+    second: bool = False
+
+
+def page(status: int, heading: str, lines: list[str], title: str, *, button: Button | None = None,
+         action: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A page in French, in the letter's colours, with its own policy; never cached (it may name an address)."""
+    body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action)
+    return HTMLResponse(body, status_code=status, headers={
+        "cache-control": "no-store", "content-security-policy": SHELL_POLICY, **(headers or {})})
+
+
+def refusal(status: int, heading: str, lines: list[str], title: str, asked: Headers) -> Response:
+    """A refusal: the French page, or for a page's script (Accept: application/json) the same words as JSON,
+    which the desk's script shows as it shows its own refusals."""
+    if "application/json" in asked.get("accept", ""):
+        return JSONResponse({"ok": False, "message": " ".join(lines)}, status_code=status,
+                            headers={"cache-control": "no-store"})
+    return page(status, heading, lines, title)
+
+
+def error_page(status: int, title: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The plain French page for an HTTP error status."""
+    heading, line = ERRORS.get(status, ERRORS[400])
+    return page(status, heading, [line], title, headers=headers)
+
+
+def error_handlers(title: str, log: logging.Logger) -> dict[Any, Callable[..., Any]]:
+    """Starlette's exception handlers: each HTTP error a French page (405 keeps its Allow), a bug a 500 page."""
+    async def failed(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return error_page(exc.status_code, title, dict(exc.headers or {}))
+        log.error("error while answering %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return page(500, "Erreur du serveur", ["Une erreur nous empêche de répondre. Réessayez dans un moment."],
+                    title)
+    return {HTTPException: failed, Exception: failed}
+
+
+# --- the guard around every app ------------------------------------------------------------------------------
+
+
+class Guard:
+    """ASGI middleware: Host and Origin checks (when `hosts` is given), the body limit, the security headers
+    (the app's default policy where a response has none of its own), one log line per refusal."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, policy: str, log: logging.Logger, title: str = "",
+                 hosts: Callable[[], set[str]] | None = None, no_store: bool = False) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.policy = policy
+        self.log = log
+        self.title = title
+        self.hosts = hosts
+        self.no_store = no_store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secured = self._secured(scope, send)
+        headers = Headers(scope=scope)
+        refused = self._refusal(scope["method"], headers)
+        if refused is not None:
+            # The app's own policy, not the shell's: the refusal is the answer to every request of that page.
+            refused.headers["content-security-policy"] = self.policy
+            await refused(scope, receive, secured)
+            return
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:  # a chunked body with no length: stop reading it
+                raise HTTPException(413)
+            return message
+
+        await self.app(scope, bounded, secured)
+
+    def _refusal(self, method: str, headers: Headers) -> Response | None:
+        """The answer to a request refused before the app sees it, else None."""
+        length = headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > self.max_body:
+            heading, line = ERRORS[413]
+            return refusal(413, heading, [line], self.title, headers)
+        if self.hosts is None:
+            return None
+        hosts = self.hosts()
+        if headers.get("host", "") not in hosts:
+            # A page of another site that made its name point here (DNS rebinding) reads nothing.
+            return refusal(421, "Adresse non reconnue", [
+                f"Ce serveur ne répond qu’à {', '.join(sorted(hosts))}."], self.title, headers)
+        origin = headers.get("origin")
+        if method not in ("GET", "HEAD") and origin is not None and origin not in {f"http://{h}" for h in hosts}:
+            return refusal(403, "Requête refusée", ["Requête venue d’une autre page : refusée."], self.title,
+                           headers)
+        return None
+
+    def _secured(self, scope: Scope, send: Send) -> Send:
+        async def secured(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                extra = {**{k.encode(): v.encode() for k, v in HEADERS.items()},
+                         b"content-security-policy": self.policy.encode()}
+                if self.no_store:
+                    extra[b"cache-control"] = b"no-store"
+                headers += [(name, value) for name, value in extra.items() if name not in names]
+                message["headers"] = headers
+                status = int(message["status"])
+                if status >= 400 and status != 404:  # 404s are every scanner's noise; the rest is worth a line
+                    self.log.warning("refused %s %s: %d", scope["method"], scope["path"][:200], status)
+            await send(message)
+
+        return secured
+
+
+def log_to_stderr(log: logging.Logger) -> None:
+    """One line per event on stderr (journalctl keeps it), added once however often the app is built."""
+    if not any(getattr(h, "digest_stderr", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        handler.digest_stderr = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+# --- a login for a local app (the desk) ----------------------------------------------------------------------
+
+COOKIE = "digest-desk"
+SECRET_PARAMETER = "cle"
+
+
+class Login:
+    """One-time secrets for printed URLs; a visit with one sets the session cookie and redirects to the plain
+    URL. The secret never appears in a page, and a page without the cookie shows nothing."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where  # what the refusal page tells to run, e.g. `digest preview`
+        self.secrets: set[str] = set()
+        self.sessions: set[str] = set()
+
+    def new_secret(self) -> str:
+        """A fresh one-time secret for a URL to print."""
+        secret = secrets.token_urlsafe(32)
+        self.secrets.add(secret)
+        return secret
+
+    def url(self, base: str) -> str:
+        """`base` with a fresh one-time secret."""
+        return f"{base}?{SECRET_PARAMETER}={self.new_secret()}"
+
+    def logged_in(self, request: Request) -> bool:
+        """True when the request carries a session cookie this login gave."""
+        cookie = request.cookies.get(COOKIE, "")
+        return any(hmac.compare_digest(cookie, s) for s in self.sessions)
+
+    def visit(self, request: Request) -> Response | None:
+        """The answer to a request with a secret in its query (cookie set, or refused), else None."""
+        given = request.query_params.get(SECRET_PARAMETER)
+        if given is None:
+            return None
+        if self.logged_in(request):  # the printed URL opened again in the same browser: no need for the key
+            return RedirectResponse(request.url.path, status_code=303)
+        found = next((s for s in self.secrets if hmac.compare_digest(given, s)), None)
+        if found is None:
+            return self.refused(request.headers)
+        self.secrets.discard(found)  # one time: a URL seen in a history or a shoulder's glance is spent
+        session = secrets.token_urlsafe(32)
+        self.sessions.add(session)
+        answer = RedirectResponse(request.url.path, status_code=303)
+        # No Secure: browsers drop Secure cookies on plain http://127.0.0.1. SameSite=Strict: no other site's
+        # page sends it; HttpOnly: no script reads it.
+        answer.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/")
+        return answer
+
+    def refused(self, asked: Headers) -> Response:
+        """The 403 page for a request without the session cookie: it says how to get one."""
+        return refusal(403, "Ouvrez l’adresse donnée au lancement", [
+            f"Cette page ne s’ouvre que par l’adresse qu’affiche {self.where} au lancement (elle contient une clé "
+            "à usage unique).",
+            f"Relancez {self.where} ou ouvrez l’adresse qu’il a affichée ; une adresse déjà utilisée ne sert "
+            "plus : relancez-le pour en avoir une nouvelle."], "", asked)
+
+
+# --- uvicorn's HTTP protocol with a deadline for headers -------------------------------------------------------
+
+
+class Protocol(H11Protocol):
+    """uvicorn's h11 protocol; a request's headers must arrive within HEADER_SECONDS, and when every slot is
+    taken a new connection closes the oldest one that has not sent a whole request (slowloris)."""
+
+    header_deadline: asyncio.TimerHandle | None = None
+    opened: ClassVar[dict[Protocol, None]] = {}  # open connections oldest first, per process (insertion order)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Evict a waiting connection if the slots are full, then arm the header deadline."""
+        if len(self.connections) >= MAX_CONNECTIONS:
+            for other in list(Protocol.opened):
+                if other._waiting():
+                    other._close()
+                    break
+        super().connection_made(transport)
+        Protocol.opened[self] = None
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection and its deadline."""
+        Protocol.opened.pop(self, None)
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        """As uvicorn; once a request's headers are in, its deadline is off."""
+        super().handle_events()
+        if not self._waiting():
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        """As uvicorn; the next request on this connection has its own deadline."""
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def _waiting(self) -> bool:
+        return self.conn.their_state is h11.IDLE  # no whole request line and headers yet
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.header_deadline = self.loop.call_later(HEADER_SECONDS, self._late)
+
+    def _disarm(self) -> None:
+        if self.header_deadline is not None:
+            self.header_deadline.cancel()
+            self.header_deadline = None
+
+    def _late(self) -> None:
+        self.header_deadline = None
+        if self._waiting():
+            self._close()
+
+    def _close(self) -> None:
+        Protocol.opened.pop(self, None)
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def serving_options() -> dict[str, Any]:
+    """uvicorn's settings for a server facing strangers: limits, no access log, no server header."""
+    return {"http": Protocol, "timeout_keep_alive": IDLE_SECONDS, "limit_concurrency": MAX_IN_FLIGHT,
+            "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "access_log": False, "server_header": False}
