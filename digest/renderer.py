@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -110,8 +111,7 @@ def environment(templates: tuple[Path, ...], tz: ZoneInfo) -> jinja2.Environment
         news_date=lambda item: "Le" + NBSP + dates.day_month_year(item.date.astimezone(tz).date()),
         badge=lambda item: dates.badge(_start_day(item, tz)),
         when=lambda item: event_when(item, tz),
-        wrap=lambda text, width=72: "\n".join(textwrap.wrap(text, width, break_long_words=False,
-                                                            break_on_hyphens=False)),
+        wrap=wrap,
     )
     return env
 
@@ -172,6 +172,13 @@ def _write_cached(key: str, data: bytes) -> None:
 
 
 _BYTECODE = TemplateCache()
+
+
+@functools.lru_cache(maxsize=2048)
+def wrap(text: str, width: int = 72) -> str:
+    """The text in lines of at most `width` columns, words and links whole (kept: the desk rebuilds the same
+    items again and again, and wrapping them was a tenth of its render)."""
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
 
 
 def _render_template(env: jinja2.Environment, name: str, context: dict[str, object]) -> str:
