@@ -217,23 +217,35 @@ def _selector_slugs(prelude: list[ast.Node]) -> set[str]:
     return slugs
 
 
-def _stylesheet(css: str, known: set[str], found: dict[str, Usage]) -> None:
+def _stylesheet(css: str, known: set[str]) -> Iterator[tuple[str, str]]:
     for node in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
         if isinstance(node, ast.QualifiedRule):
-            _count(_rule(node, known), found)
+            yield from _rule(node, known)
         elif isinstance(node, ast.AtRule):
             prelude = tinycss2.serialize(node.prelude).strip()
             place = f"<style> @{node.lower_at_keyword} {prelude}".strip()
-            found.setdefault(f"css-at-{node.lower_at_keyword}", Usage()).add(place)
+            yield f"css-at-{node.lower_at_keyword}", place
             if node.lower_at_keyword == "media":
                 for feature, slug in MEDIA_FEATURES.items():
                     if feature in prelude.lower():
-                        found.setdefault(slug, Usage()).add(place)
+                        yield slug, place
             if node.content is not None:
-                _count(_declarations(node.content, place, known), found)
+                yield from _declarations(node.content, place, known)
 
 
 HERE = "\x00here"  # the place of the style attribute being read, filled in for each element
+
+
+# The same style attribute comes back on every item of a section, and the same <style> blocks in every build:
+# each text is parsed once per process (the desk checks every rebuild; parsing took a third of it).
+@lru_cache(maxsize=4096)
+def _uses_in_style(declarations: str, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(_declarations(declarations, HERE, set(known)))
+
+
+@lru_cache(maxsize=256)
+def _uses_in_stylesheet(css: str, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(_stylesheet(css, set(known)))
 
 
 def features_in(html: str, known: Iterable[str]) -> dict[str, Usage]:
@@ -242,22 +254,18 @@ def features_in(html: str, known: Iterable[str]) -> dict[str, Usage]:
     Conditional comments (<!--[if mso]>) are comments to the parser, so CSS aimed at Outlook alone is not
     counted: only what every client reads.
     """
-    known = set(known)
+    wanted = frozenset(known)
     found: dict[str, Usage] = {}
     document = lxml.html.document_fromstring(html.encode("utf-8"))
     for style in document.iter("style"):
-        _stylesheet(style.text or "", known, found)
-    # The same style attribute comes back on every item of a section: each one is parsed once (the desk checks
-    # every rebuild, and parsing them all took a third of it). HERE stands for the element's place.
-    parsed: dict[str, list[tuple[str, str]]] = {}
+        _count(_uses_in_stylesheet(style.text or "", wanted), found)
     for element in document.iter():
         declarations = element.get("style") if isinstance(element.tag, str) else None
         if declarations:
-            if declarations not in parsed:
-                parsed[declarations] = list(_declarations(declarations, HERE, known))
             here = f"style of {_describe(element)}"
-            _count(((slug, here if place == HERE else place) for slug, place in parsed[declarations]), found)
-    return {slug: usage for slug, usage in found.items() if slug in known}
+            _count(((slug, here if place == HERE else place) for slug, place in _uses_in_style(declarations, wanted)),
+                   found)
+    return {slug: usage for slug, usage in found.items() if slug in wanted}
 
 
 def _describe(element: lxml.html.HtmlElement) -> str:
