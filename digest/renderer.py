@@ -233,8 +233,9 @@ def _defer_requests() -> None:
     """Import premailer without importing `requests`, which it only uses for remote CSS (we refuse the network).
 
     While premailer's module runs, `requests` names a stand-in; premailer keeps it, and its first use imports
-    the real module and hands over. Nothing else ever sees the stand-in: it leaves sys.modules straight after.
-    This saves importing requests and urllib3, a fifth of premailer's import, in every process that renders.
+    the real module and hands over. The stand-in leaves sys.modules as soon as premailer's import returns (a
+    thread importing requests meanwhile gets it, and it behaves as the module). This saves importing requests
+    and urllib3, a fifth of premailer's import, in every process that renders.
     """
     if "premailer" in sys.modules or "requests" in sys.modules:
         return
