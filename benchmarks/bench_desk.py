@@ -1,8 +1,8 @@
 """The editorial desk's reaction times, in Debian's Chromium (Playwright), on the default letter.
 
 Targets (issue 11): from a click on an item's button to the new letter on screen, and from a hand save of the
-issue file to the reloaded letter, each ≤ 300 ms (medians). Remote images are not fetched (offline machine):
-the frame's load does not wait for the network.
+issue file to the reloaded letter, each ≤ 300 ms (medians); issue 23 brought the click's target to 150 ms.
+Remote images are not fetched (offline machine): the frame's load does not wait for the network.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.preview_support import make_site, running, with_issue  # noqa: E402
 
 RUNS = 10  # even: each series ends with the item back in the letter
 TARGET_MS = 300
+CLICK_TARGET_MS = 150
 CHROMIUM = "/usr/bin/chromium"
 TITLE = "Atelier du groupe-pays Sénégal"
 SENEGAL = "https://cites-unies-france.org/atelier-du-groupe-pays-senegal-le-19-novembre-2025"
@@ -44,8 +45,10 @@ def click_times(page: Any) -> list[float]:
         button = card.get_by_role("button", name="Exclure" if excluding else "Réintégrer")
         button.wait_for()
         page.wait_for_function("() => document.body.dataset.pending === '0'")
-        since = float(page.evaluate("Date.now()"))
         button.click()
+        # Timed from the click event itself: Playwright's checks before it clicks (the button visible, stable
+        # over two animation frames, hit-tested) are the robot's time, not the desk's.
+        since = float(page.evaluate("window.clickedAt"))
         times.append(loaded_after(page, since, present=not excluding))
     return times
 
@@ -76,6 +79,7 @@ def main() -> int:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.add_init_script("document.addEventListener('click', () => { window.clickedAt = Date.now(); }, true)")
         with running(make_site(Path(folder))) as (_session, server):
             page.goto(server.login_url())  # the URL `digest preview` prints, with its one-time key
             page.wait_for_function("() => (window.deskFrames || {})['desktop-frame'] > 0")
@@ -83,9 +87,10 @@ def main() -> int:
             saves = save_times(page, issue)
         browser.close()
     click, save = statistics.median(clicks), statistics.median(saves)
-    print(f"desk, click to new letter:  {click:6.0f} ms median, {max(clicks):.0f} ms max (target ≤ {TARGET_MS} ms)")
+    print(f"desk, click to new letter:  {click:6.0f} ms median, {max(clicks):.0f} ms max "
+          f"(target ≤ {CLICK_TARGET_MS} ms)")
     print(f"desk, file save to reload:  {save:6.0f} ms median, {max(saves):.0f} ms max (target ≤ {TARGET_MS} ms)")
-    return 1 if click > TARGET_MS or save > TARGET_MS else 0
+    return 1 if click > CLICK_TARGET_MS or save > TARGET_MS else 0
 
 
 if __name__ == "__main__":

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
 
 from digest.config import TEMPLATE_NAMES, Config, package_templates
 
+# A template can name another only in one of these tags: one without any needs no parse (a fortieth of a
+# second per template, on every build), one with any is parsed, so a tag inside {% raw %} fools nobody.
+REFERS = re.compile(r"\{%[-+]?\s*(?:extends|include|import|from)\b")
 
 def files(cfg: Config, day: date) -> dict[str, Path]:
     """Each file the letter dated `day` is built from, by the name the user knows it by."""
@@ -45,7 +49,7 @@ def templates_used(folders: tuple[Path, ...]) -> list[Path]:
         name = todo.pop()
         try:
             source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-            references = list(meta.find_referenced_templates(env.parse(source)))
+            references = list(meta.find_referenced_templates(env.parse(source))) if REFERS.search(source) else []
         except jinja2.TemplateError:
             continue  # a missing or broken template fails the build itself, with its own message
         seen[name] = Path(filename or name)

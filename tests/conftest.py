@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -18,6 +20,10 @@ from digest.model import Item
 pytest_plugins = ["tests.feedserver", "tests.send_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Compiled templates are cached in the user's cache folder (digest.renderer): the tests, and the processes they
+# start, keep theirs in a folder of their own instead of the cache of whoever runs them.
+os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="digest-test-cache-"))
 SAMPLES = ROOT / "samples"
 LETTER_DATE = date(2025, 11, 20)
 

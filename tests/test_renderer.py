@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -169,3 +172,74 @@ def test_mjml_errors_become_template_errors(tmp_path: Path) -> None:
                                              encoding="utf-8")
     with pytest.raises(TemplateError, match="does not parse"):
         renderer.render(letter_of(news_section(make_item())), (tmp_path,))
+
+
+RENDER_TEXT = """
+import sys
+from pathlib import Path
+from tests.test_renderer import letter_of, news_section
+from tests.conftest import make_item
+from digest import renderer
+print(renderer.render(letter_of(news_section(make_item())), (Path(sys.argv[1]),)).text)
+"""
+
+
+def test_compiled_templates_are_kept_in_the_users_cache_by_content(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Templates are compiled once and kept under $XDG_CACHE_HOME/digest, never in the project; an edited
+    template is seen at once, in this process and in the next (the cache goes by the template's text)."""
+    cache, templates = tmp_path / "cache", tmp_path / "project" / "templates"
+    templates.mkdir(parents=True)
+    for name in ("letter.mjml.j2", "letter.txt.j2"):
+        (templates / name).write_text((TEMPLATES[0] / name).read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    letter = letter_of(news_section(make_item()))
+    assert "Fin de l'édition" not in renderer.render(letter, (templates,)).text
+    kept = sorted(cache.glob("digest/templates/*"))
+    assert len(kept) == 2 and sorted(p.name for p in templates.parent.rglob("*")) == [
+        "letter.mjml.j2", "letter.txt.j2", "templates"]
+    with (templates / "letter.txt.j2").open("a", encoding="utf-8") as stream:
+        stream.write("Fin de l'édition\n")
+    assert "Fin de l'édition" in renderer.render(letter, (templates,)).text
+    with (templates / "letter.txt.j2").open("a", encoding="utf-8") as stream:
+        stream.write("Fin, deuxième\n")
+    result = subprocess.run([sys.executable, "-c", RENDER_TEXT, str(templates)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "XDG_CACHE_HOME": str(cache)}, check=True)
+    assert "Fin de l'édition\nFin, deuxième" in result.stdout
+    assert sorted(cache.glob("digest/templates/*")) == kept  # the same two entries, rewritten, nothing else
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_only_time(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    assert "Une actualité" in renderer.render(letter_of(news_section(make_item())), TEMPLATES).text
+
+
+REMOTE_CSS = """
+import sys, threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from tests.test_renderer import TEMPLATES, letter_of, news_section
+from tests.conftest import make_item
+from digest import renderer
+renderer.render(letter_of(news_section(make_item())), TEMPLATES)
+print("requests loaded by the render:", "requests" in sys.modules)
+from premailer import Premailer
+server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=sys.argv[1]))
+threading.Thread(target=server.serve_forever, daemon=True).start()
+link = f'<link rel="stylesheet" href="http://127.0.0.1:{server.server_address[1]}/remote.css">'
+print(Premailer(f"<html><head>{link}</head><body><p>x</p></body></html>", allow_network=True).transform())
+"""
+
+
+def test_premailer_imported_without_requests_still_reads_remote_css(tmp_path: Path) -> None:
+    """A render does not load `requests` (premailer needs it only for remote CSS, which a letter never has),
+    yet premailer, imported so, still fetches a remote stylesheet with it when asked to."""
+    (tmp_path / "remote.css").write_text("p { color: #123456 }", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+    result = subprocess.run([sys.executable, "-c", REMOTE_CSS, str(tmp_path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=env, check=True)
+    assert "requests loaded by the render: False" in result.stdout
+    assert 'style="color:#123456"' in result.stdout, result.stdout + result.stderr

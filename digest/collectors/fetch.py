@@ -152,8 +152,8 @@ class Clients:
         self.hosts: dict[str, asyncio.Semaphore] = {}
         self.free: dict[str, list[httpx.AsyncClient]] = {}
         self.made: list[httpx.AsyncClient] = []
-        # One TLS context for every client; its CA bundle (20 to 50 ms to load) loads in a thread while the
-        # first http:// requests go out, and https ones wait for it (see ready_for).
+        # One TLS context for every client; its CA bundle (20 to 50 ms to load) loads in a thread at the first
+        # https:// request, which waits for it (see ready_for): a build of http:// sources never loads it.
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
         self._loading: asyncio.Future[None] | None = None
 
@@ -174,10 +174,11 @@ class Clients:
 
     async def ready_for(self, url: str) -> None:
         """Wait, before an https request, until the CA bundle is loaded (http requests need not wait)."""
+        if not url.startswith("https:"):
+            return
         if self._loading is None:
             self._loading = asyncio.ensure_future(asyncio.to_thread(_load_certificates, self._tls))
-        if url.startswith("https:"):
-            await asyncio.shield(self._loading)
+        await asyncio.shield(self._loading)
 
     def _make(self) -> httpx.AsyncClient:
         import httpx  # imported here: a build from local files does not pay for it

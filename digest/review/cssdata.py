@@ -176,22 +176,28 @@ def _walk(tokens: Iterable[ast.Node]) -> Iterator[ast.Node]:
             yield from _walk(token.content)
 
 
-def _declarations(tokens: list[ast.Node] | str, place: str, known: set[str], found: dict[str, Usage]) -> None:
+def _declarations(tokens: list[ast.Node] | str, place: str, known: set[str]) -> Iterator[tuple[str, str]]:
+    """Each use of a feature in a block of declarations: its slug and where it is."""
     for node in tinycss2.parse_blocks_contents(tokens, skip_comments=True, skip_whitespace=True):
         if isinstance(node, ast.Declaration):
             for slug in property_slugs(node.lower_name, known) | value_slugs(node.lower_name, node.value,
                                                                               node.important):
-                found.setdefault(slug, Usage()).add(place)
+                yield slug, place
         elif isinstance(node, ast.QualifiedRule):  # a rule nested in @media
-            _rule(node, known, found)
+            yield from _rule(node, known)
 
 
-def _rule(rule: ast.QualifiedRule, known: set[str], found: dict[str, Usage]) -> None:
+def _rule(rule: ast.QualifiedRule, known: set[str]) -> Iterator[tuple[str, str]]:
     selector = tinycss2.serialize(rule.prelude).strip()
     place = f"<style> {selector}"
     for slug in _selector_slugs(rule.prelude):
+        yield slug, place
+    yield from _declarations(rule.content, place, known)
+
+
+def _count(uses: Iterable[tuple[str, str]], found: dict[str, Usage]) -> None:
+    for slug, place in uses:
         found.setdefault(slug, Usage()).add(place)
-    _declarations(rule.content, place, known, found)
 
 
 def _selector_slugs(prelude: list[ast.Node]) -> set[str]:
@@ -211,20 +217,35 @@ def _selector_slugs(prelude: list[ast.Node]) -> set[str]:
     return slugs
 
 
-def _stylesheet(css: str, known: set[str], found: dict[str, Usage]) -> None:
+def _stylesheet(css: str, known: set[str]) -> Iterator[tuple[str, str]]:
     for node in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
         if isinstance(node, ast.QualifiedRule):
-            _rule(node, known, found)
+            yield from _rule(node, known)
         elif isinstance(node, ast.AtRule):
             prelude = tinycss2.serialize(node.prelude).strip()
             place = f"<style> @{node.lower_at_keyword} {prelude}".strip()
-            found.setdefault(f"css-at-{node.lower_at_keyword}", Usage()).add(place)
+            yield f"css-at-{node.lower_at_keyword}", place
             if node.lower_at_keyword == "media":
                 for feature, slug in MEDIA_FEATURES.items():
                     if feature in prelude.lower():
-                        found.setdefault(slug, Usage()).add(place)
+                        yield slug, place
             if node.content is not None:
-                _declarations(node.content, place, known, found)
+                yield from _declarations(node.content, place, known)
+
+
+HERE = "\x00here"  # the place of the style attribute being read, filled in for each element
+
+
+# The same style attribute comes back on every item of a section, and the same <style> blocks in every build:
+# each text is parsed once per process (the desk checks every rebuild; parsing took a third of it).
+@lru_cache(maxsize=4096)
+def _uses_in_style(declarations: str, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(_declarations(declarations, HERE, set(known)))
+
+
+@lru_cache(maxsize=256)
+def _uses_in_stylesheet(css: str, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(_stylesheet(css, set(known)))
 
 
 def features_in(html: str, known: Iterable[str]) -> dict[str, Usage]:
@@ -233,16 +254,18 @@ def features_in(html: str, known: Iterable[str]) -> dict[str, Usage]:
     Conditional comments (<!--[if mso]>) are comments to the parser, so CSS aimed at Outlook alone is not
     counted: only what every client reads.
     """
-    known = set(known)
+    wanted = frozenset(known)
     found: dict[str, Usage] = {}
     document = lxml.html.document_fromstring(html.encode("utf-8"))
     for style in document.iter("style"):
-        _stylesheet(style.text or "", known, found)
+        _count(_uses_in_stylesheet(style.text or "", wanted), found)
     for element in document.iter():
         declarations = element.get("style") if isinstance(element.tag, str) else None
         if declarations:
-            _declarations(declarations, f"style of {_describe(element)}", known, found)
-    return {slug: usage for slug, usage in found.items() if slug in known}
+            here = f"style of {_describe(element)}"
+            _count(((slug, here if place == HERE else place) for slug, place in _uses_in_style(declarations, wanted)),
+                   found)
+    return {slug: usage for slug, usage in found.items() if slug in wanted}
 
 
 def _describe(element: lxml.html.HtmlElement) -> str:
