@@ -1,4 +1,4 @@
-"""Add-to-calendar for the letter's events: one .ics file per event (written by the outbox) and a Google link. Pure."""
+"""Add-to-calendar for the letter's events: one .ics file per event (in the letter's folder) and a Google link. Pure."""
 
 from __future__ import annotations
 

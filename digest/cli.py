@@ -1,4 +1,4 @@
-"""The command line: parse, call the pipeline, report. No logic of its own."""
+"""The command line: parse, call, report. The work is done by the modules each command imports."""
 
 from __future__ import annotations
 
@@ -681,7 +681,7 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
     public.check_port(host, port)  # a busy port: one clear line, exit 2
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}; put the site's web server in front (see the README)", err=True)
+        click.echo(f"warning: listening on {host}; put the site's web server in front (see docs/serve.md)", err=True)
     click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
     public.run(config_path, site, host, port, workers)
 

@@ -1,5 +1,6 @@
-"""The README stays true: every command, option and configuration key is documented there (as sqlite-utils
-checks its own docs), and its claims about what a dry build writes hold."""
+"""The docs stay true: every command, option and configuration key is documented in docs/ (as sqlite-utils checks
+its own docs), every module is in the module map, every link leads somewhere, the README stays a short guide
+whose first two commands are `make run` and `make test`, and the claims about what a dry build writes hold."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from digest.cli import main
 from .conftest import LETTER_DATE, ROOT
 from .feedserver import FeedServer
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_PATH = ROOT / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
+DOCS = {path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))}
+MANUAL = "\n".join(DOCS.values())
 
 
 def commands(group: click.Group = main, prefix: str = "digest") -> Iterator[tuple[str, click.Command]]:
@@ -35,13 +39,14 @@ OPTIONS = sorted({(name, opt) for name, command in COMMANDS for param in command
 
 
 @pytest.mark.parametrize("name", [name for name, _ in COMMANDS])
-def test_every_command_is_in_the_readme(name: str) -> None:
-    assert re.search(rf"`{re.escape(name)}\b|^{re.escape(name)}\b", README, re.M), f"{name} is not in README.md"
+def test_every_command_is_in_the_command_line_reference(name: str) -> None:
+    found = re.search(rf"`{re.escape(name)}\b|^{re.escape(name)}\b", DOCS["cli.md"], re.M)
+    assert found, f"{name} is not in docs/cli.md"
 
 
 @pytest.mark.parametrize(("command", "option"), OPTIONS)
-def test_every_option_is_in_the_readme(command: str, option: str) -> None:
-    assert re.search(rf"{re.escape(option)}(?![\w-])", README), f"{command} {option} is not in README.md"
+def test_every_option_is_in_the_manual(command: str, option: str) -> None:
+    assert re.search(rf"{re.escape(option)}(?![\w-])", MANUAL), f"{command} {option} is not in docs/"
 
 
 def config_keys() -> list[tuple[str, str]]:
@@ -51,8 +56,36 @@ def config_keys() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("table", "key"), config_keys())
-def test_every_configuration_key_is_in_the_readme(table: str, key: str) -> None:
-    assert f"`{key}`" in README, f"{table} {key} is not in README.md"
+def test_every_configuration_key_is_in_the_manual(table: str, key: str) -> None:
+    where = DOCS["configuration.md"] if table.startswith("sources.toml") else DOCS["issue-file-and-desk.md"]
+    assert f"`{key}`" in where, f"{table} {key} is not in docs/configuration.md or docs/issue-file-and-desk.md"
+
+
+MODULES = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "digest").rglob("*.py"))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_is_in_the_module_map(module: str) -> None:
+    assert f"| `{module}` |" in DOCS["development.md"], f"{module} is missing from docs/development.md's module map"
+
+
+def test_every_module_in_the_map_exists() -> None:
+    mapped = re.findall(r"^\| `(digest/[\w/]+\.py)` \|", DOCS["development.md"], re.M)
+    assert mapped and set(mapped) <= set(MODULES), set(mapped) - set(MODULES)
+
+
+@pytest.mark.parametrize("page", [README_PATH, *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
+def test_every_relative_link_leads_to_a_file(page: Path) -> None:
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+        if not re.match(r"[a-z]+:", target):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+def test_the_readme_is_a_short_guide_that_starts_with_make_run_then_make_test() -> None:
+    assert len(README.splitlines()) <= 200, "README.md is the team's guide: the reference belongs in docs/"
+    commands = [line.split()[:2] for block in re.findall(r"```sh\n(.*?)```", README, re.S)
+                for line in block.splitlines() if line.strip()]
+    assert commands[:2] == [["make", "run"], ["make", "test"]], commands[:2]
 
 
 def test_a_dry_build_writes_nothing(tmp_path: Path) -> None:

@@ -281,7 +281,7 @@ def test_each_change_is_written_to_the_issue_file_keeping_its_comments(tmp_path:
     with running(make_site(tmp_path)) as (session, server):
         assert post(server, op="exclude", name=SENEGAL)[0] == 200
         text = issue.read_text(encoding="utf-8")
-        assert "# Items left out of this letter." in text and "# Reference: README.md" in text
+        assert "# Items left out of this letter." in text and "# Reference: docs/issue-file-and-desk.md" in text
         assert issuefile_value(issue, "exclude") == [SENEGAL]
         assert "Atelier du groupe-pays Sénégal" not in (session.snapshot.html or "")
         assert post(server, op="include", name=SENEGAL)[0] == 200

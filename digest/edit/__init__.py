@@ -1,1 +1,1 @@
-"""The editors' side of a letter: the issue file, the editorial, the draft."""
+"""The editors' side of a letter: `digest draft` and the desk's edits of the issue file (tomlkit)."""

@@ -18,7 +18,7 @@ HEADER = """\
 # Written by `digest draft` for the letter of {day}; `digest build` reads it for every letter of {ym}.
 # Every item the build would send is listed below, section by section, by its url (or uid). To act on one,
 # copy its line into a list: `pin` (first in its section), `featured` ("À la une" at the top), `exclude`
-# (left out), or into an [[override]] table. Reference: README.md, "Editing an issue".
+# (left out), or into an [[override]] table. Reference: docs/issue-file-and-desk.md in digest's repository.
 
 # subject = {subject}
 # preheader = "A short line inboxes show after the subject"

@@ -26,7 +26,7 @@ from digest.files import write_atomic
 
 Change = Callable[[TOMLDocument], None]
 HEADER = ("# Le numéro du mois : ce que l'équipe décide pour cette lettre (écrit par digest preview,\n"
-          "# modifiable à la main). Référence : README.md, « Editing an issue ».\n")
+          "# modifiable à la main). Référence : docs/issue-file-and-desk.md (dépôt de digest).\n")
 MOVES = {"up": -1, "down": 1}
 
 

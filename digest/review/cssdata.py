@@ -1,4 +1,4 @@
-"""Which CSS the major e-mail clients drop, from caniemail.com's support table kept in digest/data. Pure.
+"""Which CSS the major e-mail clients drop, from caniemail.com's support table kept in digest/review/data. Pure.
 
 The table (digest/data/caniemail.json) is caniemail's data reduced to its CSS features, with its date and its
 MIT licence (digest/data/caniemail.LICENSE). A client "drops" a feature when the newest test of that client
