@@ -6,7 +6,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -321,7 +321,7 @@ def sources_command(config_path: Path, check: bool) -> None:
     Recorded by each build (or --check) in the cache folder. A source with nothing new for longer than its
     section's window_days is flagged stale.
     """
-    from datetime import UTC, datetime
+    from datetime import UTC
     from zoneinfo import ZoneInfo
 
     from digest.collectors import health
@@ -499,36 +499,72 @@ def letters_command(config_path: Path, out: Path | None) -> None:
 @main.command(name="publish")
 @config_option
 @click.argument("dest", type=click.Path(path_type=Path))
-@date_option("The letter to publish (default: the newest built letter whose list send is not complete).")
+@date_option("Also publish this letter although its list send has not begun (a letter put on the web first).")
 @click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
               help="Where the letters are (default: outbox/ beside sources.toml).")
 @click.option("--dry-run", is_flag=True, help="List what would be copied to DEST; copy nothing.")
-@click.option("--allow-stale", is_flag=True, help="Publish even though a file the letter was built from changed.")
+@click.option("--allow-stale", is_flag=True,
+              help="Publish the --date letter even though a file it was built from changed since.")
 def publish_command(config_path: Path, dest: Path, letter_date: date | None, out: Path | None, dry_run: bool,
                     allow_stale: bool) -> None:
-    """Copy the public files of every letter (letter.html, letter.txt, agenda/, index.html) into DEST.
+    """Copy the public files of the letters the list received (letter.html, letter.txt, agenda/) into DEST, and
+    the archive's index.html listing what DEST holds.
 
+    A letter never sent to the list (a trial, an abandoned draft) is published only when named with --date.
     Nothing private goes (no journal, no copy, no address); each letter's folder in DEST is replaced whole,
     so a reader never sees half a letter. Then put DEST on the web server, e.g. with rsync.
     """
     from digest import letterfolder
+    from digest.delivery import journal
+    from digest.errors import DigestError
     from digest.web import publish
 
     cfg = config.load(config_path)
     outbox = out or cfg.outbox
-    chosen = _which_letter(cfg, outbox, letter_date, sent_ok=True)
-    _refuse_stale(cfg, chosen, allow_stale)
-    plan = publish.plan(outbox)
+    states = letterfolder.every(cfg, outbox, journal.sends(cfg))
+    days = {s.day.isoformat() for s in states if s.began}
+    if letter_date is not None:
+        chosen = letterfolder.choose(cfg, outbox, letter_date, journal.sends(cfg), sent_ok=True).letter
+        if not chosen.began:
+            _refuse_stale(cfg, chosen, allow_stale)
+        days.add(chosen.day.isoformat())
+    if not days:
+        raise DigestError(f"no letter of {outbox} has been sent to the list yet: nothing to publish. "
+                          "`digest publish DEST --date YYYY-MM-DD` publishes a letter before its send")
+    plan = publish.plan(outbox, days)
+    click.echo("Letters: " + ", ".join(s.title() for s in reversed(states) if s.day.isoformat() in days))
     if dry_run:
         for name in plan.names():
             click.echo(f"  would copy {name}")
         click.echo(f"Dry run: {len(plan.names())} file(s) of {len(plan.folders)} letter(s) would go to {dest}/")
         return
-    written = publish.publish(plan, dest)
+    written = publish.publish(plan, dest, cfg.letter.title, cfg.letter.language)
     for day in plan.folders:
         letterfolder.note(cfg, date.fromisoformat(day), "published")
     click.echo(f"Published {len(plan.folders)} letter(s), {len(written)} file(s), to {dest}/; "
                f"now copy it to the web server, e.g. rsync -a {dest}/ server:/var/www/lettre/")
+
+
+@main.command(name="discard")
+@config_option
+@click.argument("day", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("-o", "--outbox", "out", type=click.Path(path_type=Path),
+              help="Where the letters are (default: outbox/ beside sources.toml).")
+def discard_command(config_path: Path, day: datetime, out: Path | None) -> None:
+    """Take a letter that was never sent to the list (a trial build, an abandoned draft) out of the outbox.
+
+    It is moved, not deleted, into the private folder's discarded/ and can be moved back. A letter whose list
+    send began is refused: it is part of the list's history.
+    """
+    from digest import letterfolder
+    from digest.delivery import journal
+
+    cfg = config.load(config_path)
+    outbox = out or cfg.outbox
+    moved = letterfolder.discard(cfg, outbox, day.date(), journal.sends(cfg))
+    letterfolder.write_index(outbox, cfg.letter.title, cfg.letter.language)
+    click.echo(f"Letter {day.date().isoformat()} moved out of {outbox} into {moved}.\n"
+               f"To bring it back: mv {moved} {letterfolder.path(outbox, day.date())}")
 
 
 def _print_letter_stats(cfg: config.Config, day: date) -> None:
@@ -571,7 +607,11 @@ def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool) -> 
     with _store(config_path, create=True) as store:
         report = store.import_csv(csv_path, resubscribe=resubscribe)
     click.echo(f"{csv_path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.invalid)} invalid, {len(report.kept_out)} not subscribed again")
+               f"{len(report.invalid)} invalid, {len(report.kept_out)} not subscribed again, "
+               f"{len(report.merged)} merged")
+    for line, kept, email in report.merged:
+        click.echo(f"  line {line}: {email} is the address of line {kept} (case aside): line {kept} kept, "
+                   "this row left out")
     for rejected in report.invalid:
         click.echo(f"  line {rejected.line}: {rejected.email!r} invalid: {rejected.reason}")
     for rejected in report.kept_out:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
@@ -36,6 +36,7 @@ AGENDA = "agenda"  # <day>-<title>.ics, linked from each event
 PUBLIC = (HTML, TEXT)  # what a reader of the web version needs, with agenda/
 INDEX = "index.html"  # beside the letters: the archive page
 LOG = "log.json"  # in the private folder: when the letter was tested and published
+DISCARDED = "discarded"  # in the private folder: letters taken out of the outbox by `digest discard`
 STILL_TO_SEND = ("pending", "sending", "deferred", "unknown")
 COUNTED = ("sent", "failed", "deferred", "unknown")  # what a sent letter's line counts
 EPOCH = datetime.fromtimestamp(0, UTC)
@@ -99,22 +100,28 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
     return [*written, write_index(outbox, letter.title, letter.language)]
 
 
-def write_index(outbox: Path, title: str, language: str = "fr") -> Written:
-    """Write outbox/index.html: every letter built, newest first, each linked (the web archive)."""
-    target = outbox / INDEX
+def write_index(outbox: Path, title: str, language: str = "fr", *, into: Path | None = None) -> Written:
+    """Write index.html, the web archive: every letter of `outbox` with a web version, newest first, each linked;
+    with `into` (a published site), into that folder, listing only the letters it holds."""
+    folder = into or outbox
+    held = {found.name for _, found in dated(folder)} if into else None
+    entries = [e for e in _archived(outbox) if held is None or e[0] in held]
+    target = folder / INDEX
     try:
-        return write_atomic(target, index_html(outbox, title, language).encode("utf-8"))
+        return write_atomic(target, index_html(entries, title, language).encode("utf-8"))
     except OSError as exc:
         raise failure(target, exc) from None
 
 
-def index_html(outbox: Path, title: str, language: str) -> str:
-    """The archive page: relative links, so it works opened as a file and served under base_url."""
+def index_html(entries: list[tuple[str, str, int]], title: str, language: str) -> str:
+    """The archive page of (folder, subject, items) entries, oldest first: dates in the letter's language,
+    relative links, so it works opened as a file and served under base_url."""
     rows = "\n".join(
         f'<li><a href="{quote(name)}/{HTML}">{escape(subject)}</a>'
-        f' <span>{escape(name)} · {items} articles · <a href="{quote(name)}/{TEXT}">texte</a>'
+        f' <span>{escape(_long_date(name, language))} · {_articles(items, language)} · '
+        f'<a href="{quote(name)}/{TEXT}">{"text" if language.startswith("en") else "texte"}</a>'
         "</span></li>"
-        for name, subject, items in reversed(_archived(outbox))
+        for name, subject, items in reversed(entries)
     )
     return f"""<!doctype html>
 <html lang="{escape(language)}"><head><meta charset="utf-8">
@@ -131,6 +138,22 @@ li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: blo
 {rows}
 </ul></body></html>
 """
+
+
+def _long_date(name: str, language: str) -> str:
+    """'18 décembre 2026' for the folder 2026-12-18 (the name itself if it is not a date)."""
+    from digest.dates import day_month_year  # babel's data: only where a page is written
+
+    try:
+        return day_month_year(date.fromisoformat(name), language)
+    except ValueError:
+        return name
+
+
+def _articles(count: int, language: str) -> str:
+    if language.startswith("en"):
+        return f"{count} article" + ("s" if count != 1 else "")
+    return f"{count}\u00a0article" + ("s" if count > 1 else "")
 
 
 def _archived(outbox: Path) -> list[tuple[str, str, int]]:
@@ -203,8 +226,9 @@ class BuiltLetter:
     unsubscribe_url: str
     html: str
     text: str
-    items: int = 0  # how many items its sections carry
+    items: int = 0  # how many items it carries: "À la une" and every section
     built: datetime = EPOCH  # when it was written
+    language: str = "fr"
 
 
 def read_built(outbox: Path, day: date) -> BuiltLetter:
@@ -220,8 +244,9 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
             folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
             web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
             html=(folder / HTML).read_text(encoding="utf-8"), text=(folder / TEXT).read_text(encoding="utf-8"),
-            items=sum(len(s.get("items", [])) for s in meta.get("sections", [])),
+            items=len(meta.get("featured", [])) + sum(len(s.get("items", [])) for s in meta.get("sections", [])),
             built=datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC),
+            language=str(meta.get("language") or "fr"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
@@ -333,6 +358,8 @@ class LetterState:
     counts: Mapping[str, int] | None  # the list send's journal, per state; None before any list send
     tested: str | None = None  # when the last --to send of this build went
     published: str | None = None
+    # Never list-sent, and a later letter's list send began: a trial or an abandoned draft, never a default.
+    superseded: bool = False
 
     @property
     def day(self) -> date:
@@ -376,6 +403,8 @@ class LetterState:
             words = "sent (" + ", ".join(f"{s} {self.counts[s]}" for s in COUNTED) + ")"
         elif self.counts is not None:
             words = "sending (" + ", ".join(f"{s} {n}" for s, n in self.counts.items() if n) + ")"
+        elif self.superseded:
+            words = "superseded (never sent; a later letter was)"
         else:
             words = "tested" if self.tested else "built"
         return words + (", published" if self.published else "")
@@ -402,8 +431,13 @@ def state_of(cfg: Config, letter: BuiltLetter, sends: Sends) -> LetterState:
 
 
 def every(cfg: Config, outbox: Path, sends: Sends) -> list[LetterState]:
-    """Every built letter of the outbox, newest first."""
-    return [state_of(cfg, letter, sends) for letter in reversed(letters(outbox))]
+    """Every built letter of the outbox, newest first, those superseded by a later list send marked so."""
+    states = [state_of(cfg, letter, sends) for letter in reversed(letters(outbox))]
+    marked, later_sent = [], False
+    for state in states:  # newest first: a letter is superseded when a later one's list send began
+        marked.append(replace(state, superseded=later_sent and state.counts is None))
+        later_sent = later_sent or state.began
+    return marked
 
 
 @dataclass(frozen=True)
@@ -427,13 +461,36 @@ def choose(cfg: Config, outbox: Path, given: date | None, sends: Sends, *, sent_
     states = every(cfg, outbox, sends)
     if not states:
         raise LetterNotBuilt(f"{outbox} holds no built letter; run `digest build --date YYYY-MM-DD` first")
-    waiting = [s for s in states if not s.complete]
+    waiting = [s for s in states if not s.complete and not s.superseded]
     if waiting:
-        return Choice(waiting[0], "the newest letter whose list send is not complete", tuple(waiting[1:]))
+        others = tuple(s for s in states if not s.complete and s is not waiting[0])
+        return Choice(waiting[0], "the newest letter whose list send is not complete", others)
     if not sent_ok:
         raise DigestError(f"every letter in {outbox} has been sent to its list (newest: {states[0].title()}); "
                           "give --date YYYY-MM-DD to act on one of them")
     return Choice(states[0], "the newest letter (every list send is complete)")
+
+
+def discard(cfg: Config, outbox: Path, day: date, sends: Sends) -> Path:
+    """Move a letter that was never list-sent out of the outbox, into <private_dir>/discarded/<date>/ (kept, so
+    it can be moved back); DigestError (exit 2) for a letter whose list send began. Where it went."""
+    state = read(cfg, outbox, day, sends)
+    if state is None:
+        raise LetterNotBuilt(f"{path(outbox, day)} holds no built letter: nothing to discard")
+    if state.counts is not None:
+        raise DigestError(f"the list send of {day.isoformat()} has begun: that letter is part of the list's "
+                          "history and stays (see digest send --status)")
+    target = cfg.private_dir / DISCARDED / day.isoformat()
+    for number in range(2, 1000):  # a letter of that date discarded before keeps its place
+        if not target.exists():
+            break
+        target = target.with_name(f"{day.isoformat()}-{number}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        state.folder.rename(target)
+    except OSError as exc:
+        raise failure(target, exc) from None
+    return target
 
 
 def may_rebuild(day: date, force: bool, sends: Sends) -> int:

@@ -54,16 +54,21 @@ def test_without_date_send_takes_the_newest_unsent_letter_not_the_pinned_date(tm
         assert sent.exit_code == 0, sent.output
         assert {r.message["Subject"] for r in sink.recorder.received[1:]} == {
             "La Lettre de Cités Unies France – décembre 2025"}
-        # December's list send is complete: November is now the only one left, and it says so.
+        # December's list send is complete: November, built before it and never sent, is superseded. It is
+        # never taken without --date: no command offers the trial letter once a later one went out.
         status = digest("send", "-c", str(cfg), "--status")
-        assert status.output.startswith(f"Letter {DAY} ") and "also not sent" not in status.output
+        assert status.output.startswith(f"Letter {DECEMBER} ") and "also not sent" not in status.output
+        again = digest("send", "-c", str(cfg), "--yes", "--list", str(subscribers(tmp_path / "s.csv", 3)))
+        assert again.exit_code == 2 and "every letter in" in again.output, again.output
+        assert len(sink.recorder.received) == 4  # the test and the three copies of December: nothing more
         listing = digest("letters", "-c", str(cfg))
     assert listing.exit_code == 0, listing.output
     december, november = listing.output.splitlines()
     assert december.startswith(f"{DECEMBER} “La Lettre de Cités Unies France – décembre 2025”  "
                                "sent (sent 3, failed 0, deferred 0, unknown 0)")
     assert "inputs unchanged" in december
-    assert november.startswith(f"{DAY} “La Lettre de Cités Unies France – novembre 2025”  built  built ")
+    assert november.startswith(f"{DAY} “La Lettre de Cités Unies France – novembre 2025”  "
+                               "superseded (never sent; a later letter was)  built ")
 
 
 def test_a_list_send_without_a_terminal_and_without_yes_sends_nothing(tmp_path: Path) -> None:
@@ -122,7 +127,7 @@ def test_a_file_changed_since_the_build_stops_send_export_and_publish(tmp_path: 
         build(cfg)
         (tmp_path / "issues" / "2025-11.toml").write_text('subject = "Nouvel objet"\n', encoding="utf-8")
         for command in (["send", "--to", "moi@example.org"], ["export", "--esp", "brevo"],
-                        ["publish", str(tmp_path / "site")]):
+                        ["publish", str(tmp_path / "site"), "--date", DAY]):
             refused = digest(command[0], "-c", str(cfg), *command[1:])
             assert refused.exit_code == 2, refused.output
             assert "these files changed since the letter of 2025-11-20 was built: issues/2025-11.toml" in refused.output
@@ -211,16 +216,18 @@ def test_publish_copies_only_the_public_files_whole(tmp_path: Path) -> None:
     cfg = project(tmp_path, 25)
     build(cfg)
     site = tmp_path / "site"
-    dry = digest("publish", "-c", str(cfg), str(site), "--dry-run")
+    never_sent = digest("publish", "-c", str(cfg), str(site))
+    assert never_sent.exit_code == 2 and "has been sent to the list yet" in never_sent.output and not site.exists()
+    dry = digest("publish", "-c", str(cfg), str(site), "--dry-run", "--date", DAY)  # a letter put on the web first
     assert dry.exit_code == 0 and not site.exists()
     assert f"would copy {DAY}/letter.html" in dry.output and "would copy index.html" in dry.output
-    result = digest("publish", "-c", str(cfg), str(site))
+    result = digest("publish", "-c", str(cfg), str(site), "--date", DAY)
     assert result.exit_code == 0, result.output
     names = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
     assert {"index.html", f"{DAY}/letter.html", f"{DAY}/letter.txt"} <= names
     assert {n.split("/")[1] for n in names if "/" in n} == {"letter.html", "letter.txt", "agenda"}
     assert (site / DAY / "letter.html").read_bytes() == (tmp_path / "outbox" / DAY / "letter.html").read_bytes()
-    into_outbox = digest("publish", "-c", str(cfg), str(tmp_path / "outbox"))
+    into_outbox = digest("publish", "-c", str(cfg), str(tmp_path / "outbox"), "--date", DAY)
     assert into_outbox.exit_code == 2 and "is in the outbox" in into_outbox.output
     assert (tmp_path / "outbox" / DAY / "digest.json").is_file()
 
@@ -258,11 +265,11 @@ def test_publish_that_cannot_write_leaves_the_published_letter_whole(tmp_path: P
     cfg = project(tmp_path, 25)
     build(cfg)
     site = tmp_path / "site"
-    assert digest("publish", "-c", str(cfg), str(site)).exit_code == 0
+    assert digest("publish", "-c", str(cfg), str(site), "--date", DAY).exit_code == 0
     published = (site / DAY / "letter.html").read_bytes()
     with (tmp_path / "outbox" / DAY / "letter.html").open("ab") as letter:
         letter.write(b"<!-- a later version -->\n")
-    failed = _run_limited(cfg, 20000, "publish", str(site))  # letter.html (~42 KB) cannot be written
+    failed = _run_limited(cfg, 20000, "publish", str(site), "--date", DAY)  # letter.html (~42 KB) cannot be written
     assert failed.returncode == 2, failed.stdout + failed.stderr
     assert failed.stderr == f"Error: could not write site/{DAY}/letter.html: disk full\n"
     assert (site / DAY / "letter.html").read_bytes() == published

@@ -295,3 +295,58 @@ def test_a_letter_built_again_mid_send_is_flagged_and_the_rest_get_the_new_one(t
     newest = next(r for r in sink.recorder.received if r.rcpt == "user002@example.org").message
     assert "Correction" in newest.get_body(("plain",)).get_content()
     assert sorted(sink.recorder.counts().values()) == [1, 1, 1]
+
+
+@pytest.mark.parametrize(("signal_number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_list_send_finishes_its_message_says_how_far_it_went_and_how_to_finish(
+        tmp_path: Path, built: Path, signal_number: int, code: int) -> None:
+    recorder = Recorder(delay=0.05)
+    with Sink(recorder) as sink:
+        cfg = setup(tmp_path, built, sink.port)
+        csv = subscribers(tmp_path / "s.csv", 40)
+        env = {**os.environ, "DIGEST_SECRET": SECRET}
+        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        deadline = time.monotonic() + 20
+        while len(recorder.received) < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal_number)  # Ctrl-C, or systemd's stop
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == code, output
+        rows = journal_rows(tmp_path)
+        sent = sum(state == "sent" for state, *_ in rows.values())
+        assert 5 <= sent < 40 and not any(state in ("sending", "unknown") for state, *_ in rows.values())
+        assert sent == len(recorder.received)  # the message in flight was finished and journalled
+        assert f"Stopped: {sent} sent in all, {40 - sent} still to send (0 unknown)" in output, output
+        finish = next(line.strip() for line in output.splitlines() if line.strip().startswith("digest send"))
+        assert finish.split()[-4:] == ["--list", str(csv), "--date", DAY], finish
+        again = digest(*finish.split()[1:], "--yes")  # the printed command, as the team would paste it
+        assert again.exit_code == 0, again.output
+    counts = recorder.counts()
+    assert len(counts) == 40 and set(counts.values()) == {1}
+
+
+def test_a_second_ctrl_c_stops_at_once_leaving_at_most_one_unknown(tmp_path: Path, built: Path) -> None:
+    recorder = Recorder(delay=0.02)
+    with Sink(recorder) as sink:
+        cfg = setup(tmp_path, built, sink.port)
+        csv = subscribers(tmp_path / "s.csv", 30)
+        env = {**os.environ, "DIGEST_SECRET": SECRET}
+        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        deadline = time.monotonic() + 20
+        while len(recorder.received) < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        recorder.delay = 5.0  # the server holds the next message: the first Ctrl-C waits for it, the second not
+        recorder.entered_data.clear()
+        assert recorder.entered_data.wait(5)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+        recorder.delay = 0.0
+        assert process.returncode == 130 and "Stopped at once." in output, output
+        states = [state for state, *_ in journal_rows(tmp_path).values()]
+        assert states.count("sending") + states.count("unknown") <= 1 and "digest send -c" in output

@@ -44,6 +44,11 @@ class Server:
     root: Path
     log: Path
 
+    @property
+    def site(self) -> str:
+        """Where the published letters are served: at the path of base_url (/lettre/), as the letters link."""
+        return self.url + "/lettre"
+
     def link(self, email: str = ADDRESS) -> str:
         """The path and query of a subscriber's unsubscribe link, as a letter carries it."""
         full = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), email, LIST, LETTER_DATE)
@@ -284,28 +289,28 @@ def test_a_large_body_is_refused(server: Server) -> None:
 
 
 def test_the_published_letters_are_served_and_nothing_private(server: Server) -> None:
-    assert httpx.get(f"{server.url}/{DAY}/index.html").text == "<h1>La lettre</h1>"
-    ics = httpx.get(f"{server.url}/{DAY}/agenda/rencontre.ics")
+    assert httpx.get(f"{server.site}/{DAY}/index.html").text == "<h1>La lettre</h1>"
+    ics = httpx.get(f"{server.site}/{DAY}/agenda/rencontre.ics")
     assert ics.status_code == 200 and ics.text.startswith("BEGIN:VCALENDAR")
     for path in ("/.env", f"/{DAY}/send-journal.sqlite", "/abonnes.csv", f"/{DAY}/dry-run/00001-anne@example.org.eml",
                  "/subscribers.sqlite", "/sources.toml", "/../sources.toml",
                  "/%2e%2e/sources.toml", "/nothing-here", "/copy.SQLITE", "/Abonnes.CSV", "/x.sqlite-journal",
                  "/subscribers.sqlite.bak", "/secret.env", "/Sends/a.txt", "/lettre.html", "/copie.html"):
-        answer = httpx.get(server.url + path)
+        answer = httpx.get(server.site + path)
         assert answer.status_code == 404, f"{path}: {answer.status_code}"
         assert "Page introuvable" in answer.text
-    assert httpx.get(f"{server.url}/{DAY}/").text == "<h1>La lettre</h1>"  # a folder's index.html
-    listing = httpx.get(f"{server.url}/{DAY}/agenda/")
+    assert httpx.get(f"{server.site}/{DAY}/").text == "<h1>La lettre</h1>"  # a folder's index.html
+    listing = httpx.get(f"{server.site}/{DAY}/agenda/")
     assert listing.status_code == 404  # no index.html in a folder: no listing either
     for name in ("logo.PNG", "style.css", "feed.xml", "texte.txt"):  # what a site holds, whatever the case
-        assert httpx.get(f"{server.url}/{name}").status_code == 200, name
+        assert httpx.get(f"{server.site}/{name}").status_code == 200, name
 
 
 def test_other_methods_are_refused_with_a_plain_page_naming_the_allowed_ones(server: Server) -> None:
     answer = httpx.request("DELETE", server.url + server.link())
     assert answer.status_code == 405 and "Traceback" not in answer.text and server.status() == "subscribed"
     assert set(answer.headers["allow"].split(", ")) >= {"GET", "POST"}
-    site = httpx.request("PUT", f"{server.url}/{DAY}/index.html", content=b"x")
+    site = httpx.request("PUT", f"{server.site}/{DAY}/index.html", content=b"x")
     assert site.status_code == 405 and site.headers["allow"] == "GET, HEAD" and "Méthode non permise" in site.text
 
 
@@ -318,9 +323,10 @@ def raw_get(url: str, target: str) -> bytes:
 
 
 def test_a_folders_slash_redirect_stays_on_the_site(server: Server) -> None:
-    answer = raw_get(server.url, f"/{DAY}")
+    answer = raw_get(server.url, f"/lettre/{DAY}")
     assert answer.startswith(b"HTTP/1.1 307") and f"\r\nlocation: {DAY}/\r\n".encode() in answer  # relative
-    for target in ("//evil.example/..", "//evil.example/%2e%2e", "/\\evil.example/..", "/x:y"):
+    for target in ("/lettre//evil.example/..", "/lettre//evil.example/%2e%2e", "/lettre/\\evil.example/..",
+                   "/lettre/x:y"):
         answer = raw_get(server.url, target)
         location = next((line for line in answer.split(b"\r\n") if line.lower().startswith(b"location:")), b"")
         value = location.partition(b":")[2].strip()
@@ -329,7 +335,7 @@ def test_a_folders_slash_redirect_stays_on_the_site(server: Server) -> None:
 
 
 def test_every_answer_carries_the_security_headers(server: Server) -> None:
-    for answer in (httpx.get(server.url + server.link()), httpx.get(f"{server.url}/{DAY}/index.html"),
+    for answer in (httpx.get(server.url + server.link()), httpx.get(f"{server.site}/{DAY}/index.html"),
                    httpx.get(server.url + "/nothing")):
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert answer.headers["x-frame-options"] == "DENY"

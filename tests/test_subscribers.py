@@ -88,6 +88,20 @@ def test_import_reports_added_updated_invalid_by_line_and_keeps_extra_columns(tm
     assert anne.status == "subscribed" and anne.created and anne.updated
 
 
+def test_an_import_says_which_rows_gave_the_same_address_and_which_one_it_kept(tmp_path: Path) -> None:
+    cfg = config_file(tmp_path)
+    csv = write_csv(tmp_path / "a.csv", ["email;nom", "anne@example.org;Anne", "bob@example.org;Bob",
+                                         "Anne@Example.ORG;Anne-Marie", "anne@example.org;A."])
+    result = digest("subscribers", "import", "-c", str(cfg), str(csv))
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated, 0 unchanged, 0 invalid, 0 not subscribed again, 2 merged" in result.output
+    assert "line 4: Anne@example.org is the address of line 2 (case aside): line 2 kept" in result.output
+    assert "line 5: anne@example.org is the address of line 2 (case aside): line 2 kept" in result.output
+    with Store(tmp_path / "subscribers.sqlite") as store:
+        anne = store.get("anne@example.org")
+    assert anne is not None and anne.name == "Anne"  # the first row's name, as the report says
+
+
 def test_an_import_never_subscribes_again_who_left_unless_asked(tmp_path: Path) -> None:
     cfg = config_file(tmp_path)
     csv = write_csv(tmp_path / "a.csv", ["email;name", "anne@example.org;Anne", "bob@example.org;Bob"])

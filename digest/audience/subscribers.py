@@ -95,6 +95,8 @@ class ImportReport:
     unchanged: int = 0
     invalid: list[Rejected] = field(default_factory=list)
     kept_out: list[Rejected] = field(default_factory=list)  # left or erased: not subscribed again
+    # A row for an address an earlier row already gave (case aside): (its line, the line kept, the address).
+    merged: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -403,7 +405,7 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
     name_column = csv_rules._column(columns, csv_rules.NAME_COLUMNS)
     gone_column = csv_rules._column(columns, csv_rules.UNSUBSCRIBED_COLUMNS)
     extra_columns = [c for folded, c in columns.items() if folded and folded not in OWN_COLUMNS]
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # each address's key -> the line that gave it first (the row kept)
     try:
         for row in reader:
             raw = (row.get(email_column) or "").strip()
@@ -415,8 +417,9 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
                 report.invalid.append(Rejected(reader.line_num, raw, str(exc)))
                 continue
             if key_of(email) in seen:
+                report.merged.append((reader.line_num, seen[key_of(email)], email))
                 continue
-            seen.add(key_of(email))
+            seen[key_of(email)] = reader.line_num
             left = bool(gone_column) and (row.get(gone_column) or "").strip().casefold() not in \
                 csv_rules.SUBSCRIBED_VALUES
             extra = {c.strip(): csv_rules._name(row.get(c))[:MAX_FIELD] for c in extra_columns if row.get(c)}

@@ -6,8 +6,13 @@ The sending itself (SMTP, the journal, the pace) is digest.delivery.smtp's.
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +45,17 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
     click.echo(f"Sending “{job.letter.subject}” ({job.letter.date.isoformat()}) via {connection.smtp.host}:"
                f"{connection.smtp.port} ({connection.smtp.security})"
                + (f", at most {connection.smtp.rate:g} per second" if connection.smtp.rate else ""))
-    with SendProgress() as progress:
-        report = smtp.run_list(job, found.recipients, connection, resend_unknown=resend_unknown,
-                               on_progress=progress, gone=gone)
+    with stoppable() as stop, SendProgress() as progress:
+        try:
+            report = smtp.run_list(job, found.recipients, connection, resend_unknown=resend_unknown,
+                                   on_progress=progress, gone=gone, stop=stop)
+        except KeyboardInterrupt:  # the second Ctrl-C: stopped at once, the message in flight left "unknown"
+            progress.__exit__()
+            click.echo("\nStopped at once.", err=True)
+            stopped(job, list_path, stop.signal or signal.SIGINT)
+    if report.stopped:
+        print_report(report)
+        stopped(job, list_path, stop.signal or signal.SIGINT)
     if report.left:
         click.echo(f"{len(report.left)} left the list while the send ran and were not sent to.")
     if report.letter_changed and report.already_sent:
@@ -79,6 +92,49 @@ def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Conne
     if answer.strip().lower() not in YES_ANSWERS:
         click.echo("Nothing sent.")
         raise SystemExit(1)
+
+
+class Stop(threading.Event):
+    """Set by the first SIGINT or SIGTERM of a list send; `signal` says which (for the exit code)."""
+
+    signal: int | None = None
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[Stop]:
+    """While the send runs, the first Ctrl-C (or SIGTERM, as systemd or a scheduler sends) asks it to stop after
+    the message in flight; a second one stops at once (KeyboardInterrupt). The old handlers come back after."""
+    stop = Stop()
+
+    def ask(number: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.signal = number
+        stop.set()
+        click.echo("\nStopping after the message being sent (Ctrl-C again stops at once)…", err=True)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+    before = {number: signal.signal(number, ask) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+def stopped(job: smtp.Job, list_path: Path | None, number: int) -> None:
+    """Say how far a stopped send went and the command that finishes it; exit 128 + the signal (130, 143)."""
+    found = journal.status(job.private)
+    counts = found[0] if found else {}
+    left = sum(counts.get(s, 0) for s in letterfolder.STILL_TO_SEND)
+    command = ["digest", "send", "-c", str(job.cfg.path), "--list", *([str(list_path)] if list_path else []),
+               "--date", job.letter.date.isoformat()]
+    click.echo(f"Stopped: {counts.get('sent', 0)} sent in all, {left} still to send "
+               f"({counts.get('unknown', 0)} unknown). To finish the send, run the same command again:\n"
+               f"  {shlex.join(command)}")
+    raise SystemExit(128 + number)
 
 
 def exit_while_sending(job: smtp.Job) -> None:
@@ -134,6 +190,7 @@ class SendProgress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 def print_report(report: smtp.SendReport) -> None:

@@ -8,6 +8,7 @@ import secrets
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,7 @@ class SendReport:
     letter_changed: bool = False
     seconds: float = 0.0
     left: list[str] = field(default_factory=list)  # unsubscribed (or bounced) while the send ran: not sent to
+    stopped: bool = False  # asked to stop (Ctrl-C, SIGTERM): it ended after the message in flight
 
 
 def secret(cfg: Config) -> bytes:
@@ -316,12 +318,14 @@ class Pace:
 def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence[Recipient],
               connection: Connection, *, rate: float | None = None, retry_wait: float = 60.0,
               resend_unknown: bool = False, on_progress: OnProgress | None = None,
-              gone: Gone | None = None) -> SendReport:
+              gone: Gone | None = None, stop: threading.Event | None = None) -> SendReport:
     """Send to every recipient of the list the journal has not sent to (nor, unless asked, may have).
 
     `gone()` names who left the list meanwhile: asked every RECHECK messages and before each retry round,
     so no one is sent to after the moment they unsubscribed (a running send honours it within RECHECK).
+    `stop`, once set, ends the send before the next message (the one in flight finishes and is journalled).
     """
+    stop = stop or threading.Event()
     report = SendReport()
     began = time.monotonic()
     journal.recover()
@@ -337,6 +341,8 @@ def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence
             retry: list[Recipient] = []
             left: set[str] = set()
             for number, recipient in enumerate(todo):
+                if stop.is_set():
+                    break
                 if gone is not None and number % RECHECK == 0:
                     left = gone()
                 if recipient.key in left:
@@ -354,14 +360,16 @@ def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence
                     _tally(report, recipient, outcome)
                 if on_progress:
                     on_progress(finished, total)
-            if not retry:
+            if not retry or stop.is_set():
                 break
             connection.close()  # a 4xx often means "slow down": let the server breathe before trying again
-            time.sleep(retry_wait)
+            if stop.wait(retry_wait):  # a stop asked during the pause ends it at once
+                break
             todo = retry
     finally:
         connection.close()
     report.seconds = time.monotonic() - began
+    report.stopped = stop.is_set()
     return report
 
 
@@ -454,10 +462,11 @@ def connection_for(cfg: Config) -> Connection:
 
 
 def run_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
-             on_progress: OnProgress | None = None, gone: Gone | None = None) -> SendReport:
+             on_progress: OnProgress | None = None, gone: Gone | None = None,
+             stop: threading.Event | None = None) -> SendReport:
     """The real send to a list, journalled in <private_dir>/<date>/."""
     smtp = job.cfg.smtp
     with journal_module.opened(job.private) as journal:
         return send_list(job.personalizer, journal, recipients, connection,
                          rate=smtp.rate if smtp else None, retry_wait=smtp.retry_wait if smtp else 60.0,
-                         resend_unknown=resend_unknown, on_progress=on_progress, gone=gone)
+                         resend_unknown=resend_unknown, on_progress=on_progress, gone=gone, stop=stop)

@@ -60,15 +60,17 @@ class Settings:
     secret: bytes
     list_id: str
     title: str
-    path: str  # the path of unsubscribe_url, e.g. /desinscription
+    path: str  # the path of unsubscribe_url, e.g. /lettre/desinscription
     site: Path | None = None
+    site_path: str = "/"  # the path of base_url, e.g. /lettre/: where the published letters are served
 
 
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
     routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
     if settings.site is not None:
-        routes.append(Mount("/", app=Site(directory=settings.site, html=True)))
+        # At base_url's path, so every link a letter carries (its web version, its .ics files) works here too.
+        routes.append(Mount(settings.site_path.rstrip("/"), app=Site(directory=settings.site, html=True)))
     application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG))
     application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
     # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
@@ -232,7 +234,8 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
     cfg = config.load(config_path)
     path = urlparse(cfg.letter.unsubscribe_url).path or "/"
     return Settings(store=cfg.subscribers_path, secret=smtp.secret(cfg), list_id=smtp.list_id_of(cfg),
-                    title=cfg.letter.title, path=path, site=site.resolve() if site else None)
+                    title=cfg.letter.title, path=path, site=site.resolve() if site else None,
+                    site_path=urlparse(cfg.letter.base_url).path or "/")
 
 
 def from_environment() -> layer.Guard:

@@ -1,7 +1,9 @@
 """`digest publish DEST`: the public part of the outbox, copied into a folder to put on the web server.
 
-Only what a reader of the web version needs goes (digest.letterfolder.public_files): each letter's HTML, the
-text version the archive links to, its agenda/ (.ics files the events link to) and the archive's index.html.
+Only the letters the list received go (and a letter named on purpose, published before its send), and of each
+only what a reader of the web version needs (digest.letterfolder.public_files): its HTML, the text version the
+archive links to, its agenda/ (.ics files the events link to); then the archive's index.html, listing what DEST
+holds.
 Never a journal, a dry-run copy, an export or the inputs' fingerprint. Each letter's folder in DEST is written
 under a temporary name and swapped in whole (files.write_folder), and index.html last, so a reader of DEST never
 sees half a letter.
@@ -9,12 +11,13 @@ sees half a letter.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.files import Written, failure, write_atomic, write_folder
-from digest.letterfolder import INDEX, on_the_web, public_files
+from digest.files import Written, failure, write_folder
+from digest.letterfolder import INDEX, on_the_web, public_files, write_index
 
 
 @dataclass(frozen=True)
@@ -26,17 +29,18 @@ class Plan:
 
     def names(self) -> list[str]:
         """Every file to copy, as a path inside DEST."""
-        found = [f"{folder}/{name}" for folder, names in self.folders.items() for name in names]
-        return [*found, INDEX] if (self.outbox / INDEX).is_file() else found
+        return [*(f"{folder}/{name}" for folder, names in self.folders.items() for name in names), INDEX]
 
 
-def plan(outbox: Path) -> Plan:
-    """The public files of every letter in `outbox`, oldest letter first."""
-    return Plan(outbox, {folder.name: public_files(folder) for _, folder in on_the_web(outbox)})
+def plan(outbox: Path, days: Collection[str]) -> Plan:
+    """The public files of the letters of `days` ("2025-11-20", …) in `outbox`, oldest letter first."""
+    return Plan(outbox, {folder.name: public_files(folder) for _, folder in on_the_web(outbox)
+                         if folder.name in days})
 
 
-def publish(plan: Plan, dest: Path) -> list[Written]:
-    """Copy the plan into `dest`: each letter's folder swapped in whole, then index.html; what was written."""
+def publish(plan: Plan, dest: Path, title: str, language: str) -> list[Written]:
+    """Copy the plan into `dest`: each letter's folder swapped in whole, then index.html listing what `dest`
+    holds (letters published earlier included); what was written."""
     outbox = plan.outbox.resolve()
     if dest.resolve() == outbox or outbox in dest.resolve().parents:
         raise DigestError(f"{dest} is in the outbox: publishing there would replace the letters with their public "
@@ -49,10 +53,5 @@ def publish(plan: Plan, dest: Path) -> list[Written]:
         except OSError as exc:
             raise failure(source, exc) from None
         written.extend(write_folder(dest / folder, files))
-    index = plan.outbox / INDEX
-    if index.is_file():
-        try:
-            written.append(write_atomic(dest / INDEX, index.read_bytes()))
-        except OSError as exc:
-            raise failure(dest / INDEX, exc) from None
+    written.append(write_index(plan.outbox, title, language, into=dest))
     return written
