@@ -210,6 +210,13 @@ class SubscribersConfig:
 
 
 @dataclass(frozen=True)
+class SubscribeConfig:
+    """The optional [subscribe] table: where people join the list (the archive page links to it)."""
+
+    url: str | None = field(default=None, metadata=key(schema.http_url, "the page where people subscribe"))
+
+
+@dataclass(frozen=True)
 class ReturnsConfig:
     """The optional [returns] table: what `digest bounces` trusts in the returns mailbox."""
 
@@ -232,6 +239,7 @@ class Config:
     subscribers: SubscribersConfig = SubscribersConfig()
     preview: PreviewConfig = PreviewConfig()
     returns: ReturnsConfig = ReturnsConfig()
+    subscribe: SubscribeConfig = SubscribeConfig()
 
     @property
     def root(self) -> Path:
@@ -266,7 +274,8 @@ class Config:
 # The tables of sources.toml, each with the dataclass that declares its keys.
 TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "source": SourceConfig,
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
-                           "preview": PreviewConfig, "returns": ReturnsConfig}
+                           "preview": PreviewConfig, "returns": ReturnsConfig,
+                           "subscribe": SubscribeConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -292,6 +301,7 @@ def load(path: Path) -> Config:
     subscribers = _subscribers(data, path, problems)
     preview = _optional(data, "preview", PreviewConfig, problems)
     returns = _optional(data, "returns", ReturnsConfig, problems)
+    subscribe = _optional(data, "subscribe", SubscribeConfig, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -305,6 +315,7 @@ def load(path: Path) -> Config:
         subscribers=subscribers,
         preview=preview,
         returns=returns,
+        subscribe=subscribe,
     )
 
 

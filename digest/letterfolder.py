@@ -26,7 +26,7 @@ from urllib.parse import quote
 from digest import agenda, inputs
 from digest.config import Config
 from digest.errors import DigestError
-from digest.files import Written, failure, write_atomic, write_folder
+from digest.files import PRIVATE, Written, failure, private_folder, write_atomic, write_folder
 from digest.model import Item, Letter, Problem, Rendered
 
 HTML, TEXT, MJML, EML = "letter.html", "letter.txt", "letter.mjml", "letter.eml"
@@ -97,10 +97,21 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
         **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
     }
     written = write_folder(path(outbox, letter.date), files)  # swapped in whole: a cancelled event's .ics goes
-    return [*written, write_index(outbox, letter.title, letter.language)]
+    return [*written, write_index(outbox, Archive(letter.title, letter.language, letter.address))]
 
 
-def write_index(outbox: Path, title: str, language: str = "fr", *, into: Path | None = None) -> Written:
+@dataclass(frozen=True)
+class Archive:
+    """What the archive page shows besides the letters: the letter's identity, where to subscribe, its feed."""
+
+    title: str
+    language: str = "fr"
+    address: str = ""  # the association's postal address, as the letter's footer gives it
+    subscribe_url: str | None = None
+    feed: str | None = None  # the Atom feed beside the page (a published site has one)
+
+
+def write_index(outbox: Path, archive: Archive, *, into: Path | None = None) -> Written:
     """Write index.html, the web archive: every letter of `outbox` with a web version, newest first, each linked;
     with `into` (a published site), into that folder, listing only the letters it holds."""
     folder = into or outbox
@@ -108,35 +119,58 @@ def write_index(outbox: Path, title: str, language: str = "fr", *, into: Path | 
     entries = [e for e in _archived(outbox) if held is None or e[0] in held]
     target = folder / INDEX
     try:
-        return write_atomic(target, index_html(entries, title, language).encode("utf-8"))
+        return write_atomic(target, index_html(entries, archive).encode("utf-8"))
     except OSError as exc:
         raise failure(target, exc) from None
 
 
-def index_html(entries: list[tuple[str, str, int]], title: str, language: str) -> str:
-    """The archive page of (folder, subject, items) entries, oldest first: dates in the letter's language,
-    relative links, so it works opened as a file and served under base_url."""
+def index_html(entries: list[tuple[str, str, int]], archive: Archive) -> str:
+    """The archive page of (folder, subject, items) entries, oldest first, in the letter's colours: dates in the
+    letter's language, relative links (it works opened as a file and served under base_url), the way to
+    subscribe and the feed when there are."""
+    title, language = archive.title, archive.language
+    english = language.startswith("en")
     rows = "\n".join(
         f'<li><a href="{quote(name)}/{HTML}">{escape(subject)}</a>'
         f' <span>{escape(_long_date(name, language))} · {_articles(items, language)} · '
-        f'<a href="{quote(name)}/{TEXT}">{"text" if language.startswith("en") else "texte"}</a>'
+        f'<a href="{quote(name)}/{TEXT}">{"text" if english else "texte"}</a>'
         "</span></li>"
         for name, subject, items in reversed(entries)
     )
+    feed = (f'<link rel="alternate" type="application/atom+xml" title="{escape(title)}" '
+            f'href="{escape(archive.feed)}">\n' if archive.feed else "")
+    join = ""
+    if archive.subscribe_url:
+        words = "Subscribe to the letter" if english else "S’abonner à la lettre"
+        join = f'<p class="join"><a href="{escape(archive.subscribe_url)}">{words}</a></p>\n'
+    follow = ""
+    if archive.feed:
+        words = "Follow it in a feed reader" if english else "La suivre dans un lecteur de flux"
+        follow = f'<p><a href="{escape(archive.feed)}">{words}</a> (Atom)</p>\n'
+    heading = "Every issue" if english else "Tous les numéros"
     return f"""<!doctype html>
 <html lang="{escape(language)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} – archives</title>
-<style>
-body {{ font: 16px/1.5 Arial, Helvetica, sans-serif; color: #1f2933; max-width: 640px; margin: 0 auto;
-       padding: 24px 16px; }}
-h1 {{ color: #16365f; font-size: 24px; }} a {{ color: #1b4f8f; }} ul {{ padding: 0; list-style: none; }}
+<title>{escape(title)} – {"archive" if english else "archives"}</title>
+{feed}<style>
+body {{ font: 16px/1.5 Arial, Helvetica, sans-serif; color: #1f2933; background: #eef1f4; margin: 0; }}
+header {{ background: #16365f; color: #ffffff; padding: 20px 16px; }}
+header h1 {{ font-size: 24px; margin: 0 auto; max-width: 640px; }}
+main {{ max-width: 640px; margin: 0 auto; padding: 8px 16px 24px; background: #ffffff; }}
+h2 {{ color: #e0592a; font-size: 20px; }} a {{ color: #1b4f8f; }} ul {{ padding: 0; list-style: none; }}
 li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: block; color: #5b6770; font-size: 14px; }}
+.join a {{ display: inline-block; background: #1b4f8f; color: #ffffff; padding: 10px 16px; border-radius: 4px;
+          text-decoration: none; font-weight: bold; }}
+footer {{ max-width: 640px; margin: 0 auto; padding: 16px; color: #5b6770; font-size: 14px; }}
 </style></head>
-<body><h1>{escape(title)}</h1>
+<body><header><h1>{escape(title)}</h1></header>
+<main>
+{join}<h2>{heading}</h2>
 <ul>
 {rows}
-</ul></body></html>
+</ul>
+{follow}</main>
+<footer>{escape(archive.address)}</footer></body></html>
 """
 
 
@@ -229,6 +263,8 @@ class BuiltLetter:
     items: int = 0  # how many items it carries: "À la une" and every section
     built: datetime = EPOCH  # when it was written
     language: str = "fr"
+    preheader: str = ""
+    headlines: tuple[str, ...] = ()  # every item's title, "À la une" first, in the letter's order
 
 
 def read_built(outbox: Path, day: date) -> BuiltLetter:
@@ -247,6 +283,10 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
             items=len(meta.get("featured", [])) + sum(len(s.get("items", [])) for s in meta.get("sections", [])),
             built=datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC),
             language=str(meta.get("language") or "fr"),
+            preheader=str(meta.get("preheader") or ""),
+            headlines=tuple(str(i.get("title", "")) for i in [*meta.get("featured", []),
+                                                               *(i for s in meta.get("sections", [])
+                                                                 for i in s.get("items", []))]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
@@ -358,6 +398,7 @@ class LetterState:
     counts: Mapping[str, int] | None  # the list send's journal, per state; None before any list send
     tested: str | None = None  # when the last --to send of this build went
     published: str | None = None
+    sent_at: str | None = None  # when its list send first delivered a copy
     # Never list-sent, and a later letter's list send began: a trial or an abandoned draft, never a default.
     superseded: bool = False
 
@@ -427,7 +468,8 @@ def state_of(cfg: Config, letter: BuiltLetter, sends: Sends) -> LetterState:
     found = sends(letter.date)
     log = _log(private(cfg, letter.date))
     counts = found if found and any(found.values()) else None  # an empty journal: no list send yet
-    return LetterState(letter, counts, _since(log.get("tested"), letter.built), log.get("published"))
+    return LetterState(letter, counts, _since(log.get("tested"), letter.built), log.get("published"),
+                       log.get("sent"))
 
 
 def every(cfg: Config, outbox: Path, sends: Sends) -> list[LetterState]:
@@ -522,12 +564,17 @@ def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[st
     return found
 
 
-def note(cfg: Config, day: date, event: str) -> None:
-    """Record in the letter's private log that it was tested or published, and when."""
+def note(cfg: Config, day: date, event: str, *, first: bool = False) -> None:
+    """Record in the letter's private log that it was tested, sent or published, and when (with `first`, only
+    the first time)."""
     target = private(cfg, day) / LOG
-    log = {**_log(target.parent), event: datetime.now(UTC).isoformat()}
+    before = _log(target.parent)
+    if first and event in before:
+        return
+    log = {**before, event: datetime.now(UTC).isoformat()}
     try:
-        write_atomic(target, (json.dumps(log, indent=2) + "\n").encode("utf-8"))
+        private_folder(target.parent)  # beside the journal: owner only, like everything in the private folder
+        write_atomic(target, (json.dumps(log, indent=2) + "\n").encode("utf-8"), mode=PRIVATE)
     except OSError as exc:
         raise failure(target, exc) from None
 

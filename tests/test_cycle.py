@@ -4,6 +4,7 @@ list send, stale builds, no rebuild after the send began, nothing private in the
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -224,9 +225,12 @@ def test_publish_copies_only_the_public_files_whole(tmp_path: Path) -> None:
     result = digest("publish", "-c", str(cfg), str(site), "--date", DAY)
     assert result.exit_code == 0, result.output
     names = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
-    assert {"index.html", f"{DAY}/letter.html", f"{DAY}/letter.txt"} <= names
+    assert {"index.html", "feed.xml", f"{DAY}/letter.html", f"{DAY}/letter.txt"} <= names
     assert {n.split("/")[1] for n in names if "/" in n} == {"letter.html", "letter.txt", "agenda"}
-    assert (site / DAY / "letter.html").read_bytes() == (tmp_path / "outbox" / DAY / "letter.html").read_bytes()
+    built = (tmp_path / "outbox" / DAY / "letter.html").read_bytes()
+    published, links = re.subn(rb'<link rel="alternate" type="application/atom\+xml" title="[^"]*" '
+                               rb'href="\.\./feed\.xml">(?=</head>)', b"", (site / DAY / "letter.html").read_bytes())
+    assert links == 1 and published == built  # the web version as built, pointing at the feed
     into_outbox = digest("publish", "-c", str(cfg), str(tmp_path / "outbox"), "--date", DAY)
     assert into_outbox.exit_code == 2 and "is in the outbox" in into_outbox.output
     assert (tmp_path / "outbox" / DAY / "digest.json").is_file()
@@ -273,7 +277,7 @@ def test_publish_that_cannot_write_leaves_the_published_letter_whole(tmp_path: P
     assert failed.returncode == 2, failed.stdout + failed.stderr
     assert failed.stderr == f"Error: could not write site/{DAY}/letter.html: disk full\n"
     assert (site / DAY / "letter.html").read_bytes() == published
-    assert sorted(p.name for p in site.iterdir()) == [DAY, "index.html"]
+    assert sorted(p.name for p in site.iterdir()) == [DAY, "feed.xml", "index.html"]
 
 
 def test_a_journal_folder_that_cannot_be_made_is_one_clear_line(tmp_path: Path,

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+import feedparser
 import httpx
 import pytest
 
@@ -75,9 +76,17 @@ def test_a_month_from_init_to_the_served_archive(lettre: tuple[Path, Sink], tmp_
     assert again.returncode == 2 and "every letter in" in again.stderr and len(sink.recorder.received) == 3
     published = ok(folder, "publish", "site")
     site = folder / "site"
-    assert sorted(p.name for p in site.iterdir()) == [REAL.isoformat(), "index.html"], published
+    assert sorted(p.name for p in site.iterdir()) == [REAL.isoformat(), "feed.xml", "index.html"], published
     index = (site / "index.html").read_text(encoding="utf-8")
     assert re.search(rf"{REAL.day}\u00a0\w+\u00a0{REAL.year}", index) and TODAY.isoformat() + "/" not in index
+    assert '<link rel="alternate" type="application/atom+xml"' in index and "9 rue Christiani" in index
+    assert '<link rel="alternate" type="application/atom+xml"' in (site / REAL.isoformat() / "letter.html").read_text()
+    atom = feedparser.parse((site / "feed.xml").read_bytes())
+    assert atom.bozo == 0 and [e.link for e in atom.entries] == [
+        f"https://cites-unies-france.org/lettre/{REAL.isoformat()}/letter.html"]
+    assert atom.entries[0].title == copies[0]["Subject"] and atom.entries[0].id == atom.entries[0].link
+    for private in ("anne@example.org", "t=", "desinscription"):  # no address, no token, no unsubscribe line
+        assert private not in (site / "feed.xml").read_text(encoding="utf-8"), private
     discarded = ok(folder, "discard", TODAY.isoformat())
     assert "To bring it back: mv " in discarded and not (folder / "outbox" / TODAY.isoformat()).exists()
     assert (folder / "sends" / "discarded" / TODAY.isoformat() / "letter.html").is_file()

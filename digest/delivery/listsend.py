@@ -53,6 +53,8 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
             progress.__exit__()
             click.echo("\nStopped at once.", err=True)
             stopped(job, list_path, stop.signal or signal.SIGINT)
+    if report.sent:  # the feed of published letters dates each one by its send
+        letterfolder.note(job.cfg, job.letter.date, "sent", first=True)
     if report.stopped:
         print_report(report)
         stopped(job, list_path, stop.signal or signal.SIGINT)

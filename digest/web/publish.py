@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.files import Written, failure, write_folder
-from digest.letterfolder import INDEX, on_the_web, public_files, write_index
+from digest.files import Written, failure, write_atomic, write_folder
+from digest.letterfolder import HTML, INDEX, Archive, on_the_web, public_files, write_index
+from digest.web.feed import FILE as FEED
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Plan:
 
     def names(self) -> list[str]:
         """Every file to copy, as a path inside DEST."""
-        return [*(f"{folder}/{name}" for folder, names in self.folders.items() for name in names), INDEX]
+        return [*(f"{folder}/{name}" for folder, names in self.folders.items() for name in names), INDEX, FEED]
 
 
 def plan(outbox: Path, days: Collection[str]) -> Plan:
@@ -38,9 +40,10 @@ def plan(outbox: Path, days: Collection[str]) -> Plan:
                          if folder.name in days})
 
 
-def publish(plan: Plan, dest: Path, title: str, language: str) -> list[Written]:
-    """Copy the plan into `dest`: each letter's folder swapped in whole, then index.html listing what `dest`
-    holds (letters published earlier included); what was written."""
+def publish(plan: Plan, dest: Path, archive: Archive, feed: bytes) -> list[Written]:
+    """Copy the plan into `dest`: each letter's folder swapped in whole (its web version pointing at the feed),
+    then index.html listing what `dest` holds (letters published earlier included) and the feed; what was
+    written."""
     outbox = plan.outbox.resolve()
     if dest.resolve() == outbox or outbox in dest.resolve().parents:
         raise DigestError(f"{dest} is in the outbox: publishing there would replace the letters with their public "
@@ -52,6 +55,20 @@ def publish(plan: Plan, dest: Path, title: str, language: str) -> list[Written]:
             files = {name: (source / name).read_bytes() for name in names}
         except OSError as exc:
             raise failure(source, exc) from None
+        if HTML in files:
+            files[HTML] = with_feed_link(files[HTML], archive.title)
         written.extend(write_folder(dest / folder, files))
-    written.append(write_index(plan.outbox, title, language, into=dest))
+    written.append(write_index(plan.outbox, archive, into=dest))
+    try:
+        written.append(write_atomic(dest / FEED, feed))
+    except OSError as exc:
+        raise failure(dest / FEED, exc) from None
     return written
+
+
+def with_feed_link(html: bytes, title: str) -> bytes:
+    """The web version with a link to the feed in its head (feed readers find it from any letter)."""
+    link = (f'<link rel="alternate" type="application/atom+xml" title="{escape(title)}" href="../{FEED}">'
+            ).encode()
+    head = html.find(b"</head>")
+    return html if head < 0 or link in html else html[:head] + link + html[head:]
