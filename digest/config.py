@@ -209,6 +209,38 @@ class SubscribersConfig:
     path: Path | None = field(default=None, metadata=key(schema.text, "the subscriber store's file"))
 
 
+def _colour(value: Any) -> str:
+    """A CSS colour as every e-mail client reads it: #rgb or #rrggbb."""
+    if not isinstance(value, str) or not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value.strip()):
+        raise ValueError(f"expected a colour written #rrggbb (such as #16365f), got {value!r}")
+    return value.strip().lower()
+
+
+def _logo_width(value: Any) -> int:
+    number = schema.positive_int(value)
+    if not 40 <= number <= 560:
+        raise ValueError(f"expected a width between 40 and 560 pixels (the letter is 600 wide), got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class LookConfig:
+    """The optional [look] table: the letter's logo and colours, without touching a template."""
+
+    logo: str | None = field(default=None, metadata=key(schema.text, "the logo: a PNG or JPEG file beside "
+                                                         "sources.toml, or an https address"))
+    logo_dark: str | None = field(default=None, metadata=key(schema.text, "the logo for dark mode (optional)"))
+    logo_alt: str | None = field(default=None, metadata=key(schema.line, "the logo's words when pictures are "
+                                                             "off (default: the letter's title)"))
+    logo_width: int = field(default=180, metadata=key(_logo_width, "the logo's width in the letter, in pixels"))
+    header: str = field(default="#16365f", metadata=key(_colour, "the header and footer band, and items' titles"))
+    accent: str = field(default="#e0592a", metadata=key(_colour, "section headings"))
+    link: str = field(default="#1b4f8f", metadata=key(_colour, "links"))
+    button: str = field(default="#1b4f8f", metadata=key(_colour, "buttons"))
+    accent_dark: str = field(default="#f08a5d", metadata=key(_colour, "section headings in dark mode"))
+    link_dark: str = field(default="#8ab8f0", metadata=key(_colour, "links in dark mode"))
+
+
 @dataclass(frozen=True)
 class SubscribeConfig:
     """The optional [subscribe] table: where people join the list (the archive page links to it)."""
@@ -240,6 +272,7 @@ class Config:
     preview: PreviewConfig = PreviewConfig()
     returns: ReturnsConfig = ReturnsConfig()
     subscribe: SubscribeConfig = SubscribeConfig()
+    look: LookConfig = LookConfig()
 
     @property
     def root(self) -> Path:
@@ -275,7 +308,7 @@ class Config:
 TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "source": SourceConfig,
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
                            "preview": PreviewConfig, "returns": ReturnsConfig,
-                           "subscribe": SubscribeConfig}
+                           "subscribe": SubscribeConfig, "look": LookConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -302,6 +335,7 @@ def load(path: Path) -> Config:
     preview = _optional(data, "preview", PreviewConfig, problems)
     returns = _optional(data, "returns", ReturnsConfig, problems)
     subscribe = _optional(data, "subscribe", SubscribeConfig, problems)
+    look = _optional(data, "look", LookConfig, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -316,6 +350,7 @@ def load(path: Path) -> Config:
         preview=preview,
         returns=returns,
         subscribe=subscribe,
+        look=look,
     )
 
 

@@ -33,7 +33,8 @@ HTML, TEXT, MJML, EML = "letter.html", "letter.txt", "letter.mjml", "letter.eml"
 RECORD = "digest.json"  # what was selected: the letter's metadata and every item
 INPUTS = "inputs.json"  # the fingerprint of the files it was built from (digest.inputs)
 AGENDA = "agenda"  # <day>-<title>.ics, linked from each event
-PUBLIC = (HTML, TEXT)  # what a reader of the web version needs, with agenda/
+LOGOS = ("logo.png", "logo.jpg", "logo-dark.png", "logo-dark.jpg")  # the [look] logo, made fit for e-mail
+PUBLIC = (HTML, TEXT, *LOGOS)  # what a reader of the web version needs, with agenda/
 INDEX = "index.html"  # beside the letters: the archive page
 LOG = "log.json"  # in the private folder: when the letter was tested and published
 DISCARDED = "discarded"  # in the private folder: letters taken out of the outbox by `digest discard`
@@ -84,7 +85,8 @@ def dated(root: Path) -> list[tuple[date, Path]]:
 # --- Writing ----------------------------------------------------------------------------------------------------
 
 def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
-                 inputs: Mapping[str, str | None] | None = None) -> list[Written]:
+                 inputs: Mapping[str, str | None] | None = None, extra: Mapping[str, bytes] | None = None
+                 ) -> list[Written]:
     """Write outbox/<date>/ (HTML, text, MJML, .eml, record, inputs' fingerprint, agenda/) whole, in place of the
     folder there (all or nothing: on failure the previous letter stays as it was); return what was written."""
     files = {
@@ -95,6 +97,7 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
         RECORD: to_json(letter, rendered).encode("utf-8"),
         **({INPUTS: inputs_json(letter.date, inputs)} if inputs is not None else {}),
         **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
+        **{name: data for name, data in (extra or {}).items() if name in LOGOS},  # the letter shows its logo
     }
     written = write_folder(path(outbox, letter.date), files)  # swapped in whole: a cancelled event's .ics goes
     return [*written, write_index(outbox, Archive(letter.title, letter.language, letter.address))]

@@ -74,6 +74,23 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Look:
+    """The letter's colours and logo as the stock template shows them; the defaults are the stock letter's."""
+
+    header: str = "#16365f"  # the header and footer band, and the items' titles
+    accent: str = "#e0592a"  # section headings
+    link: str = "#1b4f8f"
+    button: str = "#1b4f8f"
+    accent_dark: str = "#f08a5d"  # in dark mode
+    link_dark: str = "#8ab8f0"
+    logo: str = ""  # the logo's address as the letter shows it; "" for none (the title in text)
+    logo_dark: str = ""  # for dark mode
+    logo_alt: str = ""
+    logo_width: int = 0  # shown size in px (height 0: unknown, a remote logo)
+    logo_height: int = 0
+
+
+@dataclass(frozen=True)
 class Letter:
     """One issue of the letter, ready to render."""
 
@@ -94,6 +111,7 @@ class Letter:
     editorial_title: str = ""
     editorial_html: str = ""  # sanitized HTML of the issue file's Markdown editorial
     editorial_text: str = ""
+    look: Look = Look()
 
     @property
     def items(self) -> tuple[Item, ...]:

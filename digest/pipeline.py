@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import collectors, editorial, inputs, issuefile, letterfolder, renderer, selector
+from digest import collectors, editorial, inputs, issuefile, letterfolder, look, renderer, selector
 from digest.collectors.base import Context
 from digest.config import DEFAULT_HORIZON_DAYS, Config
 from digest.errors import BuildFailed
@@ -36,6 +36,7 @@ class Prepared:
     already_sent: int  # items left out because an earlier letter carried them
     timings: Mapping[str, float]
     left_out: tuple[selector.LeftOut, ...] = ()  # every candidate not in the letter, and why
+    files: Mapping[str, bytes] = field(default_factory=dict)  # written beside the letter: its logo
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
@@ -110,7 +111,8 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     if out is not None:
         with clock.timed("write"):
             fingerprint = inputs.fingerprint(config, today)
-            written = tuple(letterfolder.write_letter(out, prepared.letter, rendered, eml, fingerprint))
+            written = tuple(letterfolder.write_letter(out, prepared.letter, rendered, eml, fingerprint,
+                                                      prepared.files))
     return replace(built, written=written, timings={**prepared.timings, **clock.timings})
 
 
@@ -138,9 +140,11 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
                               + _listed(warnings))
         letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today), selection,
                                              issue)
+        letter_look, files = look.for_letter(config, today)
+        letter = replace(letter, look=letter_look)
     return Prepared(letter, collected, issue, earlier, selection.notes,
                     (*earlier.problems, *selection.problems, *edito_problems), selection.already_sent,
-                    clock.timings, selection.left_out)
+                    clock.timings, selection.left_out, files)
 
 
 def _listed(problems: tuple[Problem, ...]) -> str:

@@ -25,6 +25,7 @@ AXE = ROOT / "tests" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]  # target-size is wcag22aa
 FORCE_DARK = "--enable-features=WebContentsForceDark"  # what Chromium-based webmail apps do to a page
 LINK_BLUE = "rgb(27, 79, 143)"  # the letter's link colour, #1b4f8f
+BRANDED_LINK = "rgb(11, 87, 208)"  # [look] link = "#0b57d0" in tests/test_look.py's BRANDED
 WIDTHS = [375, 600]
 
 
@@ -42,16 +43,22 @@ def test_missing_axe_fails_on_ci_and_skips_elsewhere_saying_how_to_install(tmp_p
         require_axe(tmp_path / "axe.min.js", ci=False)
 
 
-@pytest.fixture(scope="module")
-def letter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default letter's HTML, built without writing the outbox, saved to open as a file."""
+@pytest.fixture(scope="module", params=["stock", "branded"])
+def letter_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default letter's HTML, built without writing the outbox, saved to open as a file: with the stock look,
+    and with a team's own colours and logo ([look]; the logo's address is not reachable: pictures off)."""
+    cfg = config.load(ROOT / "sources.toml")
+    if request.param == "branded":
+        from tests.test_look import project
+
+        cfg = config.load(project(tmp_path_factory.mktemp("branded")))
     built: list[pipeline.Built] = []
     # In a thread: Playwright's sync API runs an event loop in this one, and a build may run its own.
     worker = threading.Thread(target=lambda: built.append(
-        pipeline.build(config.load(ROOT / "sources.toml"), LETTER_DATE, out=None, include_sent=True)))
+        pipeline.build(cfg, LETTER_DATE, out=None, include_sent=True)))
     worker.start()
     worker.join()
-    path = tmp_path_factory.mktemp("letter") / "letter.html"
+    path = tmp_path_factory.mktemp(f"letter-{request.param}") / "letter.html"
     path.write_text(built[0].rendered.html, encoding="utf-8")
     return path
 
@@ -135,7 +142,8 @@ def test_with_pictures_blocked_every_picture_keeps_its_box_and_the_letter_its_he
 
 def test_on_a_phone_the_thumbnail_shrinks_and_the_text_column_widens(browser: Any, letter_file: Path) -> None:
     page = open_letter(browser, letter_file, 375)
-    assert boxes(page)[0] == [64, 43]
+    thumbnail = page.evaluate("(r => [r.width, r.height])(document.querySelector('td.th img').getBoundingClientRect())")
+    assert thumbnail == [64, 43]
     text_width = page.evaluate("document.querySelector('td.th').nextElementSibling.getBoundingClientRect().width")
     assert text_width >= 250  # 215 px before: teasers ran over 8-9 lines
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -164,7 +172,7 @@ def test_calendar_links_are_buttons_a_thumb_can_hit_in_the_link_colour(browser: 
     buttons = page.evaluate("[...document.querySelectorAll('a.cb')].map(a => {const r = a.getBoundingClientRect();"
                             " return [a.textContent, getComputedStyle(a).color, r.left, r.top, r.right, r.bottom]})")
     assert {b[0] for b in buttons} == {".ics", "Google"}
-    assert {b[1] for b in buttons} == {LINK_BLUE}
+    assert {b[1] for b in buttons} == {LINK_BLUE if "branded" not in str(letter_file) else BRANDED_LINK}
     for _, _, left, top, right, bottom in buttons:  # WCAG 2.2 target size (minimum)
         assert right - left >= 24 and bottom - top >= 24, buttons
     for ics, google in zip(buttons[::2], buttons[1::2], strict=True):

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ import pytest
 
 from digest import config, dates, renderer, selector
 from digest.errors import TemplateError
-from digest.model import Item, Letter, Section
+from digest.model import Item, Letter, Look, Section
 from digest.text import NBSP, NNBSP, french
 from digest.text import teaser as cut
 
@@ -142,8 +143,15 @@ def full_month() -> Letter:
                      Section("breves", "En bref", "news", news(5, "Brève")))
 
 
-def test_a_full_month_fits_under_gmails_clipping_with_room_to_spare() -> None:
-    out = renderer.render(full_month(), TEMPLATES)
+BRANDED = Look(header="#2d1e5f", accent="#b3261e", link="#0b57d0", button="#0b57d0", accent_dark="#ffb4ab",
+               link_dark="#a8c7fa", logo="https://cites-unies-france.org/lettre/2025-11-20/logo.png",
+               logo_dark="https://cites-unies-france.org/lettre/2025-11-20/logo-dark.png",
+               logo_alt="Cités Unies France", logo_width=200, logo_height=67)
+
+
+@pytest.mark.parametrize("look", [Look(), BRANDED], ids=["stock", "logo-and-colours"])
+def test_a_full_month_fits_under_gmails_clipping_with_room_to_spare(look: Look) -> None:
+    out = renderer.render(replace(full_month(), look=look), TEMPLATES)
     size = len(out.html.encode("utf-8"))
     assert size < renderer.WARN_BYTES, f"{size / 1024:.0f} KB"
     assert renderer.size_problem(out.html) is None

@@ -94,8 +94,27 @@ def run(built: Built, records: Mapping[str, health.Record] | None = None,
         *sources(prepared.collected, built.config, built.letter.date, records),
         *(Finding("warning", "build", p.message, p.where) for p in prepared.problems),
         *css(built.rendered.html, css_table),
+        *colours(built.letter),
+        *logo_weight(prepared.files),
     ]
     return ordered(findings)
+
+
+def colours(letter: Letter) -> list[Finding]:
+    """Each [look] colour whose contrast fails WCAG AA, light or dark, with the nearest passing shade."""
+    from digest import look
+
+    return [Finding("error", "contrast", verdict.words(), "sources.toml [look]", topic=verdict.key)
+            for verdict in look.verdicts(letter.look) if not verdict.passes]
+
+
+def logo_weight(files: Mapping[str, bytes]) -> list[Finding]:
+    """A logo heavier than 30 KB: every copy carries a link to it, every reader downloads it."""
+    from digest import look
+
+    return [Finding("warning", "logo", f"the logo weighs {len(data) // 1024} KB (over {look.MAX_LOGO_BYTES // 1024} "
+                    "KB): every reader downloads it; give a smaller picture or a narrower logo_width",
+                    f"outbox/<date>/{name}") for name, data in files.items() if len(data) > look.MAX_LOGO_BYTES]
 
 
 def ordered(findings: Iterable[Finding]) -> list[Finding]:
