@@ -316,10 +316,11 @@ def declared_keys() -> list[tuple[str, str, str]]:
     return [(table, name, help) for table, cls in TABLES.items() for name, help in schema.declared(cls)]
 
 
-def load(path: Path) -> Config:
-    """Read and check sources.toml; raise ConfigError listing every problem found."""
+def load(path: Path, text: str | None = None) -> Config:
+    """Read and check sources.toml (or `text`, a version of it not yet written); raise ConfigError listing every
+    problem found."""
     path = Path(path)
-    data = _read_toml(path)
+    data = _read_toml(path) if text is None else tomllib.loads(text)
     problems = Problems(path)
     schema.check_unknown(data, TABLES, "top level", problems)
     letter = schema.read_table(_table(data, "letter", problems), LetterConfig, "[letter]", problems)

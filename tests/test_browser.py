@@ -26,7 +26,7 @@ CHROMIUM = programs.chromium() or Path("/usr/bin/chromium")  # DIGEST_CHROMIUM, 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts"
-TITLE_LINE = "{{ letter.title }}</h1>"
+TITLE_LINE = "{{ letter.title }}{% endif %}</h1>"
 FIRST_ITEM = "Retour sur la mission de la présidente"
 WAIT_MS = 8000  # the longest wait for a rebuild to reach the page (it takes well under a second)
 
@@ -135,7 +135,7 @@ def test_editing_a_template_updates_the_open_page_then_an_error_keeps_the_letter
     with running(make_site(tmp_path)) as (_session, server):
         open_desk(page, server)
         expect(frame(page, "desktop-frame")).to_contain_text(FIRST_ITEM)
-        edit(template, TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</h1>")
+        edit(template, TITLE_LINE, "{{ letter.title }} · ÉDITION TEST{% endif %}</h1>")
         # No page.reload(): the server-sent event must make the page reload by itself.
         expect(frame(page, "desktop-frame")).to_contain_text("ÉDITION TEST", timeout=WAIT_MS)
         page.get_by_role("button", name="Téléphone 375").click()  # a hidden frame loads the new letter when shown
@@ -143,7 +143,8 @@ def test_editing_a_template_updates_the_open_page_then_an_error_keeps_the_letter
         page.get_by_role("button", name="Ordinateur").click()
         shot(page, "preview-after-edit.png")
 
-        edit(template, "ÉDITION TEST</h1>", "ÉDITION TEST</h1>{% endfor %}")  # a Jinja syntax error
+        # a Jinja syntax error
+        edit(template, "ÉDITION TEST{% endif %}</h1>", "ÉDITION TEST{% endif %}</h1>{% endfor %}")
         expect(page.locator(".build-error")).to_be_visible(timeout=WAIT_MS)
         expect(page.locator(".build-error")).to_contain_text("letter.mjml.j2")
         expect(page.locator(".build-error")).to_contain_text("line")

@@ -28,7 +28,7 @@ from digest.review import desk, preview
 from tests.conftest import LETTER_DATE, ROOT
 from tests.preview_support import cookie_for, edit, make_site, running, with_issue
 
-TITLE_LINE = "{{ letter.title }}</h1>"
+TITLE_LINE = "{{ letter.title }}{% endif %}</h1>"
 
 
 def get(url: str) -> tuple[int, str, str]:
@@ -77,7 +77,8 @@ def test_a_template_change_rebuilds_and_is_announced_on_the_event_stream(tmp_pat
         assert events.readline() == b"event: build\n"
         assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 1, "ok": True}
         events.readline()
-        edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE, "{{ letter.title }} · ÉDITION TEST</h1>")
+        edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE,
+             "{{ letter.title }} · ÉDITION TEST{% endif %}</h1>")
         assert events.readline() == b"event: build\n"
         assert json.loads(events.readline().decode().removeprefix("data: ")) == {"version": 2, "ok": True}
         assert "ÉDITION TEST" in get(server.url + "letter.html")[2]
@@ -442,3 +443,29 @@ def test_a_test_send_takes_at_most_five_typed_addresses_and_five_sends_a_minute(
         answers = [send("r@example.org") for _ in range(6)]
         assert all("par minute" not in a for a in answers[:5]), answers
         assert answers[5].startswith("Test non envoyé : 5 envois de test par minute au plus"), answers
+
+
+# --- the letter's look, from the desk ------------------------------------------------------------------------
+
+
+def test_a_colour_changed_in_the_desk_is_written_into_sources_toml_and_its_contrast_shown(tmp_path: Path) -> None:
+    path = make_site(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + "\n# Notre charte graphique.\n[look]\n"
+                    "header = \"#2d1e5f\"  # le bleu de la charte\n", encoding="utf-8")
+    with running(path) as (session, server):
+        page = request(server.url)[2]
+        assert "L'identité de la lettre" in page or "L&#39;identité de la lettre" in page
+        assert "#2d1e5f · contraste 14.4:1 (4.5:1 demandé) : suffisant" in page
+        status, answer = post(server, op="look", key="accent", value="#FF9900")
+        assert status == 200 and answer["message"] == "Couleur enregistrée dans sources.toml.", answer
+        text = path.read_text(encoding="utf-8")
+        assert 'accent = "#ff9900"' in text and "# le bleu de la charte" in text and "# Notre charte" in text
+        assert "#ff9900" in (session.snapshot.html or "")  # the letter on show has the new colour
+        panel = json.loads(request(server.url + "state")[2])["parts"]["look-panel"]
+        assert "#ff9900 · contraste 2.1:1 (3:1 demandé) : insuffisant, essayez #" in panel
+        assert any(f.check == "contrast" for f in session.snapshot.findings)  # and the report says so
+        refused, said = post(server, op="look", key="accent", value="orange")
+        assert refused == 422 and "Couleur refusée" in said["message"] and "#rrggbb" in said["message"]
+        unknown, said = post(server, op="look", key="font", value="#000000")
+        assert unknown == 422 and "Couleur inconnue" in said["message"]
+    assert 'accent = "#ff9900"' in path.read_text(encoding="utf-8")  # the refusals wrote nothing

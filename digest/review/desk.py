@@ -159,6 +159,8 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
         snapshot, cfg = preview.snapshot, preview.config
         if cfg is None or snapshot.issue_path is None:
             raise DeskRefusal(409, "La configuration ne se charge pas : corrigez sources.toml d'abord.")
+        if form.get("op") == "look":  # the letter's look lives in sources.toml, not in the issue file
+            return _save_look(desk, cfg.path, form)
         issue = snapshot.built.prepared.issue if snapshot.built else None
         order = [s.id for s in deskview.section_order(cfg, issue)] if issue else [s.id for s in cfg.sections]
         change = change_for(form, order)
@@ -170,6 +172,17 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
         except issueedit.Refused as exc:
             raise DeskRefusal(422, exc.message) from None
         return preview.rebuild(), "Enregistré."
+
+
+def _save_look(desk: Desk, path: Path, form: Mapping[str, str]) -> tuple[Snapshot, str]:
+    """One [look] colour written into sources.toml (tomlkit: comments kept), then the letter rebuilt."""
+    from digest.edit import lookedit
+
+    try:
+        changed = lookedit.set_colour(path, form.get("key", ""), form.get("value", ""))
+    except issueedit.Refused as exc:
+        raise DeskRefusal(422, exc.message) from None
+    return desk.preview.rebuild(), "Couleur enregistrée dans sources.toml." if changed else "Rien n'a changé."
 
 
 # --- the test send ------------------------------------------------------------------------------------------

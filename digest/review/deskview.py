@@ -153,7 +153,37 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "size_kb": len((snapshot.html or "").encode("utf-8")) / 1024,
         "editorial_html": snapshot.built.letter.editorial_html if snapshot.built else "",
         "issue_name": snapshot.issue_path.name if snapshot.issue_path else "",
+        "look": look_rows(snapshot), "logo": cfg.look.logo if cfg else None,
     }
+
+
+LOOK_LABELS = {"header": "Bandeau et titres des articles", "accent": "Titres des rubriques", "link": "Liens",
+               "button": "Pastilles de l'agenda", "accent_dark": "Titres des rubriques (mode sombre)",
+               "link_dark": "Liens (mode sombre)"}
+
+
+@dataclass(frozen=True)
+class LookRow:
+    """One colour of the letter's look as the desk shows it, with its contrast verdict."""
+
+    key: str
+    label: str
+    value: str
+    ratio: str  # "8.2:1"
+    needed: str  # "4.5:1"
+    passes: bool
+    advice: str  # the nearest passing shade, for a colour that fails
+
+
+def look_rows(snapshot: Snapshot) -> list[LookRow]:
+    """Each [look] colour of the letter on show, with its WCAG verdict."""
+    from digest import look
+
+    if snapshot.built is None:
+        return []
+    return [LookRow(v.key, LOOK_LABELS[v.key], v.colour, f"{v.ratio:.1f}:1", f"{v.needed:g}:1", v.passes,
+                    "" if v.passes else look.nearest_passing(v.colour, v.other, v.needed))
+            for v in look.verdicts(snapshot.built.letter.look)]
 
 
 def french_summary(findings: list[check.Finding]) -> str:
@@ -174,4 +204,5 @@ def parts(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, str]:
     """The page's parts that change with each build, by element id, for the page to swap in."""
     module = environment().get_template("desk.html.j2").make_module(context(cfg, snapshot, token))
     return {name: str(getattr(module, name.replace("-", "_"))())
-            for name in ("status", "build-error", "items", "report", "sections-order", "edito-preview", "inbox")}
+            for name in ("status", "build-error", "items", "report", "sections-order", "edito-preview", "inbox",
+                         "look-panel")}
