@@ -459,3 +459,50 @@ def test_the_desk_opens_by_the_printed_url_and_its_cookie_is_out_of_scripts_reac
     assert "cle=" not in page.content()
     cookie = next(c for c in page.context.cookies() if c["name"] == "digest-desk")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+
+
+# --- the desk on every screen the team uses: a wide laptop, a small one, a tablet, a phone ------------------
+# At each width: no horizontal scroll, every field at least 280 px wide, the work column at least 200 px, every
+# visible control at least 24 × 24 px, and axe-core's WCAG 2.x A/AA rules find nothing; a screenshot of each.
+
+DESK_WIDTHS = (1400, 1024, 768, 390)
+
+MEASURE = """() => {
+  const box = e => e.getBoundingClientRect();
+  const shown = e => { const b = box(e); return b.width > 0 && b.height > 0 &&
+                       getComputedStyle(e).visibility !== 'hidden'; };
+  const fields = ['#subject', '#preheader', '#editorial'].map(s => Math.round(box(document.querySelector(s)).width));
+  const small = [...document.querySelectorAll('button, input[type=submit]')].filter(shown)
+      .filter(e => box(e).width < 24 || box(e).height < 24).map(e => e.textContent.trim());
+  return {scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth, fields,
+          work: Math.round(box(document.querySelector('.work')).width), small};
+}"""
+
+
+
+@pytest.mark.parametrize("width", DESK_WIDTHS)
+def test_the_desk_reflows_and_every_field_and_control_stays_usable(browser: Any, shared_preview: desk.Running,
+                                                                    width: int) -> None:
+    from tests.test_reader import AXE, AXE_TAGS, require_axe  # here: test_reader imports this module
+
+    require_axe(AXE)
+    # bypass_csp: axe-core is injected as a script, which the desk's policy (rightly) forbids to anyone else
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    context.route("**/*", lambda route: route.continue_()
+                  if route.request.url.startswith(("http://127.0.0.1", "file://")) else route.abort())
+    page = context.new_page()
+    try:
+        open_desk(page, shared_preview)
+        page.wait_for_selector("#subject")
+        found = page.evaluate(MEASURE)
+        assert found["scroll"] <= found["inner"], f"{width} px: the page scrolls sideways ({found})"
+        assert min(found["fields"]) >= 280, f"{width} px: a field is narrower than 280 px ({found['fields']})"
+        assert found["work"] >= 200 and not found["small"], found
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"desk-{width}.png"), full_page=False)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+        assert result["violations"] == [], [(v["id"], [n["target"] for n in v["nodes"]][:3])
+                                             for v in result["violations"]]
+    finally:
+        context.close()

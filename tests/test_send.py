@@ -297,20 +297,27 @@ def test_a_letter_built_again_mid_send_is_flagged_and_the_rest_get_the_new_one(t
     assert sorted(sink.recorder.counts().values()) == [1, 1, 1]
 
 
+def _sending(tmp_path: Path, built: Path, port: int, count: int, recorder: Recorder
+             ) -> tuple[subprocess.Popen[str], Path, Path]:
+    """A real `digest send --list` to `count` subscribers, once five copies reached the server."""
+    cfg = setup(tmp_path, built, port)
+    csv = subscribers(tmp_path / "s.csv", count)
+    env = {**os.environ, "DIGEST_SECRET": SECRET}
+    command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    deadline = time.monotonic() + 20
+    while len(recorder.received) < 5 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return process, cfg, csv
+
+
 @pytest.mark.parametrize(("signal_number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stopped_list_send_finishes_its_message_says_how_far_it_went_and_how_to_finish(
         tmp_path: Path, built: Path, signal_number: int, code: int) -> None:
     recorder = Recorder(delay=0.05)
     with Sink(recorder) as sink:
-        cfg = setup(tmp_path, built, sink.port)
-        csv = subscribers(tmp_path / "s.csv", 40)
-        env = {**os.environ, "DIGEST_SECRET": SECRET}
-        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        deadline = time.monotonic() + 20
-        while len(recorder.received) < 5 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        process, _cfg, csv = _sending(tmp_path, built, sink.port, 40, recorder)
         process.send_signal(signal_number)  # Ctrl-C, or systemd's stop
         output, _ = process.communicate(timeout=30)
         assert process.returncode == code, output
@@ -330,15 +337,7 @@ def test_a_stopped_list_send_finishes_its_message_says_how_far_it_went_and_how_t
 def test_a_second_ctrl_c_stops_at_once_leaving_at_most_one_unknown(tmp_path: Path, built: Path) -> None:
     recorder = Recorder(delay=0.02)
     with Sink(recorder) as sink:
-        cfg = setup(tmp_path, built, sink.port)
-        csv = subscribers(tmp_path / "s.csv", 30)
-        env = {**os.environ, "DIGEST_SECRET": SECRET}
-        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        deadline = time.monotonic() + 20
-        while len(recorder.received) < 5 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        process, _cfg, _csv = _sending(tmp_path, built, sink.port, 30, recorder)
         recorder.delay = 5.0  # the server holds the next message: the first Ctrl-C waits for it, the second not
         recorder.entered_data.clear()
         assert recorder.entered_data.wait(5)
