@@ -91,7 +91,8 @@ class _Clock:
 def build(config: Config, today: date, out: Path | None = None, strict: bool = False,
           on_source: Callable[[Collected], None] | None = None, include_sent: bool = False,
           sent_in: Path | None = None, offline: bool = False, record_health: bool | None = None,
-          sends: letterfolder.Sends = letterfolder.no_sends) -> Built:
+          sends: letterfolder.Sends = letterfolder.no_sends, collected: tuple[Collected, ...] | None = None
+          ) -> Built:
     """Build the letter dated `today`; write it to `out` unless None (a dry build, which writes nothing).
 
     Items that letters already in `out` (or `sent_in`, for a dry build) carried are left out, unless pinned
@@ -99,7 +100,8 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     build that writes, not by a dry one.
     """
     record = out is not None if record_health is None else record_health
-    prepared = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline, record, sends)
+    prepared = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline, record, sends,
+                       collected)
     clock = _Clock()
     with clock.timed("render"):
         rendered = renderer.render(prepared.letter, config.letter.templates)
@@ -118,17 +120,20 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
 
 def prepare(config: Config, today: date, sent_in: Path | None = None,
             on_source: Callable[[Collected], None] | None = None, offline: bool = False,
-            record_health: bool = False, sends: letterfolder.Sends = letterfolder.no_sends) -> Prepared:
+            record_health: bool = False, sends: letterfolder.Sends = letterfolder.no_sends,
+            collected: tuple[Collected, ...] | None = None) -> Prepared:
     """Collect and select: the letter dated `today` (not rendered), minus what letters in `sent_in` whose list
     send began (`sends`) carried.
 
     Sources are read at once (web ones concurrently, within [fetch] deadline); `offline` reads web sources from
-    the cache alone. on_source hears of each source as it completes.
+    the cache alone. on_source hears of each source as it completes. `collected`, the sources as an earlier
+    build of the same inputs read them, is used as it is (the desk's rebuild after an edit of the issue file).
     """
     clock = _Clock()
     with clock.timed("collect"):
         issue = issuefile.load(config, today)
-        collected = tuple(collect(config, today, on_source, offline, record_health))
+        if collected is None:
+            collected = tuple(collect(config, today, on_source, offline, record_health))
     with clock.timed("select"):
         earlier = (letterfolder.load_history(sent_in, today, letterfolder.began(sends)) if sent_in is not None
                    else letterfolder.History())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -133,6 +134,7 @@ def _glue_date(match: re.Match[str]) -> str:
     return NBSP.join(part for part in match.groups() if part)
 
 
+@functools.lru_cache(maxsize=8192)  # the desk renders the same titles on every click: six regex passes each
 def french(text: str) -> str:
     """French typography: no-break spaces before : ; ! ?, inside « » and inside dates."""
     text = DATE_IN_TEXT.sub(_glue_date, text)

@@ -469,3 +469,25 @@ def test_a_colour_changed_in_the_desk_is_written_into_sources_toml_and_its_contr
         unknown, said = post(server, op="look", key="font", value="#000000")
         assert unknown == 422 and "Couleur inconnue" in said["message"]
     assert 'accent = "#ff9900"' in path.read_text(encoding="utf-8")  # the refusals wrote nothing
+
+
+def test_a_click_reuses_the_sources_as_read_and_a_changed_source_file_is_read_again(tmp_path: Path) -> None:
+    """A click changes the issue file only: the desk does not read every source again (nor fetch web ones)
+    for it; a source file that changed is read again at the next rebuild."""
+    path = make_site(tmp_path)
+    data = tmp_path / "samples" / "collectivites.csv"
+    with running(path) as (session, server):
+        before = data.stat()
+        lines = data.read_text(encoding="utf-8-sig").splitlines()
+        shown = next(n for n, line in enumerate(lines[1:], 1) if line.split(";")[0] in (session.snapshot.text or ""))
+        cells = lines[shown].split(";")
+        cells[0] = "Une nouvelle de la dernière minute"
+        lines[shown] = ";".join(cells)  # an item the letter shows, renamed
+        data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same file, as far as its date says
+        assert post(server, op="words", subject="Objet du mois", preheader="", editorial="")[0] == 200
+        assert "Une nouvelle de la dernière minute" not in (session.snapshot.html or "")  # sources kept as read
+        assert "Objet du mois" in (session.snapshot.html or "")  # the click itself is in the letter
+        os.utime(data)  # now the file says it changed: read again
+        session.rebuild()
+        assert "Une nouvelle de la dernière minute" in (session.snapshot.html or "")

@@ -40,6 +40,8 @@ def test_a_build_from_local_files_loads_no_web_client_no_feedparser(tmp_path: Pa
     """The default letter: SPIP's plain RSS read without feedparser, local files only, so no httpx."""
     loaded = imported("build", "-c", str(ROOT / "sources.toml"), "-o", str(tmp_path / "outbox"))
     assert "httpx" not in loaded and "feedparser" not in loaded
+    # four sources are parsed in-process: no worker pool, so neither multiprocessing nor PIL (no [look] logo)
+    assert "multiprocessing" not in loaded and "PIL" not in loaded
     assert "premailer" in loaded  # the letter was rendered: the check above looked at a real build
 
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +268,8 @@ class _Run:
     def _parse(self, function: Callable[..., Collected], *args: object) -> Collected:
         """(Parser thread.) Run a collector here, or in a worker process when there are several."""
         if self.processes is not None:
+            from concurrent.futures.process import BrokenProcessPool  # loaded with the pool: see _process_pool
+
             try:
                 return self.processes.submit(function, *args).result()
             except (BrokenProcessPool, OSError, RuntimeError):
@@ -303,7 +303,11 @@ def _process_pool(workers: int) -> Executor:
     A process with a single thread (the command line) forks them at once: instant, with every module
     already imported. A process running other threads (the preview server) must not fork, since a lock
     another thread holds would stay locked in the child: its workers come from a fork server instead.
+    Imported here: a letter of a few sources, parsed in-process, never loads multiprocessing (3 ms a build).
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
         pool.submit(int).result()  # with "fork", every worker is forked on this first task, right now

@@ -65,14 +65,17 @@ class Finding:
         return f"{self.level:<8} {self.check:<14} {self.where}: {self.message}"
 
 
-def build_and_check(cfg: Config, today: date, sent_in: Path | None = None) -> tuple[Built, list[Finding]]:
+def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
+                    collected: tuple[Collected, ...] | None = None) -> tuple[Built, list[Finding]]:
     """Build the letter without writing anything, then check it: what `digest check` and `digest preview` show.
 
-    Items that letters in `sent_in` (default: the outbox) carried are left out, as `digest build` would.
+    Items that letters in `sent_in` (default: the outbox) carried are left out, as `digest build` would;
+    `collected` (the sources as read for an earlier build of the same inputs) spares reading them again.
     """
     from digest.delivery import journal
 
-    built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg))
+    built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg),
+                           collected=collected)
     return built, run(built, health.load(cfg.cache_dir))
 
 

@@ -3,6 +3,7 @@ the words of the letter, the section order and the pre-send report, rendered wit
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -129,8 +130,10 @@ def target(finding: check.Finding, cards: list[Card]) -> str:
 
 
 @cache
+@functools.cache
 def environment() -> jinja2.Environment:
-    """The desk's templates (autoescaped: every value from a source or a file is escaped)."""
+    """The desk's templates (autoescaped: every value from a source or a file is escaped); one environment per
+    process, so the page's template is compiled once, not on every click (Jinja reloads it if the file changes)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(STATIC), autoescape=True, trim_blocks=True,
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["when"] = when

@@ -23,9 +23,13 @@ import watchfiles
 from digest import config, issuefile
 from digest.edit import issueedit
 from digest.errors import DigestError
+from digest.model import Collected
 from digest.pipeline import Built
 from digest.review import accept, check
 
+# The sources as last read are kept for the rebuilds that follow an edit of the issue file (a click in the desk):
+# read again when a local source file, sources.toml or the date changed, and at least this often (web sources).
+RECOLLECT_SECONDS = 60.0
 WATCH_STEP_MS = 20  # how long watchfiles waits for more changes before reporting a batch (a save is one batch)
 STOP_CHECK_MS = 500  # how often the watcher looks at the stop flag when nothing changes
 
@@ -67,6 +71,7 @@ class Preview:
         self._paths: set[Path] = {self.config_path}
         self._seen: dict[Path, int | None] = {}
         self._thread: threading.Thread | None = None
+        self._sources: tuple[object, tuple[Collected, ...], float] | None = None  # (inputs, collected, when)
 
     def rebuild(self) -> Snapshot:
         """Build the letter without writing it and check it; on failure keep the last good letter."""
@@ -93,7 +98,13 @@ class Preview:
         issue_path = issuefile.path_for(cfg, today)
         issue_version = issueedit.version_of(issue_path)
         try:
-            built, findings = check.build_and_check(cfg, today, self.outbox)
+            inputs = (cfg, today, sorted(mtimes(Path(s.location) for s in cfg.sources
+                                                if not s.location.startswith(("http://", "https://"))).items()))
+            kept = self._sources
+            reuse = kept[1] if kept and kept[0] == inputs and time.monotonic() - kept[2] < RECOLLECT_SECONDS else None
+            built, findings = check.build_and_check(cfg, today, self.outbox, reuse)
+            if reuse is None:
+                self._sources = (inputs, built.prepared.collected, time.monotonic())
             # as `digest check` shows them: the template's accepted findings are not the editors' business
             findings, _accepted = accept.split(findings, accept.load(cfg.letter.templates))
         except click.ClickException as exc:
