@@ -540,30 +540,11 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
         return
     archive = letterfolder.Archive(cfg.letter.title, cfg.letter.language, cfg.letter.address,
                                    cfg.subscribe.url, feed.FILE)
-    written = publish.publish(plan, dest, archive, _feed(cfg, states, dest, days))
+    written = publish.publish(plan, dest, archive, feed.for_letters(cfg, states, dest, days))
     for day in plan.folders:
         letterfolder.note(cfg, date.fromisoformat(day), "published")
     click.echo(f"Published {len(plan.folders)} letter(s), {len(written)} file(s), to {dest}/; "
                f"now copy it to the web server, e.g. rsync -a {dest}/ server:/var/www/lettre/")
-
-
-def _feed(cfg: config.Config, states: list[letterfolder.LetterState], dest: Path, days: set[str]) -> bytes:
-    """The Atom feed of the letters DEST will hold: those published now and those published before."""
-    from datetime import UTC
-
-    from digest.web import feed
-
-    held = days | {p.name for p in dest.iterdir()} if dest.is_dir() else days
-    entries = []
-    for state in states:
-        if state.day.isoformat() not in held:
-            continue
-        letter = state.letter
-        sent = datetime.fromisoformat(state.sent_at) if state.sent_at else letter.built
-        text = "\n".join(line for line in letter.text.splitlines() if letter.unsubscribe_url not in line)
-        entries.append(feed.Entry(f"{state.day.isoformat()}/letter.html", letter.subject,
-                                  sent.astimezone(UTC), letter.preheader, letter.headlines, text))
-    return feed.feed_xml(entries, cfg.letter.title, cfg.letter.base_url, cfg.letter.language)
 
 
 @main.command(name="discard")

@@ -8,7 +8,6 @@ Defaults give the stock letter byte for byte.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 
     from digest.config import Config
 
-HEX = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 TEXT, LARGE = 4.5, 3.0  # WCAG AA: body text; large text (19 px bold and up), buttons and other controls
 WHITE, PAGE, DARK_PAGE = "#ffffff", "#ffffff", "#121820"  # what the stock template sets the colours on
 MAX_LOGO_BYTES = 30 * 1024  # a logo heavier than this is a warning: a full month must stay under Gmail's clip

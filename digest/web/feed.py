@@ -8,14 +8,20 @@ per-subscriber unsubscribe line. Ids are the web versions' addresses: stable acr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from lxml import etree
 
 from digest.text import xml_safe
+
+if TYPE_CHECKING:
+    from digest.config import Config
+    from digest.letterfolder import LetterState
 
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 20
@@ -32,6 +38,21 @@ class Entry:
     preheader: str
     headlines: tuple[str, ...]
     text: str  # the text version, per-subscriber lines left out
+
+
+def for_letters(cfg: Config, states: Sequence[LetterState], dest: Path, days: Collection[str]) -> bytes:
+    """The feed of the letters DEST will hold: those of `days`, published now, and those published before."""
+    held = {*days, *(p.name for p in dest.iterdir())} if dest.is_dir() else set(days)
+    entries = []
+    for state in states:
+        if state.day.isoformat() not in held:
+            continue
+        letter = state.letter
+        sent = datetime.fromisoformat(state.sent_at) if state.sent_at else letter.built
+        text = "\n".join(line for line in letter.text.splitlines() if letter.unsubscribe_url not in line)
+        entries.append(Entry(f"{state.day.isoformat()}/letter.html", letter.subject, sent.astimezone(UTC),
+                             letter.preheader, letter.headlines, text))
+    return feed_xml(entries, cfg.letter.title, cfg.letter.base_url, cfg.letter.language)
 
 
 def feed_xml(entries: Sequence[Entry], title: str, base_url: str, language: str) -> bytes:
