@@ -7,6 +7,7 @@ Defaults give the stock letter byte for byte.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -108,11 +109,21 @@ def logo_file(path: Path, shown_width: int) -> tuple[bytes, str, int, int]:
     """The logo made fit for e-mail: (bytes, file extension, shown width, shown height). PNG or JPEG only (an
     e-mail client drops SVG), written at twice its shown width at most (sharp on high-density screens), never
     larger than the original; ConfigError naming the file and what to do otherwise."""
-    from PIL import Image, UnidentifiedImageError  # Pillow only for a letter with a logo
-
     if path.suffix.casefold() == ".svg":
         raise ConfigError([f"[look] logo: {path} is an SVG picture, which most e-mail clients (Gmail, Outlook) do "
                            "not show; export it as PNG (or JPEG) and name that file"])
+    try:
+        changed = path.stat().st_mtime_ns
+    except OSError:
+        changed = -1  # missing: _made says so
+    return _made(path, changed, shown_width)
+
+
+@functools.lru_cache(maxsize=8)  # the desk rebuilds on every click: the same logo is made once
+def _made(path: Path, changed: int, shown_width: int) -> tuple[bytes, str, int, int]:
+    """logo_file's work, once per file version (`changed`, its mtime) and width."""
+    from PIL import Image, UnidentifiedImageError  # Pillow only for a letter with a logo
+
     if not path.is_file():
         raise ConfigError([f"[look] logo: {path} not found; give the path of a PNG or JPEG file, relative to "
                            "sources.toml, or an https:// address"])
@@ -127,7 +138,7 @@ def logo_file(path: Path, shown_width: int) -> tuple[bytes, str, int, int]:
             stored = min(image.width, width * 2)  # twice the shown width, never more than the original
             size = (stored, max(1, round(image.height * stored / image.width)))
             resized = image.resize(size, Image.Resampling.LANCZOS) if stored < image.width else image.copy()
-    except (OSError, UnidentifiedImageError) as exc:
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ConfigError([f"[look] logo: {path} cannot be read as a picture ({exc}); give a PNG or JPEG file"]) \
             from None
     out = io.BytesIO()

@@ -97,6 +97,13 @@ def test_an_svg_or_a_file_that_is_no_picture_is_refused_with_the_reason(tmp_path
     assert code == 2 and "cannot be read as a picture" in output
 
 
+def test_a_picture_too_large_to_decode_safely_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    Image.new("1", (20000, 20000)).save(tmp_path / "logo.png")  # 400 million pixels in a few kilobytes
+    path = project(tmp_path, '\n[look]\nlogo = "logo.png"\n', logo=None)
+    code, output = digest("build", "-c", str(path))
+    assert code == 2 and "cannot be read as a picture" in output and "Traceback" not in output, output
+
+
 def test_check_refuses_a_colour_that_fails_contrast_and_suggests_the_nearest_shade(tmp_path: Path) -> None:
     path = project(tmp_path, '\n[look]\naccent = "#ff9900"\nlink_dark = "#1b4f8f"\n', logo=None)
     code, output = digest("check", "-c", str(path))
