@@ -308,6 +308,8 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     where = f" in {accepted.file}" if accepted.file else ""
     also = f" ({len(hidden)} accepted{where}; -v lists them)" if hidden and not verbose else ""
     click.echo(check.summary(shown) + also + ".")
+    if (list_line := check.audience(cfg)) is not None:
+        click.echo(list_line)
     if check.errors(findings):
         raise SystemExit(1)
 
@@ -675,7 +677,7 @@ def subscribers_consent(config_path: Path, address: str) -> None:
         where = f" from {record.origin}" if record.origin else ""
         ip = f" IP {record.ip}" if record.ip else ""
         detail = f" ({record.detail})" if record.detail and record.detail != record.means else ""
-        click.echo(f"{record.at}  {record.what:<13} {record.means}{detail}{where}{ip}")
+        click.echo(f"{record.at}  {record.what:<12} via {record.means}{detail}{where}{ip}")
         if record.wording:
             click.echo(f"{'':27}wording {record.wording}: « {wordings.get(record.wording, '?')} »")
 

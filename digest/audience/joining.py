@@ -36,6 +36,7 @@ CLAIM_SECONDS = 600  # a mail claimed by a worker that died is taken again after
 MAX_TRIES = 6  # attempts at a confirmation mail before it is dropped (the person can ask again)
 JOINED = ("confirmed", "added", "import")  # the records that make a subscriber
 LEFT = ("unsubscribed", "bounced", "complained")  # the store's events that end a subscription
+ORDER = {"created": 0, "added": 1, "import": 1, "asked": 3, "confirmed": 4, "resubscribed": 5, "erased": 6}
 CONSENT_COLUMNS = ("consent_at", "consent_means", "consent_wording", "consent_origin")
 
 
@@ -266,12 +267,13 @@ class Signups(Store):
         found += [Record(at, kind, _means(kind, detail), detail=detail) for at, kind, detail in self._db.execute(
             "SELECT at, kind, detail FROM event WHERE key=?", (key,))]
         row = self.get(email)
-        if row is not None and not any(r.what in JOINED for r in found):  # added before records were kept
+        if row is not None and not any(r.what in JOINED and r.at <= row.created for r in found):
             found.append(Record(row.created, "created", _means("created", row.reason), detail=row.reason))
         erased = self._db.execute("SELECT at FROM erased WHERE hash=?", (self._hash(email),)).fetchone()
         if erased:
             found.append(Record(erased[0], "erased", "subscribers erase"))
-        return sorted(found, key=lambda r: r.at)
+        # Times are to the second: within one, the likelier order (a leave before a new sign-up and its confirmation).
+        return sorted(found, key=lambda r: (r.at, ORDER.get(r.what, 2)))
 
     def pending_count(self) -> int:
         """How many sign-ups wait for their confirmation."""

@@ -21,9 +21,9 @@ import asyncio
 import json
 import logging
 import smtplib
-import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +52,7 @@ LOG = logging.getLogger("digest.serve")
 ALLOWED = ("GET", "HEAD", "POST")
 TOKEN_PARAMETER = "c"
 POLL_SECONDS = 5.0  # the courier looks at the queue this often (another worker's leftovers, retries)
+SETTLE_SECONDS = 0.3  # after a wake-up, the courier waits this long before sending
 PURGE_SECONDS = 3600.0  # and purges unconfirmed sign-ups this often
 MAX_ADDRESS = 254  # RFC 5321's longest path
 TRAP = "site_web"  # the trap field: people never see it, form-filling robots fill it
@@ -144,8 +145,12 @@ class Subscribe:
         self.list_id = list_id
         self.title = title
         self.courier = Courier(joining, store, secret, list_id, title)
-        self._lock = threading.Lock()  # one connection per process, one request's work at a time on it
+        # The store's work, in one thread of its own with one connection: SQLite takes one writer at a time
+        # anyway, and a burst of posts waiting in one queue is answered faster than by threads fighting for a
+        # lock (and for the interpreter).
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signups")
         self._store: Signups | None = None
+        check_address("warm-up@example.org")  # email_validator loaded now, not during the first post
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -158,15 +163,17 @@ class Subscribe:
             response = await (self.confirm_page(request, given) if given is not None else self.form())
         await response(scope, receive, send)
 
-    def _with_store(self, work: Any, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
+    async def _with_store(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        """`work(store, *args, **kwargs)` in the store's thread."""
+        def run() -> Any:
             if self._store is None:
                 self._store = Signups(self.store_path)
             return work(self._store, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
 
     async def form(self, *, status: int = 200, email: str = "", name: str = "", alert: str = "") -> Response:
         """The form page."""
-        return page(status, "S’inscrire à la lettre", [
+        return _page(status, "S’inscrire à la lettre", [
             f"Recevez {self.title} chaque mois par e-mail. Vous pourrez vous désinscrire à tout moment, "
             "par le lien présent dans chaque lettre."], self.title,
             form=form_markup(self.joining.consent, self.joining.privacy_url, self.joining.path, email=email,
@@ -174,11 +181,15 @@ class Subscribe:
 
     def _foreign(self, request: Request) -> Response | None:
         """A 403 page for a POST from a page of a site not allowed; None when the origin is allowed or absent
-        (a program, which could write any Origin anyway)."""
+        (a program, which could write any Origin anyway). Allowed: [subscribe] url's site, allowed_origins,
+        and this page's own site (the Origin naming the Host the request came to: a same-origin post)."""
         origin = request.headers.get("origin")
         if origin is None or origin in self.joining.origins:
             return None
-        return page(403, "Requête refusée", [
+        parsed = urlparse(origin)
+        if parsed.scheme in ("http", "https") and parsed.netloc and parsed.netloc == request.headers.get("host"):
+            return None
+        return _page(403, "Requête refusée", [
             "Ce formulaire ne peut pas être envoyé depuis cette page.",
             f"Inscrivez-vous à l’adresse {self.joining.url}."], self.title)
 
@@ -203,19 +214,20 @@ class Subscribe:
             return await self.form(status=400, email=address, name=name, alert=(
                 "Cochez la case pour accepter de recevoir la lettre : sans votre accord, nous ne pouvons pas "
                 "vous l’envoyer."))
-        wording = await run_in_threadpool(self._with_store, _wording_of, fields["formulation"],
-                                          self.joining.consent)
         client = request.client.host if request.client else ""
-        origin = request.headers.get("origin", "")[:200]
-        mailed = await run_in_threadpool(
-            self._with_store, Signups.ask, address, name, wording, origin=origin, client=client,
-            ip=client if self.joining.record_ip else "", per_ip_hour=self.joining.per_ip_hour)
+        mailed = await self._with_store(self._ask, address, name, fields["formulation"],
+                                         request.headers.get("origin", "")[:200], client)
         if mailed:
             self.courier.wake()
         return self._check_inbox()
 
+    def _ask(self, store: Signups, address: str, name: str, version: str, origin: str, client: str) -> bool:
+        wording = _wording_of(store, version, self.joining.consent)
+        return store.ask(address, name, wording, origin=origin, client=client,
+                         ip=client if self.joining.record_ip else "", per_ip_hour=self.joining.per_ip_hour)
+
     def _check_inbox(self) -> Response:
-        return page(200, "Vérifiez votre boîte de réception", [
+        return _page(200, "Vérifiez votre boîte de réception", [
             "Si cette adresse peut recevoir la lettre, un message vient de lui être envoyé.",
             "Ouvrez-le et cliquez sur « Confirmer mon inscription » : sans cette confirmation, vous ne serez "
             "pas inscrit·e. Il peut mettre quelques minutes à arriver ; pensez à regarder dans les indésirables.",
@@ -223,11 +235,11 @@ class Subscribe:
 
     async def confirm_page(self, request: Request, given: str) -> Response:
         """The mail's link: a page with the one button. A GET (a mail scanner's too) changes nothing."""
-        email = await run_in_threadpool(self._with_store, Signups.look, self.secret, self.list_id, given,
+        email = await self._with_store(Signups.look, self.secret, self.list_id, given,
                                         self.joining.pending_days)
         if email is None:
             return self._spent()
-        return page(200, "Confirmer votre inscription", [
+        return _page(200, "Confirmer votre inscription", [
             f"Pour recevoir {self.title} à l’adresse {mask(email)}, cliquez sur le bouton ci-dessous."],
             self.title, button=Button("confirm", "Confirmer mon inscription"),
             action=f"{request.url.path}?{TOKEN_PARAMETER}={quote(given, safe='.')}")
@@ -238,7 +250,7 @@ class Subscribe:
         if refused is not None:
             return refused
         client = request.client.host if request.client else ""
-        email = await run_in_threadpool(self._with_store, Signups.confirm, self.secret, self.list_id, given,
+        email = await self._with_store(Signups.confirm, self.secret, self.list_id, given,
                                         ip=client if self.joining.record_ip else "",
                                         pending_days=self.joining.pending_days)
         if email is None:
@@ -248,13 +260,20 @@ class Subscribe:
         latest = await run_in_threadpool(latest_letter, self.joining)
         if latest:
             lines.append(f"En attendant la prochaine, voici la dernière lettre parue : {latest}")
-        return page(200, "Votre inscription est confirmée", lines, self.title)
+        return _page(200, "Votre inscription est confirmée", lines, self.title)
 
     def _spent(self) -> Response:
-        return page(200, "Ce lien ne sert plus", [
+        return _page(200, "Ce lien ne sert plus", [
             "Ce lien de confirmation a déjà servi ou a expiré.",
             "Si vous avez déjà cliqué sur « Confirmer mon inscription », vous êtes inscrit·e. Sinon, inscrivez-vous "
             f"de nouveau : {self.joining.url}"], self.title)
+
+
+def _page(status: int, heading: str, lines: list[str], title: str, **options: Any) -> Response:
+    """The shell's page, sending its Origin on its own forms' posts: with the shell's no-referrer policy a
+    browser writes `Origin: null`, which no check can tell from a sandboxed page of another site. Referers
+    still leave for no other site."""
+    return page(status, heading, lines, title, headers={"referrer-policy": "same-origin"}, **options)
 
 
 def _address(raw: str) -> str | None:
@@ -356,6 +375,9 @@ class Courier:
                 LOG.error("confirmation mails: %s: %s", type(exc).__name__, exc)
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                # Woken by a post: let the posts of a burst be answered first (building a mail takes the
+                # interpreter a millisecond or two that their answers would wait for), then send them all.
+                await asyncio.sleep(SETTLE_SECONDS)
 
     def drain(self) -> int:
         """Send every due mail (one SMTP connection for them all); purge now and then; how many were sent."""
