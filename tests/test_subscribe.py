@@ -267,6 +267,26 @@ def test_a_trap_a_foreign_page_a_large_body_and_a_bad_address_change_nothing(ser
     assert allowed.status_code == 200 and server.queued()[0] == before[0] + 1
 
 
+def test_a_refused_mail_is_tried_again_later_and_a_rejected_one_is_dropped(server: Server) -> None:
+    later, never = fresh("later"), fresh("never")
+    server.sink.recorder.rcpt_replies[later] = ["451 4.2.1 mailbox busy, try later"]
+    server.sink.recorder.rcpt_replies[never] = ["550 5.1.1 no such user"]
+    server.post(later)
+    server.post(never)
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(server.store) as db:
+            rows = dict(db.execute("SELECT p.email, o.tries || ' ' || o.due FROM outmail o JOIN pending p "
+                                   "ON p.id = o.pending WHERE p.email IN (?, ?)", (later, never)).fetchall())
+        if later in rows and rows[later].startswith("1 ") and never not in rows:
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.1)
+    due = datetime.fromisoformat(rows[later].split()[1])
+    assert timedelta(seconds=50) < due - datetime.now(UTC) <= timedelta(minutes=1)  # tried again in a minute
+    assert server.mails_to(later) == [] and server.mails_to(never) == []
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     require_browser(CHROMIUM)
