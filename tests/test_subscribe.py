@@ -5,6 +5,7 @@ Chromium filling the form and pressing the button, and the CLI reading the conse
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import sqlite3
 import statistics
@@ -28,7 +29,7 @@ from digest.audience.joining import Signups, wording_hash
 from digest.audience.subscribers import mask
 from digest.config import DEFAULT_CONSENT
 from tests.conftest import LETTER_DATE
-from tests.send_support import DAY, config_text, digest
+from tests.send_support import DAY, SECRET, config_text, digest
 from tests.smtp_sink import Received, Sink, free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.test_serve import start
@@ -433,3 +434,22 @@ def test_digest_check_shows_the_pending_sign_ups_and_the_net_growth(server: Serv
     assert joined > 0 and left > 0
     assert line == (f"List: {pending} sign-up(s) waiting for confirmation; since the letter of {DAY}: "
                     f"{joined} joined, {left} left (net {joined - left:+d})")
+
+
+@pytest.mark.parametrize(("table", "smtp", "expected"), [
+    (f'url = "{FORM_URL}"', False, "[subscribe] url is set but there is no [smtp] table"),
+    ('url = "https://cites-unies-france.org/lettre/desinscription"', True, "have the same path"),
+    (f'url = "{FORM_URL}"\nallowed_origins = ["https://www.example.org/page"]', True,
+     "[subscribe] allowed_origins: 'https://www.example.org/page': expected a site's address alone"),
+    (f'url = "{FORM_URL}"\nper_ip_hour = 0', True, "[subscribe] per_ip_hour"),
+])
+def test_a_form_that_cannot_work_stops_digest_serve_with_one_clear_line(tmp_path: Path, table: str, smtp: bool,
+                                                                         expected: str) -> None:
+    text = config_text(25) if smtp else config_text(25).split("\n[smtp]")[0]
+    text = text.replace("/lettre/desinscription/confirmer-votre-choix-de-ne-plus-recevoir-la-lettre-mensuelle",
+                        "/lettre/desinscription")
+    (tmp_path / "sources.toml").write_text(text + f"\n[subscribe]\n{table}\n", encoding="utf-8")
+    served = subprocess.run([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+                             "--port", str(free_port())], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DIGEST_SECRET": SECRET})
+    assert served.returncode == 2 and expected in served.stderr and "Traceback" not in served.stderr, served.stderr
