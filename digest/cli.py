@@ -18,7 +18,7 @@ from digest.model import Collected
 if TYPE_CHECKING:
     from digest import letterfolder, pipeline
     from digest.audience import bounces
-    from digest.audience.subscribers import Store
+    from digest.audience.joining import Signups
     from digest.delivery import smtp
 
 CONFIG_HELP = "The configuration file (default: sources.toml in the current folder)."
@@ -308,6 +308,8 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     where = f" in {accepted.file}" if accepted.file else ""
     also = f" ({len(hidden)} accepted{where}; -v lists them)" if hidden and not verbose else ""
     click.echo(check.summary(shown) + also + ".")
+    if (list_line := check.audience(cfg)) is not None:
+        click.echo(list_line)
     if check.errors(findings):
         raise SystemExit(1)
 
@@ -587,16 +589,17 @@ def subscribers_group() -> None:
     erase. `digest send --list` with no file sends to its subscribed addresses."""
 
 
-def _store(config_path: Path, create: bool = False) -> Store:
-    """The subscriber store of the configuration; made only by the commands that add to it."""
-    from digest.audience.subscribers import Store
+def _store(config_path: Path, create: bool = False) -> Signups:
+    """The subscriber store of the configuration (with its sign-ups and consent record); made only by the
+    commands that add to it."""
+    from digest.audience.joining import Signups
     from digest.errors import DigestError
 
     path = config.load(config_path).subscribers_path
     if not create and not path.exists():
         raise DigestError(f"no subscriber store at {path} yet: `digest subscribers import FILE.csv` or "
                           "`digest subscribers add ADDRESS` makes it")
-    return Store(path)
+    return Signups(path)
 
 
 @subscribers_group.command(name="import")
@@ -604,10 +607,16 @@ def _store(config_path: Path, create: bool = False) -> Store:
 @click.argument("csv_path", metavar="FILE.csv", type=click.Path(path_type=Path))
 @click.option("--resubscribe", is_flag=True,
               help="Subscribe again those of the file who unsubscribed or bounced (never those who complained).")
-def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool) -> None:
+@click.option("--consent", default="", metavar="TEXT",
+              help='Where these people gave their consent, e.g. "formulaire papier AG 2025" (kept with each).')
+def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool, consent: str) -> None:
     """Add or update the store from a CSV (the same columns as for --list; other columns are kept as fields)."""
+    from digest.audience.subscribers import now
+
     with _store(config_path, create=True) as store:
+        began = now()
         report = store.import_csv(csv_path, resubscribe=resubscribe)
+        store.record_import(began, " ".join(consent.split()), csv_path.name)
     click.echo(f"{csv_path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                f"{len(report.invalid)} invalid, {len(report.kept_out)} not subscribed again, "
                f"{len(report.merged)} merged")
@@ -628,7 +637,7 @@ def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
     from digest.files import PRIVATE, write_atomic
 
     with _store(config_path) as store:
-        text = store.export_csv()
+        text = store.export_csv()  # with when, how and to which wording each consent was given
     if csv_path is None:
         click.echo(text, nl=False)
         return
@@ -641,10 +650,13 @@ def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
 @config_option
 @click.argument("address")
 @click.option("--name", default="", help="The name the greeting uses.")
-def subscribers_add(config_path: Path, address: str, name: str) -> None:
+@click.option("--consent", default="", metavar="TEXT", help='How the person asked, e.g. "courriel du 3 mars".')
+def subscribers_add(config_path: Path, address: str, name: str, consent: str) -> None:
     """Subscribe ADDRESS (again, if it had left)."""
     with _store(config_path, create=True) as store:
         changed = store.add(address, name)
+        if changed:
+            store.record(address, "added", "subscribers add", " ".join(consent.split()))
     click.echo(f"{address}: subscribed" if changed else f"{address}: already subscribed")
 
 
@@ -677,15 +689,68 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
 @subscribers_group.command(name="stats")
 @config_option
 def subscribers_stats(config_path: Path) -> None:
-    """How many addresses have each status, and unsubscribes, bounces and complaints per letter."""
+    """How many addresses have each status, sign-ups per week, and unsubscribes, bounces and complaints per
+    letter."""
     with _store(config_path) as store:
-        counts, letters = store.counts(), store.letters()
-    click.echo(" · ".join(f"{status} {count}" for status, count in counts.items()))
+        counts, letters, weeks, pending = store.counts(), store.letters(), store.weeks(), store.pending_count()
+    click.echo(" · ".join(f"{status} {count}" for status, count in counts.items()) + f" · pending {pending}")
+    if weeks:
+        click.echo(f"{'week':<10} {'sign-ups':>8} {'confirmed':>9} {'rate':>5} {'left':>5}")
+    for week in weeks:
+        rate = f"{100 * week.confirmed / week.asked:.0f}%" if week.asked else "-"
+        click.echo(f"{week.week:<10} {week.asked:>8} {week.confirmed:>9} {rate:>5} {week.left:>5}")
     if letters:
         click.echo(f"{'letter':<12} {'unsubscribed':>12} {'bounced':>8} {'temporary':>10} {'complained':>10}")
     for stats in letters:
         click.echo(f"{stats.letter:<12} {stats.unsubscribed:>12} {stats.bounced:>8} {stats.soft_bounces:>10} "
                    f"{stats.complained:>10}")
+
+
+@subscribers_group.command(name="consent")
+@config_option
+@click.argument("address")
+def subscribers_consent(config_path: Path, address: str) -> None:
+    """The consent history of ADDRESS: when, by which means, to which wording, from where; and its leaves."""
+    with _store(config_path) as store:
+        history, wordings = store.history(address), store.wordings()
+    if not history:
+        raise click.UsageError(f"{address}: nothing in the store")
+    for record in history:
+        where = f" from {record.origin}" if record.origin else ""
+        ip = f" IP {record.ip}" if record.ip else ""
+        detail = f" ({record.detail})" if record.detail and record.detail != record.means else ""
+        click.echo(f"{record.at}  {record.what:<12} via {record.means}{detail}{where}{ip}")
+        if record.wording:
+            click.echo(f"{'':27}wording {record.wording}: « {wordings.get(record.wording, '?')} »")
+
+
+@subscribers_group.command(name="purge")
+@config_option
+def subscribers_purge(config_path: Path) -> None:
+    """Delete the sign-ups never confirmed within [subscribe] pending_days (digest serve also does it hourly)."""
+    days = config.load(config_path).subscribe.pending_days
+    with _store(config_path) as store:
+        gone = store.purge(days)
+    click.echo(f"{gone} sign-up(s) not confirmed within {days} days deleted")
+
+
+@main.command(name="subscribe-form")
+@config_option
+def subscribe_form(config_path: Path) -> None:
+    """Print the subscribe form as HTML to paste into a page of the association's site (it posts to
+    [subscribe] url, which `digest serve` answers)."""
+    from digest.errors import DigestError
+    from digest.web import subscribe
+
+    cfg = config.load(config_path)
+    if cfg.subscribe.url is None:
+        raise DigestError(f"{cfg.path}: no [subscribe] url; add it (the form's address, served by digest serve)")
+    click.echo(subscribe.snippet(cfg.subscribe.url, cfg.subscribe.consent, cfg.subscribe.privacy_url), nl=False)
+    if not cfg.subscribe.allowed_origins:
+        click.echo("warning: [subscribe] allowed_origins is empty: the form posted from another site is refused; "
+                   "add that site's address, e.g. allowed_origins = [\"https://www.example.org\"]", err=True)
+    if cfg.subscribe.privacy_url is None:
+        click.echo("warning: no [subscribe] privacy_url: the form does not link to the privacy notice", err=True)
 
 
 @subscribers_group.command(name="erase")
@@ -716,15 +781,17 @@ def subscribers_erase(config_path: Path, address: str) -> None:
 @click.option("--site", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Also serve this folder of published letters (web versions, agenda .ics files).")
 def serve_command(config_path: Path, host: str, port: int, workers: int, site: Path | None) -> None:
-    """The public side: the unsubscribe page at the path of unsubscribe_url (one-click POST included) and,
-    with --site, the published letters. Nothing else. Ctrl-C stops it."""
+    """The public side: the unsubscribe page at the path of unsubscribe_url (one-click POST included), the
+    subscribe form at the path of [subscribe] url (its confirmation mails sent by each worker) and, with --site,
+    the published letters. Nothing else. Ctrl-C stops it."""
     from digest.web import public
 
-    public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    settings = public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
     public.check_port(host, port)  # a busy port: one clear line, exit 2
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}; put the site's web server in front (see docs/serve.md)", err=True)
-    click.echo(f"Serving the unsubscribe page on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
+    form = f" and the subscribe form ({settings.joining.path})" if settings.joining else ""
+    click.echo(f"Serving the unsubscribe page{form} on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
     public.run(config_path, site, host, port, workers)
 
 

@@ -241,11 +241,45 @@ class LookConfig:
     link_dark: str = field(default="#8ab8f0", metadata=key(_colour, "links in dark mode"))
 
 
+def _origins(value: Any) -> tuple[str, ...]:
+    """Sites whose pages may post the subscribe form: scheme://host[:port], nothing after."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected an array of site addresses, e.g. ["https://www.cites-unies-france.org"]')
+    found = []
+    for origin in value:
+        parsed = urlparse(origin)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/") \
+                or parsed.query or not origin.isascii():
+            raise ValueError(f"{origin!r}: expected a site's address alone, such as 'https://www.example.org'")
+        found.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
+    return tuple(found)
+
+
+def _wording(value: Any) -> str:
+    """A checkbox's wording: text whose line breaks and runs of spaces are one space (as a page shows it)."""
+    return " ".join(schema.text(value).split())
+
+
+DEFAULT_CONSENT = ("J’accepte de recevoir la lettre d’information mensuelle de Cités Unies France par e-mail. "
+                   "Je peux me désinscrire à tout moment par le lien présent dans chaque lettre.")
+
+
 @dataclass(frozen=True)
 class SubscribeConfig:
-    """The optional [subscribe] table: where people join the list (the archive page links to it)."""
+    """The optional [subscribe] table: where people join the list (the form `digest serve` answers)."""
 
-    url: str | None = field(default=None, metadata=key(schema.http_url, "the page where people subscribe"))
+    url: str | None = field(default=None, metadata=key(schema.ascii_only(schema.http_url),
+                                                       "the page where people subscribe (served by digest serve)"))
+    # The checkbox's wording: every version is kept in the store, and each consent names the one it was given to.
+    consent: str = field(default=DEFAULT_CONSENT, metadata=key(_wording, "the wording of the consent checkbox"))
+    privacy_url: str | None = field(default=None, metadata=key(schema.http_url, "the privacy notice the form links to"))
+    allowed_origins: tuple[str, ...] = field(default=(), metadata=key(
+        _origins, "other sites whose pages may post the form (e.g. the association's site)"))
+    record_ip: bool = field(default=False, metadata=key(schema.boolean, "keep the IP address with each consent"))
+    pending_days: int = field(default=30, metadata=key(schema.positive_int,
+                                                       "days an unconfirmed address is kept before deletion"))
+    per_ip_hour: int = field(default=10, metadata=key(schema.positive_int,
+                                                      "form posts one IP address may make in an hour"))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from digest.audience import recipients as csv_rules
 from digest.audience.recipients import Recipient, Rejected, check_address, key_of
@@ -58,7 +59,43 @@ CREATE INDEX IF NOT EXISTS event_key ON event (key);
 CREATE TABLE IF NOT EXISTS erased (hash TEXT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+""" + """
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    nonce TEXT NOT NULL,
+    asked TEXT NOT NULL,
+    mailed TEXT NOT NULL,
+    wording TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    ip TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS outmail (
+    id INTEGER PRIMARY KEY,
+    pending INTEGER NOT NULL,
+    due TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    claimed TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS wording (hash TEXT PRIMARY KEY, text TEXT NOT NULL, first TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS consent (
+    id INTEGER PRIMARY KEY,
+    key TEXT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    means TEXT NOT NULL,
+    wording TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT '',
+    ip TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS consent_key ON consent (key);
+CREATE TABLE IF NOT EXISTS client (hash TEXT NOT NULL, hour TEXT NOT NULL, count INTEGER NOT NULL,
+                                   PRIMARY KEY (hash, hour));
+"""  # pending sign-ups, their confirmation mails, consent wordings and records, form posts per client and hour
+# (digest.audience.joining)
 # The columns the store keeps itself; every other CSV column is kept as an extra field (organisation, city…).
 OWN_COLUMNS = {*csv_rules.EMAIL_COLUMNS, *csv_rules.NAME_COLUMNS, *csv_rules.UNSUBSCRIBED_COLUMNS,
                "status", "reason", "letter", "changed", "created", "updated"}
@@ -149,7 +186,7 @@ class Store:
         """Close the database."""
         self._db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -276,6 +313,10 @@ class Store:
         with self._transaction() as db:
             found = db.execute("DELETE FROM subscriber WHERE key=?", (key,)).rowcount
             db.execute("UPDATE event SET key=NULL, detail='' WHERE key=?", (key,))
+            # A sign-up waiting for its confirmation goes too; consent records keep only their counts.
+            db.execute("DELETE FROM outmail WHERE pending IN (SELECT id FROM pending WHERE key=?)", (key,))
+            db.execute("DELETE FROM pending WHERE key=?", (key,))
+            db.execute("UPDATE consent SET key=NULL, origin='', ip='', detail='' WHERE key=?", (key,))
             db.execute("INSERT OR IGNORE INTO erased (hash, at) VALUES (?, ?)", (self._hash(email), now()))
         return bool(found)
 

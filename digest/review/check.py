@@ -394,3 +394,20 @@ def _where(section_id: str, item: Item) -> str:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def audience(cfg: Config) -> str | None:
+    """The list's line of the report: sign-ups waiting for confirmation, and who joined and left since the
+    newest letter in the outbox (None without a subscriber store)."""
+    from digest.audience.joining import Signups
+
+    if not cfg.subscribers_path.is_file():
+        return None
+    with Signups(cfg.subscribers_path) as store:
+        pending, letters = store.pending_count(), letterfolder.dated(cfg.outbox)
+        if not letters:
+            return f"List: {pending} sign-up(s) waiting for confirmation"
+        day = letters[-1][0]
+        joined, left = store.growth(day)
+    return (f"List: {pending} sign-up(s) waiting for confirmation; since the letter of {day.isoformat()}: "
+            f"{joined} joined, {left} left (net {joined - left:+d})")

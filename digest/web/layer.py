@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import h11
 from jinja2 import Environment
+from markupsafe import Markup
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -58,10 +59,16 @@ h1 { color: #e0592a; font-size: 20px; margin: 0 0 12px; }
 button { background: #1b4f8f; color: #ffffff; border: 0; border-radius: 4px; padding: 12px 20px; font-size: 16px;
          cursor: pointer; }
 button.second { background: #ffffff; color: #1b4f8f; border: 1px solid #1b4f8f; }
+label { display: block; margin: 14px 0 4px; font-weight: bold; }
+label.box { font-weight: normal; }
+input[type=email], input[type=text] { box-sizing: border-box; width: 100%; padding: 10px; font-size: 16px;
+  border: 1px solid #52606d; border-radius: 4px; }
+.piege { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
+.alerte { color: #a61b1b; font-weight: bold; }
 </style></head>
 <body><header>{{ title }}</header><main><h1>{{ heading }}</h1>
 {% for line in lines %}<p>{{ line }}</p>
-{% endfor %}{% if button %}<form method="post" action="{{ action }}">
+{% endfor %}{{ form }}{% if button %}<form method="post" action="{{ action }}">
 <input type="hidden" name="action" value="{{ button.action }}">
 <button type="submit"{% if button.second %} class="second"{% endif %}>{{ button.label }}</button></form>
 {% endif %}</main></body></html>
@@ -87,9 +94,10 @@ class Button:
 
 
 def page(status: int, heading: str, lines: list[str], title: str, *, button: Button | None = None,
-         action: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
-    """A page in French, in the letter's colours, with its own policy; never cached (it may name an address)."""
-    body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action)
+         action: str = "", headers: dict[str, str] | None = None, form: Markup | None = None) -> HTMLResponse:
+    """A page in French, in the letter's colours, with its own policy; never cached (it may name an address).
+    `form`: markup of a page's own form (escaped by its maker), after the lines."""
+    body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action, form=form or "")
     return HTMLResponse(body, status_code=status, headers={
         "cache-control": "no-store", "content-security-policy": SHELL_POLICY, **(headers or {})})
 

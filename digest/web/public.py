@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 from digest.audience.recipients import key_of
 from digest.audience.subscribers import Store, mask
 from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
-from digest.web import layer
+from digest.web import layer, subscribe
 from digest.web.layer import Button, page
 
 LOG = logging.getLogger("digest.serve")
@@ -63,15 +63,23 @@ class Settings:
     path: str  # the path of unsubscribe_url, e.g. /lettre/desinscription
     site: Path | None = None
     site_path: str = "/"  # the path of base_url, e.g. /lettre/: where the published letters are served
+    joining: subscribe.Joining | None = None  # the subscribe form, when [subscribe] url is set
 
 
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
     routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
+    lifespan = None
+    if settings.joining is not None:  # the way in: the form, its confirmation page, its mails' courier
+        form = subscribe.Subscribe(settings.joining, settings.store, settings.secret, settings.list_id,
+                                   settings.title)
+        routes.append(Route(settings.joining.path, form))
+        lifespan = subscribe.lifespan(form.courier)
     if settings.site is not None:
         # At base_url's path, so every link a letter carries (its web version, its .ics files) works here too.
         routes.append(Mount(settings.site_path.rstrip("/"), app=Site(directory=settings.site, html=True)))
-    application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG))
+    application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG),
+                            lifespan=lifespan)
     application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
     # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
     return layer.Guard(application, max_body=MAX_BODY, policy=SITE_POLICY, log=LOG, title=settings.title)
@@ -233,9 +241,15 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
 
     cfg = config.load(config_path)
     path = urlparse(cfg.letter.unsubscribe_url).path or "/"
+    joining = subscribe.joining_from(cfg)
+    if joining is not None and joining.path == path:
+        from digest.errors import DigestError
+
+        raise DigestError(f"{config_path}: [subscribe] url and [letter] unsubscribe_url have the same path "
+                          f"({path}); give the subscribe form its own, e.g. /inscription")
     return Settings(store=cfg.subscribers_path, secret=smtp.secret(cfg), list_id=smtp.list_id_of(cfg),
                     title=cfg.letter.title, path=path, site=site.resolve() if site else None,
-                    site_path=urlparse(cfg.letter.base_url).path or "/")
+                    site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining)
 
 
 def from_environment() -> layer.Guard:

@@ -1,0 +1,109 @@
+"""The subscribe form under a burst: 50 form posts at once to a real `digest serve` (one worker) on 127.0.0.1,
+each from its own client (X-Forwarded-For, as the reverse proxy says it) for a new address.
+
+Targets: the 95th percentile of the answers' times under 100 ms (a post never waits on SMTP: its mail is queued
+in the store); each confirmation mail received by a local SMTP server (aiosmtpd) within 10 s of its post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.send_support import SECRET, config_text  # noqa: E402
+from tests.smtp_sink import Sink, free_port  # noqa: E402
+
+POSTS = 50
+ROUNDS = 3
+TARGETS = {"p95": 0.100, "mail": 10.0}
+PATH = "/lettre/inscription"
+
+
+async def burst(port: int, round_: int) -> tuple[list[float], dict[str, float]]:
+    """POSTS form posts at once, each on its own connection: each answer's seconds (connecting included), and
+    when each was posted (by address). A plain socket writes each request, so that the figures are the
+    server's, not an HTTP client library's (on 2 cores the client shares the machine)."""
+    async def one(number: int) -> tuple[str, float, float]:
+        email = f"bench{round_}-{number:03d}@example.org"
+        body = urlencode({"email": email, "nom": f"Abonné {number}", "consentement": "oui"}).encode()
+        request = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: https://cites-unies-france.org\r\n"
+                   f"X-Forwarded-For: 198.51.100.{number + 1}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+        began = time.perf_counter()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        answer = await reader.read()
+        seconds = time.perf_counter() - began
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200") and "Vérifiez votre boîte".encode() in answer, answer[:100]
+        return email, began, seconds
+    done = await asyncio.gather(*(one(n) for n in range(POSTS)))
+    return [seconds for _email, _began, seconds in done], {email: began for email, began, _s in done}
+
+
+def main() -> int:
+    """Print the figures; exit 1 when a target is missed."""
+    with tempfile.TemporaryDirectory() as tmp, Sink() as sink:
+        folder = Path(tmp)
+        received: dict[str, float] = {}
+        handler = sink.recorder.handle_DATA
+
+        async def stamped(server: object, session: object, envelope: object) -> str:
+            received.setdefault(envelope.rcpt_tos[0], time.perf_counter())  # type: ignore[attr-defined]
+            return await handler(server, session, envelope)  # type: ignore[arg-type]
+
+        sink.recorder.handle_DATA = stamped  # type: ignore[method-assign]
+        (folder / "sources.toml").write_text(config_text(sink.port) + (
+            '\n[subscribe]\nurl = "https://cites-unies-france.org/lettre/inscription"\nper_ip_hour = 1000\n'),
+            encoding="utf-8")
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(folder / "sources.toml"),
+                                    "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "DIGEST_SECRET": SECRET})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    httpx.get(base + PATH)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            times: list[float] = []
+            posted: dict[str, float] = {}
+            for round_ in range(ROUNDS):
+                seconds, began = asyncio.run(burst(port, round_))
+                times += seconds
+                posted |= began
+                time.sleep(0.5)
+            deadline = time.monotonic() + 30
+            while len(received) < len(posted) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    p95 = statistics.quantiles(times, n=20)[-1]
+    delays = [received[email] - began for email, began in posted.items() if email in received]
+    slowest = max(delays) if len(delays) == len(posted) else float("inf")
+    print(f"{ROUNDS} bursts of {POSTS} form posts at once, one worker: "
+          f"median {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+          f"max {max(times) * 1000:.0f} ms (target p95 {TARGETS['p95'] * 1000:g} ms)")
+    print(f"confirmation mails received: {len(delays)} of {len(posted)}; post to mail median "
+          f"{statistics.median(delays) if delays else float('inf'):.2f} s, slowest {slowest:.2f} s "
+          f"(target {TARGETS['mail']:g} s)")
+    return 0 if p95 < TARGETS["p95"] and slowest < TARGETS["mail"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
