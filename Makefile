@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test system-deps lint bench screenshot clean
+.PHONY: run test system-deps lint bench screenshot clean i18n
+
+# The interface's catalogues as digest reads them (.mo), compiled from the .po files kept in the repository.
+MO := $(patsubst %.po,%.mo,$(wildcard digest/locale/*/LC_MESSAGES/digest.po))
 
 # compileall: where PYTHONDONTWRITEBYTECODE is set, every run would otherwise compile the package again.
 $(STAMP): pyproject.toml
@@ -16,13 +19,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## run: set up, then build the default letter from the bundled samples (offline)
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(BIN)/digest build -c sources.toml
 	@echo "digest is installed in $(VENV): run it as $(BIN)/digest (or 'source $(BIN)/activate', then digest)."
 	@echo "On a team's machine: pipx install . (then digest anywhere); digest init DOSSIER starts a new letter."
 
 ## test: set up (the Debian packages the tests drive, .venv, axe-core), then lint, type-check and run every test
-test: system-deps $(STAMP) $(AXE)
+test: system-deps $(STAMP) $(MO) $(AXE)
 	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -38,17 +41,24 @@ $(AXE): tests/axe/package.json tests/axe/package-lock.json | system-deps
 	npm ci --prefix tests/axe --no-audit --no-fund --silent
 	touch $@
 
+%.mo: %.po $(STAMP)
+	$(BIN)/python scripts/i18n.py compile
+
+## i18n: the catalogues brought up to the code: extract the messages, update each .po, compile the .mo files
+i18n: $(STAMP)
+	$(BIN)/python scripts/i18n.py extract update compile
+
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
 
 ## bench: time and peak memory of the builds (figures printed, targets checked)
-bench: $(STAMP)
+bench: $(STAMP) $(MO)
 	$(BIN)/python benchmarks/run.py
 
 ## screenshot: redo docs/letter.png (the default letter at desktop and phone widths) and docs/desk.png (the
 ## editorial desk at 1400 px) (needs Debian's chromium)
-screenshot: $(STAMP)
+screenshot: $(STAMP) $(MO)
 	$(BIN)/python scripts/screenshot.py
 	$(BIN)/python scripts/screenshot.py --desk
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from digest.i18n import _
 from digest.model import Item, Letter
 from digest.text import CONTROL, slug
 
@@ -94,7 +95,7 @@ def filters(letter: Letter) -> dict[str, Callable[[Item], str]]:
 def _start(item: Item) -> datetime:
     start = item.start or item.date
     if start is None:
-        raise ValueError(f"{item.title!r} has no start")
+        raise ValueError(_("{title!r} has no start").format(title=item.title))
     return start
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from digest import __version__, config
+from digest import __version__, config, i18n
+from digest.i18n import N_, _, ngettext
 from digest.model import Collected
 
 if TYPE_CHECKING:
@@ -31,7 +33,8 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20") from None
+        raise click.BadParameter(_("{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20").format(
+                                     value=value)) from None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,8 +53,47 @@ def _letter_day(cfg: config.Config, letter_date: date | None) -> date:
     return letter_date or cfg.letter.date or date.today()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Digest(click.Group):
+    """digest's command group: it chooses the interface language before click reads the command line."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        """Speak the chosen language (--lang, DIGEST_LANG, sources.toml, the locale), then run the command."""
+        from digest import i18n
+
+        i18n.use(i18n.choose_for_command(list(sys.argv[1:] if args is None else args)))
+        i18n.translate_click()
+        translate_helps(self)
+        return super().main(args, *rest, **options)
+
+
+def help_texts(command: click.Command) -> Iterator[tuple[click.Command | click.Parameter, str]]:
+    """Every help text of `command` and its subcommands, as written in the code (the catalogue's messages)."""
+    source = getattr(command, "source_help", None) or command.help
+    if source:
+        yield command, inspect.cleandoc(source)
+    for param in command.params:
+        text = getattr(param, "source_help", None) or getattr(param, "help", None)
+        if text:
+            yield param, text
+    for sub in getattr(command, "commands", {}).values():
+        yield from help_texts(sub)
+
+
+def translate_helps(command: click.Command) -> None:
+    """Show the help texts of every command and option in the interface language (the source kept aside)."""
+    for owner, text in list(help_texts(command)):
+        owner.source_help = text  # type: ignore[union-attr]
+        owner.help = _(text)
+
+
+def _set_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--lang was read before click parsed the line (Digest.main); here it is only checked."""
+
+
+@click.group(cls=Digest, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="digest")
+@click.option("--lang", type=click.Choice(["fr", "en"]), expose_value=False, is_eager=True, callback=_set_language,
+              help="The interface language (default: DIGEST_LANG, [letter] interface, the locale, the letter's).")
 def main() -> None:
     """Build the e-mail letter from the sources named in sources.toml.
 
@@ -93,7 +135,8 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     today = _letter_day(cfg, letter_date)
     out = out or cfg.outbox
     _guard_rebuild(cfg, out, today, force)
-    click.echo(f"Building “{cfg.letter.title}” for {today.isoformat()} from {config_path}")
+    click.echo(_("Building “{title}” for {value} from {config_path}").format(
+                   title=cfg.letter.title, value=i18n.day(today), config_path=config_path))
     with SourceLines(len(cfg.sources)) as on_source:
         built = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
                                offline=offline, sends=journal.sends(cfg))
@@ -106,11 +149,11 @@ def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> Non
     from digest.delivery import journal
 
     for note in journal.migrate(cfg, out, day):  # the folder is about to be replaced: its journal must not go
-        click.echo(f"note: {note}")
+        click.echo(_("note: {note}").format(note=note))
     sent = letterfolder.may_rebuild(day, force, journal.sends(cfg))
     if sent:
-        click.echo(f"warning: {sent} subscriber(s) got the earlier version of {day.isoformat()}; the rest of the "
-                   "list send will carry this one", err=True)
+        click.echo(_("warning: {sent} subscriber(s) got the earlier version of {value}; the rest of the list send "
+                     "will carry this one").format(sent=sent, value=i18n.day(day)), err=True)
 
 
 def _print_source(result: Collected) -> None:
@@ -118,9 +161,11 @@ def _print_source(result: Collected) -> None:
 
 
 def _source_line(result: Collected) -> str:
-    status = "failed" if result.failed else f"{len(result.items)} items"
+    status = _("failed") if result.failed else ngettext("{count} item", "{count} items", len(result.items)).format(
+        count=len(result.items))
     origin = f"  {result.origin}" if result.origin and not result.failed else ""
-    return f"  read {result.source:<24} {status:>10}  ({result.seconds * 1000:.0f} ms){origin}"
+    return _("  read {source:<24} {status:>10}  ({value:.0f} ms){origin}").format(
+               source=result.source, status=status, value=result.seconds * 1000, origin=origin)
 
 
 class SourceLines:
@@ -157,28 +202,35 @@ class SourceLines:
         self.bar = None
 
 
+STAGES = {"collect": N_("collect"), "select": N_("select"), "render": N_("render"), "write": N_("write")}
+
+
 def _print_report(built: pipeline.Built) -> None:
     prepared, letter = built.prepared, built.letter
     if prepared.issue.path:
-        click.echo(f"Issue file: {prepared.issue.path} ({len(letter.featured)} featured, "
-                   f"{len(prepared.issue.pin)} pinned, {len(prepared.issue.exclude)} excluded)")
-    click.echo("Sections:")
+        click.echo(_("Issue file: {path} ({count} featured, {count2} pinned, {count3} excluded)").format(
+                       path=prepared.issue.path, count=len(letter.featured), count2=len(prepared.issue.pin),
+                       count3=len(prepared.issue.exclude)))
+    click.echo(_("Sections:"))
     for section in letter.sections:
         sources = ", ".join(f"{name} {n}" for name, n in Counter(i.source for i in section.items).items())
-        click.echo(f"  {section.title} ({section.id}): {len(section.items)} kept, from {sources}")
+        click.echo(_("  {title} ({id}): {count} kept, from {sources}").format(
+                       title=section.title, id=section.id, count=len(section.items), sources=sources))
     for note in prepared.notes:
-        click.echo(f"  note: {note}")
+        click.echo(_("  note: {note}").format(note=note))
     for problem in built.warnings:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(_("warning: {problem}").format(problem=problem), err=True)
     if built.written:
-        click.echo(f"Written to {built.written[0].path.parent}/:")
+        click.echo(_("Written to {parent}/:").format(parent=built.written[0].path.parent))
         for written in built.written:
             name = os.path.relpath(written.path, built.written[0].path.parent)  # ../index.html too
-            click.echo(f"  {name:<12} {written.size / 1024:7.1f} KB")
-    timings = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in built.timings.items())
-    click.echo(f"Time: {timings} · total {sum(built.timings.values()) * 1000:.0f} ms")
+            click.echo(_("  {name:<12} {value:7.1f} KB").format(name=name, value=written.size / 1024))
+    timings = " · ".join(f"{_(STAGES.get(stage, stage))} {seconds * 1000:.0f} ms"
+                         for stage, seconds in built.timings.items())
+    click.echo(_("Time: {timings} · total {value:.0f} ms").format(
+                   timings=timings, value=sum(built.timings.values()) * 1000))
     if built.written:
-        click.echo(f"Open {built.written[0].path} in a browser to preview it.")
+        click.echo(_("Open {path} in a browser to preview it.").format(path=built.written[0].path))
 
 
 @main.command()
@@ -195,10 +247,12 @@ def init(folder: Path, with_templates: bool) -> None:
 
     created = starter.create(folder, date.today(), with_templates)
     for written in created.written:
-        click.echo(f"  wrote {os.path.relpath(written.path, folder)}")
+        click.echo(_("  wrote {relpath}").format(relpath=os.path.relpath(written.path, folder)))
     for path in created.kept:
-        click.echo(f"  kept  {os.path.relpath(path, folder)} (already there, not overwritten)")
-    click.echo(f"Next: cd {folder} && digest build   (then digest preview to see it in a browser)")
+        click.echo(_("  kept  {relpath} (already there, not overwritten)").format(
+            relpath=os.path.relpath(path, folder)))
+    click.echo(_("Next: cd {folder} && digest build   (then digest preview to see it in a browser)").format(
+                   folder=folder))
 
 
 @main.command()
@@ -219,14 +273,16 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
     today = _letter_day(cfg, letter_date)
     path = issuefile.path_for(cfg, today)
     if path.exists():
-        raise drafting.DraftExists(f"{path} already exists; edit it, or move it away to draft a new one")
+        raise drafting.DraftExists(_("{path} already exists; edit it, or move it away to draft a new one").format(
+                                       path=path))
     prepared = pipeline.prepare(cfg, today, out or cfg.outbox, sends=journal.sends(cfg))
     for note in prepared.notes:
-        click.echo(f"  note: {note}")
+        click.echo(_("  note: {note}").format(note=note))
     for problem in prepared.warnings:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(_("warning: {problem}").format(problem=problem), err=True)
     written = drafting.write_new(path, drafting.draft_text(prepared.letter))
-    click.echo(f"Wrote {written.path} with {len(prepared.letter.items)} items; edit it, then run digest build.")
+    click.echo(_("Wrote {path} with {count} items; edit it, then run digest build.").format(
+                   path=written.path, count=len(prepared.letter.items)))
 
 
 @main.command()
@@ -251,13 +307,15 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
 
     config.load(config_path)  # a broken configuration stops here, with its usual message
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}: anyone who can reach this machine can read and change the "
-                   "letter", err=True)
+        click.echo(_("warning: listening on {host}: anyone who can reach this machine can read and change the "
+                     "letter").format(host=host), err=True)
 
     def ready(url: str) -> None:
         snapshot = session.snapshot
-        state = f"error: {snapshot.error}" if snapshot.error else check.summary(snapshot.findings)
-        click.echo(f"Preview of {config_path} at {url} ({state})\nWatching its files; Ctrl-C to stop.")
+        state = (_("error: {error}").format(error=snapshot.error) if snapshot.error else
+                 check.summary(snapshot.findings))
+        click.echo(_("Preview of {config_path} at {url} ({state})\nWatching its files; Ctrl-C to stop.").format(
+                       config_path=config_path, url=url, state=state))
         if not no_open:
             import webbrowser  # only the preview opens a browser
 
@@ -265,7 +323,7 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
 
     session = review.Preview(config_path, letter_date, log=lambda line: click.echo(f"  {line}"))
     desk.serve(session, host, port, ready)
-    click.echo("Preview stopped.")
+    click.echo(_("Preview stopped."))
 
 
 @main.command(name="check")
@@ -292,21 +350,25 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     accepted = accept.load(cfg.letter.templates, accepted_keys)
     today = _letter_day(cfg, letter_date)
     built, findings = check.build_and_check(cfg, today)
-    click.echo(f"Checking “{built.rendered.subject}” for {today.isoformat()} "
-               f"({len(built.rendered.html.encode('utf-8')) / 1024:.1f} KB of HTML, {len(built.letter.items)} items)")
+    click.echo(_("Checking “{subject}” for {value} ({value2:.1f} KB of HTML, {count} items)").format(
+                   subject=built.rendered.subject, value=i18n.day(today),
+                   value2=len(built.rendered.html.encode('utf-8')) / 1024, count=len(built.letter.items)))
     if links:
         results, broken = linkcheck.check(built.rendered.html, timeout=timeout, allow_private=allow_private)
-        click.echo(f"Fetched {len(results)} links and images: {len(broken)} broken")
+        click.echo(_("Fetched {count} links and images: {count2} broken").format(
+            count=len(results), count2=len(broken)))
         findings = check.ordered([*broken, *findings])
     shown, hidden = accept.split(findings, accepted)
     listed = [(f, f.line()) for f in shown]
-    listed += [(f, "accepted " + f.line().split(" ", 1)[1].lstrip()) for f in hidden] if verbose else []
+    listed += [(f, _("accepted") + " " + f.line().split(" ", 1)[1].lstrip()) for f in hidden] if verbose else []
     for finding, line in listed:
         click.echo(line)
         if verbose and finding.detail:
             click.echo(f"{'':9}{finding.detail}")
-    where = f" in {accepted.file}" if accepted.file else ""
-    also = f" ({len(hidden)} accepted{where}; -v lists them)" if hidden and not verbose else ""
+    also = ""
+    if hidden and not verbose:
+        also = " " + (_("({count} accepted in {file}; -v lists them)") if accepted.file else
+                      _("({count} accepted; -v lists them)")).format(count=len(hidden), file=accepted.file)
     click.echo(check.summary(shown) + also + ".")
     if (list_line := check.audience(cfg)) is not None:
         click.echo(list_line)
@@ -335,7 +397,7 @@ def sources_command(config_path: Path, check: bool) -> None:
         with SourceLines(len(cfg.sources)) as on_source:
             results = pipeline.collect(cfg, cfg.letter.date or date.today(), on_source)
         for problem in (p for r in results for p in r.problems):
-            click.echo(f"warning: {problem}", err=True)
+            click.echo(_("warning: {problem}").format(problem=problem), err=True)
     rows = health.rows(cfg, health.load(cfg.cache_dir), datetime.now(UTC))
     click.echo(health.table(rows, ZoneInfo(cfg.letter.timezone)))
 
@@ -370,13 +432,13 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     from digest.delivery import journal, listsend, smtp
 
     if sum(map(bool, (to, list_path, status))) != 1:
-        raise click.UsageError("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV] or --status")
+        raise click.UsageError(_("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV] or --status"))
     cfg = config.load(config_path)
     outbox = out or cfg.outbox
     chosen = _which_letter(cfg, outbox, letter_date, sent_ok=list_path is None or dry_run)
     day = chosen.day
     for note in journal.migrate(cfg, outbox, day):
-        click.echo(f"note: {note}")
+        click.echo(_("note: {note}").format(note=note))
     if status:
         _print_status(journal.folder_for(cfg, day), day)
         _print_letter_stats(cfg, day)
@@ -397,10 +459,11 @@ def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_
     from digest.delivery import journal
 
     choice = letterfolder.choose(cfg, outbox, given, journal.sends(cfg), sent_ok=sent_ok)
-    click.echo(f"Letter {choice.letter.title()}: {choice.letter.state} ({choice.reason})")
+    click.echo(_("Letter {title}: {state} ({reason})").format(
+                   title=choice.letter.title(), state=choice.letter.state, reason=choice.reason))
     if choice.others:
-        click.echo("  also not sent: " + ", ".join(o.title() for o in choice.others)
-                   + "; give --date YYYY-MM-DD to act on one of them")
+        click.echo(_("  also not sent: ") + ", ".join(o.title() for o in choice.others)
+                   + _("; give --date YYYY-MM-DD to act on one of them"))
     return choice.letter
 
 
@@ -410,7 +473,8 @@ def _refuse_stale(cfg: config.Config, letter: letterfolder.LetterState, allow_st
 
     changed = letterfolder.refuse_stale(cfg, letter, allow_stale)
     if changed:
-        click.echo(f"warning: used as built although these files changed since: {', '.join(changed)}", err=True)
+        click.echo(_("warning: used as built although these files changed since: {value}").format(
+                       value=', '.join(changed)), err=True)
 
 
 def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
@@ -420,11 +484,13 @@ def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
     recipients = personalize.recipients_of(to)
     if dry_run:
         paths = smtp.dry_run(job.personalizer, recipients, job.private / "dry-run")
-        click.echo(f"Dry run: {len(paths)} test copies written to {job.private / 'dry-run'}/")
+        click.echo(_("Dry run: {count} test copies written to {value}/").format(
+                       count=len(paths), value=job.private / 'dry-run'))
         return
     connection = smtp.connection_for(job.cfg)
-    click.echo(f"Test send of “[TEST] {job.letter.subject}” to {', '.join(r.email for r in recipients)} "
-               f"via {connection.smtp.host}:{connection.smtp.port}")
+    click.echo(_("Test send of “[TEST] {subject}” to {value} via {host}:{port}").format(
+                   subject=job.letter.subject, value=', '.join(r.email for r in recipients), host=connection.smtp.host,
+                   port=connection.smtp.port))
     report = smtp.send_test(job.personalizer, recipients, connection)
     listsend.print_report(report)
     if report.sent:
@@ -438,16 +504,18 @@ def _print_status(folder: Path, day: date) -> None:
 
     found = journal.status(folder)
     if found is None:
-        click.echo(f"No list send of {day.isoformat()} yet ({folder} has no send journal).")
+        click.echo(_("No list send of {value} yet ({folder} has no send journal).").format(
+                       value=i18n.day(day), folder=folder))
         return
     counts, rows = found
-    click.echo(f"Send journal of {day.isoformat()} ({folder / journal.FILE_NAME}):")
+    click.echo(_("Send journal of {value} ({value2}):").format(
+        value=i18n.day(day), value2=folder / journal.FILE_NAME))
     click.echo("  " + " · ".join(f"{state} {count}" for state, count in counts.items()))
     for row in rows:
         words = f"{row.code} {row.response}" if row.code else (row.response or "")
         click.echo(f"  {row.state:<9} {row.email}  {words}".rstrip())
     if counts["unknown"]:
-        click.echo("Unknown: their transaction was under way when a run stopped; `--resend-unknown` sends again.")
+        click.echo(_("Unknown: their transaction was under way when a run stopped; `--resend-unknown` sends again."))
 
 
 @main.command(name="export")
@@ -468,9 +536,9 @@ def export_command(config_path: Path, letter_date: date | None, out: Path | None
     _refuse_stale(cfg, chosen, allow_stale)
     letter = chosen.letter
     for written in export.export(letter, esp):
-        click.echo(f"Wrote {written.path} ({written.size / 1024:.1f} KB)")
-    click.echo(f"Paste the .html into {export.SERVICES[esp].name}'s HTML editor; its own unsubscribe and "
-               "web-version links are in place of ours.")
+        click.echo(_("Wrote {path} ({value:.1f} KB)").format(path=written.path, value=written.size / 1024))
+    click.echo(_("Paste the .html into {name}'s HTML editor; its own unsubscribe and web-version links are in "
+                 "place of ours.").format(name=export.SERVICES[esp].name))
 
 
 @main.command(name="letters")
@@ -489,13 +557,15 @@ def letters_command(config_path: Path, out: Path | None) -> None:
     cfg = config.load(config_path)
     found = letterfolder.every(cfg, out or cfg.outbox, journal.sends(cfg))
     if not found:
-        click.echo(f"No letter in {out or cfg.outbox} yet; digest build writes one.")
+        click.echo(_("No letter in {value} yet; digest build writes one.").format(value=out or cfg.outbox))
     for letter in found:
         changed = letterfolder.changed(cfg, letter.folder, letter.day)
-        inputs_word = ("inputs unknown" if changed is None else
-                       f"changed since: {', '.join(changed)}" if changed else "inputs unchanged")
-        click.echo(f"{letter.title()}  {letter.state}  built {letter.built.astimezone():%Y-%m-%d %H:%M}  "
-                   f"{inputs_word}")
+        inputs_word = (_("inputs unknown") if changed is None else
+                       _("changed since: {files}").format(files=", ".join(changed)) if changed else
+                       _("inputs unchanged"))
+        click.echo(_("{title}  {state}  built {astimezone:%Y-%m-%d %H:%M}  {inputs_word}").format(
+                       title=letter.title(), state=letter.state, astimezone=letter.built.astimezone(),
+                       inputs_word=inputs_word))
 
 
 @main.command(name="publish")
@@ -531,22 +601,24 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
             _refuse_stale(cfg, chosen, allow_stale)
         days.add(chosen.day.isoformat())
     if not days:
-        raise DigestError(f"no letter of {outbox} has been sent to the list yet: nothing to publish. "
-                          "`digest publish DEST --date YYYY-MM-DD` publishes a letter before its send")
+        raise DigestError(_("no letter of {outbox} has been sent to the list yet: nothing to publish. `digest "
+                            "publish DEST --date YYYY-MM-DD` publishes a letter before its send").format(outbox=outbox))
     plan = publish.plan(outbox, days)
-    click.echo("Letters: " + ", ".join(s.title() for s in reversed(states) if s.day.isoformat() in days))
+    click.echo(_("Letters: ") + ", ".join(s.title() for s in reversed(states) if s.day.isoformat() in days))
     if dry_run:
         for name in plan.names():
-            click.echo(f"  would copy {name}")
-        click.echo(f"Dry run: {len(plan.names())} file(s) of {len(plan.folders)} letter(s) would go to {dest}/")
+            click.echo(_("  would copy {name}").format(name=name))
+        click.echo(_("Dry run: {count} file(s) of {count2} letter(s) would go to {dest}/").format(
+                       count=len(plan.names()), count2=len(plan.folders), dest=dest))
         return
     archive = letterfolder.Archive(cfg.letter.title, cfg.letter.language, cfg.letter.address,
                                    cfg.subscribe.url, feed.FILE)
     written = publish.publish(plan, dest, archive, feed.for_letters(cfg, states, dest, days))
     for day in plan.folders:
         letterfolder.note(cfg, date.fromisoformat(day), "published")
-    click.echo(f"Published {len(plan.folders)} letter(s), {len(written)} file(s), to {dest}/; "
-               f"now copy it to the web server, e.g. rsync -a {dest}/ server:/var/www/lettre/")
+    click.echo(_("Published {count} letter(s), {count2} file(s), to {dest}/; now copy it to the web server, e.g. "
+                 "rsync -a {dest}/ server:/var/www/lettre/").format(
+                   count=len(plan.folders), count2=len(written), dest=dest))
 
 
 @main.command(name="discard")
@@ -567,8 +639,9 @@ def discard_command(config_path: Path, day: datetime, out: Path | None) -> None:
     outbox = out or cfg.outbox
     moved = letterfolder.discard(cfg, outbox, day.date(), journal.sends(cfg))
     letterfolder.write_index(outbox, letterfolder.Archive(cfg.letter.title, cfg.letter.language, cfg.letter.address))
-    click.echo(f"Letter {day.date().isoformat()} moved out of {outbox} into {moved}.\n"
-               f"To bring it back: mv {moved} {letterfolder.path(outbox, day.date())}")
+    click.echo(_("Letter {value} moved out of {outbox} into {moved}.\nTo bring it back: mv {moved} {path}").format(
+                   value=day.date().isoformat(), outbox=outbox, moved=moved,
+                   path=letterfolder.path(outbox, day.date())))
 
 
 def _print_letter_stats(cfg: config.Config, day: date) -> None:
@@ -579,8 +652,10 @@ def _print_letter_stats(cfg: config.Config, day: date) -> None:
         return
     with Store(cfg.subscribers_path) as store:
         stats = store.letter(day.isoformat())
-    click.echo(f"Since: unsubscribed {stats.unsubscribed} · bounced {stats.bounced} · "
-               f"temporary failures {stats.soft_bounces} · complained {stats.complained}")
+    click.echo(_("Since: unsubscribed {unsubscribed} · bounced {bounced} · temporary failures {soft_bounces} · "
+                 "complained {complained}").format(
+                   unsubscribed=stats.unsubscribed, bounced=stats.bounced, soft_bounces=stats.soft_bounces,
+                   complained=stats.complained))
 
 
 @main.group(name="subscribers")
@@ -597,8 +672,8 @@ def _store(config_path: Path, create: bool = False) -> Signups:
 
     path = config.load(config_path).subscribers_path
     if not create and not path.exists():
-        raise DigestError(f"no subscriber store at {path} yet: `digest subscribers import FILE.csv` or "
-                          "`digest subscribers add ADDRESS` makes it")
+        raise DigestError(_("no subscriber store at {path} yet: `digest subscribers import FILE.csv` or `digest "
+                            "subscribers add ADDRESS` makes it").format(path=path))
     return Signups(path)
 
 
@@ -617,16 +692,19 @@ def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool, con
         began = now()
         report = store.import_csv(csv_path, resubscribe=resubscribe)
         store.record_import(began, " ".join(consent.split()), csv_path.name)
-    click.echo(f"{csv_path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.invalid)} invalid, {len(report.kept_out)} not subscribed again, "
-               f"{len(report.merged)} merged")
+    click.echo(_("{csv_path}: {added} added, {updated} updated, {unchanged} unchanged, {count} invalid, {count2} "
+                 "not subscribed again, {count3} merged").format(
+                   csv_path=csv_path, added=report.added, updated=report.updated, unchanged=report.unchanged,
+                   count=len(report.invalid), count2=len(report.kept_out), count3=len(report.merged)))
     for line, kept, email in report.merged:
-        click.echo(f"  line {line}: {email} is the address of line {kept} (case aside): line {kept} kept, "
-                   "this row left out")
+        click.echo(_("  line {line}: {email} is the address of line {kept} (case aside): line {kept} kept, this "
+                     "row left out").format(line=line, email=email, kept=kept))
     for rejected in report.invalid:
-        click.echo(f"  line {rejected.line}: {rejected.email!r} invalid: {rejected.reason}")
+        click.echo(_("  line {line}: {email!r} invalid: {reason}").format(
+                       line=rejected.line, email=rejected.email, reason=rejected.reason))
     for rejected in report.kept_out:
-        click.echo(f"  line {rejected.line}: {rejected.email} not subscribed again: {rejected.reason}")
+        click.echo(_("  line {line}: {email} not subscribed again: {reason}").format(
+                       line=rejected.line, email=rejected.email, reason=rejected.reason))
 
 
 @subscribers_group.command(name="export")
@@ -643,7 +721,7 @@ def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
         return
     # With a BOM: the team's spreadsheet reads UTF-8. Owner only, whatever the umask: it holds every address.
     written = write_atomic(csv_path, text.encode("utf-8-sig"), mode=PRIVATE)
-    click.echo(f"Wrote {written.path} ({text.count(chr(10)) - 1} addresses)", err=True)
+    click.echo(_("Wrote {path} ({value} addresses)").format(path=written.path, value=text.count(chr(10)) - 1), err=True)
 
 
 @subscribers_group.command(name="add")
@@ -657,7 +735,8 @@ def subscribers_add(config_path: Path, address: str, name: str, consent: str) ->
         changed = store.add(address, name)
         if changed:
             store.record(address, "added", "subscribers add", " ".join(consent.split()))
-    click.echo(f"{address}: subscribed" if changed else f"{address}: already subscribed")
+    click.echo(_("{address}: subscribed").format(
+        address=address) if changed else _("{address}: already subscribed").format(address=address))
 
 
 @subscribers_group.command(name="remove")
@@ -667,9 +746,10 @@ def subscribers_remove(config_path: Path, address: str) -> None:
     """Unsubscribe ADDRESS (the row stays, so that an import does not add it back)."""
     with _store(config_path) as store:
         if store.get(address) is None:
-            raise click.UsageError(f"{address} is not in the store")
+            raise click.UsageError(_("{address} is not in the store").format(address=address))
         changed = store.unsubscribe(address, "digest subscribers remove")
-    click.echo(f"{address}: unsubscribed" if changed else f"{address}: already not subscribed")
+    click.echo(_("{address}: unsubscribed").format(
+        address=address) if changed else _("{address}: already not subscribed").format(address=address))
 
 
 @subscribers_group.command(name="list")
@@ -682,8 +762,18 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
         rows = store.rows(status)
     for row in rows:
         why = f"  {row.reason}" + (f" ({row.letter})" if row.letter else "")
-        click.echo(f"{row.email:<40} {row.status:<12} {row.changed[:10]}{why if row.status != 'subscribed' else ''}")
-    click.echo(f"{len(rows)} address(es)", err=True)
+        click.echo(f"{row.email:<40} {_status(row.status):<14} {row.changed[:10]}"
+                   f"{why if row.status != 'subscribed' else ''}")
+    click.echo(_("{count} address(es)").format(count=len(rows)), err=True)
+
+
+STATUSES = {"subscribed": N_("subscribed"), "unsubscribed": N_("unsubscribed"), "bounced": N_("bounced"),
+            "complained": N_("complained"), "erased": N_("erased"), "pending": N_("pending")}
+
+
+def _status(status: str) -> str:
+    """A subscriber's status as the reader reads it."""
+    return _(STATUSES[status]) if status in STATUSES else status
 
 
 @subscribers_group.command(name="stats")
@@ -693,14 +783,16 @@ def subscribers_stats(config_path: Path) -> None:
     letter."""
     with _store(config_path) as store:
         counts, letters, weeks, pending = store.counts(), store.letters(), store.weeks(), store.pending_count()
-    click.echo(" · ".join(f"{status} {count}" for status, count in counts.items()) + f" · pending {pending}")
+    click.echo(" · ".join(f"{_status(status)} {count}" for status, count in counts.items())
+               + _(" · pending {pending}").format(pending=pending))
     if weeks:
-        click.echo(f"{'week':<10} {'sign-ups':>8} {'confirmed':>9} {'rate':>5} {'left':>5}")
+        click.echo(f"{_('week'):<10} {_('sign-ups'):>8} {_('confirmed'):>9} {_('rate'):>5} {_('left'):>5}")
     for week in weeks:
         rate = f"{100 * week.confirmed / week.asked:.0f}%" if week.asked else "-"
         click.echo(f"{week.week:<10} {week.asked:>8} {week.confirmed:>9} {rate:>5} {week.left:>5}")
     if letters:
-        click.echo(f"{'letter':<12} {'unsubscribed':>12} {'bounced':>8} {'temporary':>10} {'complained':>10}")
+        click.echo(f"{_('letter'):<12} {_('unsubscribed'):>12} {_('bounced'):>8} {_('temporary'):>10} "
+                   f"{_('complained'):>10}")
     for stats in letters:
         click.echo(f"{stats.letter:<12} {stats.unsubscribed:>12} {stats.bounced:>8} {stats.soft_bounces:>10} "
                    f"{stats.complained:>10}")
@@ -714,14 +806,16 @@ def subscribers_consent(config_path: Path, address: str) -> None:
     with _store(config_path) as store:
         history, wordings = store.history(address), store.wordings()
     if not history:
-        raise click.UsageError(f"{address}: nothing in the store")
+        raise click.UsageError(_("{address}: nothing in the store").format(address=address))
     for record in history:
         where = f" from {record.origin}" if record.origin else ""
         ip = f" IP {record.ip}" if record.ip else ""
         detail = f" ({record.detail})" if record.detail and record.detail != record.means else ""
-        click.echo(f"{record.at}  {record.what:<12} via {record.means}{detail}{where}{ip}")
+        click.echo(_("{at}  {what:<12} via {means}{detail}{where}{ip}").format(
+                       at=record.at, what=record.what, means=record.means, detail=detail, where=where, ip=ip))
         if record.wording:
-            click.echo(f"{'':27}wording {record.wording}: « {wordings.get(record.wording, '?')} »")
+            click.echo(_("{value:27}wording {wording}: « {value2} »").format(
+                           value='', wording=record.wording, value2=wordings.get(record.wording, '?')))
 
 
 @subscribers_group.command(name="purge")
@@ -731,7 +825,7 @@ def subscribers_purge(config_path: Path) -> None:
     days = config.load(config_path).subscribe.pending_days
     with _store(config_path) as store:
         gone = store.purge(days)
-    click.echo(f"{gone} sign-up(s) not confirmed within {days} days deleted")
+    click.echo(_("{gone} sign-up(s) not confirmed within {days} days deleted").format(gone=gone, days=days))
 
 
 @main.command(name="subscribe-form")
@@ -744,13 +838,15 @@ def subscribe_form(config_path: Path) -> None:
 
     cfg = config.load(config_path)
     if cfg.subscribe.url is None:
-        raise DigestError(f"{cfg.path}: no [subscribe] url; add it (the form's address, served by digest serve)")
-    click.echo(subscribe.snippet(cfg.subscribe.url, cfg.subscribe.consent, cfg.subscribe.privacy_url), nl=False)
+        raise DigestError(_("{path}: no [subscribe] url; add it (the form's address, served by digest serve)").format(
+                              path=cfg.path))
+    with i18n.speaking(cfg.letter.language):  # the form speaks to subscribers, in the letter's language
+        click.echo(subscribe.snippet(cfg.subscribe.url, cfg.subscribe.consent, cfg.subscribe.privacy_url), nl=False)
     if not cfg.subscribe.allowed_origins:
-        click.echo("warning: [subscribe] allowed_origins is empty: the form posted from another site is refused; "
-                   "add that site's address, e.g. allowed_origins = [\"https://www.example.org\"]", err=True)
+        click.echo(_("warning: [subscribe] allowed_origins is empty: the form posted from another site is refused; "
+                     'add that site\'s address, e.g. allowed_origins = ["https://www.example.org"]'), err=True)
     if cfg.subscribe.privacy_url is None:
-        click.echo("warning: no [subscribe] privacy_url: the form does not link to the privacy notice", err=True)
+        click.echo(_("warning: no [subscribe] privacy_url: the form does not link to the privacy notice"), err=True)
 
 
 @subscribers_group.command(name="erase")
@@ -766,9 +862,11 @@ def subscribers_erase(config_path: Path, address: str) -> None:
         found = store.erase(address)
     # The private folder ([letter] private_dir), and the outbox for what an older digest left there.
     files = erase_from_journals([cfg.outbox, cfg.private_dir], address)
-    click.echo(f"{address}: erased from the store" if found else f"{address}: not in the store (hash kept)")
+    click.echo(_("{address}: erased from the store").format(
+        address=address) if found else _("{address}: not in the store (hash kept)").format(
+                                                                     address=address))
     for path in files:
-        click.echo(f"  erased from {path}")
+        click.echo(_("  erased from {path}").format(path=path))
 
 
 @main.command(name="serve")
@@ -789,9 +887,12 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     settings = public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
     public.check_port(host, port)  # a busy port: one clear line, exit 2
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}; put the site's web server in front (see docs/serve.md)", err=True)
+        click.echo(_("warning: listening on {host}; put the site's web server in front (see docs/serve.md)").format(
+                       host=host), err=True)
     form = f" and the subscribe form ({settings.joining.path})" if settings.joining else ""
-    click.echo(f"Serving the unsubscribe page{form} on http://{host}:{port} ({workers} worker(s)); Ctrl-C to stop.")
+    click.echo(_("Serving the unsubscribe page{form} on http://{host}:{port} ({workers} worker(s)); Ctrl-C to "
+                 "stop.").format(
+                   form=form, host=host, port=port, workers=workers))
     public.run(config_path, site, host, port, workers)
 
 
@@ -812,7 +913,7 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
     from digest.files import private_files
 
     if sum(map(bool, (maildir, mbox, imap))) != 1:
-        raise click.UsageError("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX")
+        raise click.UsageError(_("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX"))
     cfg = config.load(config_path)
     verp = bool(cfg.smtp and cfg.smtp.verp)
     secret = smtp.secret(cfg)  # VERP ids, Message-IDs and tokens are signed with it: the only proofs of a copy
@@ -822,7 +923,8 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
         if imap:
             password = os.environ.get(password_env, "")
             if not password:
-                raise click.UsageError(f"export {password_env}=... (the IMAP password) first")
+                raise click.UsageError(_("export {password_env}=... (the IMAP password) first").format(
+                                           password_env=password_env))
             box = bounces.ImapMailbox(imap, password)
             try:
                 summary = bounces.process(box, store, rules)
@@ -840,16 +942,21 @@ def _print_bounces(summary: bounces.Summary) -> None:
     words = {"bounced": "bounced", "soft": "temporary failure", "complained": "complained",
              "unsubscribe": "unsubscribed (mail)"}
     for finding, changed in summary.done:
-        click.echo(f"  {finding.email:<40} {words[finding.kind]}" + ("" if changed else " (no change)")
-                   + (f"  letter {finding.letter}" if finding.letter else ""))
+        click.echo(f"  {finding.email:<40} {words[finding.kind]}" + ("" if changed else _(" (no change)"))
+                   + (_("  letter {letter}").format(letter=finding.letter) if finding.letter else ""))
     for finding in summary.not_in_store:
-        click.echo(f"  {finding.email:<40} {words[finding.kind]}: not in the store, nothing changed")
+        click.echo(_("  {email:<40} {words}: not in the store, nothing changed").format(
+                       email=finding.email, words=words[finding.kind]))
     if summary.unproven:
-        click.echo(f"{len(summary.unproven)} unproven message(s), nothing changed; moved to {UNPROVEN} for "
-                   "a person to read (a report changes a subscriber only if it proves which copy it answers):")
+        click.echo(_("{count} unproven message(s), nothing changed; moved to {UNPROVEN} for a person to read (a "
+                     "report changes a subscriber only if it proves which copy it answers):").format(
+                       count=len(summary.unproven), UNPROVEN=UNPROVEN))
     for unproven in summary.unproven:
-        click.echo(f"  from {unproven.sender or '?'} « {unproven.subject} »: {unproven.reason}")
-    click.echo(f"{len(summary.done)} address(es) processed, {len(summary.not_in_store)} not in the store, "
-               f"{len(summary.unproven)} unproven, "
-               f"{summary.delayed} notice(s) that are not bounces, {summary.already} seen before, "
-               f"{summary.not_understood} not understood (left in place), {summary.too_large} too large")
+        click.echo(_("  from {value} « {subject} »: {reason}").format(
+                       value=unproven.sender or '?', subject=unproven.subject, reason=unproven.reason))
+    click.echo(_("{count} address(es) processed, {count2} not in the store, {count3} unproven, {delayed} notice(s) "
+                 "that are not bounces, {already} seen before, {not_understood} not understood (left in place), "
+                 "{too_large} too large").format(
+                   count=len(summary.done), count2=len(summary.not_in_store), count3=len(summary.unproven),
+                   delayed=summary.delayed, already=summary.already, not_understood=summary.not_understood,
+                   too_large=summary.too_large))

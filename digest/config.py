@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from digest import schema
 from digest.errors import ConfigError
+from digest.i18n import N_, _
 from digest.model import Link, SectionKind
 from digest.schema import Problems, key
 
@@ -34,7 +35,9 @@ TEMPLATE_NAMES = ("letter.mjml.j2", "letter.txt.j2")
 def _mailto(value: Any) -> str:
     found = schema.line(value)
     if not found.startswith("mailto:") or "@" not in found:
-        raise ValueError(f"expected a mailto: address such as 'mailto:desabonnement@example.org', got {found!r}")
+        raise ValueError(_("expected a mailto: address such as 'mailto:desabonnement@example.org', got "
+                           "{found!r}").format(
+                             found=found))
     return found
 
 
@@ -49,41 +52,42 @@ def _address(value: Any) -> str:
     """A bare address (an envelope sender): local@domain, nothing around it."""
     found = schema.line(value)
     if not re.fullmatch(r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", found):
-        raise ValueError(f"expected a bare address such as 'lettre-retour@example.org', got {found!r}")
+        raise ValueError(_("expected a bare address such as 'lettre-retour@example.org', got {found!r}").format(
+                             found=found))
     return found
 
 
 def _addresses(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
-        raise ValueError('expected an array of e-mail addresses, e.g. ["redaction@cites-unies-france.org"]')
+        raise ValueError(_('expected an array of e-mail addresses, e.g. ["redaction@cites-unies-france.org"]'))
     return tuple(schema.line(v) for v in value)
 
 
 def _links(value: Any) -> tuple[Link, ...]:
     if not isinstance(value, list):
-        raise ValueError("expected an array such as [{ title = \"Texte\", url = \"https://...\" }]")
+        raise ValueError(_('expected an array such as [{ title = "Texte", url = "https://..." }]'))
     links = []
     for number, entry in enumerate(value, 1):
         if not isinstance(entry, dict) or set(entry) != {"title", "url"}:
-            raise ValueError(f"link #{number}: expected exactly the keys title and url")
+            raise ValueError(_("link #{number}: expected exactly the keys title and url").format(number=number))
         try:
             links.append(Link(schema.text(entry["title"]), schema.http_url(entry["url"])))
         except ValueError as exc:
-            raise ValueError(f"link #{number}: {exc}") from None
+            raise ValueError(_("link #{number}: {exc}").format(number=number, exc=exc)) from None
     return tuple(links)
 
 
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise ValueError(f"expected a port number such as 587, got {value!r}")
+        raise ValueError(_("expected a port number such as 587, got {value!r}").format(value=value))
     return value
 
 
 _env_name = schema.matching(r"[A-Za-z_][A-Za-z0-9_]*",
-                            "expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD'")
+                            N_("expected the NAME of an environment variable such as 'DIGEST_SMTP_PASSWORD'"))
 _list_id = schema.matching(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
-                           "expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919)")
-_identifier = schema.matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", "use letters, digits, '-' and '_' only")
+                           N_("expected a dotted name such as 'lettre.cites-unies-france.org' (RFC 2919)"))
+_identifier = schema.matching(r"[A-Za-z0-9][A-Za-z0-9_-]*", N_("use letters, digits, '-' and '_' only"))
 
 
 def _format(value: Any) -> str:
@@ -109,6 +113,9 @@ class LetterConfig:
                                                      optional=True))
     date: date | None = field(default=None, metadata=key(schema.iso_date, "the issue's date (YYYY-MM-DD)"))
     language: str = field(default="fr", metadata=key(schema.line, "the lang of the HTML and the locale of dates"))
+    # digest's own words (CLI, desk, reports): else DIGEST_LANG, the locale, then `language`; --lang beats all.
+    interface: str | None = field(default=None, metadata=key(schema.choice("fr", "en"),
+                                                             "the language digest speaks to the team: fr or en"))
     timezone: str = field(default="Europe/Paris", metadata=key(schema.timezone, "the IANA time zone of dates"))
     address: str = field(default=DEFAULT_ADDRESS, metadata=key(schema.text, "the postal address in the footer"))
     teaser_length: int = field(default=DEFAULT_TEASER_LENGTH,
@@ -164,7 +171,7 @@ class SmtpConfig:
     password_env: str | None = field(default=None, metadata=key(
         _env_name, "the NAME of the environment variable holding the password"))
     rate: float | None = field(default=None, metadata=key(
-        schema.positive("messages per second (such as 10 or 0.5)"), "at most this many messages a second"))
+        schema.positive(N_("messages per second (such as 10 or 0.5)")), "at most this many messages a second"))
     list_id: str | None = field(default=None, metadata=key(_list_id, "the List-Id header (RFC 2919)"))
     secret_env: str = field(default="DIGEST_SECRET", metadata=key(
         _env_name, "the NAME of the environment variable holding the unsubscribe secret"))
@@ -212,14 +219,15 @@ class SubscribersConfig:
 def _colour(value: Any) -> str:
     """A CSS colour as every e-mail client reads it: #rgb or #rrggbb."""
     if not isinstance(value, str) or not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value.strip()):
-        raise ValueError(f"expected a colour written #rrggbb (such as #16365f), got {value!r}")
+        raise ValueError(_("expected a colour written #rrggbb (such as #16365f), got {value!r}").format(value=value))
     return value.strip().lower()
 
 
 def _logo_width(value: Any) -> int:
     number = schema.positive_int(value)
     if not 40 <= number <= 560:
-        raise ValueError(f"expected a width between 40 and 560 pixels (the letter is 600 wide), got {number}")
+        raise ValueError(_("expected a width between 40 and 560 pixels (the letter is 600 wide), got {number}").format(
+                             number=number))
     return number
 
 
@@ -244,13 +252,14 @@ class LookConfig:
 def _origins(value: Any) -> tuple[str, ...]:
     """Sites whose pages may post the subscribe form: scheme://host[:port], nothing after."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError('expected an array of site addresses, e.g. ["https://www.cites-unies-france.org"]')
+        raise ValueError(_('expected an array of site addresses, e.g. ["https://www.cites-unies-france.org"]'))
     found = []
     for origin in value:
         parsed = urlparse(origin)
         if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/") \
                 or parsed.query or not origin.isascii():
-            raise ValueError(f"{origin!r}: expected a site's address alone, such as 'https://www.example.org'")
+            raise ValueError(_("{origin!r}: expected a site's address alone, such as 'https://www.example.org'").format(
+                                 origin=origin))
         found.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
     return tuple(found)
 
@@ -411,46 +420,48 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _table(data: Mapping[str, Any], key: str, problems: Problems) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        problems.add(key, f"expected a table [{key}]")
+        problems.add(key, _("expected a table [{key}]").format(key=key))
         return {}
     if not value:
-        problems.add(f"[{key}]", "missing; it needs at least title, base_url, unsubscribe_url and from")
+        problems.add(f"[{key}]", _("missing; it needs at least title, base_url, unsubscribe_url and from"))
     return value
 
 
 def _tables(data: Mapping[str, Any], key: str, problems: Problems) -> list[dict[str, Any]]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        problems.add(key, f"expected an array of tables, written [[{key}]]")
+        problems.add(key, _("expected an array of tables, written [[{key}]]").format(key=key))
         return []
     if not value:
-        problems.add(f"[[{key}]]", f"none defined; add at least one [[{key}]] table")
+        problems.add(f"[[{key}]]", _("none defined; add at least one [[{key}]] table").format(key=key))
     return value
 
 
 def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, Any]], problems: Problems) -> None:
     section_ids = [s["id"] for s in sections if s["id"]]
     for duplicate in sorted({i for i in section_ids if section_ids.count(i) > 1}):
-        problems.add("[[section]]", f"id '{duplicate}' is used more than once")
+        problems.add("[[section]]", _("id '{duplicate}' is used more than once").format(duplicate=duplicate))
     names = [s["name"] for s in sources if s["name"]]
     for duplicate in sorted({n for n in names if names.count(n) > 1}):
-        problems.add("[[source]]", f"name '{duplicate}' is used more than once")
+        problems.add("[[source]]", _("name '{duplicate}' is used more than once").format(duplicate=duplicate))
     for number, source in enumerate(sources, 1):
         if source["section"] and source["section"] not in section_ids:
             hint = difflib.get_close_matches(source["section"], section_ids, n=1)
             known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids) or 'none'}"
-            problems.add(f"[[source]] #{number} ({source['name']}) section",
-                         f"no section has id '{source['section']}'; {known}")
+            problems.add(_("[[source]] #{number} ({source}) section").format(number=number, source=source['name']),
+                         _("no section has id '{source}'; {known}").format(source=source['section'], known=known))
         if source["url"]:
             try:
                 resolve_location(source["url"], Path("."))
             except ValueError as exc:
-                problems.add(f"[[source]] #{number} ({source['name']}) url", str(exc))
+                problems.add(_("[[source]] #{number} ({source}) url").format(
+                    number=number, source=source['name']), str(exc))
         if source["url"] and not source["format"]:
             try:
                 source["format"] = guess_format(source["url"])
             except ValueError as exc:
-                problems.add(f"[[source]] #{number} ({source['name']}) format", str(exc))
+                problems.add(_("[[source]] #{number} ({source}) format").format(
+                    number=number, source=source['name']), str(exc))
 
 
 def guess_format(url: str) -> str:
@@ -463,7 +474,8 @@ def guess_format(url: str) -> str:
         return BY_EXTENSION[suffix]
     if parsed.scheme in ("http", "https"):
         return "rss"
-    raise ValueError(f"cannot tell the format of {url!r} from its name; add format = one of {', '.join(NAMES)}")
+    raise ValueError(_("cannot tell the format of {url!r} from its name; add format = one of {value}").format(
+                         url=url, value=', '.join(NAMES)))
 
 
 def resolve_location(url: str, root: Path) -> str:
@@ -474,7 +486,8 @@ def resolve_location(url: str, root: Path) -> str:
     if parsed.scheme == "file":
         return str(Path(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:
-        raise ValueError(f"unsupported address scheme '{parsed.scheme}:'; use a path, file:// or http(s)://")
+        raise ValueError(_("unsupported address scheme '{scheme}:'; use a path, file:// or http(s)://").format(
+                             scheme=parsed.scheme))
     return str((root / url).resolve())
 
 
@@ -485,8 +498,9 @@ def _templates(configured: str | None, path: Path, problems: Problems) -> tuple[
     if configured:
         folder = (path.parent / configured).resolve()
         if not folder.is_dir():
-            problems.add("[letter] templates", f"{folder} is not a folder; run `digest init --templates` to copy "
-                         "the stock templates there, or remove the key to use them as they are")
+            problems.add(_("[letter] templates"), _("{folder} is not a folder; run `digest init --templates` to copy "
+                                                 "the stock templates there, or remove the key to use them as they "
+                                                 "are").format(folder=folder))
         return (folder, stock)
     beside = (path.parent / "templates").resolve()
     return (beside, stock) if beside.is_dir() and beside != stock else (stock,)
@@ -505,20 +519,23 @@ def _smtp(data: Mapping[str, Any], problems: Problems) -> SmtpConfig | None:
     if table is None:
         return None
     if not isinstance(table, dict):
-        problems.add("smtp", "expected a table [smtp]")
+        problems.add("smtp", _("expected a table [smtp]"))
         return None
     for word in ("password", "pass", "secret"):
         if word in table:
-            problems.add(f"[smtp] {word}", "never write a password or secret in this file; set password_env "
-                         "(or secret_env) to the NAME of an environment variable and export it before sending")
+            problems.add(_("[smtp] {word}").format(
+                word=word), _("never write a password or secret in this file; set password_env (or "
+                                             "secret_env) to the NAME of an environment variable and export it "
+                                             "before sending"))
     values = schema.read_table({k: v for k, v in table.items() if k not in ("password", "pass", "secret")},
                                SmtpConfig, "[smtp]", problems)
     if values["username"] and not values["password_env"]:
-        problems.add("[smtp] password_env", "username is set but password_env is not; name the environment "
-                     "variable that holds the password, e.g. password_env = \"DIGEST_SMTP_PASSWORD\"")
+        problems.add(_("[smtp] password_env"), _("username is set but password_env is not; name the environment "
+                                              "variable that holds the password, e.g. password_env = "
+                                              '"DIGEST_SMTP_PASSWORD"'))
     if values["verp"] and not values["return_path"]:
-        problems.add("[smtp] verp", "verp = true needs return_path, the mailbox bounces go to, e.g. "
-                     "return_path = \"lettre-retour@cites-unies-france.org\"")
+        problems.add(_("[smtp] verp"), _("verp = true needs return_path, the mailbox bounces go to, e.g. return_path "
+                                      '= "lettre-retour@cites-unies-france.org"'))
     if values["host"] is None or values["security"] is None:
         return None  # already a problem
     if "port" not in table:
@@ -530,7 +547,7 @@ def _fetch(data: Mapping[str, Any], path: Path, problems: Problems) -> FetchConf
     """The optional [fetch] table; cache_dir is relative to sources.toml."""
     table = data.get("fetch", {})
     if not isinstance(table, dict):
-        problems.add("fetch", "expected a table [fetch]")
+        problems.add("fetch", _("expected a table [fetch]"))
         table = {}
     values = schema.read_table(table, FetchConfig, "[fetch]", problems)
     values["cache_dir"] = path.resolve().parent / (values["cache_dir"] or ".digest-cache")
@@ -541,7 +558,7 @@ def _subscribers(data: Mapping[str, Any], path: Path, problems: Problems) -> Sub
     """The optional [subscribers] table; path is relative to sources.toml."""
     table = data.get("subscribers", {})
     if not isinstance(table, dict):
-        problems.add("subscribers", "expected a table [subscribers]")
+        problems.add("subscribers", _("expected a table [subscribers]"))
         return SubscribersConfig()
     values = schema.read_table(table, SubscribersConfig, "[subscribers]", problems)
     return SubscribersConfig(path.resolve().parent / values["path"] if values["path"] else None)
@@ -551,7 +568,7 @@ def _optional(data: Mapping[str, Any], name: str, cls: type[T], problems: Proble
     """An optional table whose values go as they are into `cls` (its defaults when the table is absent)."""
     table = data.get(name, {})
     if not isinstance(table, dict):
-        problems.add(name, f"expected a table [{name}]")
+        problems.add(name, _("expected a table [{name}]").format(name=name))
         table = {}
     values = schema.read_table(table, cls, f"[{name}]", problems)
     return cls(**{k: v for k, v in values.items() if v is not None})

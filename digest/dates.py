@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
+from digest.i18n import _
 from digest.text import NBSP
 
 DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2})[:h](\d{2}))?$")
@@ -31,7 +32,7 @@ def parse_date(value: object, tz: ZoneInfo) -> datetime:
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD or dd/mm/yyyy") from None
+            raise ValueError(_("{text!r} is not a date; write YYYY-MM-DD or dd/mm/yyyy").format(text=text)) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
@@ -41,11 +42,11 @@ def _day_month_year_hint(text: str, day: int, month: int, year: int) -> str:
         return (f"{text!r} is not a date: dates are written day/month/year; for day {month} of month {day}, "
                 f"write {month:02d}/{day:02d}/{year}")
     if not 1 <= month <= 12 or year < 1:
-        reason = "no such month" if year >= 1 else "no such year"
+        reason = _("no such month") if year >= 1 else _("no such year")
     elif not 1 <= day <= _days_in(year, month):
-        reason = "no such day in that month"
+        reason = _("no such day in that month")
     else:
-        reason = "no such time of day"
+        reason = _("no such time of day")
     return f"{text!r} is not a date ({reason}): dates are written day/month/year, e.g. 31/12/2025"
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import lxml.html
 from lxml import etree
 
+from digest.i18n import _
 from digest.text import fold
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _unsafe(raw: str) -> list[str]:
             if name.lower().startswith("on"):
                 found.append(f"the event handler {name}= on <{element.tag}>")
             elif name in ("href", "src") and _scheme(value) not in SCHEMES | {""}:
-                found.append(f"the link {value[:60]!r}")
+                found.append(_("the link {value!r}").format(value=value[:60]))
     return found
 
 

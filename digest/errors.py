@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import click
 
+from digest.i18n import Nn_, ngettext
+
 
 class DigestError(click.ClickException):
     """A user's error: bad configuration, bad date, bad template. Exit code 2."""
@@ -16,13 +18,13 @@ class DigestError(click.ClickException):
 class ConfigError(DigestError):
     """sources.toml (or another input file) is wrong; lists every problem found at once."""
 
-    what = "the configuration"
+    heads = Nn_("{count} problem in the configuration:", "{count} problems in the configuration:")
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        head = "1 problem" if count == 1 else f"{count} problems"
-        super().__init__(f"{head} in {self.what}:\n" + "\n".join(f"  - {p}" for p in self.problems))
+        head = ngettext(*self.heads, count).format(count=count)
+        super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
 class TemplateError(DigestError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import DigestError
+from digest.i18n import _
 
 LOG = logging.getLogger("digest.files")
 PUBLIC = 0o644  # the letter, the site: anyone may read them
@@ -81,7 +82,7 @@ REASONS = {errno.ENOSPC: "disk full", errno.EFBIG: "disk full", errno.EDQUOT: "d
 def failure(path: Path, exc: OSError) -> WriteFailed:
     """The one-line error for a write that failed: `could not write outbox/…: disk full`."""
     reason = REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
-    return WriteFailed(f"could not write {shown(path)}: {reason}")
+    return WriteFailed(_("could not write {value}: {reason}").format(value=shown(path), reason=reason))
 
 
 def shown(path: Path) -> str:

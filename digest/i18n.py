@@ -1,14 +1,21 @@
 """The interface language: every sentence a person reads (CLI, desk, pages, reports) goes through `_`.
 
 Messages are written in English in the code and translated by gettext catalogues kept in `digest/locale/`
-(`.po` in the repository, `.mo` compiled into the package). The language is chosen once per process with
-`use()`; until then French, the team's language. A catalogue is read only when a message is first translated, so
-commands that print nothing pay nothing.
+(`.po` in the repository, `.mo` compiled into the package by `make i18n`, `make setup` and the wheel's build).
+The language is chosen once per process (`choose`, then `use`); a web request speaking another language (the
+pages subscribers reach follow the letter's language) sets it for itself alone with `speaking`. A catalogue is
+read only when a message is first translated, so commands that print nothing pay nothing.
 """
 
 from __future__ import annotations
 
 import gettext
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -16,36 +23,206 @@ DOMAIN = "digest"
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("fr", "en")
 DEFAULT = "fr"
+PSEUDO = "qps"  # a developer's language (DIGEST_LANG=qps): every translated sentence between ⟦ and ⟧
+NAMES = {"fr": "Français", "en": "English"}
 
-_chosen = [DEFAULT]  # a list, not a global statement: one mutable cell
+_process: list[str | None] = [None]  # the process's language once chosen: a list, not a global statement
+_request: ContextVar[str | None] = ContextVar("digest_language", default=None)
 
 
 def use(language: str) -> None:
-    """Speak `language` (one of LANGUAGES) from now on in this process."""
-    _chosen[0] = language if language in LANGUAGES else DEFAULT
+    """Speak `language` (one of LANGUAGES, or the pseudo-language) from now on in this process."""
+    _process[0] = language if language in (*LANGUAGES, PSEUDO) else DEFAULT
 
 
 def current() -> str:
-    """The language messages are translated into."""
-    return _chosen[0]
+    """The language messages are translated into here (this request's, else the process's; in a process that
+    never chose, as the environment says)."""
+    return _request.get() or _process[0] or _from_environment()
+
+
+@cache
+def _from_environment() -> str:
+    return choose(None, os.environ, None, None)
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Translate into `language` inside the block only (one web request, one e-mail to a subscriber)."""
+    chosen = language if language in (*LANGUAGES, PSEUDO) else current()
+    token = _request.set(chosen)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def _from_locale(environ: Mapping[str, str]) -> str | None:
+    """The language of the user's locale, as POSIX reads it (LC_ALL, then LC_MESSAGES, then LANG)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            code = value.split(".")[0].split("_")[0].split("@")[0].lower()
+            return code if code in LANGUAGES else None  # "C", "POSIX" or another language: not a choice
+    return None
+
+
+def choose(flag: str | None, environ: Mapping[str, str], interface: str | None, letter: str | None) -> str:
+    """The interface language: --lang, DIGEST_LANG, [letter] interface, the locale, the letter's language."""
+    wanted = flag or environ.get("DIGEST_LANG", "").strip().lower() or None
+    if wanted in (*LANGUAGES, PSEUDO):
+        return str(wanted)
+    for candidate in (interface, _from_locale(environ), (letter or "").split("-")[0].lower() or None):
+        if candidate in LANGUAGES:
+            return str(candidate)
+    return DEFAULT
+
+
+def choose_for_command(args: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
+    """The language for a command line, reading --lang, the environment and sources.toml's [letter] table."""
+    environ = os.environ if environ is None else environ
+    flag = _option(args, ("--lang",))
+    interface = letter = None
+    path = Path(_option(args, ("-c", "--config")) or "sources.toml")
+    if not (flag or environ.get("DIGEST_LANG")) and path.is_file():
+        interface, letter = _peek_letter(path)
+    return choose(flag, environ, interface, letter)
+
+
+def _option(args: Sequence[str], names: tuple[str, ...]) -> str | None:
+    """The value of the first of `names` in `args` (as `--name value` or `--name=value`), if any."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        for name in names:
+            if arg == name and index + 1 < len(args):
+                return args[index + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1:]
+    return None
+
+
+def _peek_letter(path: Path) -> tuple[str | None, str | None]:
+    """[letter] interface and language of a configuration file, or None where unreadable (the load says why)."""
+    import tomllib
+
+    try:
+        letter = tomllib.loads(path.read_text(encoding="utf-8")).get("letter", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None, None
+    if not isinstance(letter, dict):
+        return None, None
+    found = (letter.get("interface"), letter.get("language"))
+    return tuple(value if isinstance(value, str) else None for value in found)  # type: ignore[return-value]
+
+
+class _Pseudo(gettext.NullTranslations):
+    """Every sentence marked, to find by eye or by test the ones that escape translation."""
+
+    def gettext(self, message: str) -> str:
+        if message.startswith("#"):  # the comments of a file digest writes (an issue file): marked, still comments
+            return re.sub(r"(?m)^(# ?)(\S.*)$", "\\1⟦\\2⟧", message)
+        return f"⟦{message}⟧"
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return f"⟦{msgid1 if n == 1 else msgid2}⟧"
+
+
+class _French(gettext.GNUTranslations):
+    """The French catalogue with French typography: no-break spaces before : ; ! ? and inside « »."""
+
+    def gettext(self, message: str) -> str:
+        return _typeset(super().gettext(message))
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return _typeset(super().ngettext(msgid1, msgid2, n))
+
+
+@cache
+def _typeset(text: str) -> str:
+    """French spacing, on a translation before its values are put in (so a value is never changed)."""
+    text = re.sub(r" ([;!?])", "\u202f\\1", text)  # a narrow no-break space, as French printers set them
+    text = re.sub(r" :", "\u00a0:", text)
+    return text.replace("« ", "«\u00a0").replace(" »", "\u00a0»")
 
 
 @cache
 def _catalogue(language: str) -> gettext.NullTranslations:
+    if language == PSEUDO:
+        return _Pseudo()
     # fallback: a missing catalogue shows the English source rather than failing the command
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True,
+                               class_=_French if language == "fr" else None)
 
 
 def _(message: str) -> str:
     """`message` in the interface language."""
-    return _catalogue(_chosen[0]).gettext(message)
+    return _catalogue(current()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The singular or plural form for `count`, in the interface language."""
-    return _catalogue(_chosen[0]).ngettext(singular, plural, count)
+    return _catalogue(current()).ngettext(singular, plural, count)
 
 
 def N_(message: str) -> str:
     """Mark `message` for extraction without translating it now (a constant translated where it is shown)."""
     return message
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular and plural pair for extraction without translating it now."""
+    return singular, plural
+
+
+_MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+
+
+def day(value: date) -> str:
+    """A date as a person reads it: "18 décembre 2026", "1er mars 2027", "18 December 2026"."""
+    language = current() if current() in _MONTHS else DEFAULT
+    month = _MONTHS[language][value.month - 1]
+    if language == "fr":
+        return f"{'1er' if value.day == 1 else value.day} {month} {value.year}"
+    return f"{value.day} {month} {value.year}"
+
+
+def translate_click() -> None:
+    """Make click's own words (Usage, Options, Error, Aborted!) go through digest's catalogue."""
+    import importlib
+
+    for name in ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types", "utils",
+                 "_termui_impl", "shell_completion"):
+        try:
+            module = importlib.import_module(f"click.{name}")
+        except ImportError:  # a click without that module: nothing of it to translate
+            continue
+        if hasattr(module, "_"):
+            module._ = _  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+# Click's own words that digest's commands show, marked here so that the catalogue carries them (click looks
+# them up through `translate_click`). The strings are click's, copied exactly.
+CLICK_WORDS = (
+    N_("Usage:"), N_("Options"), N_("Commands"), N_("Show this message and exit."), N_("Error: {message}"),
+    N_("Try '{command} {option}' for help."), N_("Aborted!"), N_("No such option: {name}"),
+    N_("No such option {name!r}."), N_("No such command {name!r}."), N_("Missing argument"), N_("Missing option"),
+    N_("Missing parameter"), N_("Missing {param_type}"), N_("Invalid value for {param_hint}: {message}"),
+    N_("Invalid value: {message}"), Nn_("Got unexpected extra argument ({args})",
+                                        "Got unexpected extra arguments ({args})"),
+    Nn_("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments."),
+    N_("Option {name!r} does not take a value."), N_("{value!r} is not one of {choices}."),
+    N_("{value!r} is not {choice}."), N_("{value!r} is not a valid {number_type}."),
+    N_("{value!r} is not a valid boolean. Recognized values: {states}"), N_("default: {default}"),
+    N_("required"), N_("env var: {var}"), N_("{name} {filename!r} does not exist."), N_("file"),
+    N_("directory"), N_("path"), Nn_("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)"),
+    N_("Missing command."), N_("Repeat for confirmation"), N_("Error: The two entered values do not match."),
+    N_("{value} is not in the range {range}."), N_("%(prog)s, version %(version)s"),
+)

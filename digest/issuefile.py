@@ -21,6 +21,7 @@ from digest.collectors.base import Context
 from digest.collectors.records import COLUMNS, item_from_record
 from digest.config import Config
 from digest.errors import ConfigError
+from digest.i18n import Nn_, _
 from digest.model import Item
 from digest.schema import Problems, key
 from digest.text import forbidden_in, made_safe, removed_note, xml_safe
@@ -32,24 +33,24 @@ FOLDER = "issues"
 class IssueFileError(ConfigError):
     """The issue file is wrong; lists every problem found at once."""
 
-    what = "the issue file"
+    heads = Nn_("{count} problem in the issue file:", "{count} problems in the issue file:")
 
 
 def _names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError('expected an array of item urls or uids, e.g. ["https://cites-unies-france.org/…"]')
+        raise ValueError(_('expected an array of item urls or uids, e.g. ["https://cites-unies-france.org/…"]'))
     return tuple(v.strip() for v in value)
 
 
 def _section_ids(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError('expected an array of section ids, e.g. ["cuf", "agenda"]')
+        raise ValueError(_('expected an array of section ids, e.g. ["cuf", "agenda"]'))
     return tuple(value)
 
 
 def _markdown(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("expected Markdown text, written between triple quotes \"\"\"…\"\"\"")
+        raise ValueError(_('expected Markdown text, written between triple quotes """…"""'))
     return value
 
 
@@ -147,7 +148,7 @@ def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
     top = schema.read_table({k: v for k, v in data.items() if k in top_keys}, IssueFile, "top level", problems)
     editorial_table = data.get("editorial", {})
     if not isinstance(editorial_table, dict):
-        problems.add("editorial", "expected a table [editorial] with title and text")
+        problems.add("editorial", _("expected a table [editorial] with title and text"))
         editorial_table = {}
     editorial = schema.read_table(editorial_table, IssueFile, "[editorial]", problems, "editorial")
     section_ids = [s.id for s in config.sections]
@@ -181,7 +182,7 @@ def _unsafe(data: dict[str, Any]) -> list[str]:
 def _array(data: dict[str, Any], key: str, problems: Problems) -> list[dict[str, Any]]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        problems.add(key, f"expected an array of tables, written [[{key}]]")
+        problems.add(key, _("expected an array of tables, written [[{key}]]").format(key=key))
         return []
     return value
 
@@ -190,7 +191,7 @@ def _check_section(section: Any, where: str, section_ids: list[str], problems: P
     if section not in section_ids:
         hint = difflib.get_close_matches(str(section), section_ids, n=1)
         known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids)}"
-        problems.add(where, f"no section has id {section!r}; {known}")
+        problems.add(where, _("no section has id {section!r}; {known}").format(section=section, known=known))
 
 
 def _overrides(tables: list[dict[str, Any]], section_ids: list[str], problems: Problems) -> list[Override]:
@@ -216,7 +217,7 @@ def _extra(tables: list[dict[str, Any]], path: Path, config: Config, problems: P
         schema.check_unknown(table, {"section": None, **dict.fromkeys(COLUMNS)}, where, problems)
         section = table.get("section")
         if section is None:
-            problems.add(where, "missing required key 'section'")
+            problems.add(where, _("missing required key 'section'"))
         else:
             _check_section(section, f"{where} section", section_ids, problems)
         try:
@@ -235,4 +236,4 @@ def _check_conflicts(top: dict[str, Any], problems: Problems) -> None:
     for listed in ("pin", "featured"):
         for name in top[listed] or ():
             if name in excluded:
-                problems.add(listed, f"{name!r} is also in exclude; keep it in one list only")
+                problems.add(listed, _("{name!r} is also in exclude; keep it in one list only").format(name=name))

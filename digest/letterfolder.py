@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from digest import agenda, inputs
+from digest import agenda, i18n, inputs
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import PRIVATE, Written, failure, private_folder, write_atomic, write_folder
+from digest.i18n import N_, _
 from digest.model import Item, Letter, Problem, Rendered
 
 HTML, TEXT, MJML, EML = "letter.html", "letter.txt", "letter.mjml", "letter.eml"
@@ -40,6 +41,8 @@ LOG = "log.json"  # in the private folder: when the letter was tested and publis
 DISCARDED = "discarded"  # in the private folder: letters taken out of the outbox by `digest discard`
 STILL_TO_SEND = ("pending", "sending", "deferred", "unknown")
 COUNTED = ("sent", "failed", "deferred", "unknown")  # what a sent letter's line counts
+COUNT_WORDS = {"sent": N_("sent"), "failed": N_("failed"), "deferred": N_("deferred"), "unknown": N_("unknown"),
+               "pending": N_("pending")}  # the send journal's words, as shown (translated there)
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 Sends = Callable[[date], Mapping[str, int] | None]  # a letter's list send, recipients per state; None: none yet
@@ -275,8 +278,9 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
     folder = path(outbox, day)
     missing = [n for n in (HTML, TEXT, RECORD) if not (folder / n).is_file()]
     if missing:
-        raise LetterNotBuilt(f"the letter for {day.isoformat()} has not been built ({folder} has no "
-                             f"{', '.join(missing)}); run `digest build --date {day.isoformat()}` first")
+        raise LetterNotBuilt(_("the letter for {value} has not been built ({folder} has no {value2}); run `digest "
+                               "build --date {value}` first").format(
+                                 value=day.isoformat(), folder=folder, value2=', '.join(missing)))
     try:
         meta = _record(folder)
         return BuiltLetter(
@@ -292,13 +296,14 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
                                                                  for i in s.get("items", []))]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise LetterNotBuilt(f"{folder}: the built letter cannot be read ({exc}); build it again") from None
+        raise LetterNotBuilt(_("{folder}: the built letter cannot be read ({exc}); build it again").format(
+                                 folder=folder, exc=exc)) from None
 
 
 def letters(outbox: Path) -> list[BuiltLetter]:
     """Every letter of the outbox that reads back whole, oldest first."""
     found = []
-    for day, _ in dated(outbox):
+    for day, _folder in dated(outbox):
         try:
             found.append(read_built(outbox, day))
         except LetterNotBuilt:
@@ -332,7 +337,7 @@ def _record(folder: Path) -> dict[str, Any]:
     """The folder's record, parsed (OSError, ValueError when it cannot be read)."""
     found = json.loads((folder / RECORD).read_text(encoding="utf-8"))
     if not isinstance(found, dict):
-        raise ValueError("not a JSON object")
+        raise ValueError(_("not a JSON object"))
     return found
 
 
@@ -369,7 +374,8 @@ def load_history(outbox: Path, before: date, began: Callable[[date], bool]) -> H
                     sent_on[url] = day
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             problems.append(Problem(str(folder / RECORD),
-                                    f"cannot read what this letter sent ({exc}); its items may repeat"))
+                                    _("cannot read what this letter sent ({exc}); its items may repeat").format(
+                                        exc=exc)))
             continue
         letters_sent.append(day)
     return History(frozenset(uids), frozenset(urls), tuple(letters_sent), tuple(problems), sent_on)
@@ -444,14 +450,16 @@ class LetterState:
     def state(self) -> str:
         """built, tested, sending or sent (with its counts), and ', published' when it was."""
         if self.counts is not None and self.complete:
-            words = "sent (" + ", ".join(f"{s} {self.counts[s]}" for s in COUNTED) + ")"
+            counts = ", ".join(f"{_(COUNT_WORDS.get(s, s))} {self.counts[s]}" for s in COUNTED)
+            words = _("sent ({counts})").format(counts=counts)
         elif self.counts is not None:
-            words = "sending (" + ", ".join(f"{s} {n}" for s, n in self.counts.items() if n) + ")"
+            counts = ", ".join(f"{_(COUNT_WORDS.get(s, s))} {n}" for s, n in self.counts.items() if n)
+            words = _("sending ({counts})").format(counts=counts)
         elif self.superseded:
-            words = "superseded (never sent; a later letter was)"
+            words = _("superseded (never sent; a later letter was)")
         else:
-            words = "tested" if self.tested else "built"
-        return words + (", published" if self.published else "")
+            words = _("tested") if self.tested else _("built")
+        return words + (", " + _("published") if self.published else "")
 
     def title(self) -> str:
         """`2025-12-18 “subject”`, as every command names the letter it acts on."""
@@ -499,21 +507,22 @@ def choose(cfg: Config, outbox: Path, given: date | None, sends: Sends, *, sent_
     if given is not None:
         found = read(cfg, outbox, given, sends)
         if found is None:
-            raise LetterNotBuilt(f"the letter for {given.isoformat()} has not been built "
-                                 f"({path(outbox, given)} has no letter); run `digest build --date "
-                                 f"{given.isoformat()}` first")
-        return Choice(found, "given by --date")
+            raise LetterNotBuilt(_("the letter for {value} has not been built ({value2} has no letter); run "
+                                   "`digest build --date {value}` first").format(
+                                     value=given.isoformat(), value2=path(outbox, given)))
+        return Choice(found, _("given by --date"))
     states = every(cfg, outbox, sends)
     if not states:
-        raise LetterNotBuilt(f"{outbox} holds no built letter; run `digest build --date YYYY-MM-DD` first")
+        raise LetterNotBuilt(_("{outbox} holds no built letter; run `digest build --date YYYY-MM-DD` first").format(
+                                 outbox=outbox))
     waiting = [s for s in states if not s.complete and not s.superseded]
     if waiting:
         others = tuple(s for s in states if not s.complete and s is not waiting[0])
-        return Choice(waiting[0], "the newest letter whose list send is not complete", others)
+        return Choice(waiting[0], _("the newest letter whose list send is not complete"), others)
     if not sent_ok:
-        raise DigestError(f"every letter in {outbox} has been sent to its list (newest: {states[0].title()}); "
-                          "give --date YYYY-MM-DD to act on one of them")
-    return Choice(states[0], "the newest letter (every list send is complete)")
+        raise DigestError(_("every letter in {outbox} has been sent to its list (newest: {title}); give --date "
+                            "YYYY-MM-DD to act on one of them").format(outbox=outbox, title=states[0].title()))
+    return Choice(states[0], _("the newest letter (every list send is complete)"))
 
 
 def discard(cfg: Config, outbox: Path, day: date, sends: Sends) -> Path:
@@ -521,10 +530,10 @@ def discard(cfg: Config, outbox: Path, day: date, sends: Sends) -> Path:
     it can be moved back); DigestError (exit 2) for a letter whose list send began. Where it went."""
     state = read(cfg, outbox, day, sends)
     if state is None:
-        raise LetterNotBuilt(f"{path(outbox, day)} holds no built letter: nothing to discard")
+        raise LetterNotBuilt(_("{value} holds no built letter: nothing to discard").format(value=path(outbox, day)))
     if state.counts is not None:
-        raise DigestError(f"the list send of {day.isoformat()} has begun: that letter is part of the list's "
-                          "history and stays (see digest send --status)")
+        raise DigestError(_("the list send of {value} has begun: that letter is part of the list's history and "
+                            "stays (see digest send --status)").format(value=i18n.day(day)))
     target = cfg.private_dir / DISCARDED / day.isoformat()
     for number in range(2, 1000):  # a letter of that date discarded before keeps its place
         if not target.exists():
@@ -543,8 +552,9 @@ def may_rebuild(day: date, force: bool, sends: Sends) -> int:
     found = sends(day)
     sent = found["sent"] if found else 0
     if sent and not force:
-        raise DigestError(f"the list send of {day.isoformat()} has begun ({sent} subscriber(s) got it): building it "
-                          "again would send them and the others different letters; --force builds it anyway")
+        raise DigestError(_("the list send of {value} has begun ({sent} subscriber(s) got it): building it again "
+                            "would send them and the others different letters; --force builds it anyway").format(
+                              value=i18n.day(day), sent=sent))
     return sent
 
 
@@ -561,9 +571,9 @@ def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[st
     """The inputs changed since the letter was built; DigestError (exit 2) naming them unless `allow_stale`."""
     found = changed(cfg, letter.folder, letter.day) or []
     if found and not allow_stale:
-        raise DigestError(f"these files changed since the letter of {letter.day.isoformat()} was built: "
-                          f"{', '.join(found)}; build it again (digest build --date {letter.day.isoformat()}) "
-                          "or add --allow-stale to use it as it was built")
+        raise DigestError(_("these files changed since the letter of {value} was built: {value2}; build it again "
+                            "(digest build --date {value}) or add --allow-stale to use it as it was built").format(
+                              value=letter.day.isoformat(), value2=', '.join(found)))
     return found
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.errors import ConfigError
+from digest.i18n import _
 from digest.model import Look
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ class Verdict:
                 f"needed ({self.mode} mode)")
         if self.passes:
             return said
-        return f"{said}; nearest passing: {nearest_passing(self.colour, self.other, self.needed)}"
+        return _("{said}; nearest passing: {value}").format(
+                   said=said, value=nearest_passing(self.colour, self.other, self.needed))
 
 
 def verdicts(look: Look) -> list[Verdict]:

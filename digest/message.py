@@ -13,6 +13,7 @@ from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo
 
 from digest.errors import ConfigError
+from digest.i18n import _
 from digest.model import Letter, Rendered
 
 MAX_LINE = 998  # characters in a header line (RFC 5322 2.1.1)
@@ -116,7 +117,7 @@ def qp_piece(text: str) -> bytes:
     encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8")).replace(b"\n", CRLF)
     if encoded.endswith(CRLF):
         return encoded
-    head, _, last = encoded.rpartition(CRLF)
+    head, _sep, last = encoded.rpartition(CRLF)
     if len(last) >= 76:  # a soft break must fit in the 76 columns: move the last character(s) down
         cut = 75 if last[73:74] != b"=" and last[74:75] != b"=" else last.rindex(b"=", 0, 75)
         last = last[:cut] + SOFT_BREAK + last[cut:]
@@ -157,5 +158,6 @@ def raw_header_line(name: str, value: str) -> bytes:
     """
     line = f"{name}: {value}\r\n".encode("ascii")
     if len(line) > 1000:
-        raise ValueError(f"{name} is {len(line)} characters long; a header line may have at most 998")
+        raise ValueError(_("{name} is {count} characters long; a header line may have at most 998").format(
+                             name=name, count=len(line)))
     return line

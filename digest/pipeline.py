@@ -19,6 +19,7 @@ from digest.collectors.base import Context
 from digest.config import DEFAULT_HORIZON_DAYS, Config
 from digest.errors import BuildFailed
 from digest.files import Written
+from digest.i18n import _
 from digest.message import build_message
 from digest.model import Collected, Letter, Problem, Rendered
 
@@ -108,7 +109,8 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
         eml = build_message(prepared.letter, rendered, config.letter.unsubscribe_mailto)
     built = Built(config, prepared, rendered, eml, (), {})
     if strict and built.warnings:
-        raise BuildFailed(f"--strict: {len(built.warnings)} warning(s), nothing written:" + _listed(built.warnings))
+        raise BuildFailed(_("--strict: {count} warning(s), nothing written:").format(
+            count=len(built.warnings)) + _listed(built.warnings))
     written: tuple[Written, ...] = ()
     if out is not None:
         with clock.timed("write"):
@@ -140,8 +142,9 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured:
             warnings = (*(p for c in collected for p in c.problems), *earlier.problems, *selection.problems)
-            raise BuildFailed(f"no item to send for {today.isoformat()}: every section is empty. Check the "
-                              "sections' window_days / horizon_days" + (", and these warnings:" if warnings else ".")
+            raise BuildFailed(_("no item to send for {value}: every section is empty. Check the sections' "
+                                "window_days / horizon_days").format(
+                                    value=today.isoformat()) + (_(", and these warnings:") if warnings else ".")
                               + _listed(warnings))
         letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today), selection,
                                              issue)
@@ -162,7 +165,7 @@ def _with_issue(letter: Letter, selection: selector.Selection,
     """The letter with the issue file's subject, preheader, editorial and featured items; the editorial's warnings."""
     edito = editorial.render(issue.editorial)
     where = str(issue.path) if issue.path else "issue file"
-    problems = tuple(Problem(where, f"[editorial] text: removed {what} (not allowed in the letter)")
+    problems = tuple(Problem(where, _("[editorial] text: removed {what} (not allowed in the letter)").format(what=what))
                      for what in edito.removed) + tuple(Problem(where, note) for note in issue.notes)
     return replace(letter, featured=selection.featured, subject=issue.subject or "",
                    preheader=issue.preheader or "", editorial_title=issue.editorial_title if edito.html else "",

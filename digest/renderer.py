@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from digest import agenda, dates
 from digest.errors import TemplateError
+from digest.i18n import _
 from digest.letterfolder import HTML
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
@@ -186,12 +187,15 @@ def _render_template(env: jinja2.Environment, name: str, context: dict[str, obje
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{exc.filename or name}, line {exc.lineno}: {exc.message}") from None
+        raise TemplateError(_("{value}, line {lineno}: {message}").format(
+                                value=exc.filename or name, lineno=exc.lineno, message=exc.message)) from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"template {exc.name} not found in {env.loader.searchpath}"  # type: ignore[union-attr]
+        raise TemplateError(_("template {name} not found in {searchpath}").format(
+                                name=exc.name, searchpath=env.loader.searchpath)  # type: ignore[union-attr]
                             ) from None
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"{name}: {exc.message}; check the names the template uses") from None
+        raise TemplateError(_("{name}: {message}; check the names the template uses").format(
+                                name=name, message=exc.message)) from None
 
 
 def mjml_to_html(source: str) -> str:
@@ -199,7 +203,8 @@ def mjml_to_html(source: str) -> str:
     try:
         return str(mjml.mjml2html(source, fonts={}))
     except ValueError as exc:
-        raise TemplateError(f"the MJML made from {HTML_TEMPLATE} does not parse: {_locate(exc, source)}") from None
+        raise TemplateError(_("the MJML made from {HTML_TEMPLATE} does not parse: {value}").format(
+                                HTML_TEMPLATE=HTML_TEMPLATE, value=_locate(exc, source))) from None
 
 
 def _locate(exc: ValueError, source: str) -> str:
@@ -335,10 +340,10 @@ def size_problem(html: str) -> SizeProblem | None:
     """The one size check: Gmail clips past ~102 KB, hiding the footer and its unsubscribe link."""
     size = len(html.encode("utf-8"))
     if size > CLIP_BYTES:
-        return SizeProblem("error", Problem(HTML, f"the HTML is {size / 1024:.1f} KB: Gmail clips a "
-                                            "message past ~102 KB, hiding the footer and its unsubscribe link; "
-                                            "lower max_items or teaser_length"))
+        return SizeProblem("error", Problem(HTML, _("the HTML is {value:.1f} KB: Gmail clips a message past ~102 "
+                                                    "KB, hiding the footer and its unsubscribe link; lower "
+                                                    "max_items or teaser_length").format(value=size / 1024)))
     if size > WARN_BYTES:
-        return SizeProblem("warning", Problem(HTML, f"the HTML is {size / 1024:.1f} KB, near Gmail's "
-                                              "~102 KB clipping limit"))
+        return SizeProblem("warning", Problem(HTML, _("the HTML is {value:.1f} KB, near Gmail's ~102 KB clipping "
+                                                      "limit").format(value=size / 1024)))
     return None

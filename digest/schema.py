@@ -17,6 +17,8 @@ from typing import Any, cast
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.i18n import N_, _
+
 Check = Callable[[Any], Any]
 # What a mail header cannot hold: a line break would start a header of its own (RFC 5322 2.2). No value of ours
 # needs a control character either.
@@ -84,7 +86,7 @@ def read_table(table: Mapping[str, Any], cls: type, where: str, problems: Proble
         if name not in table:
             default = _default(field)
             if default is dataclasses.MISSING:
-                problems.add(where, f"missing required key '{name}'")
+                problems.add(where, _("missing required key '{name}'").format(name=name))
                 default = None
             values[field.name] = default
             continue
@@ -101,14 +103,17 @@ def check_unknown(table: Mapping[str, Any], known: Mapping[str, Any], where: str
     for key in table:
         if key not in known:
             hint = difflib.get_close_matches(key, list(known), n=1)
-            suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(known)}"
-            problems.add(where, f"unknown key '{key}'{suggestion}")
+            if hint:
+                said = _("unknown key '{key}'; did you mean '{hint}'?").format(key=key, hint=hint[0])
+            else:
+                said = _("unknown key '{key}'; known keys: {known}").format(key=key, known=", ".join(known))
+            problems.add(where, said)
 
 
 def text(value: Any) -> str:
     """Non-empty text, stripped."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected non-empty text, got {value!r}")
+        raise ValueError(_("expected non-empty text, got {value!r}").format(value=value))
     return value.strip()
 
 
@@ -116,8 +121,8 @@ def line(value: Any) -> str:
     """Text on one line: no line break or other control character (it may end up in a mail header)."""
     found = text(value)
     if broken := BREAKS.search(found):
-        raise ValueError(f"it holds a line break or a control character (U+{ord(broken.group()):04X}), and it "
-                         "goes into the e-mail's headers: write it on one line")
+        raise ValueError(_("it holds a line break or a control character (U+{value:04X}), and it goes into the "
+                           "e-mail's headers: write it on one line").format(value=ord(broken.group())))
     return found
 
 
@@ -127,8 +132,8 @@ def ascii_only(check: Check) -> Check:
     def checked(value: Any) -> Any:
         found = check(value)
         if isinstance(found, str) and not found.isascii():
-            raise ValueError("it goes into a header that must be ASCII: write accented letters percent-encoded "
-                             f"(é as %C3%A9), got {found!r}")
+            raise ValueError(_("it goes into a header that must be ASCII: write accented letters percent-encoded "
+                               "(é as %C3%A9), got {found!r}").format(found=found))
         return found
 
     return checked
@@ -137,21 +142,21 @@ def ascii_only(check: Check) -> Check:
 def boolean(value: Any) -> bool:
     """true or false."""
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(_("expected true or false, got {value!r}").format(value=value))
     return value
 
 
 def positive_int(value: Any) -> int:
     """A whole number above 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected a whole number above 0, got {value!r}")
+        raise ValueError(_("expected a whole number above 0, got {value!r}").format(value=value))
     return value
 
 
 def whole(value: Any) -> int:
     """A whole number, 0 or more."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected a whole number, 0 or more, got {value!r}")
+        raise ValueError(_("expected a whole number, 0 or more, got {value!r}").format(value=value))
     return value
 
 
@@ -160,19 +165,19 @@ def positive(what: str) -> Check:
 
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ValueError(f"expected {what} above 0, got {value!r}")
+            raise ValueError(_("expected {what} above 0, got {value!r}").format(what=_(what), value=value))
         return float(value)
 
     return check
 
 
-positive_seconds = positive("a number of seconds")
+positive_seconds = positive(N_("a number of seconds"))
 
 
 def seconds(value: Any) -> float:
     """A number of seconds, 0 or more."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"expected a number of seconds, 0 or more, got {value!r}")
+        raise ValueError(_("expected a number of seconds, 0 or more, got {value!r}").format(value=value))
     return float(value)
 
 
@@ -181,7 +186,7 @@ def http_url(value: Any) -> str:
     found = line(value)
     parsed = urlparse(found)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"expected an absolute http(s) URL, got {found!r}")
+        raise ValueError(_("expected an absolute http(s) URL, got {found!r}").format(found=found))
     return found
 
 
@@ -192,7 +197,8 @@ def iso_date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20") from None
+        raise ValueError(_("{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20").format(
+            value=value)) from None
 
 
 def timezone(value: Any) -> str:
@@ -201,7 +207,8 @@ def timezone(value: Any) -> str:
     try:
         ZoneInfo(found)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {found!r}; use an IANA name such as 'Europe/Paris'") from None
+        raise ValueError(_("unknown time zone {found!r}; use an IANA name such as 'Europe/Paris'").format(
+            found=found)) from None
     return found
 
 
@@ -210,7 +217,8 @@ def choice(*choices: str) -> Check:
 
     def check(value: Any) -> str:
         if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+            raise ValueError(_("expected one of {choices}, got {value!r}").format(
+                choices=", ".join(choices), value=value))
         return cast(str, value)
 
     return check
@@ -222,7 +230,7 @@ def matching(pattern: str, expected: str) -> Check:
     def check(value: Any) -> str:
         found = text(value)
         if not re.fullmatch(pattern, found):
-            raise ValueError(f"{expected}, got {found!r}")
+            raise ValueError(_("{expected}, got {found!r}").format(expected=_(expected), found=found))
         return found
 
     return check

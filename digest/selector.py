@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
 from digest.config import Config, SectionConfig
+from digest.i18n import _
 from digest.issuefile import IssueFile
 from digest.letterfolder import RECORD, History, web_path
 from digest.model import Collected, Copy, Item, Letter, Problem, Section
@@ -81,15 +82,16 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         items, dropped = _in_time(section, by_section[section.id], today, tz)
         by_section[section.id] = items
         if dropped:
-            notes.append(f"{section.id}: {dropped} item(s) outside the section's dates left out")
+            notes.append(_("{id}: {dropped} item(s) outside the section's dates left out").format(
+                             id=section.id, dropped=dropped))
     left_out += _gone(before, by_section, OUTSIDE)
     once = {s.id for s in config.sections if not s.repeat}
     before = _snapshot(by_section)
     already_sent, sent_in = _drop_sent(by_section, history, once) if history else (0, [])
     if already_sent:
         letters = f"sent on {', '.join(d.isoformat() for d in sent_in)}; " if sent_in else ""
-        notes.append(f"{already_sent} item(s) already sent in an earlier letter left out ({letters}"
-                     "--include-sent keeps them)")
+        notes.append(_("{already_sent} item(s) already sent in an earlier letter left out ({letters}--include-sent "
+                       "keeps them)").format(already_sent=already_sent, letters=letters))
     left_out += _gone(before, by_section, SENT)
     kinds: dict[str, str] = {s.id: s.kind for s in config.sections}
     before = _snapshot(by_section)
@@ -101,13 +103,14 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
     for section in _ordered(config.sections, issue.sections):
         kept = _pinned_first(by_section[section.id], issue.pin)
         if len(kept) > section.max_items:
-            notes.append(f"{section.id}: {len(kept) - section.max_items} item(s) over max_items left out")
+            notes.append(_("{id}: {value} item(s) over max_items left out").format(
+                             id=section.id, value=len(kept) - section.max_items))
             left_out += [LeftOut(section.id, item, OVER_MAX) for item in kept[section.max_items:]]
         if kept:
             sections.append(Section(section.id, section.title, section.kind, tuple(kept[: section.max_items]),
                                     section.default_image))
         else:
-            notes.append(f"{section.id}: no item, section left out")
+            notes.append(_("{id}: no item, section left out").format(id=section.id))
     return Selection(tuple(sections), tuple(notes), tuple(featured), tuple(problems), already_sent,
                      tuple(left_out))
 
@@ -142,8 +145,9 @@ def _apply_issue(issue: IssueFile, by_section: dict[str, list[Item]]) -> tuple[l
     for name, key in issue.names():
         if not any(matches(name, item) for item in every):
             unknown.add(name)
-            problems.append(Problem(_where(issue), f"{key}: no item has the url or uid {name!r}; "
-                                                   f"check it against the draft (digest draft) or {RECORD}"))
+            problems.append(Problem(_where(issue), _("{key}: no item has the url or uid {name!r}; check it against "
+                                                     "the draft (digest draft) or {RECORD}").format(
+                                                       key=key, name=name, RECORD=RECORD)))
     for override in issue.overrides:
         for section_id, items in list(by_section.items()):
             for item in [i for i in items if matches(override.item, i)]:
@@ -166,7 +170,8 @@ def _lost(issue: IssueFile, by_section: dict[str, list[Item]], featured: list[It
     """A pinned or featured item that exists but is not in the letter (outside its dates): say so, by name."""
     kept = featured + [i for items in by_section.values() for i in items]
     copies = [Item(uid=c.uid, source=c.source, title="", url=c.url) for i in kept for c in i.also_in]
-    return [Problem(_where(issue), f"{key}: {name!r} is outside its section's dates; left out")
+    return [Problem(_where(issue), _("{key}: {name!r} is outside its section's dates; left out").format(
+                                       key=key, name=name))
             for key, names in (("pin", issue.pin), ("featured", issue.featured)) for name in names
             if name not in unknown and not any(matches(name, i) for i in kept + copies)]
 

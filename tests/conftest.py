@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from digest import config
+from digest import config, i18n
 from digest.model import Item
 
 # The feed server's fixtures, and its guard that every test resolves loopback names only (autouse: no test
@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Compiled templates are cached in the user's cache folder (digest.renderer): the tests, and the processes they
 # start, keep theirs in a folder of their own instead of the cache of whoever runs them.
 os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="digest-test-cache-"))
+# The tests read digest's messages in English (the language of the code), unless a test asks for French: the
+# processes they start inherit DIGEST_LANG, the in-process calls i18n.use.
+os.environ["DIGEST_LANG"] = "en"
+i18n.use("en")
 SAMPLES = ROOT / "samples"
 LETTER_DATE = date(2025, 11, 20)
 
@@ -101,3 +105,17 @@ def make_item(title: str = "Une actualité", **fields: Any) -> Item:
     }
     values.update(fields)
     return Item(**values)
+
+
+@pytest.fixture
+def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The team's language for this test: digest speaks French here and in the processes it starts."""
+    monkeypatch.setenv("DIGEST_LANG", "fr")
+    i18n.use("fr")
+    yield
+    i18n.use("en")
+
+
+def plain(text: str) -> str:
+    """`text` with French typography's no-break spaces as plain spaces, to compare with what a test writes."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")

@@ -22,6 +22,8 @@ from tests import programs
 from tests.conftest import LETTER_DATE, ROOT
 from tests.preview_support import edit, make_site, running, with_issue
 
+pytestmark = pytest.mark.usefixtures("french")  # the desk and the pages speak the team's language
+
 CHROMIUM = programs.chromium() or Path("/usr/bin/chromium")  # DIGEST_CHROMIUM, else `chromium` on PATH
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -147,7 +149,7 @@ def test_editing_a_template_updates_the_open_page_then_an_error_keeps_the_letter
         edit(template, "ÉDITION TEST{% endif %}</h1>", "ÉDITION TEST{% endif %}</h1>{% endfor %}")
         expect(page.locator(".build-error")).to_be_visible(timeout=WAIT_MS)
         expect(page.locator(".build-error")).to_contain_text("letter.mjml.j2")
-        expect(page.locator(".build-error")).to_contain_text("line")
+        expect(page.locator(".build-error")).to_contain_text("ligne")
         expect(frame(page, "desktop-frame")).to_contain_text("ÉDITION TEST")  # the last good letter stays
         expect(frame(page, "phone-frame")).to_contain_text(FIRST_ITEM)
         shot(page, "preview-template-error.png")
@@ -267,7 +269,7 @@ def test_exclude_and_reinstate_an_item(page: Any, desk_site: tuple[Path, desk.Ru
     card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure").click()
     wait_file(page, issue, lambda d: d.get("exclude") == [SENEGAL])
     expect(frame(page, "desktop-frame")).not_to_contain_text(SENEGAL_TITLE, timeout=WAIT_MS)
-    expect(card(page, SENEGAL_TITLE)).to_contain_text("Écarté : Exclu par l'équipe")
+    expect(card(page, SENEGAL_TITLE)).to_contain_text("Écarté : Exclu par l’équipe")
     shot(page, "desk-excluded.png")
     card(page, SENEGAL_TITLE).get_by_role("button", name="Réintégrer").click()
     wait_file(page, issue, lambda d: d.get("exclude") == [])
@@ -335,7 +337,7 @@ def test_the_words_of_the_letter_and_the_section_order(page: Any, desk_site: tup
     page.get_by_label("Objet", exact=True).fill(subject)
     expect(page.locator(".inbox.desktop .subject")).to_have_text(subject)  # live, before any save
     expect(page.locator(".count[data-for='subject']")).to_contain_text(f"{len(subject)} caractères")
-    page.get_by_label("Texte d'aperçu", exact=True).fill("Fonds de solidarité Vietnam, Assises frontalières")
+    page.get_by_label("Texte d’aperçu", exact=True).fill("Fonds de solidarité Vietnam, Assises frontalières")
     page.get_by_label("Édito", exact=True).fill("Un mois de **solidarité**.")
     data = wait_file(page, issue, lambda d: d.get("subject") == subject and d["editorial"]["text"].strip()
                      == "Un mois de **solidarité**." and d.get("preheader", "").startswith("Fonds"))
@@ -430,13 +432,13 @@ def test_send_me_a_test_from_the_page(page: Any, tmp_path: Path, monkeypatch: py
         with running(path) as (_session, server):
             open_desk(page, server)
             expect(page.get_by_label("Adresses")).to_have_value("redaction@example.org")
-            page.get_by_role("button", name="M'envoyer un test").click()
+            page.get_by_role("button", name="M’envoyer un test").click()
             expect(page.locator("#test-result")).to_contain_text("Test envoyé à redaction@example.org",
                                                                  timeout=WAIT_MS)
             assert [r.rcpt for r in sink.recorder.received] == ["redaction@example.org"]
             assert sink.recorder.received[0].message["Subject"].startswith("[TEST] La Lettre de CUF")
             page.get_by_label("Adresses").fill("pas-une-adresse")
-            page.get_by_role("button", name="M'envoyer un test").click()
+            page.get_by_role("button", name="M’envoyer un test").click()
             expect(page.locator("#test-result")).to_contain_text("Test non envoyé", timeout=WAIT_MS)
             assert len(sink.recorder.received) == 1
 

@@ -52,7 +52,7 @@ def test_date_option_and_outbox_option(write_config: Callable[..., Path], tmp_pa
     code, out, _ = run("build", "-c", str(path), "--date", "2025-12-01", "-o", str(tmp_path / "elsewhere"))
     assert code == 0
     assert (tmp_path / "elsewhere" / "2025-12-01" / "letter.html").is_file()
-    assert "for 2025-12-01" in out
+    assert "for 1 December 2025" in out
 
 
 def test_strict_turns_warnings_into_failure_and_writes_nothing(write_config: Callable[..., Path],

@@ -105,7 +105,7 @@ def test_on_a_terminal_the_list_send_asks_in_french_and_o_oui_y_or_yes_sends(tmp
         build(cfg)
         accepted = _send_on_a_terminal(cfg, subscribers(tmp_path / "s.csv", 2), f"{answer}\n".encode())
         assert accepted.returncode == 0, accepted.stdout
-    assert "Envoyer à 2 abonnés ? [o/N]" in accepted.stdout.decode()
+    assert "Send to 2 subscribers? [y/N]" in accepted.stdout.decode()
     assert sorted(sink.recorder.counts()) == ["user000@example.org", "user001@example.org"]
 
 
@@ -118,7 +118,7 @@ def test_on_a_terminal_any_other_answer_sends_nothing(tmp_path: Path) -> None:
             refused = _send_on_a_terminal(cfg, csv, f"{answer}\n".encode())
             output = refused.stdout.decode()
             assert refused.returncode == 1, (answer, output)
-            assert "Envoyer à 2 abonnés ? [o/N]" in output and "Nothing sent." in output, (answer, output)
+            assert "Send to 2 subscribers? [y/N]" in output and "Nothing sent." in output, (answer, output)
         assert not sink.recorder.received
 
 
@@ -164,12 +164,12 @@ def test_a_letter_whose_list_send_began_is_built_again_only_with_force(tmp_path:
     before = (tmp_path / "outbox" / DAY / "letter.html").read_bytes()
     refused = digest("build", "-c", str(cfg))
     assert refused.exit_code == 2
-    assert "the list send of 2025-11-20 has begun (2 subscriber(s) got it)" in refused.output
+    assert "the list send of 20 November 2025 has begun (2 subscriber(s) got it)" in refused.output
     assert "--force" in refused.output
     assert (tmp_path / "outbox" / DAY / "letter.html").read_bytes() == before
     forced = digest("build", "-c", str(cfg), "--force")
     assert forced.exit_code == 0, forced.output
-    assert "2 subscriber(s) got the earlier version of 2025-11-20" in forced.output
+    assert "2 subscriber(s) got the earlier version of 20 November 2025" in forced.output
 
 
 def test_no_file_under_the_outbox_holds_a_subscribers_address(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built from a copy of the project's sources, as `pip install .` would build it."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "src"
-    for name in ("digest", "templates"):
-        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("digest", "templates"):  # no .mo: the wheel's build compiles the catalogues itself
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo"))
+    for name in ("pyproject.toml", "README.md", "setup.py"):
         shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "-w", str(work / "dist"), str(source)], check=True, capture_output=True, timeout=300)
@@ -33,7 +33,8 @@ def test_the_wheel_ships_the_templates_and_the_css_table(wheel: Path) -> None:
     for name in ("digest/templates/letter.mjml.j2", "digest/templates/letter.txt.j2",
                  "digest/review/data/caniemail.json", "digest/review/data/caniemail.LICENSE",
                  "digest/starter/sources.toml", "digest/starter/issue-exemple.toml",
-                 "digest/review/static/desk.js", "digest/review/static/desk.html.j2"):
+                 "digest/review/static/desk.js", "digest/review/static/desk.html.j2",
+                 "digest/locale/fr/LC_MESSAGES/digest.mo", "digest/locale/en/LC_MESSAGES/digest.mo"):
         assert name in names, name
 
 
@@ -50,6 +51,9 @@ def test_installed_elsewhere_init_then_build_works_offline(wheel: Path, tmp_path
 
     created = digest("init", str(letter), cwd=tmp_path)
     assert created.returncode == 0, created.stderr
+    french = subprocess.run([sys.executable, "-m", "digest", "--help"], cwd=letter, capture_output=True, text=True,
+                            env={**env, "DIGEST_LANG": "fr"}, timeout=60)
+    assert "Utilisation" in french.stdout and "Commandes" in french.stdout  # the wheel's catalogue is read
     built = digest("build", cwd=letter)
     assert built.returncode == 0, built.stdout + built.stderr
     html = next((letter / "outbox").glob("*/letter.html")).read_text(encoding="utf-8")

@@ -25,8 +25,10 @@ from digest import config, letterfolder, pipeline
 from digest.cli import main
 from digest.errors import DigestError
 from digest.review import desk, preview
-from tests.conftest import LETTER_DATE, ROOT
+from tests.conftest import LETTER_DATE, ROOT, plain
 from tests.preview_support import cookie_for, edit, make_site, running, with_issue
+
+pytestmark = pytest.mark.usefixtures("french")  # the desk speaks the team's language
 
 TITLE_LINE = "{{ letter.title }}{% endif %}</h1>"
 
@@ -91,7 +93,7 @@ def test_a_failed_rebuild_shows_its_error_and_keeps_the_last_good_letter(tmp_pat
         edit(tmp_path / "templates" / "letter.mjml.j2", TITLE_LINE, "{% if %}" + TITLE_LINE)
         wait_for(lambda: session.snapshot.version >= 2)
         state = report(server.url)
-        assert "letter.mjml.j2" in state["error"] and "line" in state["error"]
+        assert "letter.mjml.j2" in state["error"] and "ligne" in state["error"]
         assert get(server.url + "letter.html")[2] == good
         page = get(server.url)[2]
         assert 'id="build-error"' in page and "letter.mjml.j2" in page
@@ -105,7 +107,7 @@ def test_a_broken_configuration_is_shown_and_fixed_without_restarting(tmp_path: 
     with running(path) as (session, server):
         edit(path, 'kind = "agenda"', 'kind = "agendas"')
         wait_for(lambda: session.snapshot.version >= 2)
-        assert "kind: expected one of news, agenda" in report(server.url)["error"]
+        assert "kind: attendu : l’un de news, agenda" in plain(report(server.url)["error"])
         edit(path, 'kind = "agendas"', 'kind = "agenda"')
         wait_for(lambda: session.snapshot.version >= 3)
         assert report(server.url)["error"] is None
@@ -146,7 +148,7 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     path = make_site(tmp_path)
     with running(path) as (_session, server):
         port = server.sock.getsockname()[1]
-        with pytest.raises(DigestError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+        with pytest.raises(DigestError, match=f"impossible d’écouter sur 127.0.0.1:{port}.*--port"):
             desk.bind("127.0.0.1", port)
 
 
@@ -161,7 +163,7 @@ def test_preview_with_a_broken_configuration_exits_2_before_serving(tmp_path: Pa
     edit(path, 'kind = "agenda"', 'kind = "agendas"')
     result = CliRunner().invoke(main, ["preview", "-c", str(path), "--no-open", "--port", "0"])
     assert result.exit_code == 2
-    assert "kind: expected one of news, agenda" in result.output and "Traceback" not in result.output
+    assert "kind: attendu : l’un de news, agenda" in plain(result.output) and "Traceback" not in result.output
 
 
 def test_ctrl_c_stops_the_preview_cleanly(tmp_path: Path) -> None:
@@ -186,7 +188,7 @@ def test_ctrl_c_stops_the_preview_cleanly(tmp_path: Path) -> None:
     output, _ = process.communicate(timeout=10)
     events.close()
     assert process.returncode == 0, output
-    assert "Preview stopped." in output and "Traceback" not in output
+    assert "Rédaction arrêtée." in output and "Traceback" not in output
 
 
 # --- the web archive -------------------------------------------------------------------------------------
@@ -438,11 +440,11 @@ def test_a_test_send_takes_at_most_five_typed_addresses_and_five_sends_a_minute(
             return str(json.loads(body)["message"])
 
         six = ", ".join(f"r{n}@example.org" for n in range(6))
-        assert send(six) == "Test non envoyé : 5 adresses au plus par envoi de test (6 indiquées)."
+        assert plain(send(six)) == "Test non envoyé : 5 adresses au plus par envoi de test (6 indiquées)."
         # No SMTP server listens for this configuration: each try fails, and each counts toward the limit.
         answers = [send("r@example.org") for _ in range(6)]
         assert all("par minute" not in a for a in answers[:5]), answers
-        assert answers[5].startswith("Test non envoyé : 5 envois de test par minute au plus"), answers
+        assert plain(answers[5]).startswith("Test non envoyé : 5 envois de test par minute au plus"), answers
 
 
 # --- the letter's look, from the desk ------------------------------------------------------------------------
@@ -454,15 +456,15 @@ def test_a_colour_changed_in_the_desk_is_written_into_sources_toml_and_its_contr
                     "header = \"#2d1e5f\"  # le bleu de la charte\n", encoding="utf-8")
     with running(path) as (session, server):
         page = request(server.url)[2]
-        assert "L'identité de la lettre" in page or "L&#39;identité de la lettre" in page
-        assert "#2d1e5f · contraste 14.4:1 (4.5:1 demandé) : suffisant" in page
+        assert "L’identité de la lettre" in page
+        assert "#2d1e5f · contraste 14.4:1 (4.5:1 demandé) : suffisant" in plain(page)
         status, answer = post(server, op="look", key="accent", value="#FF9900")
         assert status == 200 and answer["message"] == "Couleur enregistrée dans sources.toml.", answer
         text = path.read_text(encoding="utf-8")
         assert 'accent = "#ff9900"' in text and "# le bleu de la charte" in text and "# Notre charte" in text
         assert "#ff9900" in (session.snapshot.html or "")  # the letter on show has the new colour
         panel = json.loads(request(server.url + "state")[2])["parts"]["look-panel"]
-        assert "#ff9900 · contraste 2.1:1 (3:1 demandé) : insuffisant, essayez #" in panel
+        assert "#ff9900 · contraste 2.1:1 (3:1 demandé) : insuffisant, essayez #" in plain(panel)
         assert any(f.check == "contrast" for f in session.snapshot.findings)  # and the report says so
         refused, said = post(server, op="look", key="accent", value="orange")
         assert refused == 422 and "Couleur refusée" in said["message"] and "#rrggbb" in said["message"]

@@ -36,6 +36,7 @@ from digest.audience.subscribers import Store
 from digest.delivery.personalize import check_token, verp_id
 from digest.errors import DigestError
 from digest.files import narrow_tree, private_files
+from digest.i18n import _
 
 DONE = "digest-done"  # the folder processed messages are moved to
 UNPROVEN = "digest-unproven"  # the folder reports that prove nothing are moved to, for a person to read
@@ -148,7 +149,8 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
     Unproven when it would change someone but proves no copy, None when it is not understood."""
     if len(RECIPIENT_FIELD.findall(raw)) > MAX_RECIPIENTS:  # counted before parsing: the parse is the cost
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        return _unproven(headers, f"names more than {MAX_RECIPIENTS} recipients: not read")
+        return _unproven(headers, _("names more than {MAX_RECIPIENTS} recipients: not read").format(
+                                      MAX_RECIPIENTS=MAX_RECIPIENTS))
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     letter = _letter_of(raw)
     proven = _proven(message, raw, rules)
@@ -156,7 +158,7 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
         else ""
     if isinstance(report_type, str) and report_type.lower() == "feedback-report":
         return _one(message, proven, "a complaint",
-                    lambda a: Finding(a, "complained", letter, "feedback-loop complaint"))
+                    lambda a: Finding(a, "complained", letter, _("feedback-loop complaint")))
     try:
         temporary, permanent = all_failures(message)
     except Exception:  # a detector fails on a message it cannot read (raw UTF-8 headers): no failure found
@@ -172,7 +174,7 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
         if not proven and vouched:
             proven = {key_of(vouched): vouched}
         return _one(message, proven, "an unsubscribe mail",
-                    lambda a: Finding(a, "unsubscribe", letter, "mail to the unsubscribe address"))
+                    lambda a: Finding(a, "unsubscribe", letter, _("mail to the unsubscribe address")))
     return None
 
 
@@ -181,8 +183,11 @@ def _one(message: Message, proven: dict[str, str], what: str, finding: Callable[
     if len(proven) == 1:
         return [finding(next(iter(proven.values())))]
     if proven:
-        return _unproven(message, f"{what} whose proofs name {len(proven)} different recipients")
-    return _unproven(message, f"{what} that proves no copy of ours (no VERP address, signed Message-ID or token)")
+        return _unproven(message, _("{what} whose proofs name {count} different recipients").format(
+                                      what=what, count=len(proven)))
+    return _unproven(message, _("{what} that proves no copy of ours (no VERP address, signed Message-ID or "
+                                "token)").format(
+                                  what=what))
 
 
 def _unproven(message: Message, reason: str) -> Unproven:
@@ -224,7 +229,7 @@ def _vouched_sender(message: Message, rules: Rules) -> str | None:
     domain = senders[0].rpartition("@")[2].lower()
     for value in message.get_all("Authentication-Results", []):
         text = re.sub(r"\([^()]*\)", " ", str(value))  # comments say nothing binding
-        server, _, results = text.partition(";")
+        server, _sep, results = text.partition(";")
         if [w.lower() for w in server.split()[:1]] != [rules.authserv_id.lower()]:
             continue  # another server's word, or one the sender wrote
         dmarc = re.search(r"(?i)\bdmarc\s*=\s*([a-z]+)", results)
@@ -290,7 +295,7 @@ def _verp_recipient(message: Message, rules: Rules, headers: Iterable[str] = ("D
     """The store's address a VERP bounce address (local+<id>@domain) names, or None."""
     if not rules.return_path:
         return None
-    local, _, domain = rules.return_path.rpartition("@")
+    local, _sep, domain = rules.return_path.rpartition("@")
     pattern = re.compile(re.escape(local) + r"\+([a-z2-7]{20})@" + re.escape(domain), re.IGNORECASE)
     for name in headers:
         for value in message.get_all(name, []):
@@ -365,14 +370,14 @@ class FileMailbox:
     def __init__(self, path: Path, kind: str) -> None:
         if kind == "maildir":
             if not (path / "cur").is_dir() and not (path / "new").is_dir():
-                raise BounceError(f"{path}: not a Maildir (no cur/ or new/ folder in it)")
+                raise BounceError(_("{path}: not a Maildir (no cur/ or new/ folder in it)").format(path=path))
             self.box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path, create=False)
             self.done: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path / f".{DONE}", create=True)
             self.aside: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path / f".{UNPROVEN}", create=True)
             self.private = [path / f".{DONE}", path / f".{UNPROVEN}"]
         else:
             if not path.is_file():
-                raise BounceError(f"{path}: no such mbox file")
+                raise BounceError(_("{path}: no such mbox file").format(path=path))
             self.box = mailbox.mbox(path, create=False)
             self.done = mailbox.mbox(path.with_name(f"{path.name}.{DONE}"), create=True)
             self.aside = mailbox.mbox(path.with_name(f"{path.name}.{UNPROVEN}"), create=True)
@@ -424,9 +429,9 @@ class ImapMailbox:
 
         parsed = urlparse(url)
         if parsed.scheme not in ("imap", "imaps") or not parsed.hostname or not parsed.username:
-            raise BounceError(f"{url}: expected imaps://user@host/FOLDER")
+            raise BounceError(_("{url}: expected imaps://user@host/FOLDER").format(url=url))
         if parsed.scheme == "imap" and parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise BounceError(f"{url}: imap:// would send the password in clear; use imaps://")
+            raise BounceError(_("{url}: imap:// would send the password in clear; use imaps://").format(url=url))
         self.folder = unquote(parsed.path.lstrip("/")) or "INBOX"
         try:
             self.client = IMAPClient(parsed.hostname, port=parsed.port or (993 if parsed.scheme == "imaps" else 143),
@@ -438,7 +443,7 @@ class ImapMailbox:
                 if not self.client.folder_exists(folder):
                     self.client.create_folder(folder)
         except (OSError, self._errors()) as exc:
-            raise BounceError(f"{parsed.hostname}: IMAP: {exc}") from None
+            raise BounceError(_("{hostname}: IMAP: {exc}").format(hostname=parsed.hostname, exc=exc)) from None
 
     @staticmethod
     def _errors() -> type[Exception]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import DigestError
+from digest.i18n import _
 
 EMAIL_COLUMNS = ("email", "e-mail", "mail", "courriel", "adresse")
 NAME_COLUMNS = ("name", "nom", "prenom", "prénom", "first_name", "firstname")
@@ -81,8 +82,8 @@ def read(path: Path) -> Subscribers:
     columns = {(c or "").strip().casefold(): c for c in reader.fieldnames or []}
     email_column = _column(columns, EMAIL_COLUMNS)
     if email_column is None:
-        raise RecipientsError(f"{path}: no 'email' column in the header line ({delimiter.join(columns)}); "
-                              "the file needs at least: email;name;unsubscribed")
+        raise RecipientsError(_("{path}: no 'email' column in the header line ({value}); the file needs at least: "
+                                "email;name;unsubscribed").format(path=path, value=delimiter.join(columns)))
     name_column = _column(columns, NAME_COLUMNS)
     gone_column = _column(columns, UNSUBSCRIBED_COLUMNS)
     recipients: dict[str, Recipient] = {}
@@ -106,7 +107,8 @@ def read(path: Path) -> Subscribers:
                 continue
             recipients[recipient.key] = recipient
     except csv.Error as exc:
-        raise RecipientsError(f"{path}, line {reader.line_num}: {exc}; fix the line and send again") from None
+        raise RecipientsError(_("{path}, line {line_num}: {exc}; fix the line and send again").format(
+                                  path=path, line_num=reader.line_num, exc=exc)) from None
     return Subscribers(path, tuple(recipients.values()), unsubscribed, tuple(invalid), duplicates)
 
 
@@ -114,11 +116,13 @@ def _text(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        raise RecipientsError(f"{path}: file not found; pass the subscribers with --list PATH") from None
+        raise RecipientsError(_("{path}: file not found; pass the subscribers with --list PATH").format(
+            path=path)) from None
     except UnicodeDecodeError as exc:
-        raise RecipientsError(f"{path}: not UTF-8 (byte {exc.start}); save the file as 'CSV UTF-8'") from None
+        raise RecipientsError(_("{path}: not UTF-8 (byte {start}); save the file as 'CSV UTF-8'").format(
+                                  path=path, start=exc.start)) from None
     except OSError as exc:
-        raise RecipientsError(f"{path}: cannot read: {exc}") from None
+        raise RecipientsError(_("{path}: cannot read: {exc}").format(path=path, exc=exc)) from None
 
 
 def _column(columns: dict[str, str], names: tuple[str, ...]) -> str | None:

@@ -29,6 +29,7 @@ from digest.db import immediate
 from digest.delivery import journal
 from digest.errors import DigestError
 from digest.files import narrow, private_files, safe_name
+from digest.i18n import _
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
@@ -149,7 +150,7 @@ class LetterStats:
 
 def mask(email: str) -> str:
     """An address as a page or a log line may show it: a***e@e***.org."""
-    local, _, domain = email.rpartition("@")
+    local, _sep, domain = email.rpartition("@")
     host, dot, tld = domain.rpartition(".")
 
     def hide(part: str) -> str:
@@ -180,7 +181,8 @@ class Store:
                 self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
                 self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a subscriber store ({exc}); give another [subscribers] path") from None
+            raise StoreError(_("{path}: not a subscriber store ({exc}); give another [subscribers] path").format(
+                                 path=path, exc=exc)) from None
 
     def close(self) -> None:
         """Close the database."""
@@ -343,8 +345,8 @@ class Store:
         existing = self.get(email)
         if existing is None:
             if self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash(email),)).fetchone():
-                report.kept_out.append(Rejected(line, email, "erased on request; `digest subscribers add` "
-                                                "adds it back if the person asks"))
+                report.kept_out.append(Rejected(line, email, _("erased on request; `digest subscribers add` adds "
+                                                               "it back if the person asks")))
                 return
             self._insert(db, email, name, "unsubscribed" if left else "subscribed", "import", extra)
             report.added += 1
@@ -361,9 +363,10 @@ class Store:
             if resubscribe and existing.status != "complained":
                 changed = self._set(db, email, "subscribed", "import --resubscribe", kind="resubscribed") or changed
             else:
-                report.kept_out.append(Rejected(line, email, f"{existing.status} since {existing.changed[:10]}"
+                report.kept_out.append(Rejected(line, email, _("{status} since {value}").format(
+                                                                 status=existing.status, value=existing.changed[:10])
                                                 + ("" if existing.status == "complained" else
-                                                   "; --resubscribe subscribes it again")))
+                                                   _("; --resubscribe subscribes it again"))))
         if changed:
             report.updated += 1
         else:
@@ -418,7 +421,7 @@ def _checked(email: str) -> str:
     try:
         return check_address(email)
     except ValueError as exc:
-        raise StoreError(f"{email!r} is not a usable address: {exc}") from None
+        raise StoreError(_("{email!r} is not a usable address: {exc}").format(email=email, exc=exc)) from None
 
 
 def _subscriber(row: tuple[str, ...]) -> Subscriber:
@@ -441,8 +444,9 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
     columns = {(c or "").strip().casefold(): c for c in reader.fieldnames or []}
     email_column = csv_rules._column(columns, csv_rules.EMAIL_COLUMNS)
     if email_column is None:
-        raise csv_rules.RecipientsError(f"{path}: no 'email' column in the header line ({delimiter.join(columns)}); "
-                                        "the file needs at least: email;name;unsubscribed")
+        raise csv_rules.RecipientsError(_("{path}: no 'email' column in the header line ({value}); the file needs "
+                                          "at least: email;name;unsubscribed").format(
+                                            path=path, value=delimiter.join(columns)))
     name_column = csv_rules._column(columns, csv_rules.NAME_COLUMNS)
     gone_column = csv_rules._column(columns, csv_rules.UNSUBSCRIBED_COLUMNS)
     extra_columns = [c for folded, c in columns.items() if folded and folded not in OWN_COLUMNS]
@@ -466,7 +470,8 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
             extra = {c.strip(): csv_rules._name(row.get(c))[:MAX_FIELD] for c in extra_columns if row.get(c)}
             yield reader.line_num, email, csv_rules._name(row.get(name_column) if name_column else None), left, extra
     except csv.Error as exc:
-        raise csv_rules.RecipientsError(f"{path}, line {reader.line_num}: {exc}; fix the line and import again") \
+        raise csv_rules.RecipientsError(_("{path}, line {line_num}: {exc}; fix the line and import again").format(
+                                            path=path, line_num=reader.line_num, exc=exc)) \
             from None
 
 
@@ -501,8 +506,8 @@ def recipients_for_list(store_path: Path, csv_path: Path | None) -> SendList:
     """The recipients of a list send: the CSV's, else the store's; whatever the list, the store has the last word."""
     if csv_path is None:
         if not store_path.is_file():
-            raise DigestError(f"no subscriber store at {store_path}: fill it with `digest subscribers import "
-                              "FILE.csv`, or give the file: --list FILE.csv")
+            raise DigestError(_("no subscriber store at {store_path}: fill it with `digest subscribers import "
+                                "FILE.csv`, or give the file: --list FILE.csv").format(store_path=store_path))
         with Store(store_path) as store:
             found = csv_rules.Subscribers(store_path, tuple(store.subscribed()), store.counts()["unsubscribed"],
                                           (), 0)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from digest.i18n import Nn_, _, ngettext
 from digest.model import Item, Problem
 
 # Past this size a body being received goes to a temporary file rather than memory.
@@ -227,7 +228,7 @@ def _record(item: Item) -> dict[str, Any]:
             zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
             value = {"datetime": value.isoformat(), "zone": zone}  # the zone, for arithmetic across DST
         elif isinstance(value, tuple):
-            raise TypeError("items with merged copies are not kept")  # only the selector sets those
+            raise TypeError(_("items with merged copies are not kept"))  # only the selector sets those
         record[f.name] = value
     return record
 
@@ -244,8 +245,9 @@ def _datetime(value: dict[str, Any]) -> datetime:
 
 def age(seconds: float) -> str:
     """'3 days ago', 'an hour ago', 'just now': how old a copy is, in plain words."""
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+    for size, unit in ((86400, Nn_("a day ago", "{count} days ago")), (3600, Nn_("an hour ago", "{count} hours ago")),
+                       (60, Nn_("a minute ago", "{count} minutes ago"))):
         whole = int(seconds // size)
         if whole >= 1:
-            return (f"{'an' if unit == 'hour' else 'a'} {unit} ago") if whole == 1 else f"{whole} {unit}s ago"
-    return "just now"
+            return ngettext(*unit, whole).format(count=whole)
+    return _("just now")

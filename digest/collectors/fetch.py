@@ -27,6 +27,7 @@ from digest.collectors.cache import Cache, Entry, Meta, Pending
 from digest.collectors.formats import BY_NAME
 from digest.config import FetchConfig, SourceConfig
 from digest.errors import SourceError
+from digest.i18n import _
 
 if TYPE_CHECKING:
     import httpx
@@ -107,11 +108,12 @@ def read_file(path: Path) -> Fetched:
     try:
         body = path.read_bytes()
     except FileNotFoundError:
-        raise SourceError(f"file not found: {path}; check the source's url in sources.toml") from None
+        raise SourceError(_("file not found: {path}; check the source's url in sources.toml").format(
+            path=path)) from None
     except IsADirectoryError:
-        raise SourceError(f"{path} is a folder, not a file") from None
+        raise SourceError(_("{path} is a folder, not a file").format(path=path)) from None
     except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}") from None
+        raise SourceError(_("cannot read {path}: {strerror}").format(path=path, strerror=exc.strerror)) from None
     return Fetched(body=body, url=path.as_uri())
 
 
@@ -125,15 +127,15 @@ def check_content(body: bytes, content_type: str | None, fmt: str) -> None:
     """Refuse what is plainly not the document expected: an empty body, an HTML page (an error or login page)."""
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:
-        raise SourceError("empty body: the server answered with nothing")
+        raise SourceError(_("empty body: the server answered with nothing"))
     looks_html = head.startswith((b"<!doctype html", b"<html"))
     # Markup served as text/html that is not a feed (a page starting with a comment or a <head>, say).
     said_html = "html" in (content_type or "").lower() and head.startswith(b"<") and not any(
         tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<?xml"))
     if looks_html or said_html:
-        what = BY_NAME[fmt].what if fmt in BY_NAME else "the data expected"
-        raise SourceError(f"an HTML page, not {what}: the address may have moved "
-                          "or now shows an error page; check the url")
+        what = BY_NAME[fmt].what if fmt in BY_NAME else _("the data expected")
+        raise SourceError(_("an HTML page, not {what}: the address may have moved or now shows an error page; "
+                            "check the url").format(what=what))
 
 
 class Clients:
@@ -222,11 +224,12 @@ async def fetch_http(clients: Clients, client: httpx.AsyncClient, source: Source
             delay = exc.wait if exc.wait is not None else backoff * 2 ** (tries - 1)
             progress.last_error, progress.status = str(exc), exc.status
             if exc.retry and exc.wait is not None and time.monotonic() + delay >= deadline_at:
-                raise FetchFailure(f"{exc}; the server asked to try again in {delay:g} s, after the "
-                                   "collection's deadline", exc.status) from None
+                raise FetchFailure(_("{exc}; the server asked to try again in {delay:g} s, after the collection's "
+                                     "deadline").format(exc=exc, delay=delay), exc.status) from None
             if not exc.retry or tries > settings.retries or time.monotonic() + delay >= deadline_at:
                 if tries > 1:
-                    raise FetchFailure(f"{exc} (after {tries} tries)", exc.status) from None
+                    raise FetchFailure(_("{exc} (after {tries} tries)").format(
+                        exc=exc, tries=tries), exc.status) from None
                 raise
             progress.phase = "retrying"
             await asyncio.sleep(delay)
@@ -246,7 +249,7 @@ async def _fetch_once(clients: Clients, client: httpx.AsyncClient, source: Sourc
     visited = [source.location]
     progress.phase, progress.received = "waiting", 0
     try:
-        for _ in range(settings.max_redirects + 1):
+        for _attempt in range(settings.max_redirects + 1):
             await clients.ready_for(str(request.url))
             response = await client.send(request, stream=True)
             try:
@@ -257,13 +260,14 @@ async def _fetch_once(clients: Clients, client: httpx.AsyncClient, source: Sourc
                 await response.aclose()
             target = str(request.url)
             if target in visited:
-                raise FetchFailure("redirect loop: " + " → ".join([*visited[visited.index(target):], target]),
+                raise FetchFailure(_("redirect loop: ") + " → ".join([*visited[visited.index(target):], target]),
                                    response.status_code)
             visited.append(target)
     except httpx.HTTPError as exc:
         message, retry = describe(exc, source, settings, progress)
         raise FetchFailure(message, retry=retry) from None
-    raise FetchFailure(f"more than {settings.max_redirects} redirects (last to {visited[-1]})", 301)
+    raise FetchFailure(_("more than {max_redirects} redirects (last to {visited})").format(
+                           max_redirects=settings.max_redirects, visited=visited[-1]), 301)
 
 
 async def _answer(response: httpx.Response, source: SourceConfig, settings: FetchConfig, cache: Cache,
@@ -272,13 +276,14 @@ async def _answer(response: httpx.Response, source: SourceConfig, settings: Fetc
     progress.status = status
     if status == 304:
         if cached is None:
-            raise FetchFailure("HTTP 304 Not Modified, though digest holds no copy to reuse", status)
+            raise FetchFailure(_("HTTP 304 Not Modified, though digest holds no copy to reuse"), status)
         return Download(status, str(response.url))
     if 300 <= status < 400:
-        raise FetchFailure(f"HTTP {status} {response.reason_phrase}, with no Location to follow", status)
+        raise FetchFailure(_("HTTP {status} {reason_phrase}, with no Location to follow").format(
+                               status=status, reason_phrase=response.reason_phrase), status)
     if status >= 400 or status < 200 or status in (204, 205):
         phrase = response.reason_phrase or ""
-        hint = "; the feed was removed: take it out of sources.toml" if status == 410 else ""
+        hint = _("; the feed was removed: take it out of sources.toml") if status == 410 else ""
         wait = retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
         raise FetchFailure(f"HTTP {status} {phrase}".rstrip() + hint, status, retry=status >= 500 or status == 429,
                            wait=wait)
@@ -317,7 +322,8 @@ async def _read_body(response: httpx.Response, source: SourceConfig, settings: F
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     announced = response.headers.get("content-length", "")
     if encoding == "identity" and announced.isdigit() and int(announced) > cap:
-        raise FetchFailure(f"{too_big}: the server announces {megabytes(int(announced))}", response.status_code)
+        raise FetchFailure(_("{too_big}: the server announces {value}").format(
+                               too_big=too_big, value=megabytes(int(announced))), response.status_code)
     decoder = Decoder(encoding, response.status_code)
     pending = cache.start(source.name, meta)
     wire = 0
@@ -335,7 +341,7 @@ async def _read_body(response: httpx.Response, source: SourceConfig, settings: F
         if pending.size > cap:
             raise FetchFailure(too_big, response.status_code)
         if pending.size == 0:
-            raise FetchFailure("empty body: the server answered with nothing", response.status_code)
+            raise FetchFailure(_("empty body: the server answered with nothing"), response.status_code)
     except BaseException:
         pending.discard()  # never leave a partial file, whatever stopped the read (cancelled at the deadline too)
         raise
@@ -356,7 +362,8 @@ class Decoder:
             self.inflater = zlib.decompressobj()
             self.raw_deflate_checked = False
         else:
-            raise FetchFailure(f"the body is compressed with '{encoding}', which digest did not ask for", status)
+            raise FetchFailure(_("the body is compressed with '{encoding}', which digest did not ask for").format(
+                                   encoding=encoding), status)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         """The decoded pieces of `data`, each at most OUTPUT_CHUNK bytes."""
@@ -373,7 +380,8 @@ class Decoder:
             while self.inflater.unconsumed_tail:
                 yield self.inflater.decompress(self.inflater.unconsumed_tail, OUTPUT_CHUNK)
         except zlib.error:
-            raise FetchFailure(f"the {self.encoding} body is corrupt", self.status) from None
+            raise FetchFailure(_("the {encoding} body is corrupt").format(
+                encoding=self.encoding), self.status) from None
 
     def flush(self) -> Iterator[bytes]:
         """Whatever the decompressor still holds."""

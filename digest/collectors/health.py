@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from digest.config import Config, SourceConfig
 from digest.files import write_atomic
+from digest.i18n import N_, _
 from digest.model import Item
 
 FILE = "health.json"
@@ -112,6 +113,9 @@ class HealthRow:
     state: str
 
 
+STATES = {"ok": N_("ok"), "stale": N_("stale"), "failing": N_("failing"), "never read": N_("never read")}
+
+
 def rows(config: Config, records: dict[str, Record], now: datetime) -> list[HealthRow]:
     """A row per configured source, in config order, with its state: ok, stale, failing, never read."""
     result = []
@@ -142,22 +146,25 @@ def _is_stale(record: Record | None, window_days: int, now: datetime) -> bool:
 
 def table(rows_: list[HealthRow], tz: ZoneInfo) -> str:
     """The health table as text: a line per source, then its url and last error, indented."""
-    header = ("source", "kind", "last success", "HTTP", "items", "newest item", "failures", "state")
+    header = (_("source"), _("kind"), _("last success"), "HTTP", _("items"), _("newest item"), _("failures"),
+              _("state"))
     lines = [_cells(header)]
+    minute, day = _("%Y-%m-%d %H:%M"), _("%Y-%m-%d")  # the date formats a reader of the language expects
     for row in rows_:
         r = row.record
         lines.append(_cells((
             row.source.name, row.source.format,
-            _local(r.last_success, tz, "%Y-%m-%d %H:%M") if r else "never",
+            _local(r.last_success, tz, minute) if r else _("never"),
             str(r.http_status) if r and r.http_status else "-",
-            (f"{r.items}" + (" (cache)" if r.from_cache else "")) if r and r.last_attempt else "-",
-            _local(r.newest_item, tz, "%Y-%m-%d") if r else "-",
+            (f"{r.items}" + (" " + _("(cache)") if r.from_cache else "")) if r and r.last_attempt else "-",
+            _local(r.newest_item, tz, day) if r else "-",
             str(r.consecutive_failures) if r else "-",
-            row.state + (f" (nothing new for over {row.window_days} days)" if row.stale else ""),
+            ", ".join(_(STATES[word]) for word in row.state.split(", "))
+            + (" " + _("(nothing new for over {days} days)").format(days=row.window_days) if row.stale else ""),
         )))
         lines.append(f"    {row.source.url}")
         if r and r.last_error:
-            lines.append(f"    last error: {r.last_error}")
+            lines.append(_("    last error: {last_error}").format(last_error=r.last_error))
     return "\n".join(lines)
 
 
@@ -171,8 +178,8 @@ def _cells(values: tuple[str, ...]) -> str:
     return "  ".join(cells).rstrip()
 
 
-def _local(stamp: str | None, tz: ZoneInfo, fmt: str, default: str = "never") -> str:
+def _local(stamp: str | None, tz: ZoneInfo, fmt: str) -> str:
     if not stamp:
-        return default if fmt.endswith("%M") else "-"
+        return _("never") if fmt.endswith("%M") else "-"
     return datetime.fromisoformat(stamp).astimezone(tz).strftime(fmt)
 

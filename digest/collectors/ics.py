@@ -19,6 +19,7 @@ import icalendar
 from digest.collectors.base import Context, Fetched, hashed_uid, past_deadline
 from digest.config import SourceConfig
 from digest.errors import SourceError
+from digest.i18n import _
 from digest.model import Collected, Item, Problem
 from digest.text import fold, forbidden_in, removed_note, safe_url, teaser
 
@@ -48,33 +49,37 @@ def _read(source: SourceConfig, fetched: Fetched, ctx: Context) -> tuple[list[It
     try:  # several VCALENDARs in one file are allowed (RFC 5545 3.4): each is read
         calendars = icalendar.Calendar.from_ical(fetched.body, multiple=True)
     except ValueError as exc:
-        raise SourceError(f"not a readable iCalendar file: {fold(str(exc))}") from None
+        raise SourceError(_("not a readable iCalendar file: {value}").format(value=fold(str(exc)))) from None
     if not calendars:
-        raise SourceError("not a readable iCalendar file: it holds no VCALENDAR")
+        raise SourceError(_("not a readable iCalendar file: it holds no VCALENDAR"))
     items: list[Item] = []
     problems: list[Problem] = []
     for calendar in calendars:
         for number, events in enumerate(_series(calendar), 1):
             if past_deadline(ctx):
-                raise SourceError("still being read when the collection's deadline passed")
+                raise SourceError(_("still being read when the collection's deadline passed"))
             if len(items) >= MAX_PER_SOURCE:
-                problems.append(Problem(source.name, f"more than {MAX_PER_SOURCE} events: the rest are left out"))
+                problems.append(Problem(source.name, _("more than {MAX_PER_SOURCE} events: the rest are left "
+                                                       "out").format(
+                                                         MAX_PER_SOURCE=MAX_PER_SOURCE)))
                 return items, problems
             name = fold(str(events[0].get("summary", ""))) or f"event #{number}"
             try:
                 found = _event_items(calendar, events, source, ctx)
             except TooMany as exc:
                 found = exc.items
-                problems.append(Problem(source.name, f"'{name}' repeats more than {MAX_PER_EVENT} times within "
-                                                     f"the horizon: only its dates until {exc.end:%d/%m/%Y} are kept"))
+                words = _("'{name}' repeats more than {MAX_PER_EVENT} times within the horizon: only its dates "
+                          "until {end:%d/%m/%Y} are kept")
+                problems.append(Problem(source.name, words.format(name=name, MAX_PER_EVENT=MAX_PER_EVENT,
+                                                                  end=exc.end)))
             except SourceError:
                 raise
             except BrokenEvent as exc:
-                problems.append(Problem(source.name, f"'{name}': {exc}; event skipped"))
+                problems.append(Problem(source.name, _("'{name}': {exc}; event skipped").format(name=name, exc=exc)))
                 continue
             except Exception:  # icalendar and recurring-ical-events raise many kinds on a broken event
-                problems.append(Problem(source.name, f"'{name}': a date, a duration or the repeat rule cannot be "
-                                                     "read; event skipped"))
+                problems.append(Problem(source.name, _("'{name}': a date, a duration or the repeat rule cannot be "
+                                                       "read; event skipped").format(name=name)))
                 continue
             removed = forbidden_in([str(events[0].get(k, "")) for k in ("summary", "description", "location")])
             if removed and found:  # gone from the items already (fold removes them): said here, naming the event
@@ -131,7 +136,7 @@ def _occurrences(calendar: Any, events: list[Any], source: SourceConfig, ctx: Co
     items = []
     for occurrence in recurring_ical_events.of(single).between(first, end):
         if past_deadline(ctx):
-            raise SourceError("still being read when the collection's deadline passed")
+            raise SourceError(_("still being read when the collection's deadline passed"))
         if str(occurrence.get("status", "")).upper() == "CANCELLED":
             continue
         item = _item(occurrence, source, ctx)
@@ -168,25 +173,27 @@ def _steps(event: Any, ctx: Context, first: date, last: date) -> float:
         for part in ("BYSECOND", "BYMINUTE", "BYHOUR"):
             period /= max(1, len(one.get(part) or []))
         if span / period > MAX_STEPS:
-            raise BrokenEvent(f"it repeats every {interval} {UNITS.get(frequency, frequency.lower())} since "
-                              f"{start:%d/%m/%Y}: more than {MAX_STEPS} repetitions to go through")
+            raise BrokenEvent(_("it repeats every {interval} {value} since {start:%d/%m/%Y}: more than {MAX_STEPS} "
+                                "repetitions to go through").format(
+                                  interval=interval, value=UNITS.get(frequency, frequency.lower()), start=start,
+                                  MAX_STEPS=MAX_STEPS))
         within += max(window.total_seconds(), 0) / period
     return within
 
 
 def _start_of(event: Any) -> date | datetime:
     if "dtstart" not in event:
-        raise BrokenEvent("no DTSTART")
+        raise BrokenEvent(_("no DTSTART"))
     value = event.decoded("dtstart")
     if not isinstance(value, date):
-        raise BrokenEvent("its DTSTART is not a date")
+        raise BrokenEvent(_("its DTSTART is not a date"))
     return value
 
 
 def _item(event: Any, source: SourceConfig, ctx: Context) -> Item:
     title = fold(str(event.get("summary", "")))
     if not title:
-        raise BrokenEvent("no SUMMARY")
+        raise BrokenEvent(_("no SUMMARY"))
     raw_start = _start_of(event)
     all_day = not isinstance(raw_start, datetime)
     start = _moment(raw_start, ctx)
@@ -217,5 +224,5 @@ def _end(event: Any, raw_start: date, start: datetime, all_day: bool, ctx: Conte
     if all_day:
         end = max(start, end - timedelta(days=1))  # DTEND of an all-day event is exclusive
     if end < start:
-        raise BrokenEvent("DTEND is before DTSTART")
+        raise BrokenEvent(_("DTEND is before DTSTART"))
     return end

@@ -14,6 +14,7 @@ from digest.collectors.base import Context, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.dates import parse_date
 from digest.errors import SourceError
+from digest.i18n import _
 from digest.model import Collected, Item, Problem
 from digest.text import fold, forbidden_in, html_to_text, made_safe, removed_note, safe_url, teaser
 
@@ -30,7 +31,7 @@ def collect_feed(data: Mapping[str, Any], source: SourceConfig, base: str, ctx: 
     """Every item of the feed; an item that cannot be read is a warning naming it."""
     entries = data.get("items")
     if not isinstance(entries, list):
-        raise SourceError("a JSON Feed without an \"items\" array")
+        raise SourceError(_('a JSON Feed without an "items" array'))
     home = data.get("home_page_url") if isinstance(data.get("home_page_url"), str) else None
     items: list[Item] = []
     problems: list[Problem] = []
@@ -38,17 +39,19 @@ def collect_feed(data: Mapping[str, Any], source: SourceConfig, base: str, ctx: 
         removed = forbidden_in(entry)
         try:
             if not isinstance(entry, dict):
-                raise ValueError("not an object")
+                raise ValueError(_("not an object"))
             item = _item(made_safe(entry) if removed else entry, source, home or base, ctx)
         except ValueError as exc:
-            problems.append(Problem(source.name, f"item #{number}: {exc}; item skipped"))
+            problems.append(Problem(source.name, _("item #{number}: {exc}; item skipped").format(
+                number=number, exc=exc)))
             continue
         except Exception as exc:  # digest's own failure on one item: that item is lost, not the source
-            problems.append(Problem(source.name, unreadable(f"item #{number}", exc)))
+            problems.append(Problem(source.name, unreadable(_("item #{number}").format(number=number), exc)))
             continue
         items.append(item)
         if removed:
-            problems.append(Problem(source.name, removed_note(f"item #{number} « {item.title} »", removed)))
+            problems.append(Problem(source.name, removed_note(_("item #{number} « {title} »").format(
+                                                                  number=number, title=item.title), removed)))
     return Collected(source.name, tuple(items), tuple(problems))
 
 
@@ -56,13 +59,14 @@ def _item(entry: Mapping[str, Any], source: SourceConfig, base: str, ctx: Contex
     text = _text(entry, "content_text") or html_to_text(_text(entry, "content_html"))
     title = html_to_text(_text(entry, "title")) or teaser(text, TITLE_FROM_TEXT)
     if not title:
-        raise ValueError("no title and no text")
+        raise ValueError(_("no title and no text"))
     url = safe_url(_text(entry, "url") or _text(entry, "external_url") or None, base)
     raw_date = _text(entry, "date_published") or _text(entry, "date_modified")
     try:
         date = parse_date(raw_date, ctx.tz) if raw_date else None
     except ValueError:
-        raise ValueError(f"date {raw_date!r} is not an RFC 3339 date such as 2025-11-19T10:00:00+01:00") from None
+        raise ValueError(_("date {raw_date!r} is not an RFC 3339 date such as 2025-11-19T10:00:00+01:00").format(
+                             raw_date=raw_date)) from None
     summary = html_to_text(_text(entry, "summary")) or text
     return Item(
         uid=_text(entry, "id") or url or hashed_uid(title, raw_date), source=source.name, title=title, url=url,
@@ -76,5 +80,5 @@ def _text(entry: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValueError(f"{key}: expected text")
+        raise ValueError(_("{key}: expected text").format(key=key))
     return str(value).strip()

@@ -13,6 +13,7 @@ from typing import Any
 from digest.collectors.base import Context, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.dates import has_time, parse_date
+from digest.i18n import _
 from digest.model import Collected, Item, Problem
 from digest.text import fold, forbidden_in, html_to_text, made_safe, removed_note, safe_url, teaser
 
@@ -24,14 +25,14 @@ def item_from_record(record: Mapping[str, Any], source_name: str, ctx: Context) 
     values = {key.strip().lower(): value for key, value in record.items() if isinstance(key, str)}
     title = html_to_text(_text(values.get("title")))
     if not title:
-        raise ValueError("the title is empty")
+        raise ValueError(_("the title is empty"))
     url = _link(values, "url")
     date = _when(values, "date", ctx)
     start = _when(values, "start", ctx)
     end = _when(values, "end", ctx)
     all_day = start is not None and not has_time(values.get("start"))
     if start and end and end < start:
-        raise ValueError("end is before start")
+        raise ValueError(_("end is before start"))
     if start and end is None and all_day:
         end = start  # an all-day end written by hand is the last day: inclusive, as Item wants
     summary = teaser(html_to_text(_text(values.get("summary"))), ctx.teaser_length)
@@ -54,7 +55,7 @@ def collect_records(
         try:
             item = item_from_record(made_safe(row) if removed else row, source.name, ctx)
         except ValueError as exc:
-            problems.append(Problem(source.name, f"{where}: {exc}; row skipped"))
+            problems.append(Problem(source.name, _("{where}: {exc}; row skipped").format(where=where, exc=exc)))
             continue
         except Exception as exc:  # digest's own failure on one row: that row is lost, not the source
             problems.append(Problem(source.name, unreadable(where, exc)))
@@ -75,7 +76,7 @@ def _text(value: Any) -> str:
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         kind = {list: "a list", dict: "a table", bool: "true or false"}.get(type(value), "something else")
-        raise ValueError(f"expected text, got {kind}")
+        raise ValueError(_("expected text, got {kind}").format(kind=kind))
     return str(value).strip()
 
 
@@ -85,7 +86,7 @@ def _link(values: Mapping[str, Any], column: str) -> str | None:
         return None
     url = safe_url(raw)
     if url is None:
-        raise ValueError(f"{column} {raw!r} is not an absolute http(s) address")
+        raise ValueError(_("{column} {raw!r} is not an absolute http(s) address").format(column=column, raw=raw))
     return url
 
 
@@ -102,5 +103,6 @@ def _when(values: Mapping[str, Any], column: str, ctx: Context) -> datetime | No
 def with_unknown_columns(collected: Collected, rows: Iterable[Mapping[str, Any]], source: SourceConfig) -> Collected:
     """The rows' keys that digest does not read, one warning each (as the CSV reader warns of its columns)."""
     keys = [k for k in dict.fromkeys(k for row in rows for k in row) if isinstance(k, str)]
-    found = tuple(Problem(source.name, f"key '{k}' is not one digest reads; ignored") for k in unknown_columns(keys))
+    found = tuple(Problem(source.name, _("key '{k}' is not one digest reads; ignored").format(
+        k=k)) for k in unknown_columns(keys))
     return Collected(collected.source, collected.items, (*found, *collected.problems))

@@ -19,6 +19,7 @@ from digest.collectors import rss_fast
 from digest.collectors.base import Context, Fetched, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.errors import SourceError
+from digest.i18n import _
 from digest.model import Collected, Item, Problem
 from digest.text import fold, forbidden_in, html_to_text, removed_note, safe_url, teaser
 
@@ -45,7 +46,8 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         raise SourceError(_why_empty(parsed, fetched))
     problems: list[Problem] = []
     if parsed.get("bozo"):
-        problems.append(Problem(source.name, f"feed is malformed, read what could be: {_reason(parsed)}"))
+        problems.append(Problem(source.name, _("feed is malformed, read what could be: {value}").format(
+                                                 value=_reason(parsed))))
     return _items(source, ctx, parsed.entries, parsed.feed.get("link") or fetched.url, problems,
                   lambda: _why_empty(parsed, fetched))
 
@@ -57,15 +59,16 @@ def _items(source: SourceConfig, ctx: Context, entries: list[Any], base: str, pr
         try:
             item = _item(entry, source, ctx, base)
         except Exception as exc:  # digest's own failure on one entry: that entry is lost, not the feed
-            problems.append(Problem(source.name, unreadable(f"entry #{number}", exc)))
+            problems.append(Problem(source.name, unreadable(_("entry #{number}").format(number=number), exc)))
             continue
         if item is None:
-            problems.append(Problem(source.name, f"entry #{number} has no title; skipped"))
+            problems.append(Problem(source.name, _("entry #{number} has no title; skipped").format(number=number)))
             continue
         items.append(item)
         removed = forbidden_in([entry.get(k) for k in ("title", "summary", "content", "dc_coverage", "where_name")])
         if removed:  # already gone from the item (html_to_text and fold remove them): said here, naming it
-            problems.append(Problem(source.name, removed_note(f"entry #{number} « {item.title} »", removed)))
+            problems.append(Problem(source.name, removed_note(_("entry #{number} « {title} »").format(
+                                                                  number=number, title=item.title), removed)))
     if not items:
         raise SourceError(why_empty())
     return Collected(source.name, tuple(items), tuple(problems))
@@ -86,7 +89,7 @@ def _why_empty(parsed: Any, fetched: Fetched) -> str:
 
 def _reason(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
-    return fold(str(exc)) if exc else "unknown error"
+    return fold(str(exc)) if exc else _("unknown error")
 
 
 def _item(entry: Mapping[str, Any], source: SourceConfig, ctx: Context, base: str) -> Item | None:

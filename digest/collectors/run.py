@@ -37,6 +37,7 @@ from digest.collectors.fetch import (
 )
 from digest.config import FetchConfig, SourceConfig
 from digest.errors import DigestError
+from digest.i18n import _
 from digest.model import Collected, Problem
 
 OnSource = Callable[[Collected], None]
@@ -60,8 +61,9 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
         try:
             cache = Cache(folder)
         except OSError as exc:
-            raise CacheError(f"cannot use the cache folder {folder}: {exc.strerror or exc}; "
-                             "set [fetch] cache_dir in sources.toml to a folder digest may write") from None
+            raise CacheError(_("cannot use the cache folder {folder}: {value}; set [fetch] cache_dir in "
+                               "sources.toml to a folder digest may write").format(
+                                 folder=folder, value=exc.strerror or exc)) from None
         run = _Run(sources, ctx, settings, cache, on_source, offline=offline,
                    backoff=BACKOFF if backoff is None else backoff)
         results = asyncio.run(run.run())
@@ -76,7 +78,8 @@ def _record_health(folder: Path, sources: tuple[SourceConfig, ...], attempts: di
     try:
         health.save(folder, {name: r for name, r in records.items() if name in names})
     except OSError as exc:
-        raise CacheError(f"cannot write {folder / health.FILE}: {exc.strerror or exc}") from None
+        raise CacheError(_("cannot write {value}: {value2}").format(
+                             value=folder / health.FILE, value2=exc.strerror or exc)) from None
 
 
 class _Run:
@@ -141,7 +144,8 @@ class _Run:
         try:
             collected = await self._read(clients, source)
         except Exception as exc:  # a bug or a library's surprise must not stop the whole letter
-            message = f"digest could not read this source: it failed on something in it ({type(exc).__name__}: {exc})"
+            message = _("digest could not read this source: it failed on something in it ({name}: {exc})").format(
+                          name=type(exc).__name__, exc=exc)
             self.attempts[source.name] = health.Attempt(source, ok=False, error=message)
             collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
         return self._done(collected, began)
@@ -158,7 +162,7 @@ class _Run:
             collected = await self._in_parser(self._parse, collect_file, source, self.ctx)
             error = collected.problems[0].message if collected.failed and collected.problems else None
             self.attempts[source.name] = health.Attempt(source, not collected.failed, collected.items, error=error)
-            return replace(collected, origin="file")
+            return replace(collected, origin=_("local file"))
         cached = self.entries.get(source.name)
         if self.offline:
             return await self._offline(source, cached)
@@ -200,7 +204,8 @@ class _Run:
             entry = pending.commit()
         except OSError as exc:
             pending.discard()
-            return Problem(source.name, f"cannot keep a copy in {self.cache.folder}: {exc.strerror or exc}")
+            return Problem(source.name, _("cannot keep a copy in {folder}: {value}").format(
+                                            folder=self.cache.folder, value=exc.strerror or exc))
         self._keep_items(source, entry, collected)
         return None
 
@@ -223,10 +228,10 @@ class _Run:
 
     async def _offline(self, source: SourceConfig, cached: Entry | None) -> Collected:
         if cached is None:
-            message = "--offline, and digest holds no copy of it yet: run `digest build` once online"
+            message = _("--offline, and digest holds no copy of it yet: run `digest build` once online")
             return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="offline")
         collected = await self._in_parser(self._read_entry, source, cached)
-        return replace(collected, origin=f"cache, {age(time.time() - cached.stored)}")
+        return replace(collected, origin=_("cache, {age}").format(age=age(time.time() - cached.stored)))
 
     async def _fallback(self, source: SourceConfig, reason: str, status: int | None) -> Collected:
         """The source failed: use its last good copy if there is one, saying how old it is."""
@@ -234,17 +239,20 @@ class _Run:
         attempt = health.Attempt(source, False, status=status, error=reason)
         if cached is None:
             self.attempts[source.name] = attempt
-            message = f"{reason}; no earlier copy to fall back on, so its items are missing from this letter"
+            message = _("{reason}; no earlier copy to fall back on, so its items are missing from this letter").format(
+                          reason=reason)
             return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="failed")
         collected = await self._in_parser(self._read_entry, source, cached)
         when = age(time.time() - cached.stored)
         if collected.failed:
             self.attempts[source.name] = attempt
-            message = f"{reason}; its {_copy_of(when)} cannot be read either ({_reason(collected)})"
+            message = _("{reason}; its {value} cannot be read either ({value2})").format(
+                          reason=reason, value=_copy_of(when), value2=_reason(collected))
             return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="failed")
         self.attempts[source.name] = replace(attempt, items=collected.items, from_cache=True)
-        problems = (Problem(source.name, f"{reason}; using the {_copy_of(when)}"), *collected.problems)
-        return replace(collected, problems=problems, origin=f"cache, {when}")
+        problems = (Problem(source.name, _("{reason}; using the {value}").format(
+            reason=reason, value=_copy_of(when))), *collected.problems)
+        return replace(collected, problems=problems, origin=_("cache, {age}").format(age=when))
 
     async def _late(self, source: SourceConfig, began: float) -> Collected:
         """A source still running when the deadline passed: why, then its cached copy."""
@@ -324,7 +332,7 @@ def _with_problems(results: list[Collected], problems: list[Problem]) -> list[Co
 
 def _copy_of(when: str) -> str:
     """'copy of 3 days ago', 'copy fetched just now'."""
-    return "copy fetched just now" if when == "just now" else f"copy of {when}"
+    return _("copy fetched just now") if when == _("just now") else _("copy of {when}").format(when=when)
 
 
 def _reason(collected: Collected) -> str:

@@ -8,6 +8,7 @@ from digest.collectors.base import Context, Fetched
 from digest.collectors.records import collect_records, with_unknown_columns
 from digest.config import SourceConfig
 from digest.errors import SourceError
+from digest.i18n import _
 from digest.model import Collected
 
 
@@ -16,11 +17,11 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     try:
         data = tomllib.loads(fetched.body.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (byte {exc.start})") from None
+        raise SourceError(_("not UTF-8 (byte {start})").format(start=exc.start)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise SourceError(f"not valid TOML: {exc}") from None
+        raise SourceError(_("not valid TOML: {exc}").format(exc=exc)) from None
     tables = data.get("item")
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise SourceError("expected an array of tables written [[item]]")
+        raise SourceError(_("expected an array of tables written [[item]]"))
     collected = collect_records([(f"[[item]] #{n}", t) for n, t in enumerate(tables, 1)], source, ctx)
     return with_unknown_columns(collected, tables, source)

@@ -24,6 +24,7 @@ from digest.config import Config
 from digest.db import immediate
 from digest.errors import DigestError
 from digest.files import failure, narrow, private_files, private_folder, shown
+from digest.i18n import _
 from digest.letterfolder import dated, private
 from digest.letterfolder import path as letter_path
 
@@ -215,7 +216,8 @@ def opened(folder: Path) -> Journal:
     except OSError as exc:
         raise failure(folder / FILE_NAME, exc) from None
     except sqlite3.Error as exc:
-        raise DigestError(f"could not write {shown(folder / FILE_NAME)}: {exc}") from None
+        raise DigestError(_("could not write {value}: {exc}").format(
+            value=shown(folder / FILE_NAME), exc=exc)) from None
 
 
 def sends(cfg: Config) -> Callable[[date], dict[str, int] | None]:
@@ -235,8 +237,9 @@ def migrate(cfg: Config, outbox: Path, day: date) -> list[str]:
     if not moving:
         return []
     if (new / FILE_NAME).exists() and FILE_NAME in moving:
-        raise DigestError(f"{old / FILE_NAME} and {new / FILE_NAME} both exist: keep the one of the real send "
-                          f"in {new}/ and remove the other (the outbox is public)")
+        raise DigestError(_("{value} and {value2} both exist: keep the one of the real send in {new}/ and remove "
+                            "the other (the outbox is public)").format(
+                              value=old / FILE_NAME, value2=new / FILE_NAME, new=new))
     try:
         new.mkdir(parents=True, exist_ok=True)
         for name in moving:
@@ -270,8 +273,8 @@ def _lock(path: Path) -> int:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(handle)
-        raise JournalBusy(f"another `digest send` is sending this issue ({path.parent}); wait for it to end, "
-                          "or check it with `digest send --status`") from None
+        raise JournalBusy(_("another `digest send` is sending this issue ({parent}); wait for it to end, or check "
+                            "it with `digest send --status`").format(parent=path.parent)) from None
     return handle
 
 
@@ -291,8 +294,8 @@ def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
             "SELECT email, name, state, attempts, code, response FROM recipient "
             "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
     except sqlite3.Error as exc:  # not a journal, or damaged: say which file, never a traceback
-        raise DigestError(f"{shown(folder / FILE_NAME)} cannot be read as a send journal ({exc}); if it is not "
-                          "one, move it away") from None
+        raise DigestError(_("{value} cannot be read as a send journal ({exc}); if it is not one, move it away").format(
+                              value=shown(folder / FILE_NAME), exc=exc)) from None
     finally:
         db.close()
     return {state: found.get(state, 0) for state in STATES}, rows

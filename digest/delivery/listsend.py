@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from digest import config, letterfolder
+from digest import config, i18n, letterfolder
 from digest.audience import subscribers
 from digest.delivery import journal, smtp
 from digest.errors import DigestError
+from digest.i18n import _
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -36,22 +37,25 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
     todo = smtp.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
         paths = smtp.dry_run(job.personalizer, todo, job.private / "dry-run")
-        click.echo(f"Dry run: {len(paths)} copies written to {job.private / 'dry-run'}/ (nothing sent)")
+        click.echo(_("Dry run: {count} copies written to {value}/ (nothing sent)").format(
+                       count=len(paths), value=job.private / 'dry-run'))
         if len(todo) < len(found.recipients):
-            click.echo(f"  {len(found.recipients) - len(todo)} left out: the journal has them sent, failed or unknown")
+            click.echo(_("  {value} left out: the journal has them sent, failed or unknown").format(
+                           value=len(found.recipients) - len(todo)))
         return
     connection = smtp.connection_for(job.cfg)
     confirm(letter, len(todo), connection, yes)
-    click.echo(f"Sending “{job.letter.subject}” ({job.letter.date.isoformat()}) via {connection.smtp.host}:"
-               f"{connection.smtp.port} ({connection.smtp.security})"
-               + (f", at most {connection.smtp.rate:g} per second" if connection.smtp.rate else ""))
+    click.echo(_("Sending “{subject}” ({value}) via {host}:{port} ({security})").format(
+                   subject=job.letter.subject, value=i18n.day(job.letter.date), host=connection.smtp.host,
+                   port=connection.smtp.port, security=connection.smtp.security)
+               + (_(", at most {rate:g} per second").format(rate=connection.smtp.rate) if connection.smtp.rate else ""))
     with stoppable() as stop, SendProgress() as progress:
         try:
             report = smtp.run_list(job, found.recipients, connection, resend_unknown=resend_unknown,
                                    on_progress=progress, gone=gone, stop=stop)
         except KeyboardInterrupt:  # the second Ctrl-C: stopped at once, the message in flight left "unknown"
             progress.__exit__()
-            click.echo("\nStopped at once.", err=True)
+            click.echo(_("\nStopped at once."), err=True)
             stopped(job, list_path, stop.signal or signal.SIGINT)
     if report.sent:  # the feed of published letters dates each one by its send
         letterfolder.note(job.cfg, job.letter.date, "sent", first=True)
@@ -59,40 +63,43 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
         print_report(report)
         stopped(job, list_path, stop.signal or signal.SIGINT)
     if report.left:
-        click.echo(f"{len(report.left)} left the list while the send ran and were not sent to.")
+        click.echo(_("{count} left the list while the send ran and were not sent to.").format(count=len(report.left)))
     if report.letter_changed and report.already_sent:
-        click.echo(f"warning: the letter was built again since this issue's send began: {report.already_sent} "
-                   "subscriber(s) have the earlier version, the others get this one", err=True)
+        click.echo(_("warning: the letter was built again since this issue's send began: {already_sent} "
+                     "subscriber(s) have the earlier version, the others get this one").format(
+                       already_sent=report.already_sent), err=True)
     if report.unknown_before:
-        click.echo(f"{len(report.unknown_before)} recipient(s) of an earlier run have an unknown outcome "
-                   "(the run stopped during their transaction) and were "
-                   + ("sent again." if resend_unknown else "not sent again; --resend-unknown sends to them:"))
+        click.echo(_("{count} recipient(s) of an earlier run have an unknown outcome (the run stopped during their "
+                     "transaction) and were ").format(count=len(report.unknown_before))
+                   + (_("sent again.") if resend_unknown else _("not sent again; --resend-unknown sends to them:")))
         if not resend_unknown:
             for address in report.unknown_before:
-                click.echo(f"  unknown  {address}")
+                click.echo(_("  unknown  {address}").format(address=address))
     print_report(report)
-    click.echo(f"Journal: {job.private / 'send-journal.sqlite'} (digest send --status)")
+    click.echo(_("Journal: {value} (digest send --status)").format(value=job.private / 'send-journal.sqlite'))
     exit_while_sending(job)
 
 
-# The answers to `Envoyer à N abonnés ? [o/N]` that send (any case, spaces around ignored): French or English,
+# The answers to `Send to N subscribers? [y/N]` (in French `Envoyer à N abonnés ? [o/N]`) that send
 # since a French team may type either; anything else, the empty default included, sends nothing.
 YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})
 
 
 def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
-    click.echo(f"  subject:  {letter.subject}\n  from:     {letter.sender}\n"
-               f"  built:    {letter.built.astimezone():%Y-%m-%d %H:%M}\n"
-               f"  to:       {count} subscriber(s) not yet sent to, via {connection.smtp.host}:{connection.smtp.port}")
+    click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {astimezone:%Y-%m-%d %H:%M}\n  to:      "
+                 " {count} subscriber(s) not yet sent to, via {host}:{port}").format(
+                   subject=letter.subject, sender=letter.sender, astimezone=letter.built.astimezone(), count=count,
+                   host=connection.smtp.host, port=connection.smtp.port))
     if yes or not count:
         return
     if not sys.stdin.isatty():
-        raise DigestError("a list send asks before it starts and there is no terminal to ask: add --yes to send "
-                          "from a script. Nothing sent.")
-    answer = click.prompt(f"Envoyer à {count} abonnés ? [o/N]", default="", show_default=False, prompt_suffix=" ")
+        raise DigestError(_("a list send asks before it starts and there is no terminal to ask: add --yes to send "
+                            "from a script. Nothing sent."))
+    answer = click.prompt(_("Send to {count} subscribers? [y/N]").format(
+        count=count), default="", show_default=False, prompt_suffix=" ")
     if answer.strip().lower() not in YES_ANSWERS:
-        click.echo("Nothing sent.")
+        click.echo(_("Nothing sent."))
         raise SystemExit(1)
 
 
@@ -113,7 +120,7 @@ def stoppable() -> Iterator[Stop]:
             raise KeyboardInterrupt
         stop.signal = number
         stop.set()
-        click.echo("\nStopping after the message being sent (Ctrl-C again stops at once)…", err=True)
+        click.echo(_("\nStopping after the message being sent (Ctrl-C again stops at once)…"), err=True)
 
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield stop
@@ -133,9 +140,9 @@ def stopped(job: smtp.Job, list_path: Path | None, number: int) -> None:
     left = sum(counts.get(s, 0) for s in letterfolder.STILL_TO_SEND)
     command = ["digest", "send", "-c", str(job.cfg.path), "--list", *([str(list_path)] if list_path else []),
                "--date", job.letter.date.isoformat()]
-    click.echo(f"Stopped: {counts.get('sent', 0)} sent in all, {left} still to send "
-               f"({counts.get('unknown', 0)} unknown). To finish the send, run the same command again:\n"
-               f"  {shlex.join(command)}")
+    click.echo(_("Stopped: {value} sent in all, {left} still to send ({value2} unknown). To finish the send, run "
+                 "the same command again:\n  {value3}").format(
+                   value=counts.get('sent', 0), left=left, value2=counts.get('unknown', 0), value3=shlex.join(command)))
     raise SystemExit(128 + number)
 
 
@@ -144,8 +151,8 @@ def exit_while_sending(job: smtp.Job) -> None:
     found = journal.status(job.private)
     left = sum(found[0][s] for s in letterfolder.STILL_TO_SEND) if found else 0
     if left:
-        click.echo(f"{left} subscriber(s) still pending, deferred or unknown: the send of "
-                   f"{job.letter.date.isoformat()} is not complete (run it again; see digest send --status)")
+        click.echo(_("{left} subscriber(s) still pending, deferred or unknown: the send of {value} is not complete "
+                     "(run it again; see digest send --status)").format(left=left, value=i18n.day(job.letter.date)))
         raise SystemExit(1)
 
 
@@ -154,15 +161,20 @@ def list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.S
     chosen = subscribers.recipients_for_list(cfg.subscribers_path, list_path)
     found = chosen.found
     if chosen.from_store:
-        click.echo(f"{found.path}: {len(found.recipients)} subscribed addresses to send to")
+        click.echo(_("{path}: {count} subscribed addresses to send to").format(
+                       path=found.path, count=len(found.recipients)))
     else:
-        click.echo(f"{list_path}: {len(found.recipients) + chosen.left_out} to send to, {found.unsubscribed} "
-                   f"unsubscribed, {len(found.invalid)} invalid, {found.duplicates} duplicate(s) left out")
+        click.echo(_("{list_path}: {value} to send to, {unsubscribed} unsubscribed, {count} invalid, {duplicates} "
+                     "duplicate(s) left out").format(
+                       list_path=list_path, value=len(found.recipients) + chosen.left_out,
+                       unsubscribed=found.unsubscribed, count=len(found.invalid), duplicates=found.duplicates))
     for rejected in found.invalid:
-        click.echo(f"warning: {list_path}, line {rejected.line}: {rejected.email!r} not sent: {rejected.reason}",
+        click.echo(_("warning: {list_path}, line {line}: {email!r} not sent: {reason}").format(
+                       list_path=list_path, line=rejected.line, email=rejected.email, reason=rejected.reason),
                    err=True)
     if chosen.left_out:
-        click.echo(f"  {chosen.left_out} left out: unsubscribed, bounced or complained in {cfg.subscribers_path}")
+        click.echo(_("  {left_out} left out: unsubscribed, bounced or complained in {subscribers_path}").format(
+                       left_out=chosen.left_out, subscribers_path=cfg.subscribers_path))
     return chosen
 
 
@@ -198,12 +210,17 @@ class SendProgress:
 def print_report(report: smtp.SendReport) -> None:
     """A send's figures, then each failed, deferred and unknown address."""
     rate = report.attempted / report.seconds if report.seconds else 0.0
-    click.echo(f"Sent {report.sent} in {report.seconds:.1f} s ({rate:.0f} per second)"
-               + (f"; {report.already_sent} had it already" if report.already_sent else "")
-               + f"; failed {len(report.failed)}, deferred {len(report.deferred)}, unknown {len(report.unknown)}")
+    click.echo(_("Sent {sent} in {seconds:.1f} s ({rate:.0f} per second)").format(
+                   sent=report.sent, seconds=report.seconds, rate=rate)
+               + (_("; {already_sent} had it already").format(
+                   already_sent=report.already_sent) if report.already_sent else "")
+               + _("; failed {count}, deferred {count2}, unknown {count3}").format(
+                     count=len(report.failed), count2=len(report.deferred), count3=len(report.unknown)))
     for address, outcome in report.failed:
-        click.echo(f"  failed    {address}: {outcome.code} {outcome.response}")
+        click.echo(_("  failed    {address}: {code} {response}").format(
+                       address=address, code=outcome.code, response=outcome.response))
     for address, outcome in report.deferred:
-        click.echo(f"  deferred  {address}: {outcome.code} {outcome.response} (the next run tries again)")
+        click.echo(_("  deferred  {address}: {code} {response} (the next run tries again)").format(
+                       address=address, code=outcome.code, response=outcome.response))
     for address in report.unknown:
-        click.echo(f"  unknown   {address}: the connection was lost during its transaction")
+        click.echo(_("  unknown   {address}: the connection was lost during its transaction").format(address=address))

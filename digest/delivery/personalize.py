@@ -19,6 +19,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from digest.audience.recipients import Recipient
 from digest.errors import DigestError
+from digest.i18n import _
 from digest.letterfolder import HTML, BuiltLetter
 from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
 
@@ -57,7 +58,7 @@ def check_token(secret: bytes, token: str, list_id: str | None = None) -> str | 
     """
     if not token.isascii() or len(token) > MAX_TOKEN:
         return None
-    encoded, _, signature = token.partition(".")
+    encoded, _sep, signature = token.partition(".")
     try:
         email = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
@@ -84,7 +85,7 @@ MAILTO_WORD = "unsubscribe-"  # the mailto's subject: this word and the recipien
 def mailto_with_token(mailto: str, token: str) -> str:
     """The unsubscribe mailto of one copy: its subject carries the recipient's token, so that the mail it
     makes proves whose copy it answers (`digest bounces` trusts no From)."""
-    base, _, query = mailto.partition("?")
+    base, _sep, query = mailto.partition("?")
     params = [p for p in query.split("&") if p and not p.lower().startswith("subject=")]
     return f"{base}?" + "&".join([*params, f"subject={MAILTO_WORD}{token}"])
 
@@ -98,7 +99,7 @@ def verp_id(secret: bytes, list_id: str, email: str) -> str:
 
 def verp_sender(return_path: str, secret: bytes, list_id: str, email: str) -> str:
     """return_path with the recipient's id after a '+': local+<id>@domain."""
-    local, _, domain = return_path.rpartition("@")
+    local, _sep, domain = return_path.rpartition("@")
     return f"{local}+{verp_id(secret, list_id, email)}@{domain}"
 
 
@@ -113,7 +114,7 @@ class Personalizer:
                  unsubscribe_mailto: str | None = None, test: bool = False, return_path: str | None = None,
                  verp: bool = False) -> None:
         if not secret:
-            raise DigestError("the unsubscribe secret is empty; export a long random value in its variable")
+            raise DigestError(_("the unsubscribe secret is empty; export a long random value in its variable"))
         self.letter = letter
         self.secret = secret
         self.mailto = unsubscribe_mailto
@@ -181,8 +182,9 @@ def cut_html(page: str, unsubscribe_url: str) -> list[Piece]:
     """The HTML cut around every link to the unsubscribe page and the greeting's name mark."""
     link = f'href="{html.escape(unsubscribe_url)}"'
     if link not in page:
-        raise DigestError(f"{HTML} has no link to the unsubscribe page ({unsubscribe_url}); the template "
-                          "must link {{ letter.unsubscribe_url }}: bulk mail without one is refused by Gmail")
+        raise DigestError(_("{HTML} has no link to the unsubscribe page ({unsubscribe_url}); the template must "
+                            "link {{{{ letter.unsubscribe_url }}}}: bulk mail without one is refused by Gmail").format(
+                              HTML=HTML, unsubscribe_url=unsubscribe_url))
     pieces: list[Piece] = []
     for number, chunk in enumerate(page.split(link)):
         if number:
@@ -212,7 +214,7 @@ def cut_text(text: str, unsubscribe_url: str, greeting: tuple[str, str] | None) 
     marks = [(m.start(), m.end(), "url_text", "") for m in url.finditer(text)]
     if greeting_line and (found := greeting_line.search(text)):
         marks.append((found.end(1), found.end(1), "name_text", ""))
-    for start, end, slot, _ in sorted(marks):
+    for start, end, slot, _kind in sorted(marks):
         pieces += [text[position:start], Slot(slot)]
         position = end
     pieces.append(text[position:])
@@ -228,5 +230,5 @@ def recipients_of(addresses: Sequence[str]) -> list[Recipient]:
         try:
             found.append(Recipient(check_address(address)))
         except ValueError as exc:
-            raise DigestError(f"--to {address}: {exc}") from None
+            raise DigestError(_("--to {address}: {exc}").format(address=address, exc=exc)) from None
     return found

@@ -23,6 +23,7 @@ from digest.delivery.journal import Journal
 from digest.delivery.personalize import Personalizer
 from digest.errors import DigestError, SendError
 from digest.files import PRIVATE, private_folder, safe_name, write_atomic
+from digest.i18n import _
 from digest.letterfolder import BuiltLetter, read_built
 from digest.web.hosts import is_loopback
 
@@ -69,9 +70,10 @@ def secret(cfg: Config) -> bytes:
     name = cfg.smtp.secret_env if cfg.smtp else "DIGEST_SECRET"
     value = os.environ.get(name, "")
     if len(value) < 16:
-        raise DigestError(f"the environment variable {name} must hold the secret that signs unsubscribe links "
-                          f"(16 characters or more); e.g. export {name}=$(python3 -c 'import secrets; "
-                          "print(secrets.token_urlsafe(32))') and keep it: the unsubscribe page needs the same one")
+        raise DigestError(_("the environment variable {name} must hold the secret that signs unsubscribe links (16 "
+                            "characters or more); e.g. export {name}=$(python3 -c 'import secrets; "
+                            "print(secrets.token_urlsafe(32))') and keep it: the unsubscribe page needs the same "
+                            "one").format(name=name))
     return value.encode("utf-8")
 
 
@@ -94,19 +96,19 @@ def list_id_of(cfg: Config) -> str:
 def smtp_settings(cfg: Config) -> tuple[SmtpConfig, str | None]:
     """The [smtp] table and the password from its environment variable; DigestError when either is missing."""
     if cfg.smtp is None:
-        raise DigestError(f"{cfg.path} has no [smtp] table; add one (host, port, security, username, "
-                          "password_env): see the commented example in the project's sources.toml")
+        raise DigestError(_("{path} has no [smtp] table; add one (host, port, security, username, password_env): "
+                            "see the commented example in the project's sources.toml").format(path=cfg.path))
     smtp = cfg.smtp
     password = None
     if smtp.username:
         assert smtp.password_env is not None  # the configuration requires it with a username
         password = os.environ.get(smtp.password_env)
         if not password:
-            raise DigestError(f"[smtp] username is set but the environment variable {smtp.password_env} is empty; "
-                              f"export {smtp.password_env}=... before sending")
+            raise DigestError(_("[smtp] username is set but the environment variable {password_env} is empty; "
+                                "export {password_env}=... before sending").format(password_env=smtp.password_env))
         if smtp.security == "none" and not is_loopback(smtp.host):
-            raise DigestError(f"[smtp] security = \"none\" would send the password to {smtp.host} in clear; "
-                              "use \"starttls\" or \"ssl\"")
+            raise DigestError(_('[smtp] security = "none" would send the password to {host} in clear; use '
+                                '"starttls" or "ssl"').format(host=smtp.host))
     return smtp, password
 
 
@@ -188,11 +190,13 @@ class Connection:
                 client.login(smtp.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
             client.close()
-            raise SendError(f"{smtp.host}:{smtp.port} refused the login of {smtp.username}: "
-                            f"{exc.smtp_code} {_words(exc.smtp_error)}") from None
+            raise SendError(_("{host}:{port} refused the login of {username}: {smtp_code} {value}").format(
+                                host=smtp.host, port=smtp.port, username=smtp.username, smtp_code=exc.smtp_code,
+                                value=_words(exc.smtp_error))) from None
         except smtplib.SMTPNotSupportedError as exc:
             client.close()
-            raise SendError(f"{smtp.host}:{smtp.port}: {exc}; check [smtp] security") from None
+            raise SendError(_("{host}:{port}: {exc}; check [smtp] security").format(
+                                host=smtp.host, port=smtp.port, exc=exc)) from None
         except BaseException:
             client.close()
             raise
@@ -210,12 +214,13 @@ class Connection:
                 self._client = self._open()
                 return self._client
             except ssl.SSLError as exc:
-                raise SendError(f"TLS with {self.smtp.host}:{self.smtp.port} failed: {exc}") from None
+                raise SendError(_("TLS with {host}:{port} failed: {exc}").format(
+                                    host=self.smtp.host, port=self.smtp.port, exc=exc)) from None
             except LOST as exc:
                 if pause is None:
-                    raise SendError(f"cannot reach the SMTP server {self.smtp.host}:{self.smtp.port} ({exc}); "
-                                    "recipients not reached are still pending: run the same command again "
-                                    "later") from None
+                    raise SendError(_("cannot reach the SMTP server {host}:{port} ({exc}); recipients not reached "
+                                      "are still pending: run the same command again later").format(
+                                        host=self.smtp.host, port=self.smtp.port, exc=exc)) from None
                 self.sleep(pause)
         raise AssertionError("unreachable")
 
@@ -258,8 +263,8 @@ class Connection:
             except LOST:
                 self.drop()
                 if pause is None:
-                    raise SendError(f"the SMTP server {self.smtp.host}:{self.smtp.port} keeps dropping the "
-                                    "connection; run the same command again later") from None
+                    raise SendError(_("the SMTP server {host}:{port} keeps dropping the connection; run the same "
+                                      "command again later").format(host=self.smtp.host, port=self.smtp.port)) from None
                 self.sleep(pause)
         raise AssertionError("unreachable")
 
@@ -271,8 +276,8 @@ class Connection:
             raise smtplib.SMTPServerDisconnected(_words(reply))
         if code >= 500:
             client.rset()
-            raise SendError(f"the SMTP server refused the sender {sender}: {code} {_words(reply)}; "
-                            "check [letter] from and [smtp] username")
+            raise SendError(_("the SMTP server refused the sender {sender}: {code} {value}; check [letter] from "
+                              "and [smtp] username").format(sender=sender, code=code, value=_words(reply)))
         if code >= 400:
             client.rset()
             return _answer(code, reply)

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import tomlkit
 
-from digest import dates
+from digest import dates, i18n
 from digest.errors import DigestError
 from digest.files import Written, write_atomic
+from digest.i18n import N_, _
 from digest.model import Item, Letter
 
-HEADER = """\
+HEADER = N_("""\
 # The issue file of {title}, {month}: what the editors decide for this letter.
 # Written by `digest draft` for the letter of {day}; `digest build` reads it for every letter of {ym}.
 # Every item the build would send is listed below, section by section, by its url (or uid). To act on one,
@@ -48,7 +49,7 @@ text = \"\"\"
 # title = "…"
 # url = "https://…"
 # summary = "…"
-"""
+""")  # translated where written: the team reads the comments in its language
 
 
 # What TOML does not allow in a comment, or reads as the end of one: control characters and line breaks.
@@ -61,14 +62,15 @@ class DraftExists(DigestError):
 
 def draft_text(letter: Letter) -> str:
     """The issue file's text: commented options, empty lists, and every selected item as a commented line."""
-    lines = [HEADER.format(
+    lines = [_(HEADER).format(
         title=letter.title, month=dates.month_year(letter.date).replace("\u00a0", " "),
-        day=letter.date.isoformat(), ym=f"{letter.date:%Y-%m}", subject=_quote(f"{letter.title} – …"),
+        day=i18n.day(letter.date), ym=f"{letter.date:%Y-%m}", subject=_quote(f"{letter.title} – …"),
         sections=", ".join(_quote(s.id) for s in letter.sections),
         first=letter.sections[0].id if letter.sections else "",
     )]
     for section in letter.sections:
-        lines.append("\n" + _comment(f"--- {section.title} ({section.id}): {len(section.items)} item(s) ---"))
+        lines.append("\n" + _comment(_("--- {title} ({id}): {count} item(s) ---").format(
+                                         title=section.title, id=section.id, count=len(section.items))))
         lines.extend(_item_lines(item, ZoneInfo(letter.timezone)) for item in section.items)
     return "\n".join(lines) + "\n"
 
@@ -97,4 +99,5 @@ def write_new(path: Path, text: str) -> Written:
     try:
         return write_atomic(path, text.encode("utf-8"), overwrite=False)
     except FileExistsError:
-        raise DraftExists(f"{path} already exists; edit it, or move it away to draft a new one") from None
+        raise DraftExists(_("{path} already exists; edit it, or move it away to draft a new one").format(
+            path=path)) from None

@@ -23,6 +23,7 @@ from digest import issuefile
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import write_atomic
+from digest.i18n import _
 
 Change = Callable[[TOMLDocument], None]
 HEADER = ("# Le numéro du mois : ce que l'équipe décide pour cette lettre (écrit par digest preview,\n"
@@ -64,13 +65,14 @@ def apply(config: Config, path: Path, version: str, change: Change) -> Saved:
     else:
         found = hashlib.sha256(data).hexdigest()[:16]
     if found != version:
-        raise Conflict(f"Le fichier {path.name} a été modifié à la main depuis l'affichage de la page : "
-                       "votre modification n'a pas été enregistrée. La page montre maintenant le fichier à jour ; "
-                       "refaites-la si elle est toujours utile.")
+        raise Conflict(_("The file {name} was changed by hand since the page was shown: your change was not "
+                         "saved. The page now shows the file as it is; make the change again if it is still "
+                         "needed.").format(name=path.name))
     try:
         document = tomlkit.parse(data.decode("utf-8"))
     except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as exc:
-        raise Refused(f"{path.name} n'est pas un TOML valide ({exc}) : corrigez-le à la main d'abord.") from None
+        raise Refused(_("{name} is not valid TOML ({exc}): correct it by hand first.").format(
+                          name=path.name, exc=exc)) from None
     change(document)
     text = tomlkit.dumps(document)
     if text.encode("utf-8") == data:
@@ -78,7 +80,7 @@ def apply(config: Config, path: Path, version: str, change: Change) -> Saved:
     try:
         issuefile.parse(path, tomllib.loads(text), config)
     except issuefile.IssueFileError as exc:
-        raise Refused("Modification refusée : " + "; ".join(exc.problems)) from None
+        raise Refused(_("Change refused: {problems}").format(problems="; ".join(exc.problems))) from None
     written = text.encode("utf-8")
     write_atomic(path, written)
     return Saved(path, hashlib.sha256(written).hexdigest()[:16])
@@ -172,7 +174,8 @@ def set_editorial(text: str) -> Change:
             table = tomlkit.table()
             document["editorial"] = table
         body = text.replace("\r\n", "\n").strip("\n")
-        table["text"] = tomlkit.string("\n" + body + "\n", multiline=True) if body else ""
+        # the text exactly as typed: a leading newline would come back to the desk's field as a blank first line
+        table["text"] = tomlkit.string(body, multiline=True) if body else ""
     return change
 
 
@@ -213,8 +216,14 @@ def override(name: str, fields: Mapping[str, str]) -> Change:
 
 
 def add_item(fields: Mapping[str, str]) -> Change:
-    """Append a hand-written [[item]] (section and title required; the other columns if given)."""
+    """Append a hand-written [[item]] (section and title required; the other columns if given); Refused for a
+    second one with the same title and address (a form sent twice)."""
     def change(document: TOMLDocument) -> None:
+        title, url = " ".join(fields.get("title", "").split()), fields.get("url", "").strip()
+        for existing in _tables(document, "item"):
+            if " ".join(str(existing.get("title", "")).split()) == title and str(existing.get("url", "")) == url:
+                raise Refused(_("This article is already in the issue file (same title and address): it was "
+                                "not added twice."))
         table = tomlkit.table()
         for key in ("section", "title", "url", "summary", "image", "date", "place", "start", "end"):
             value = fields.get(key, "").strip()

@@ -13,6 +13,7 @@ from digest import config
 from digest.edit.issueedit import Refused
 from digest.errors import ConfigError
 from digest.files import write_atomic
+from digest.i18n import _
 
 COLOURS = ("header", "accent", "link", "button", "accent_dark", "link_dark")
 
@@ -21,12 +22,13 @@ def set_colour(path: Path, key: str, value: str) -> bool:
     """Write `[look] key = value` into the sources.toml at `path` (the table is added if missing); whether the
     file changed. Refused (with the reason in French) for an unknown key or a value the configuration refuses."""
     if key not in COLOURS:
-        raise Refused(f"Couleur inconnue : {key!r}.")
+        raise Refused(_("Unknown colour: {key!r}.").format(key=key))
     text = path.read_text(encoding="utf-8")
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
-        raise Refused(f"{path.name} n'est pas un TOML valide ({exc}) : corrigez-le à la main d'abord.") from None
+        raise Refused(_("{name} is not valid TOML ({exc}): correct it by hand first.").format(
+                          name=path.name, exc=exc)) from None
     table = document.get("look")
     if not isinstance(table, Table):
         table = tomlkit.table()
@@ -45,4 +47,4 @@ def _check(path: Path, text: str) -> None:
     try:
         config.load(path, text)
     except ConfigError as exc:
-        raise Refused("Couleur refusée : " + "; ".join(exc.problems)) from None
+        raise Refused(_("Colour refused: {problems}").format(problems="; ".join(exc.problems))) from None

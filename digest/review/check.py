@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 import lxml.html
 
-from digest import letterfolder, pipeline
+from digest import i18n, letterfolder, pipeline
 from digest.collectors import health
 from digest.config import Config
+from digest.i18n import N_, _, ngettext
 from digest.model import Collected, Item, Letter
 from digest.pipeline import Built
 from digest.renderer import size_problem
@@ -31,6 +32,7 @@ from digest.selector import canonical_url, event_last_day, event_start
 
 Level = Literal["error", "warning"]
 
+LEVELS = {"error": N_("error"), "warning": N_("warning")}  # a finding's level as shown (translated there)
 SUBJECT_LENGTH = 60  # desktop inboxes cut subjects at about 60-70 characters, phones at about 35-40
 PREHEADER_LENGTH = 110  # inbox previews show about 90-110 characters; spam filters dislike long hidden text
 ALT_LENGTH = 100  # longer, it no longer fits a picture's box when pictures are blocked
@@ -53,7 +55,12 @@ class Finding:
     topic: str = ""
 
     def __str__(self) -> str:
-        return f"{self.level}: {self.where}: {self.message}"
+        return f"{_(LEVELS[self.level])}: {self.place}: {self.message}"
+
+    @property
+    def place(self) -> str:
+        """Where, as the reader reads it (the letter as a whole is named in their language)."""
+        return _("letter") if self.where == "letter" else self.where
 
     @property
     def key(self) -> str:
@@ -62,7 +69,7 @@ class Finding:
 
     def line(self) -> str:
         """The finding on one line: level, check, where (which names the topic), what."""
-        return f"{self.level:<8} {self.check:<14} {self.where}: {self.message}"
+        return f"{_(LEVELS[self.level]):<8} {self.check:<14} {self.place}: {self.message}"
 
 
 def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
@@ -107,7 +114,7 @@ def colours(letter: Letter) -> list[Finding]:
     """Each [look] colour whose contrast fails WCAG AA, light or dark, with the nearest passing shade."""
     from digest import look
 
-    return [Finding("error", "contrast", verdict.words(), "sources.toml [look]", topic=verdict.key)
+    return [Finding("error", "contrast", verdict.words(), _("sources.toml [look]"), topic=verdict.key)
             for verdict in look.verdicts(letter.look) if not verdict.passes]
 
 
@@ -115,8 +122,9 @@ def logo_weight(files: Mapping[str, bytes]) -> list[Finding]:
     """A logo heavier than 30 KB: every copy carries a link to it, every reader downloads it."""
     from digest import look
 
-    return [Finding("warning", "logo", f"the logo weighs {len(data) // 1024} KB (over {look.MAX_LOGO_BYTES // 1024} "
-                    "KB): every reader downloads it; give a smaller picture or a narrower logo_width",
+    return [Finding("warning", "logo", _("the logo weighs {value} KB (over {value2} KB): every reader downloads "
+                                         "it; give a smaller picture or a narrower logo_width").format(
+                                           value=len(data) // 1024, value2=look.MAX_LOGO_BYTES // 1024),
                     f"outbox/<date>/{name}") for name, data in files.items() if len(data) > look.MAX_LOGO_BYTES]
 
 
@@ -135,12 +143,9 @@ def summary(findings: Sequence[Finding]) -> str:
     count_errors = len(errors(findings))
     count_warnings = len(findings) - count_errors
     if not findings:
-        return "no problem found"
-    return f"{_plural(count_errors, 'error')}, {_plural(count_warnings, 'warning')}"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+        return _("no problem found")
+    return ", ".join((ngettext("{count} error", "{count} errors", count_errors).format(count=count_errors),
+                      ngettext("{count} warning", "{count} warnings", count_warnings).format(count=count_warnings)))
 
 
 def size(html: str) -> list[Finding]:
@@ -157,8 +162,8 @@ def images(document: lxml.html.HtmlElement) -> list[Finding]:
         where = f"image {_short(src) or '(no src)'}"
         found.extend(_alt(image.get("alt"), where))
         if not image.get("width") and not re.search(r"(^|;)\s*width\s*:", image.get("style") or ""):
-            found.append(Finding("warning", "image-width", "no width: Outlook shows it at its full size, which "
-                                                            "can break the layout; add width=\"…\"", where))
+            found.append(Finding("warning", "image-width", _("no width: Outlook shows it at its full size, which "
+                                                             'can break the layout; add width="…"'), where))
         found.extend(_address(src, where, image=True))
     return found
 
@@ -166,15 +171,15 @@ def images(document: lxml.html.HtmlElement) -> list[Finding]:
 def _alt(alt: str | None, where: str) -> list[Finding]:
     """No alt attribute is wrong; alt="" is right for a decorative picture (a thumbnail beside its title)."""
     if alt is None:
-        return [Finding("warning", "image-alt", "no alt attribute: write alt=\"\" if the picture only "
-                                                "decorates, else a short description", where,
-                        detail="screen readers then read the file name, and clients that block pictures show "
-                               "nothing useful in its place")]
+        return [Finding("warning", "image-alt", _('no alt attribute: write alt="" if the picture only decorates, '
+                                                  "else a short description"), where,
+                        detail=_("screen readers then read the file name, and clients that block pictures show "
+                                 "nothing useful in its place"))]
     if len(alt) > ALT_LENGTH:
-        return [Finding("warning", "image-alt", f"alt text of {len(alt)} characters: keep it short, or "
-                                                "alt=\"\" if it repeats the text beside the picture", where,
-                        detail="with pictures blocked (Outlook's default) the alt text fills the picture's "
-                               "box, cut or spread over many lines")]
+        return [Finding("warning", "image-alt", _('alt text of {count} characters: keep it short, or alt="" if it '
+                                                  "repeats the text beside the picture").format(count=len(alt)), where,
+                        detail=_("with pictures blocked (Outlook's default) the alt text fills the picture's box, "
+                                 "cut or spread over many lines"))]
     return []
 
 
@@ -195,22 +200,23 @@ def _address(url: str, where: str, image: bool) -> list[Finding]:
     if scheme == "https" and urlparse(url).netloc:
         return []
     if scheme == "http":
-        return [Finding("warning", "link-scheme", "http, not https: clients flag it or block the picture, and the "
-                                                  "click is not encrypted", where)]
+        return [Finding("warning", "link-scheme", _("http, not https: clients flag it or block the picture, and "
+                                                    "the click is not encrypted"), where)]
     if not image and scheme in ("mailto", "tel"):
         return []
     if image and scheme == "cid":
         return []
     if scheme in ("javascript", "vbscript"):
-        return [Finding("error", "link-scheme", f"a {scheme}: address: mail clients refuse it or strip it", where)]
+        return [Finding("error", "link-scheme", _("a {scheme}: address: mail clients refuse it or strip it").format(
+                                                    scheme=scheme), where)]
     if scheme == "data":
         return [Finding("warning" if image else "error", "link-scheme",
-                        "a data: address: Gmail and Outlook do not show it", where)]
+                        _("a data: address: Gmail and Outlook do not show it"), where)]
     if not url or url.startswith("#"):
-        return [Finding("warning", "link-scheme", "an empty link, or one to a place in the page: it leads nowhere "
-                                                  "in an e-mail", where)]
-    return [Finding("error", "link-scheme", f"not an absolute https address ({scheme or 'relative'}): it does "
-                                            "not work from a mailbox", where)]
+        return [Finding("warning", "link-scheme", _("an empty link, or one to a place in the page: it leads "
+                                                    "nowhere in an e-mail"), where)]
+    return [Finding("error", "link-scheme", _("not an absolute https address ({value}): it does not work from a "
+                                              "mailbox").format(value=scheme or 'relative'), where)]
 
 
 def unsubscribe(document: lxml.html.HtmlElement, text: str, eml: bytes, letter: Letter) -> list[Finding]:
@@ -220,35 +226,38 @@ def unsubscribe(document: lxml.html.HtmlElement, text: str, eml: bytes, letter: 
     anchors = [a for a in document.iter("a") if a.get("href")]
     if not any(canonical_url(a.get("href", "")) == target or UNSUBSCRIBE_WORDS.search(a.text_content())
                for a in anchors):
-        found.append(Finding("error", "unsubscribe", "no unsubscribe link in the HTML body: Gmail and Yahoo "
-                                                     "require a visible one for bulk mail", letterfolder.HTML))
+        found.append(Finding("error", "unsubscribe", _("no unsubscribe link in the HTML body: Gmail and Yahoo "
+                                                       "require a visible one for bulk mail"), letterfolder.HTML))
     if letter.unsubscribe_url not in text:
-        found.append(Finding("warning", "unsubscribe", f"the text version does not give the unsubscribe address "
-                                                       f"{letter.unsubscribe_url}", letterfolder.TEXT))
+        found.append(Finding("warning", "unsubscribe", _("the text version does not give the unsubscribe address "
+                                                         "{unsubscribe_url}").format(
+                                                           unsubscribe_url=letter.unsubscribe_url), letterfolder.TEXT))
     headers = BytesHeaderParser(policy=default_policy).parsebytes(eml)
     header = headers.get("List-Unsubscribe")
     if not header:
-        found.append(Finding("error", "unsubscribe", "no List-Unsubscribe header: Gmail and Yahoo require it "
-                                                     "(RFC 2369, with one-click RFC 8058)", letterfolder.EML))
+        found.append(Finding("error", "unsubscribe", _("no List-Unsubscribe header: Gmail and Yahoo require it "
+                                                       "(RFC 2369, with one-click RFC 8058)"), letterfolder.EML))
     elif "<https://" not in str(header):
-        found.append(Finding("warning", "unsubscribe", "List-Unsubscribe has no https address, so one-click "
-                                                       "unsubscribe cannot work", letterfolder.EML))
+        found.append(Finding("warning", "unsubscribe", _("List-Unsubscribe has no https address, so one-click "
+                                                         "unsubscribe cannot work"), letterfolder.EML))
     if header and str(headers.get("List-Unsubscribe-Post", "")).strip() != "List-Unsubscribe=One-Click":
-        found.append(Finding("warning", "unsubscribe", "no 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' "
-                                                       "header (RFC 8058), which Gmail and Yahoo ask of bulk "
-                                                       "senders", letterfolder.EML))
+        found.append(Finding("warning", "unsubscribe", _("no 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' "
+                                                         "header (RFC 8058), which Gmail and Yahoo ask of bulk "
+                                                         "senders"), letterfolder.EML))
     return found
 
 
 def sections(letter: Letter, config: Config | None) -> list[Finding]:
     """Sections with no item: left out of the letter, or shown empty."""
-    found = [Finding("warning", "empty-section", "no item in this section", f"section {s.id}")
+    found = [Finding("warning", "empty-section", _("no item in this section"), _("section {id}").format(id=s.id))
              for s in letter.sections if not s.items]
     shown = {s.id for s in letter.sections}
     for section in config.sections if config else ():
         if section.id not in shown:
-            found.append(Finding("warning", "empty-section", f"no item for “{section.title}”: the section is left "
-                                                             "out of this letter", f"section {section.id}"))
+            found.append(Finding("warning", "empty-section", _("no item for “{title}”: the section is left out of "
+                                                               "this letter").format(
+                                                                   title=section.title), _("section {id}").format(
+                                                                                       id=section.id)))
     return found
 
 
@@ -260,8 +269,10 @@ def agenda(letter: Letter) -> list[Finding]:
         for item in items:
             is_event = kind == "agenda" or item.start is not None
             if is_event and event_start(item) and event_last_day(item, tz) < letter.date:
-                found.append(Finding("error", "past-event", f"the event is over on the letter's date "
-                                                            f"({letter.date.isoformat()})", _where(section_id, item)))
+                found.append(Finding("error", "past-event", _("the event is over on the letter's date "
+                                                              "({value})").format(
+                                                                value=i18n.day(letter.date)), _where(section_id,
+                                                                item)))
     return found
 
 
@@ -271,9 +282,10 @@ def undated(letter: Letter) -> list[Finding]:
     for section_id, kind, items in _groups(letter):
         for item in items:
             if kind == "agenda" and event_start(item) is None:
-                found.append(Finding("warning", "no-date", "an event without a start date", _where(section_id, item)))
+                found.append(Finding("warning", "no-date", _("an event without a start date"),
+                                     _where(section_id, item)))
             elif kind != "agenda" and event_start(item) is None:
-                found.append(Finding("warning", "no-date", "no date: readers cannot tell how recent it is",
+                found.append(Finding("warning", "no-date", _("no date: readers cannot tell how recent it is"),
                                      _where(section_id, item)))
     return found
 
@@ -295,8 +307,10 @@ def duplicates(letter: Letter) -> list[Finding]:
             key = canonical_url(item.url)
             if key in first:
                 other_section, other = first[key]
-                found.append(Finding("warning", "duplicate-url", f"the same page as “{_short(other.title, 60)}” "
-                                                                 f"(section {other_section}): {item.url}",
+                found.append(Finding("warning", "duplicate-url", _("the same page as “{value}” (section "
+                                                                   "{other_section}): {url}").format(
+                                                                     value=_short(other.title, 60),
+                                                                     other_section=other_section, url=item.url),
                                      _where(section_id, item)))
             else:
                 first[key] = (section_id, item)
@@ -307,16 +321,19 @@ def subject_and_preheader(subject: str, preheader: str) -> list[Finding]:
     """The subject and preheader as an inbox shows them: present, not too long."""
     found = []
     if not subject.strip():
-        found.append(Finding("error", "subject", "the subject is empty", "subject"))
+        found.append(Finding("error", "subject", _("the subject is empty"), _("subject")))
     elif len(subject) > SUBJECT_LENGTH:
-        found.append(Finding("warning", "subject", f"{len(subject)} characters: inboxes cut subjects at about "
-                                                   f"{SUBJECT_LENGTH} on a desktop and 35-40 on a phone", "subject"))
+        found.append(Finding("warning", "subject", _("{count} characters: inboxes cut subjects at about "
+                                                     "{SUBJECT_LENGTH} on a desktop and 35-40 on a phone").format(
+                                                       count=len(subject), SUBJECT_LENGTH=SUBJECT_LENGTH),
+                             _("subject")))
     if not preheader.strip():
-        found.append(Finding("warning", "preheader", "no preheader: inboxes show the letter's first words instead",
-                             "preheader"))
+        found.append(Finding("warning", "preheader", _("no preheader: inboxes show the letter's first words instead"),
+                             _("preheader")))
     elif len(preheader) > PREHEADER_LENGTH:
-        found.append(Finding("warning", "preheader", f"{len(preheader)} characters: inboxes show about 90-110, "
-                                                     "and spam filters score long hidden text", "preheader"))
+        found.append(Finding("warning", "preheader", _("{count} characters: inboxes show about 90-110, and spam "
+                                                       "filters score long hidden text").format(
+                                                           count=len(preheader)), _("preheader")))
     return found
 
 
@@ -329,19 +346,21 @@ def sources(collected: Sequence[Collected], config: Config | None, today: date,
     found = []
     rows = _health_rows(config, records, today)
     for result in collected:
-        where = f"source {result.source}"
+        where = _("source {name}").format(name=result.source)
         if result.failed:
             reasons = "; ".join(p.message for p in result.problems) or "it could not be read"
-            found.append(Finding("error", "source", f"failed, so its items are missing: {reasons}", where))
+            found.append(Finding("error", "source", _("failed, so its items are missing: {reasons}").format(
+                                                        reasons=reasons), where))
             continue
         found.extend(Finding("warning", "source", p.message, where) for p in result.problems)
         row = rows.get(result.source)
         if row and row.record and row.record.consecutive_failures and not result.problems:
-            found.append(Finding("warning", "source", f"failed {row.record.consecutive_failures} time(s) in a row "
-                                                      f"({row.record.last_error or 'no reason recorded'}); the "
-                                                      "letter uses its last good copy", where))
+            found.append(Finding("warning", "source", _("failed {consecutive_failures} time(s) in a row ({value}); "
+                                                        "the letter uses its last good copy").format(
+                                                          consecutive_failures=row.record.consecutive_failures,
+                                                          value=row.record.last_error or 'no reason recorded'), where))
         if not result.items:
-            found.append(Finding("warning", "source", "read no item", where))
+            found.append(Finding("warning", "source", _("read no item"), where))
         elif stale := _stale(result, row, config, today):
             found.append(Finding("warning", "stale-source", stale, where))
     return found
@@ -382,14 +401,15 @@ def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
     for d in cssdata.dropped(html, table):
         times = "once" if d.usage.count == 1 else f"{d.usage.count} times"
         found.append(Finding(
-            "warning", "css", "ignored by " + ", ".join(c.name for c in d.clients),
-            f"CSS {d.feature.title} ({d.feature.slug})", topic=d.feature.slug,
-            detail=f"used {times}, in {'; '.join(d.usage.places)} (source: {table.source}, {d.feature.url})"))
+            "warning", "css", _("ignored by ") + ", ".join(c.name for c in d.clients),
+            _("CSS {title} ({slug})").format(title=d.feature.title, slug=d.feature.slug), topic=d.feature.slug,
+            detail=_("used {times}, in {value} (source: {source}, {url})").format(
+                       times=times, value='; '.join(d.usage.places), source=table.source, url=d.feature.url)))
     return found
 
 
 def _where(section_id: str, item: Item) -> str:
-    return f"section {section_id}, “{_short(item.title, 60)}”"
+    return _("section {id}, “{title}”").format(id=section_id, title=_short(item.title, 60))
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -19,6 +19,8 @@ import lxml.html
 import tinycss2
 from tinycss2 import ast
 
+from digest.i18n import _
+
 SOURCE_NAME = "caniemail.com"
 
 
@@ -286,7 +288,8 @@ class Dropped:
         names = ", ".join(c.name for c in self.clients)
         places = "; ".join(self.usage.places)
         times = "once" if self.usage.count == 1 else f"{self.usage.count} times"
-        return f"ignored by {names}: used {times}, in {places} (source: {source}, {self.feature.url})"
+        return _("ignored by {names}: used {times}, in {places} (source: {source}, {url})").format(
+                   names=names, times=times, places=places, source=source, url=self.feature.url)
 
 
 def dropped(html: str, table: Table | None = None, clients: Iterable[Client] = CLIENTS) -> list[Dropped]:

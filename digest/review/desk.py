@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -29,14 +30,16 @@ import anyio.to_thread
 import click
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from digest import letterfolder
+from digest import i18n, letterfolder
 from digest.config import Config
 from digest.edit import issueedit
+from digest.i18n import _, ngettext
 from digest.review import deskview
 from digest.review.preview import Preview, Snapshot, dark
 from digest.web import layer
@@ -45,6 +48,7 @@ LOG = logging.getLogger("digest.preview")
 LOOPBACK = layer.LOOPBACK
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then, so browsers keep the stream open
 MAX_FORM_BYTES = 256 * 1024  # an editorial is a few KB: anything larger is refused unread
+LANGUAGE_COOKIE = "digest_lang"  # the desk's language switch (fr or en), remembered for a year
 MAX_FIELDS = 64  # the largest form (Ajouter un article) has a dozen fields
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
                "frame-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -84,22 +88,22 @@ async def _form(request: Request, desk: Desk) -> dict[str, str]:
     """The posted form, once its size and the page's token are checked (the Origin is the Guard's); DeskRefusal
     otherwise."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise DeskRefusal(413, "Formulaire trop long.")
+        raise DeskRefusal(413, _("Form too long."))
     data = await request.body()
     if len(data) > MAX_FORM_BYTES:
-        raise DeskRefusal(413, "Formulaire trop long.")
+        raise DeskRefusal(413, _("Form too long."))
     try:
         fields = parse_qs(data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
-        raise DeskRefusal(413, "Formulaire trop long.") from None
+        raise DeskRefusal(413, _("Form too long.")) from None
     form = {key: values[-1] for key, values in fields.items()}
     if not hmac.compare_digest(form.get("token", ""), desk.token):
-        raise DeskRefusal(403, "Jeton de session absent ou périmé : rechargez la page.")
+        raise DeskRefusal(403, _("The page's session key is missing or out of date: reload the page."))
     return form
 
 
 class DeskRefusal(Exception):
-    """A request the desk refuses, with its HTTP status and a message in French."""
+    """A request the desk refuses, with its HTTP status and a message in the interface language."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -115,7 +119,7 @@ def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.C
     op, name = form.get("op", ""), form.get("name", "")
     needs_name = {"exclude", "include", "pin", "feature", "move", "override"}
     if op in needs_name and not name:
-        raise DeskRefusal(400, "Article non précisé.")
+        raise DeskRefusal(400, _("No article given."))
     if op == "exclude":
         return issueedit.exclude(name)
     if op == "include":
@@ -137,7 +141,7 @@ def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.C
         if 0 <= other < len(order):
             order[index], order[other] = order[other], order[index]
         return issueedit.set_sections(order)
-    raise DeskRefusal(400, f"Action inconnue : {op!r}.")
+    raise DeskRefusal(400, _("Unknown action: {op!r}.").format(op=op))
 
 
 def _words(form: Mapping[str, str]) -> issueedit.Change:
@@ -158,7 +162,7 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
     with preview.building:
         snapshot, cfg = preview.snapshot, preview.config
         if cfg is None or snapshot.issue_path is None:
-            raise DeskRefusal(409, "La configuration ne se charge pas : corrigez sources.toml d'abord.")
+            raise DeskRefusal(409, _("The configuration does not load: correct sources.toml first."))
         if form.get("op") == "look":  # the letter's look lives in sources.toml, not in the issue file
             return _save_look(desk, cfg.path, form)
         issue = snapshot.built.prepared.issue if snapshot.built else None
@@ -171,7 +175,7 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
             raise DeskRefusal(409, exc.message) from None
         except issueedit.Refused as exc:
             raise DeskRefusal(422, exc.message) from None
-        return preview.rebuild(), "Enregistré."
+        return preview.rebuild(), _("Article added.") if form.get("op") == "add" else _("Saved.")
 
 
 def _save_look(desk: Desk, path: Path, form: Mapping[str, str]) -> tuple[Snapshot, str]:
@@ -182,25 +186,26 @@ def _save_look(desk: Desk, path: Path, form: Mapping[str, str]) -> tuple[Snapsho
         changed = lookedit.set_colour(path, form.get("key", ""), form.get("value", ""))
     except issueedit.Refused as exc:
         raise DeskRefusal(422, exc.message) from None
-    return desk.preview.rebuild(), "Couleur enregistrée dans sources.toml." if changed else "Rien n'a changé."
+    return desk.preview.rebuild(), _("Colour saved in sources.toml.") if changed else _("Nothing has changed.")
 
 
 # --- the test send ------------------------------------------------------------------------------------------
 
 
-def test_send(desk: Desk, typed: str) -> str:
-    """Send the letter on show to the typed addresses (else [preview] test_to); the outcome in French."""
+def test_send(desk: Desk, typed: str) -> tuple[bool, str]:
+    """Send the letter on show to the typed addresses (else [preview] test_to): whether all went, and what
+    happened, in the interface language."""
     from digest.delivery import personalize, smtp
 
     snapshot, cfg = desk.preview.snapshot, desk.preview.config
     if snapshot.built is None or cfg is None:
-        return "Aucune lettre à envoyer : la construction a échoué."
+        return False, _("No letter to send: the build failed.")
     addresses = [a.strip() for a in typed.replace(";", ",").split(",") if a.strip()] or list(cfg.preview.test_to)
     if not addresses:
-        return "Indiquez au moins une adresse (ou [preview] test_to dans sources.toml)."
+        return False, _("Give at least one address (or [preview] test_to in sources.toml).")
     refused = _test_refused(desk, addresses if typed.strip() else [])
     if refused:
-        return refused
+        return False, refused
     built = snapshot.built
     try:
         recipients = personalize.recipients_of(addresses)
@@ -210,23 +215,27 @@ def test_send(desk: Desk, typed: str) -> str:
             job = smtp.load_job(cfg, built.letter.date, Path(folder), test=True)
             report = smtp.send_test(job.personalizer, recipients, smtp.connection_for(cfg))
     except click.ClickException as exc:
-        return f"Test non envoyé : {exc.format_message()}"
+        return False, _("Test not sent: {reason}").format(reason=exc.format_message())
     if report.sent == len(recipients):
-        return f"Test envoyé à {', '.join(r.email for r in recipients)} (objet « [TEST] {built.rendered.subject} »)."
-    failed = [*(e for e, _ in report.failed), *(e for e, _ in report.deferred), *report.unknown]
-    return f"Test envoyé à {report.sent} adresse(s) sur {len(recipients)} ; échec pour : {', '.join(failed)}."
+        return True, _("Test sent to {addresses} (subject “[TEST] {subject}”).").format(
+            addresses=", ".join(r.email for r in recipients), subject=built.rendered.subject)
+    failed = [*(e for e, _why in report.failed), *(e for e, _why in report.deferred), *report.unknown]
+    return False, ngettext("Test sent to {sent} address of {count}; failed for: {failed}.",
+                           "Test sent to {sent} addresses of {count}; failed for: {failed}.", report.sent).format(
+        sent=report.sent, count=len(recipients), failed=", ".join(failed))
 
 
 def _test_refused(desk: Desk, typed: list[str]) -> str | None:
     """Why a test send is refused (too many typed addresses, too many sends this minute), else None."""
     if len(typed) > MAX_TEST_ADDRESSES:
-        return (f"Test non envoyé : {MAX_TEST_ADDRESSES} adresses au plus par envoi de test "
-                f"({len(typed)} indiquées).")
+        return _("Test not sent: at most {most} addresses per test send ({count} given).").format(
+            most=MAX_TEST_ADDRESSES, count=len(typed))
     now = time.monotonic()
     while desk.tests and now - desk.tests[0] > 60:
         desk.tests.popleft()
     if len(desk.tests) >= TESTS_PER_MINUTE:
-        return f"Test non envoyé : {TESTS_PER_MINUTE} envois de test par minute au plus ; réessayez dans un moment."
+        return _("Test not sent: at most {most} test sends a minute; try again in a moment.").format(
+            most=TESTS_PER_MINUTE)
     desk.tests.append(now)
     return None
 
@@ -289,9 +298,19 @@ def create_app(desk: Desk) -> ASGIApp:
             form = await _form(request, desk)
         except DeskRefusal as refusal:
             return JSONResponse({"ok": False, "message": refusal.message}, status_code=refusal.status)
-        message = await anyio.to_thread.run_sync(test_send, desk, form.get("to", ""))
-        return JSONResponse({"ok": message.startswith("Test envoyé à") and "échec" not in message,
-                             "message": message})
+        ok, message = await anyio.to_thread.run_sync(test_send, desk, form.get("to", ""))
+        return JSONResponse({"ok": ok, "message": message})
+
+    async def language(request: Request) -> Response:
+        try:
+            form = await _form(request, desk)
+        except DeskRefusal as refusal:
+            return PlainTextResponse(refusal.message + "\n", status_code=refusal.status)
+        answer = RedirectResponse("/", status_code=303)
+        if form.get("lang") in i18n.LANGUAGES:  # remembered for a year; read by the Guard on every request
+            answer.set_cookie(LANGUAGE_COOKIE, form["lang"], max_age=365 * 86400, httponly=True,
+                              samesite="strict", path="/")
+        return answer
 
     async def events(request: Request) -> Response:
         return StreamingResponse(_stream(desk), media_type="text/event-stream")
@@ -300,7 +319,7 @@ def create_app(desk: Desk) -> ASGIApp:
         name = request.path_params["name"]
         kinds = {"desk.css": "text/css", "desk.js": "text/javascript"}
         if name not in kinds:
-            return PlainTextResponse("introuvable\n", status_code=404)
+            return PlainTextResponse(_("not found") + "\n", status_code=404)
         return Response((deskview.STATIC / name).read_text(encoding="utf-8"), media_type=kinds[name])
 
     routes = [
@@ -308,11 +327,18 @@ def create_app(desk: Desk) -> ASGIApp:
         *(Route(f"/{name}", letter(name)) for name in TEXT_TYPES),
         Route("/action", action, methods=["POST"]), Route("/test-send", send_test, methods=["POST"]),
         Route("/events", events), Route("/static/{name}", static),
+        Route("/language", language, methods=["POST"]),
     ]
     application = Starlette(routes=routes, exception_handlers=layer.error_handlers("", LOG))
     application.router.redirect_slashes = False
     return layer.Guard(LoggedIn(application, desk.login), max_body=MAX_FORM_BYTES, policy=PAGE_POLICY, log=LOG,
-                       hosts=lambda: desk.hosts, no_store=True)
+                       hosts=lambda: desk.hosts, no_store=True, language=desk_language)
+
+
+def desk_language(headers: Headers) -> str:
+    """The desk's language: the one its switch remembered in a cookie, else the interface's."""
+    chosen = SimpleCookie(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+    return chosen.value if chosen is not None and chosen.value in i18n.LANGUAGES else i18n.current()
 
 
 class LoggedIn:
@@ -349,9 +375,9 @@ async def _stream(desk: Desk) -> AsyncIterator[str]:
 def _no_letter(snapshot: Snapshot) -> str:
     from html import escape
 
-    message = escape(snapshot.error or "construction en cours…")
-    return ("<!doctype html><meta charset=utf-8><title>Pas de lettre</title><p>Pas encore de lettre construite.</p>"
-            f"<pre>{message}</pre>")
+    message = escape(snapshot.error or _("build under way…"))
+    return (f"<!doctype html><meta charset=utf-8><title>{escape(_('No letter'))}</title>"
+            f"<p>{escape(_('No letter built yet.'))}</p><pre>{message}</pre>")
 
 
 # --- serving -----------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,22 +13,23 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from digest import selector
+from digest import i18n, selector
 from digest.config import Config, SectionConfig
-from digest.issuefile import IssueFile
+from digest.i18n import N_, _, ngettext
+from digest.issuefile import ISSUE_SOURCE, IssueFile
 from digest.model import Item
 from digest.review import check
 from digest.review.preview import Snapshot
 
 STATIC = Path(__file__).resolve().parent / "static"
-REASONS = {
-    selector.EXCLUDED: "Exclu par l'équipe",
-    selector.OUTSIDE: "En dehors des dates de la rubrique",
-    selector.SENT: "Déjà envoyé dans une lettre précédente",
-    selector.DUPLICATE: "Doublon d'un autre article (la copie la plus complète est gardée)",
-    selector.OVER_MAX: "Au-delà du nombre d'articles de la rubrique (max_items)",
+REASONS = {  # translated where shown
+    selector.EXCLUDED: N_("Left out by the team"),
+    selector.OUTSIDE: N_("Outside the section's dates"),
+    selector.SENT: N_("Already sent in an earlier letter"),
+    selector.DUPLICATE: N_("Duplicate of another article (the fullest copy is kept)"),
+    selector.OVER_MAX: N_("Beyond the section's number of articles (max_items)"),
 }
-LEVELS = {"error": "Erreur", "warning": "Attention"}
+LEVELS = {"error": N_("Error"), "warning": N_("Warning")}  # translated where shown
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Card:
     item: Item
     section: str  # the section it was read for ("" for an "À la une" item)
     shown: bool
-    reason: str = ""  # why it is left out, in French
+    reason: str = ""  # why it is left out, in the desk's language
     excluded: bool = False
     pinned: bool = False
     featured: bool = False
@@ -94,7 +95,7 @@ def groups(cfg: Config, snapshot: Snapshot) -> tuple[tuple[Card, ...], tuple[Gro
     found = []
     for section in section_order(cfg, issue):
         cards = tuple(_card(next(counter), item, section.id, issue, True) for item in shown.get(section.id, ()))
-        left = tuple(_card(next(counter), gone.item, section.id, issue, False, REASONS[gone.reason])
+        left = tuple(_card(next(counter), gone.item, section.id, issue, False, _(REASONS[gone.reason]))
                      for gone in prepared.left_out if gone.section == section.id)
         found.append(Group(section.id, section.title, cards, left))
     return featured, tuple(found)
@@ -110,7 +111,7 @@ def when(item: Item, timezone: str) -> str:
     """The item's date (an event's start) as the team writes it: 20/11/2025, or 18/06/2026 09:30."""
     moment: datetime | None = item.start or item.date
     if moment is None:
-        return "sans date"
+        return _("no date")
     local = moment.astimezone(ZoneInfo(timezone))
     return local.strftime("%d/%m/%Y %H:%M" if item.start and not item.all_day else "%d/%m/%Y")
 
@@ -135,8 +136,10 @@ def environment() -> jinja2.Environment:
     """The desk's templates (autoescaped: every value from a source or a file is escaped); one environment per
     process, so the page's template is compiled once, not on every click (Jinja reloads it if the file changes)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(STATIC), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_callables(_, ngettext, newstyle=True)  # type: ignore[attr-defined]  # the extension's
     env.filters["when"] = when
+    env.filters["day"] = lambda iso: i18n.day(date.fromisoformat(iso)) if iso else ""
     return env
 
 
@@ -148,7 +151,8 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
     findings = [(f, target(f, cards)) for f in snapshot.findings]
     return {
         "s": snapshot, "token": token, "featured": featured, "sections": sections, "issue": issue,
-        "findings": findings, "summary": french_summary(snapshot.findings), "levels": LEVELS,
+        "findings": findings, "summary": check.summary(snapshot.findings),
+        "levels": {level: _(word) for level, word in LEVELS.items()},
         "order": section_order(cfg, issue) if cfg else [],
         "choices": [(s.id, s.title) for s in cfg.sections] if cfg else [],
         "timezone": cfg.letter.timezone if cfg else "Europe/Paris",
@@ -157,12 +161,22 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "editorial_html": snapshot.built.letter.editorial_html if snapshot.built else "",
         "issue_name": snapshot.issue_path.name if snapshot.issue_path else "",
         "look": look_rows(snapshot), "logo": cfg.look.logo if cfg else None,
+        "lang": i18n.current(), "languages": list(i18n.NAMES.items()), "script_words": script_words(),
+        "hand_source": ISSUE_SOURCE,
     }
 
 
-LOOK_LABELS = {"header": "Bandeau et titres des articles", "accent": "Titres des rubriques", "link": "Liens",
-               "button": "Pastilles de l'agenda", "accent_dark": "Titres des rubriques (mode sombre)",
-               "link_dark": "Liens (mode sombre)"}
+def script_words() -> dict[str, str]:
+    """What the page's script may have to say, in the interface language (it holds no sentence of its own)."""
+    return {"no_answer": _("The server does not answer: "), "not_saved": _("The change could not be saved."),
+            "sending": _("Sending…"),
+            "count": _("{count} characters — a phone shows about {phone}, a computer about {desktop}"),
+            "default_text": _(" (default text)")}
+
+
+LOOK_LABELS = {"header": N_("Banner and article titles"), "accent": N_("Section titles"), "link": N_("Links"),
+               "button": N_("Agenda date badges"), "accent_dark": N_("Section titles (dark mode)"),
+               "link_dark": N_("Links (dark mode)")}  # translated where shown
 
 
 @dataclass(frozen=True)
@@ -184,18 +198,9 @@ def look_rows(snapshot: Snapshot) -> list[LookRow]:
 
     if snapshot.built is None:
         return []
-    return [LookRow(v.key, LOOK_LABELS[v.key], v.colour, f"{v.ratio:.1f}:1", f"{v.needed:g}:1", v.passes,
+    return [LookRow(v.key, _(LOOK_LABELS[v.key]), v.colour, f"{v.ratio:.1f}:1", f"{v.needed:g}:1", v.passes,
                     "" if v.passes else look.nearest_passing(v.colour, v.other, v.needed))
             for v in look.verdicts(snapshot.built.letter.look)]
-
-
-def french_summary(findings: list[check.Finding]) -> str:
-    """'2 erreurs, 9 avertissements' or 'aucun problème'."""
-    if not findings:
-        return "aucun problème"
-    errors = len(check.errors(findings))
-    warnings = len(findings) - errors
-    return f"{errors} erreur{'s' if errors > 1 else ''}, {warnings} avertissement{'s' if warnings > 1 else ''}"
 
 
 def page(cfg: Config | None, snapshot: Snapshot, token: str) -> str:

@@ -15,6 +15,7 @@ import httpx
 import lxml.html
 
 from digest import __version__
+from digest.i18n import _
 from digest.review.check import Finding
 
 REFUSED = (405, 501)  # HEAD not allowed / not implemented: ask again with GET
@@ -56,13 +57,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:  # a name that does not resolve: a finding on that link, as httpx's own backend says
-            raise httpcore.ConnectError(f"cannot resolve {host}") from exc
+            raise httpcore.ConnectError(_("cannot resolve {host}").format(host=host)) from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             if not self.policy(address):
                 raise PrivateAddress(host, address)
         if not addresses:
-            raise httpcore.ConnectError(f"no address for {host}")
+            raise httpcore.ConnectError(_("no address for {host}").format(host=host))
         return await self.inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
 
     async def sleep(self, seconds: float) -> None:
@@ -172,9 +173,9 @@ def _reason(exc: Exception) -> str:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
+            return _("connection refused")
         if isinstance(cause, socket.gaierror):
-            return "unknown host name"
+            return _("unknown host name")
         cause = cause.__cause__ or cause.__context__
     return str(exc) or type(exc).__name__
 
@@ -196,8 +197,10 @@ def findings(results: Iterable[LinkResult]) -> list[Finding]:
         if result.ok:
             continue
         if result.private:
-            found.append(Finding("warning", "private-link", f"{result.error}; check it by hand, or run again with "
-                                 f"--allow-private: {result.target.url}", result.target.label))
+            found.append(Finding("warning", "private-link", _("{error}; check it by hand, or run again with "
+                                                              "--allow-private: {url}").format(
+                                                                error=result.error,
+                                                                url=result.target.url), result.target.label))
             continue
         what = result.error or f"answers {result.status} {_phrase(result.status)} to {result.method}"
         found.append(Finding("error", "broken-link", f"{what}: {result.target.url}", result.target.label))

@@ -10,6 +10,7 @@ import ipaddress
 import socket
 
 from digest.errors import DigestError
+from digest.i18n import _
 
 LOOPBACK = "127.0.0.1"
 
@@ -50,8 +51,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                          "pass another --port (0 picks a free one)") from None
+        raise DigestError(_("cannot listen on {host}:{port}: {value}; pass another --port (0 picks a free one)").format(
+                              host=host, port=port, value=exc.strerror or exc)) from None
     sock.listen(64)
     sock.setblocking(False)
     return sock

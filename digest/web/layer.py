@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from digest.i18n import N_, _, current, speaking
 from digest.web.hosts import LOOPBACK as LOOPBACK
 from digest.web.hosts import bind as bind
 from digest.web.hosts import host_names as host_names
@@ -49,7 +50,7 @@ MAX_IN_FLIGHT = 256  # uvicorn's limit_concurrency: above it (connections or req
 MAX_HEADER_BYTES = 16 * 1024  # h11's max incomplete event size: a request line and headers larger are refused
 
 PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>{{ heading }}{% if title %} · {{ title }}{% endif %}</title>
 <style>
 body { margin: 0; background: #eef1f4; color: #1f2933; font: 16px/1.5 Arial, Helvetica, sans-serif; }
@@ -74,13 +75,13 @@ input[type=email], input[type=text] { box-sizing: border-box; width: 100%; paddi
 {% endif %}</main></body></html>
 """
 _PAGES = Environment(autoescape=True).from_string(PAGE)
-ERRORS = {
-    400: ("Requête refusée", "Votre navigateur a envoyé une requête que ce site ne traite pas."),
-    403: ("Accès refusé", "Cette page n’est pas pour cette requête."),
-    404: ("Page introuvable", "Cette adresse ne mène nulle part sur ce site."),
-    405: ("Méthode non permise", "Votre navigateur a envoyé une requête que ce site ne traite pas."),
-    413: ("Requête trop grande", "Ce site n’accepte pas de tels envois."),
-    421: ("Adresse non reconnue", "Ce serveur ne répond pas sous ce nom."),
+ERRORS = {  # translated where shown
+    400: (N_("Request refused"), N_("Your browser sent a request this site does not handle.")),
+    403: (N_("Access refused"), N_("This page is not for this request.")),
+    404: (N_("Page not found"), N_("This address leads nowhere on this site.")),
+    405: (N_("Method not allowed"), N_("Your browser sent a request this site does not handle.")),
+    413: (N_("Request too large"), N_("This site does not accept such uploads.")),
+    421: (N_("Address not recognised"), N_("This server does not answer under this name.")),
 }
 
 
@@ -97,7 +98,8 @@ def page(status: int, heading: str, lines: list[str], title: str, *, button: But
          action: str = "", headers: dict[str, str] | None = None, form: Markup | None = None) -> HTMLResponse:
     """A page in French, in the letter's colours, with its own policy; never cached (it may name an address).
     `form`: markup of a page's own form (escaped by its maker), after the lines."""
-    body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action, form=form or "")
+    body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action, form=form or "",
+                         lang=current())
     return HTMLResponse(body, status_code=status, headers={
         "cache-control": "no-store", "content-security-policy": SHELL_POLICY, **(headers or {})})
 
@@ -114,7 +116,7 @@ def refusal(status: int, heading: str, lines: list[str], title: str, asked: Head
 def error_page(status: int, title: str, headers: dict[str, str] | None = None) -> HTMLResponse:
     """The plain French page for an HTTP error status."""
     heading, line = ERRORS.get(status, ERRORS[400])
-    return page(status, heading, [line], title, headers=headers)
+    return page(status, _(heading), [_(line)], title, headers=headers)
 
 
 def error_handlers(title: str, log: logging.Logger) -> dict[Any, Callable[..., Any]]:
@@ -123,8 +125,7 @@ def error_handlers(title: str, log: logging.Logger) -> dict[Any, Callable[..., A
         if isinstance(exc, HTTPException):
             return error_page(exc.status_code, title, dict(exc.headers or {}))
         log.error("error while answering %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return page(500, "Erreur du serveur", ["Une erreur nous empêche de répondre. Réessayez dans un moment."],
-                    title)
+        return page(500, _("Server error"), [_("An error keeps us from answering. Try again in a moment.")], title)
     return {HTTPException: failed, Exception: failed}
 
 
@@ -136,8 +137,10 @@ class Guard:
     (the app's default policy where a response has none of its own), one log line per refusal."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, policy: str, log: logging.Logger, title: str = "",
-                 hosts: Callable[[], set[str]] | None = None, no_store: bool = False) -> None:
+                 hosts: Callable[[], set[str]] | None = None, no_store: bool = False,
+                 language: Callable[[Headers], str] | None = None) -> None:
         self.app = app
+        self.language = language  # the request's language (the desk's cookie, the letter's for subscribers)
         self.max_body = max_body
         self.policy = policy
         self.log = log
@@ -149,8 +152,16 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        secured = self._secured(scope, send)
         headers = Headers(scope=scope)
+        if self.language is None:
+            await self._answer(scope, receive, send, headers)
+            return
+        with speaking(self.language(headers)):
+            await self._answer(scope, receive, send, headers)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        """The app's answer, or the guard's refusal, with the security headers."""
+        secured = self._secured(scope, send)
         refused = self._refusal(scope["method"], headers)
         if refused is not None:
             # The app's own policy, not the shell's: the refusal is the answer to every request of that page.
@@ -174,17 +185,18 @@ class Guard:
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > self.max_body:
             heading, line = ERRORS[413]
-            return refusal(413, heading, [line], self.title, headers)
+            return refusal(413, _(heading), [_(line)], self.title, headers)
         if self.hosts is None:
             return None
         hosts = self.hosts()
         if headers.get("host", "") not in hosts:
             # A page of another site that made its name point here (DNS rebinding) reads nothing.
-            return refusal(421, "Adresse non reconnue", [
-                f"Ce serveur ne répond qu’à {', '.join(sorted(hosts))}."], self.title, headers)
+            return refusal(421, _("Address not recognised"), [
+                _("This server answers only to {hosts}.").format(hosts=", ".join(sorted(hosts)))], self.title,
+                headers)
         origin = headers.get("origin")
         if method not in ("GET", "HEAD") and origin is not None and origin not in {f"http://{h}" for h in hosts}:
-            return refusal(403, "Requête refusée", ["Requête venue d’une autre page : refusée."], self.title,
+            return refusal(403, _("Request refused"), [_("A request from another page: refused.")], self.title,
                            headers)
         return None
 
@@ -269,11 +281,11 @@ class Login:
 
     def refused(self, asked: Headers) -> Response:
         """The 403 page for a request without the session cookie: it says how to get one."""
-        return refusal(403, "Ouvrez l’adresse donnée au lancement", [
-            f"Cette page ne s’ouvre que par l’adresse qu’affiche {self.where} au lancement (elle contient une clé "
-            "à usage unique).",
-            f"Relancez {self.where} ou ouvrez l’adresse qu’il a affichée ; une adresse déjà utilisée ne sert "
-            "plus : relancez-le pour en avoir une nouvelle."], "", asked)
+        return refusal(403, _("Open the address given at start-up"), [
+            _("This page opens only through the address {command} shows when it starts (it holds a one-time "
+              "key).").format(command=self.where),
+            _("Start {command} again or open the address it showed; an address already used no longer works: "
+              "start it again to get a new one.").format(command=self.where)], "", asked)
 
 
 # --- uvicorn's HTTP protocol with a deadline for headers -------------------------------------------------------

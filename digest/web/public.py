@@ -3,7 +3,7 @@ published letters; nothing else (no desk, no outbox, no journal, no subscriber l
 
 - GET ?t=TOKEN shows a page with a button: link scanners open links, so a GET never unsubscribes.
 - POST ?t=TOKEN with List-Unsubscribe=One-Click (RFC 8058, as Gmail and Yahoo send it) unsubscribes at once
-  and answers 200; the page's button does the same, and offers "Je me suis trompé, me réabonner".
+  and answers 200; the page's button does the same, and offers "C’était une erreur : me réabonner".
 - A bad token: 400 and a plain page. Any error: a plain page in French, never a traceback.
 Pages are written by Jinja2 with autoescape (digest.web.layer's shell); addresses are shown and logged masked
 only. The guard, headers, limits against slow clients and error pages are digest.web.layer's, shared with the desk.
@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 from digest.audience.recipients import key_of
 from digest.audience.subscribers import Store, mask
 from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
+from digest.i18n import _
 from digest.web import layer, subscribe
 from digest.web.layer import Button, page
 
@@ -64,6 +65,7 @@ class Settings:
     site: Path | None = None
     site_path: str = "/"  # the path of base_url, e.g. /lettre/: where the published letters are served
     joining: subscribe.Joining | None = None  # the subscribe form, when [subscribe] url is set
+    language: str = "fr"  # [letter] language: the pages subscribers reach speak the letter's language
 
 
 def app(settings: Settings) -> layer.Guard:
@@ -82,7 +84,8 @@ def app(settings: Settings) -> layer.Guard:
                             lifespan=lifespan)
     application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
     # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
-    return layer.Guard(application, max_body=MAX_BODY, policy=SITE_POLICY, log=LOG, title=settings.title)
+    return layer.Guard(application, max_body=MAX_BODY, policy=SITE_POLICY, log=LOG, title=settings.title,
+                       language=lambda headers: settings.language)
 
 
 UNDO = "resubscribe"  # the undo button's action: resubscribe:<when unsubscribed>.<HMAC>
@@ -108,9 +111,9 @@ class Unsubscribe:
         return check_token(self.settings.secret, token, self.settings.list_id) if token else None
 
     def _bad_token(self) -> HTMLResponse:
-        return page(400, "Lien non valable", [
-            "Ce lien de désinscription est incomplet ou a été modifié.",
-            "Utilisez le lien « Se désinscrire » de la dernière lettre reçue, en entier."], self.settings.title)
+        return page(400, _("Link not valid"), [
+            _("This unsubscribe link is incomplete or has been changed."),
+            _("Use the “Unsubscribe” link of the last letter you received, whole.")], self.settings.title)
 
     async def get(self, request: Request) -> Response:
         """The page: who, which list, and a button. Nothing changes."""
@@ -119,12 +122,14 @@ class Unsubscribe:
             return self._bad_token()
         row = await run_in_threadpool(self._status, address)
         if row not in (None, "subscribed"):  # no way back from here: only the page's own undo, just after
-            return page(200, "Vous êtes désinscrit·e", [
-                f"L’adresse {mask(address)} ne reçoit plus {self.settings.title}."], self.settings.title)
-        return page(200, "Se désinscrire", [
-            f"Vous recevez {self.settings.title} à l’adresse {mask(address)}.",
-            "Pour ne plus la recevoir, cliquez sur le bouton ci-dessous."], self.settings.title,
-            button=Button("unsubscribe", "Me désinscrire"), action=_action(request))
+            return page(200, _("Your unsubscription is done"), [
+                _("The address {address} no longer receives {title}.").format(
+                    address=mask(address), title=self.settings.title)], self.settings.title)
+        return page(200, _("Unsubscribe"), [
+            _("You receive {title} at the address {address}.").format(
+                title=self.settings.title, address=mask(address)),
+            _("To stop receiving it, press the button below.")], self.settings.title,
+            button=Button("unsubscribe", _("Unsubscribe me")), action=_action(request))
 
     async def post(self, request: Request) -> Response:
         """RFC 8058's one-click POST or the page's button: unsubscribe (once); or the page's own undo."""
@@ -140,22 +145,23 @@ class Unsubscribe:
             return await self._unsubscribe(request, address, one_click, letter)
         if wanted.startswith(UNDO + ":"):
             return await self._undo(address, wanted[len(UNDO) + 1:])
-        return page(400, "Requête refusée", ["Ce formulaire n’a pas été envoyé par notre page."],
-                    self.settings.title)
+        return page(400, _("Request refused"), [_("This form was not sent by our page.")], self.settings.title)
 
     async def _unsubscribe(self, request: Request, address: str, one_click: bool, letter: str) -> Response:
         """Subscribed becomes unsubscribed, nothing else does; the way back is offered only for that change."""
         how = PAGE_REASONS[0] if one_click else PAGE_REASONS[1]
         changed = await run_in_threadpool(self._leave, address, how, letter)
         if changed is None:  # already gone, bounced, complained, erased or never here: nothing to undo
-            return page(200, "Vous êtes désinscrit·e", [
-                f"L’adresse {mask(address)} ne reçoit pas {self.settings.title} : il n’y avait rien à changer."],
-                self.settings.title)
+            return page(200, _("Your unsubscription is done"), [
+                _("The address {address} does not receive {title}: there was nothing to change.").format(
+                    address=mask(address), title=self.settings.title)], self.settings.title)
         LOG.info("unsubscribed %s (%s)", mask(address), how)
-        return page(200, "Vous êtes désinscrit·e", [
-            f"L’adresse {mask(address)} ne recevra plus {self.settings.title}.",
-            f"Une erreur ? Le bouton ci-dessous vous réabonne pendant {UNDO_MINUTES} minutes."], self.settings.title,
-            button=Button(f"{UNDO}:{self._undo_proof(address, changed)}", "Je me suis trompé, me réabonner",
+        return page(200, _("Your unsubscription is done"), [
+            _("The address {address} will no longer receive {title}.").format(
+                address=mask(address), title=self.settings.title),
+            _("A mistake? The button below subscribes you again for {minutes} minutes.").format(
+                minutes=UNDO_MINUTES)], self.settings.title,
+            button=Button(f"{UNDO}:{self._undo_proof(address, changed)}", _("It was a mistake: subscribe me again"),
                           second=True), action=_action(request))
 
     async def _undo(self, address: str, proof: str) -> Response:
@@ -163,13 +169,14 @@ class Unsubscribe:
         changed = self._undo_checked(address, proof)
         if changed is not None and await run_in_threadpool(self._come_back, address, changed):
             LOG.info("subscribed again %s (unsubscribe page)", mask(address))
-            return page(200, "Vous êtes de nouveau abonné·e", [
-                f"L’adresse {mask(address)} recevra de nouveau {self.settings.title}."], self.settings.title)
-        return page(200, "Rien n’a changé", [
-            f"Ce bouton ne sert que dans les {UNDO_MINUTES} minutes qui suivent une désinscription faite sur "
-            "cette page, et si rien n’a changé depuis.",
-            f"Pour recevoir de nouveau {self.settings.title}, écrivez-nous : nous vous réabonnerons."],
-            self.settings.title)
+            return page(200, _("Your subscription is back"), [
+                _("The address {address} will receive {title} again.").format(
+                    address=mask(address), title=self.settings.title)], self.settings.title)
+        return page(200, _("Nothing has changed"), [
+            _("This button works only in the {minutes} minutes after an unsubscription made on this page, and if "
+              "nothing has changed since.").format(minutes=UNDO_MINUTES),
+            _("To receive {title} again, write to us: we will subscribe you again.").format(
+                title=self.settings.title)], self.settings.title)
 
     def _undo_proof(self, address: str, changed: str) -> str:
         """What the undo button carries: when the unsubscribe was recorded, signed for this address and list."""
@@ -245,11 +252,13 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
     if joining is not None and joining.path == path:
         from digest.errors import DigestError
 
-        raise DigestError(f"{config_path}: [subscribe] url and [letter] unsubscribe_url have the same path "
-                          f"({path}); give the subscribe form its own, e.g. /inscription")
+        raise DigestError(_("{config_path}: [subscribe] url and [letter] unsubscribe_url have the same path "
+                            "({path}); give the subscribe form its own, e.g. /inscription").format(
+                              config_path=config_path, path=path))
     return Settings(store=cfg.subscribers_path, secret=smtp.secret(cfg), list_id=smtp.list_id_of(cfg),
                     title=cfg.letter.title, path=path, site=site.resolve() if site else None,
-                    site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining)
+                    site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining,
+                    language=cfg.letter.language)
 
 
 def from_environment() -> layer.Guard:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from digest.errors import DigestError
 from digest.files import Written, failure, write_atomic, write_folder
+from digest.i18n import _
 from digest.letterfolder import HTML, INDEX, Archive, on_the_web, public_files, write_index
 from digest.web.feed import FILE as FEED
 
@@ -46,8 +47,8 @@ def publish(plan: Plan, dest: Path, archive: Archive, feed: bytes) -> list[Writt
     written."""
     outbox = plan.outbox.resolve()
     if dest.resolve() == outbox or outbox in dest.resolve().parents:
-        raise DigestError(f"{dest} is in the outbox: publishing there would replace the letters with their public "
-                          "files alone; give a folder of its own, such as site/")
+        raise DigestError(_("{dest} is in the outbox: publishing there would replace the letters with their public "
+                            "files alone; give a folder of its own, such as site/").format(dest=dest))
     written: list[Written] = []
     for folder, names in plan.folders.items():
         source = plan.outbox / folder

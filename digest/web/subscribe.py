@@ -46,6 +46,7 @@ from digest.audience.joining import Mail, Signups, token, wording_hash
 from digest.audience.recipients import _name, check_address
 from digest.audience.subscribers import mask
 from digest.config import Config, SmtpConfig
+from digest.i18n import _, current, speaking
 from digest.web.layer import Button, page
 
 LOG = logging.getLogger("digest.serve")
@@ -59,19 +60,18 @@ TRAP = "site_web"  # the trap field: people never see it, form-filling robots fi
 
 FORM = """<form method="post" action="{{ action }}" accept-charset="utf-8" class="lettre-inscription">
 {% if alert %}<p class="alerte" role="alert">{{ alert }}</p>
-{% endif %}<label for="lettre-email">Adresse e-mail</label>
+{% endif %}<label for="lettre-email">{{ words.email }}</label>
 <input id="lettre-email" type="email" name="email" required maxlength="254" autocomplete="email" value="{{ email }}">
-<label for="lettre-nom">Nom (facultatif)</label>
+<label for="lettre-nom">{{ words.name }}</label>
 <input id="lettre-nom" type="text" name="nom" maxlength="80" autocomplete="name" value="{{ name }}">
 <div class="piege" aria-hidden="true" style="position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden">
-<label for="lettre-site">Laissez ce champ vide</label>
+<label for="lettre-site">{{ words.trap }}</label>
 <input id="lettre-site" type="text" name="{{ trap }}" tabindex="-1" autocomplete="off"></div>
 <p><label class="box" style="font-weight:normal"><input type="checkbox" name="consentement" value="oui" required>
 {{ consent }}</label></p>
 <input type="hidden" name="formulation" value="{{ version }}">
-{% if privacy_url %}<p><a href="{{ privacy_url }}">Comment nous utilisons vos données (politique de
-confidentialité)</a></p>
-{% endif %}<p><button type="submit">Je m’inscris</button></p>
+{% if privacy_url %}<p><a href="{{ privacy_url }}">{{ words.privacy }}</a></p>
+{% endif %}<p><button type="submit">{{ words.button }}</button></p>
 </form>
 """
 _FORMS = Environment(autoescape=True).from_string(FORM)
@@ -95,6 +95,7 @@ class Joining:
     base_url: str
     outbox: Path
     private_dir: Path
+    language: str = "fr"  # [letter] language: the form's pages and mails speak it
 
     @property
     def path(self) -> str:
@@ -111,8 +112,8 @@ def joining_from(cfg: Config) -> Joining | None:
     if sub.url is None:
         return None
     if cfg.smtp is None:
-        raise DigestError(f"{cfg.path}: [subscribe] url is set but there is no [smtp] table to send the "
-                          "confirmation mails; add [smtp] (see docs/subscribe.md)")
+        raise DigestError(_("{path}: [subscribe] url is set but there is no [smtp] table to send the confirmation "
+                            "mails; add [smtp] (see docs/subscribe.md)").format(path=cfg.path))
     table, password = smtp.smtp_settings(cfg)
     own = urlparse(sub.url)
     return Joining(url=sub.url, consent=sub.consent, privacy_url=sub.privacy_url,
@@ -120,14 +121,16 @@ def joining_from(cfg: Config) -> Joining | None:
                    record_ip=sub.record_ip, pending_days=sub.pending_days, per_ip_hour=sub.per_ip_hour,
                    sender=cfg.letter.sender, envelope=table.return_path or parseaddr(cfg.letter.sender)[1],
                    smtp=table, password=password, base_url=cfg.letter.base_url, outbox=cfg.outbox,
-                   private_dir=cfg.private_dir)
+                   private_dir=cfg.private_dir, language=cfg.letter.language)
 
 
 def form_markup(consent: str, privacy_url: str | None, action: str, *, email: str = "", name: str = "",
                 alert: str = "") -> Markup:
     """The form's HTML (the page's and the snippet's): every value escaped."""
+    words = {"email": _("Email address"), "name": _("Name (optional)"), "trap": _("Leave this field empty"),
+             "privacy": _("How we use your data (privacy policy)"), "button": _("Subscribe me")}
     return Markup(_FORMS.render(action=action, email=email, name=name, alert=alert, trap=TRAP, consent=consent,
-                                version=wording_hash(consent), privacy_url=privacy_url))
+                                version=wording_hash(consent), privacy_url=privacy_url, words=words))
 
 
 def snippet(url: str, consent: str, privacy_url: str | None) -> str:
@@ -173,9 +176,9 @@ class Subscribe:
 
     async def form(self, *, status: int = 200, email: str = "", name: str = "", alert: str = "") -> Response:
         """The form page."""
-        return _page(status, "S’inscrire à la lettre", [
-            f"Recevez {self.title} chaque mois par e-mail. Vous pourrez vous désinscrire à tout moment, "
-            "par le lien présent dans chaque lettre."], self.title,
+        return _page(status, _("Subscribe to the letter"), [
+            _("Receive {title} every month by e-mail. You can unsubscribe at any time, through the link in every "
+              "letter.").format(title=self.title)], self.title,
             form=form_markup(self.joining.consent, self.joining.privacy_url, self.joining.path, email=email,
                              name=name, alert=alert))
 
@@ -189,9 +192,9 @@ class Subscribe:
         parsed = urlparse(origin)
         if parsed.scheme in ("http", "https") and parsed.netloc and parsed.netloc == request.headers.get("host"):
             return None
-        return _page(403, "Requête refusée", [
-            "Ce formulaire ne peut pas être envoyé depuis cette page.",
-            f"Inscrivez-vous à l’adresse {self.joining.url}."], self.title)
+        return _page(403, _("Request refused"), [
+            _("This form cannot be sent from this page."),
+            _("Subscribe at {url}.").format(url=self.joining.url)], self.title)
 
     async def post(self, request: Request) -> Response:
         """A form post: the same answer for every state of a valid address."""
@@ -208,12 +211,12 @@ class Subscribe:
         address = _address(raw)
         if address is None:
             return await self.form(status=400, email=raw[:MAX_ADDRESS], name=name, alert=(
-                "Vérifiez l’adresse e-mail : elle n’est pas complète ou contient des caractères qu’une adresse "
-                "ne peut pas avoir (comme des accents)."))
+                _("Check the e-mail address: it is incomplete or holds characters an address cannot have (such "
+                  "as accents).")))
         if fields["consentement"] != "oui":
             return await self.form(status=400, email=address, name=name, alert=(
-                "Cochez la case pour accepter de recevoir la lettre : sans votre accord, nous ne pouvons pas "
-                "vous l’envoyer."))
+                _("Tick the box to agree to receive the letter: without your consent we cannot send it to "
+                  "you.")))
         client = request.client.host if request.client else ""
         mailed = await self._with_store(self._ask, address, name, fields["formulation"],
                                          request.headers.get("origin", "")[:200], client)
@@ -227,10 +230,10 @@ class Subscribe:
                          ip=client if self.joining.record_ip else "", per_ip_hour=self.joining.per_ip_hour)
 
     def _check_inbox(self) -> Response:
-        return _page(200, "Vérifiez votre boîte de réception", [
-            "Si cette adresse peut recevoir la lettre, un message vient de lui être envoyé.",
-            "Ouvrez-le et cliquez sur « Confirmer mon inscription » : sans cette confirmation, vous ne serez "
-            "pas inscrit·e. Il peut mettre quelques minutes à arriver ; pensez à regarder dans les indésirables.",
+        return _page(200, _("Check your inbox"), [
+            _("If this address can receive the letter, a message has just been sent to it."),
+            _("Open it and press “Confirm my subscription”: without this confirmation your subscription is not "
+              "made. It may take a few minutes to arrive; look in the spam folder too."),
             ], self.title)
 
     async def confirm_page(self, request: Request, given: str) -> Response:
@@ -239,9 +242,10 @@ class Subscribe:
                                         self.joining.pending_days)
         if email is None:
             return self._spent()
-        return _page(200, "Confirmer votre inscription", [
-            f"Pour recevoir {self.title} à l’adresse {mask(email)}, cliquez sur le bouton ci-dessous."],
-            self.title, button=Button("confirm", "Confirmer mon inscription"),
+        return _page(200, _("Confirm your subscription"), [
+            _("To receive {title} at the address {address}, press the button below.").format(
+                title=self.title, address=mask(email))],
+            self.title, button=Button("confirm", _("Confirm my subscription")),
             action=f"{request.url.path}?{TOKEN_PARAMETER}={quote(given, safe='.')}")
 
     async def confirm(self, request: Request, given: str) -> Response:
@@ -256,17 +260,18 @@ class Subscribe:
         if email is None:
             return self._spent()
         LOG.info("subscribed %s (form, confirmed)", mask(email))
-        lines = [f"L’adresse {mask(email)} recevra {self.title}. Merci !"]
+        lines = [_("The address {address} will receive {title}. Thank you!").format(address=mask(email),
+                                                                                   title=self.title)]
         latest = await run_in_threadpool(latest_letter, self.joining)
         if latest:
-            lines.append(f"En attendant la prochaine, voici la dernière lettre parue : {latest}")
-        return _page(200, "Votre inscription est confirmée", lines, self.title)
+            lines.append(_("Until the next one, here is the latest letter: {latest}").format(latest=latest))
+        return _page(200, _("Your subscription is confirmed"), lines, self.title)
 
     def _spent(self) -> Response:
-        return _page(200, "Ce lien ne sert plus", [
-            "Ce lien de confirmation a déjà servi ou a expiré.",
-            "Si vous avez déjà cliqué sur « Confirmer mon inscription », vous êtes inscrit·e. Sinon, inscrivez-vous "
-            f"de nouveau : {self.joining.url}"], self.title)
+        return _page(200, _("This link no longer works"), [
+            _("This confirmation link has already been used or has expired."),
+            _("If you already pressed “Confirm my subscription”, your subscription is made. Otherwise, subscribe "
+              "again: {url}").format(url=self.joining.url)], self.title)
 
 
 def _page(status: int, heading: str, lines: list[str], title: str, **options: Any) -> Response:
@@ -316,33 +321,42 @@ def latest_letter(joining: Joining) -> str | None:
 
 
 def confirmation(joining: Joining, title: str, mail: Mail, link: str) -> EmailMessage:
-    """The confirmation mail, in French, text and HTML, from the letter's sender."""
+    """The confirmation mail, in the letter's language, text and HTML, from the letter's sender."""
+    with speaking(joining.language):
+        return _confirmation(joining, title, mail, link)
+
+
+def _confirmation(joining: Joining, title: str, mail: Mail, link: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = joining.sender
     message["To"] = mail.email
-    message["Subject"] = f"Confirmez votre inscription à {title}"
+    message["Subject"] = _("Confirm your subscription to {title}").format(title=title)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid("confirmation", domain=joining.envelope.rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it
-    hello = f"Bonjour {mail.name}," if mail.name else "Bonjour,"
-    message.set_content(
-        f"{hello}\n\nQuelqu’un, sans doute vous, a demandé à recevoir {title} à cette adresse.\n\n"
-        f"Pour confirmer votre inscription, ouvrez ce lien et cliquez sur « Confirmer mon inscription » :\n{link}\n\n"
-        "Si ce n’est pas vous, ne faites rien : vous ne serez pas inscrit·e et ne recevrez plus rien de notre "
-        "part.\n")
-    html = _MAIL.render(hello=hello, title=title, link=link)
+    words = {
+        "hello": _("Hello {name},").format(name=mail.name) if mail.name else _("Hello,"),
+        "asked": _("Someone, no doubt you, asked to receive {title} at this address.").format(title=title),
+        "open": _("To confirm your subscription, open this link and press “Confirm my subscription”:"),
+        "button": _("Confirm my subscription"),
+        "not_you": _("If it was not you, do nothing: you will not be subscribed and will receive nothing more "
+                     "from us."),
+        "subject": message["Subject"],
+    }
+    message.set_content(f"{words['hello']}\n\n{words['asked']}\n\n{words['open']}\n{link}\n\n{words['not_you']}\n")
+    html = _MAIL.render(words=words, link=link, lang=current())
     message.add_alternative(html, subtype="html")
     return message
 
 
 _MAIL = Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Confirmez votre inscription</title></head>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ words.subject }}</title></head>
 <body style="font-family:Arial,Helvetica,sans-serif;color:#1f2933;font-size:16px;line-height:1.5">
-<p>{{ hello }}</p>
-<p>Quelqu’un, sans doute vous, a demandé à recevoir {{ title }} à cette adresse.</p>
+<p>{{ words.hello }}</p>
+<p>{{ words.asked }}</p>
 <p><a href="{{ link }}" style="display:inline-block;background:#1b4f8f;color:#ffffff;padding:12px 20px;
-border-radius:4px;text-decoration:none">Confirmer mon inscription</a></p>
-<p>Si ce n’est pas vous, ne faites rien : vous ne serez pas inscrit·e et ne recevrez plus rien de notre part.</p>
+border-radius:4px;text-decoration:none">{{ words.button }}</a></p>
+<p>{{ words.not_you }}</p>
 </body></html>
 """)
 

@@ -9,11 +9,29 @@ const FRAMES = { "desktop-frame": "/letter.html", "phone-frame": "/letter.html",
 let queue = Promise.resolve();  // one change at a time: each is made on the version the previous one wrote
 let typing = null;
 let loading = Promise.resolve();  // the frame on show loading a new letter: the rest of the page waits for it
+// Every sentence the script shows comes from the page, in the desk's language (digest.review.deskview).
+const WORDS = JSON.parse(document.getElementById("desk-words").textContent);
 
-function say(text, bad) {
+// The outcome of a change, at the top of the page and next to the control that made it (both live regions).
+// `find` finds that control again: a refresh replaces the parts of the page, and the outcome stays beside it.
+let said = null;
+function say(text, bad, find) {
   const message = document.getElementById("message");
   message.textContent = text || "";
   message.classList.toggle("bad", Boolean(bad));
+  said = text && find ? { text, bad, find } : null;
+  place();
+}
+
+function place() {
+  for (const old of document.querySelectorAll("p.said")) old.remove();
+  const near = said && said.find();
+  if (!near) return;
+  const line = document.createElement("p");
+  line.className = "said" + (said.bad ? " bad" : "");
+  line.setAttribute("role", said.bad ? "alert" : "status");
+  line.textContent = said.text;
+  near.after(line);
 }
 
 async function post(url, data) {
@@ -29,23 +47,44 @@ async function post(url, data) {
 // body.dataset.pending counts the changes and refreshes not finished yet (the tests wait for 0).
 function later(work) {
   body.dataset.pending = String(Number(body.dataset.pending || 0) + 1);
-  queue = queue.then(work).catch((error) => say("Le serveur ne répond pas : " + error, true))
+  queue = queue.then(work).catch((error) => say(WORDS.no_answer + error, true))
     .finally(() => { body.dataset.pending = String(Number(body.dataset.pending) - 1); });
   return queue;
 }
 
-function change(data) {
+// The place next to a form where its outcome is said: the form itself, or for a card's button its actions.
+function anchorOf(form) {
+  if (!form) return null;
+  if (form.id === "add-form") return document.querySelector('button[aria-controls="add-form"]');
+  return form.closest(".actions, .field, li, form") || form;
+}
+
+// Where a change's outcome is said: beside its form, else (its part of the page rebuilt) beside its card's actions.
+function finder(form, name, op) {
+  return () => {
+    if (form && form.isConnected) return anchorOf(form);
+    const found = name && document.querySelector(`li.card[data-name="${CSS.escape(name)}"]`);
+    if (found) return found.querySelector(".actions");
+    return op === "section" ? document.getElementById("sections-order") : null;
+  };
+}
+
+function change(data, form) {
+  const find = finder(form, data.get("name"), data.get("op"));
   return later(async () => {
     const { ok, answer } = await post("/action", data);
     if (ok) {
       body.dataset.issueVersion = answer.issue_version;
       reload(answer.version);  // the letter first: it is what the editor looks at
-      say(answer.message || "");
+      if (form && form.id === "add-form") {  // added: the form empties and closes, so a second click adds nothing
+        form.reset();
+        form.hidden = true;
+        document.querySelector('button[aria-controls="add-form"]').setAttribute("aria-expanded", "false");
+      }
       await loading;
-    } else {
-      say(answer.message || "La modification n'a pas pu être enregistrée.", true);
     }
     await refresh();
+    say(ok ? (answer.message || "") : (answer.message || WORDS.not_saved), !ok, find);
   });
 }
 
@@ -53,6 +92,7 @@ async function refresh() {
   const response = await fetch("/state", { headers: { "Accept": "application/json" } });
   const state = await response.json();
   reload(state.version);
+  for (const old of document.querySelectorAll("p.said")) old.remove();  // not part of the page's parts
   for (const [id, html] of Object.entries(state.parts)) {
     const element = document.getElementById(id);
     if (element && element.innerHTML !== html) element.innerHTML = html;
@@ -63,6 +103,7 @@ async function refresh() {
     if (field) field.placeholder = state.placeholders[name] || "";
   }
   counts();
+  place();
   body.dataset.issueVersion = state.issue_version;
 }
 
@@ -88,8 +129,8 @@ function counts() {
     const field = document.getElementById(count.dataset.for);
     const text = field.value || field.placeholder;
     const [phone, desktop] = count.dataset.cuts.split(",").map(Number);
-    count.textContent = `${text.length} caractères — un téléphone en montre environ ${phone}, un ordinateur ` +
-      `environ ${desktop}` + (field.value ? "" : " (texte par défaut)");
+    count.textContent = WORDS.count.replace("{count}", text.length).replace("{phone}", phone)
+      .replace("{desktop}", desktop) + (field.value ? "" : WORDS.default_text);
     count.classList.toggle("long", text.length > desktop);
     for (const shown of document.querySelectorAll(`#inbox .${count.dataset.for}`)) shown.textContent = text;
   }
@@ -103,17 +144,24 @@ function fit(frame) {
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
+  if (form.id === "language-form") {  // remembered by the desk (a cookie), then the page again in that language
+    event.preventDefault();
+    const data = new FormData(form);
+    data.set("lang", event.submitter.value);
+    fetch("/language", { method: "POST", body: new URLSearchParams(data) }).then(() => window.location.reload());
+    return;
+  }
   if (form.id === "test-form") {
     event.preventDefault();
     const result = document.getElementById("test-result");
-    result.textContent = "Envoi en cours…";
+    result.textContent = WORDS.sending;
     post("/test-send", new FormData(form)).then(({ answer }) => { result.textContent = answer.message; })
-      .catch((error) => { result.textContent = "Le serveur ne répond pas : " + error; });
+      .catch((error) => { result.textContent = WORDS.no_answer + error; });
     return;
   }
   if (!form.matches("form.act, #words-form")) return;
   event.preventDefault();
-  change(new FormData(form));
+  change(new FormData(form), form);
 });
 
 document.addEventListener("click", (event) => {
@@ -142,7 +190,8 @@ document.getElementById("words-form").addEventListener("input", () => {
   clearTimeout(typing);
   typing = setTimeout(() => {
     typing = null;
-    change(new FormData(document.getElementById("words-form")));
+    const words = document.getElementById("words-form");
+    change(new FormData(words), document.activeElement?.closest(".field") ? document.activeElement : words);
   }, 400);  // saved once the editor pauses: well within the second the issue asks for
 });
 
