@@ -30,7 +30,7 @@ test: system-deps $(STAMP) $(MO) $(AXE)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-## system-deps: install the Debian packages the tests drive (chromium, spamassassin, dovecot-imapd, npm, openssl)
+## system-deps: install the Debian packages the tests drive (chromium, spamassassin, dovecot-imapd, npm, openssl, curl)
 ## where missing, as root or with sudo -n; otherwise stop, printing the one command to run
 system-deps:
 	$(PYTHON) scripts/system-deps.py

@@ -6,8 +6,6 @@ import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-
 from digest.i18n import _
 from digest.text import NBSP
 
@@ -39,15 +37,16 @@ def parse_date(value: object, tz: ZoneInfo) -> datetime:
 def _day_month_year_hint(text: str, day: int, month: int, year: int) -> str:
     """Why a dd/mm/yyyy date is not one, in plain words; the likely fix for a month/day/year date."""
     if month > 12 and 1 <= day <= 12:
-        return (f"{text!r} is not a date: dates are written day/month/year; for day {month} of month {day}, "
-                f"write {month:02d}/{day:02d}/{year}")
+        return _("{text!r} is not a date: dates are written day/month/year; for day {month} of month {day}, "
+                 "write {month:02d}/{day:02d}/{year}").format(text=text, month=month, day=day, year=year)
     if not 1 <= month <= 12 or year < 1:
         reason = _("no such month") if year >= 1 else _("no such year")
     elif not 1 <= day <= _days_in(year, month):
         reason = _("no such day in that month")
     else:
         reason = _("no such time of day")
-    return f"{text!r} is not a date ({reason}): dates are written day/month/year, e.g. 31/12/2025"
+    return _("{text!r} is not a date ({reason}): dates are written day/month/year, e.g. 31/12/2025").format(
+        text=text, reason=reason)
 
 
 def _days_in(year: int, month: int) -> int:
@@ -62,9 +61,44 @@ def has_time(value: object) -> bool:
     return bool(re.search(r"\d[T ]\d{1,2}[:h]\d{2}", str(value)))
 
 
+# The words of the calendar in the languages digest speaks, as CLDR (and so Babel) writes them: a letter in French
+# or English formats its dates without loading Babel's locale data (a quarter of a small build's time); any other
+# language asks Babel.
+MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+SHORT_MONTHS = {
+    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+WEEKDAYS = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+
+def _known(locale: str) -> str | None:
+    """'fr' or 'en' for a locale whose calendar words digest holds, else None (regional variants differ: en_GB
+    writes 'Sept', fr_CA 'juill.', so they ask Babel)."""
+    return {"fr": "fr", "fr_fr": "fr", "en": "en", "en_us": "en"}.get(locale.replace("-", "_").lower())
+
+
+def _babel(day: date, pattern: str, locale: str) -> str:
+    from babel.dates import format_date  # only for a language digest holds no words for
+
+    return format_date(day, pattern, locale=locale)
+
+
 def day_month_year(day: date, locale: str = "fr") -> str:
     """'19 novembre 2025', '1er mars 2021' (French ordinal for the first), with no-break spaces."""
-    text = format_date(day, "d MMMM y", locale=locale)
+    language = _known(locale)
+    if language is None:
+        text = _babel(day, "d MMMM y", locale)
+    else:
+        text = f"{day.day} {MONTHS[language][day.month - 1]} {day.year}"
     if locale.startswith("fr") and day.day == 1:
         text = "1er" + text[1:]
     return text.replace(" ", NBSP)
@@ -72,17 +106,22 @@ def day_month_year(day: date, locale: str = "fr") -> str:
 
 def month_year(day: date, locale: str = "fr") -> str:
     """'novembre 2025'."""
-    return format_date(day, "MMMM y", locale=locale).replace(" ", NBSP)
+    language = _known(locale)
+    text = f"{MONTHS[language][day.month - 1]} {day.year}" if language else _babel(day, "MMMM y", locale)
+    return text.replace(" ", NBSP)
 
 
 def badge(day: date, locale: str = "fr") -> tuple[str, str]:
     """The two lines of an agenda badge: ('26', 'mars'); abbreviated month as the CUF site shows it."""
-    return str(day.day), format_date(day, "MMM", locale=locale).rstrip(".")
+    language = _known(locale)
+    short = SHORT_MONTHS[language][day.month - 1] if language else _babel(day, "MMM", locale)
+    return str(day.day), short.rstrip(".")
 
 
 def weekday(day: date, locale: str = "fr") -> str:
     """'jeudi'."""
-    return format_date(day, "EEEE", locale=locale)
+    language = _known(locale)
+    return WEEKDAYS[language][day.weekday()] if language else _babel(day, "EEEE", locale)
 
 
 def clock(moment: datetime) -> str:

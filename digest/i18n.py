@@ -175,18 +175,12 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:
     return singular, plural
 
 
-_MONTHS = {
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-}
-
-
 def day(value: date) -> str:
     """A date as a person reads it: "18 décembre 2026", "1er mars 2027", "18 December 2026"."""
-    language = current() if current() in _MONTHS else DEFAULT
-    month = _MONTHS[language][value.month - 1]
+    from digest.dates import MONTHS  # the calendar's words, kept once
+
+    language = current() if current() in MONTHS else DEFAULT
+    month = MONTHS[language][value.month - 1]
     if language == "fr":
         return f"{'1er' if value.day == 1 else value.day} {month} {value.year}"
     return f"{value.day} {month} {value.year}"

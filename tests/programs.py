@@ -20,6 +20,7 @@ PACKAGES = {
     "dovecot": "dovecot-imapd",  # the IMAP test of `digest bounces`: a real server started by the test
     "npm": "npm",  # `make test` installs axe-core with it, for the accessibility tests
     "openssl": "openssl",  # the TLS send tests make their certificate with it
+    "curl": "curl",  # the subscribe tests open a confirmation link as a mail scanner does
 }
 # Dovecot is a daemon in /usr/sbin, which is not on an ordinary user's PATH on Debian.
 SBIN = ("/usr/sbin", "/sbin")

@@ -148,15 +148,15 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
     with Sink() as sink:
         outputs = {}
         for language in ("qps", "fr", "en"):
-            _run(root, language, "init", language)
+            made = _run(root, language, "init", language)
             folder = root / language
             with (folder / "sources.toml").open("a", encoding="utf-8") as toml:
                 toml.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\nretry_wait = 0\n'
                            '\n[[source]]\nname = "cassee"\nsection = "actualites"\nurl = "absente.csv"\n')
             for box in ("cur", "new", "tmp"):
                 (folder / "retours" / box).mkdir(parents=True)
-            outputs[language] = "\n".join(f"$ digest {' '.join(args)}\n{_run(folder, language, *args)}"
-                                          for args in MONTH)
+            outputs[language] = f"$ digest init {language}\n{made}\n" + "\n".join(
+                f"$ digest {' '.join(args)}\n{_run(folder, language, *args)}" for args in MONTH)
         yield root, outputs
 
 

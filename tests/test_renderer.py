@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -251,3 +251,20 @@ def test_premailer_imported_without_requests_still_reads_remote_css(tmp_path: Pa
                             text=True, timeout=120, env=env, check=True)
     assert "requests loaded by the render: False" in result.stdout
     assert 'style="color:#123456"' in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("locale", ["fr", "fr_FR", "en", "en_US", "en_GB", "es"])
+def test_the_calendar_words_are_babels_whether_digest_holds_them_or_asks_babel(locale: str) -> None:
+    """French and English dates are written from digest's own tables (no locale data to load); they must say
+    exactly what Babel (CLDR) says, and any other language is Babel's."""
+    from babel.dates import format_date
+
+    from digest import dates
+
+    for day in (date(2025, 1, 1) + timedelta(days=n) for n in range(0, 365, 5)):
+        assert dates.month_year(day, locale).replace("\u00a0", " ") == format_date(day, "MMMM y", locale=locale)
+        assert dates.badge(day, locale)[1] == format_date(day, "MMM", locale=locale).rstrip(".")
+        assert dates.weekday(day, locale) == format_date(day, "EEEE", locale=locale)
+        written = format_date(day, "d MMMM y", locale=locale)
+        expected = "1er" + written[1:] if locale.startswith("fr") and day.day == 1 else written
+        assert dates.day_month_year(day, locale).replace("\u00a0", " ") == expected

@@ -29,6 +29,7 @@ from digest.audience.joining import Signups, wording_hash
 from digest.audience.subscribers import mask
 from digest.config import DEFAULT_CONSENT
 from tests.conftest import LETTER_DATE
+from tests.preview_support import cookie_for, running
 from tests.send_support import DAY, SECRET, config_text, digest
 from tests.smtp_sink import Received, Sink, free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
@@ -434,8 +435,11 @@ def test_digest_check_shows_the_pending_sign_ups_and_the_net_growth(server: Serv
         pending = store.pending_count()
         joined, left = store.growth(LETTER_DATE)
     assert joined > 0 and left > 0
-    assert line == (f"List: {pending} sign-up(s) waiting for confirmation; since the letter of {DAY}: "
+    assert line == (f"List: {pending} sign-up(s) waiting for confirmation; since the letter of 20 November 2025: "
                     f"{joined} joined, {left} left (net {joined - left:+d})")
+    with running(server.root / "sources.toml") as (_session, desk_server):  # the desk's report says the same
+        report = httpx.get(desk_server.url + "state", headers=cookie_for(desk_server.url), timeout=10).json()
+    assert line in report["parts"]["report"]
 
 
 @pytest.mark.parametrize(("table", "smtp", "expected"), [
@@ -455,3 +459,57 @@ def test_a_form_that_cannot_work_stops_digest_serve_with_one_clear_line(tmp_path
                              "--port", str(free_port())], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "DIGEST_SECRET": SECRET})
     assert served.returncode == 2 and expected in served.stderr and "Traceback" not in served.stderr, served.stderr
+
+
+def _ask(store: Signups, email: str) -> None:
+    assert store.ask(email, "", "J'accepte", origin="https://cites-unies-france.org", client="192.0.2.7", ip="",
+                     per_ip_hour=10)
+
+
+def test_a_mail_claimed_by_a_worker_that_died_is_sent_by_another(tmp_path: Path) -> None:
+    with Signups(tmp_path / "subscribers.sqlite") as store:
+        _ask(store, "lea@example.org")
+        taken = store.claim()  # a worker takes it, then dies before sending or putting it back
+        assert taken is not None and taken.tries == 1
+        assert store.claim() is None  # no other worker takes a mail being sent
+        with sqlite3.connect(tmp_path / "subscribers.sqlite") as db:  # eleven minutes later
+            old = (datetime.now(UTC) - timedelta(minutes=11)).isoformat(timespec="seconds")
+            db.execute("UPDATE outmail SET claimed=?", (old,))
+        again = store.claim()
+    assert again is not None and again.id == taken.id and again.tries == 2
+
+
+def test_the_server_purges_unconfirmed_sign_ups_at_start_then_every_hour(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest import config
+    from digest.web import subscribe
+
+    (tmp_path / "sources.toml").write_text(config_text(free_port()) + f'\n[subscribe]\nurl = "{FORM_URL}"\n',
+                                           encoding="utf-8")
+    cfg = config.load(tmp_path / "sources.toml")
+    joining = subscribe.joining_from(cfg)
+    assert joining is not None
+    courier = subscribe.Courier(joining, cfg.subscribers_path, SECRET.encode(), "lettre.example.org", "La Lettre")
+
+    def ask_long_ago(email: str) -> None:
+        with Signups(cfg.subscribers_path) as store:
+            _ask(store, email)
+            store.sent(store.claim())  # its mail went; the person never confirmed
+        with sqlite3.connect(cfg.subscribers_path) as db:
+            old = (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds")
+            db.execute("UPDATE pending SET asked=? WHERE key=?", (old, email))
+
+    def pending() -> int:
+        with Signups(cfg.subscribers_path) as store:
+            return store.pending_count()
+
+    ask_long_ago("first@example.org")
+    courier.drain()  # the server's first round purges at once
+    assert pending() == 0
+    ask_long_ago("second@example.org")
+    courier.drain()
+    assert pending() == 1  # not again within the hour
+    later = time.monotonic() + 3601
+    monkeypatch.setattr(subscribe.time, "monotonic", lambda: later)
+    courier.drain()
+    assert pending() == 0

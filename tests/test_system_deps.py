@@ -73,7 +73,7 @@ def with_apt_get(folder: Path, *present: str) -> tuple[str, Path]:
 def test_check_names_exactly_the_packages_whose_program_path_hides_and_installs_nothing(tmp_path: Path) -> None:
     # chromium, spamassassin and npm live in /usr/bin, so a PATH without them hides them on any machine;
     # dovecot (in /usr/sbin, searched too) is given a stand-in so that the answer does not depend on this machine.
-    result = run_script(fake_path(tmp_path / "bin", "dovecot", "openssl"), "--check")
+    result = run_script(fake_path(tmp_path / "bin", "dovecot", "openssl", "curl"), "--check")
     assert result.returncode == 1, result.stderr
     assert "not installed here: chromium spamassassin npm\n" in result.stderr
     assert "Run: sudo apt-get install -y --no-install-recommends chromium spamassassin npm" in result.stderr
@@ -83,18 +83,18 @@ def test_check_names_exactly_the_packages_whose_program_path_hides_and_installs_
 def test_check_passes_when_every_program_is_found(tmp_path: Path) -> None:
     result = run_script(fake_path(tmp_path / "bin", *programs.PACKAGES), "--check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "system-deps: chromium, spamassassin, dovecot-imapd, npm, openssl: installed\n"
+    assert result.stdout == "system-deps: chromium, spamassassin, dovecot-imapd, npm, openssl, curl: installed\n"
 
 
 def test_without_apt_get_the_set_up_stops_naming_the_programs_to_install(tmp_path: Path) -> None:
-    result = run_script(fake_path(tmp_path / "bin", "dovecot", "npm", "openssl"))
+    result = run_script(fake_path(tmp_path / "bin", "dovecot", "npm", "openssl", "curl"))
     assert result.returncode == 1, result.stderr
     assert "not installed here: chromium spamassassin\n" in result.stderr
     assert "no apt-get" in result.stderr and "to install the programs chromium spamassassin" in result.stderr
 
 
 def test_it_installs_exactly_the_missing_packages_with_apt_get_as_root_or_with_sudo(tmp_path: Path) -> None:
-    path, log = with_apt_get(tmp_path, "dovecot", "openssl")
+    path, log = with_apt_get(tmp_path, "dovecot", "openssl", "curl")
     result = run_script(path)
     assert result.returncode == 0, result.stderr
     assert "system-deps: installing chromium spamassassin npm (apt-get)" in result.stdout
@@ -104,7 +104,7 @@ def test_it_installs_exactly_the_missing_packages_with_apt_get_as_root_or_with_s
 
 
 def test_not_root_and_no_sudo_it_installs_nothing_and_says_the_one_command(world_readable: Path) -> None:
-    path, log = with_apt_get(world_readable, "dovecot", "npm", "openssl")
+    path, log = with_apt_get(world_readable, "dovecot", "npm", "openssl", "curl")
     (world_readable / "bin" / "sudo").unlink()
     python, user = sys.executable, None
     if os.geteuid() == 0:  # run it as nobody, with a Python that nobody may run (this one may be under /root)

@@ -426,8 +426,9 @@ def audience(cfg: Config) -> str | None:
     with Signups(cfg.subscribers_path) as store:
         pending, letters = store.pending_count(), letterfolder.dated(cfg.outbox)
         if not letters:
-            return f"List: {pending} sign-up(s) waiting for confirmation"
+            return _("List: {pending} sign-up(s) waiting for confirmation").format(pending=pending)
         day = letters[-1][0]
         joined, left = store.growth(day)
-    return (f"List: {pending} sign-up(s) waiting for confirmation; since the letter of {day.isoformat()}: "
-            f"{joined} joined, {left} left (net {joined - left:+d})")
+    return _("List: {pending} sign-up(s) waiting for confirmation; since the letter of {day}: {joined} joined, "
+             "{left} left (net {net:+d})").format(pending=pending, day=i18n.day(day), joined=joined, left=left,
+                                                  net=joined - left)

@@ -162,7 +162,7 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "issue_name": snapshot.issue_path.name if snapshot.issue_path else "",
         "look": look_rows(snapshot), "logo": cfg.look.logo if cfg else None,
         "lang": i18n.current(), "languages": list(i18n.NAMES.items()), "script_words": script_words(),
-        "hand_source": ISSUE_SOURCE,
+        "hand_source": ISSUE_SOURCE, "audience": check.audience(cfg) if cfg else None,
     }
 
 
