@@ -72,6 +72,9 @@ def main() -> int:
     """Print the medians; exit 1 when one misses its target."""
     from playwright.sync_api import sync_playwright
 
+    from digest import i18n
+
+    i18n.use("fr")  # the team's desk (the tests' support module, imported above, chose English for the tests)
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         issue = with_issue(Path(folder))
         # Names other than loopback do not resolve (no request leaves the machine, as with no network), without
