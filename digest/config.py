@@ -6,6 +6,7 @@ Each table becomes a dataclass whose fields declare its keys, each once: its che
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import tomllib
@@ -292,6 +293,23 @@ class SubscribeConfig:
 
 
 @dataclass(frozen=True)
+class ContributeConfig:
+    """The optional [contribute] table: the form member authorities send their news through (`digest serve`)."""
+
+    url: str | None = field(default=None, metadata=key(schema.ascii_only(schema.http_url),
+                                                       "the page where members send news (served by digest serve)"))
+    section: str | None = field(default=None, metadata=key(schema.line, "the member-news section it feeds"))
+    # name;domains — e.g. "Ville de Nancy;nancy.fr mairie-nancy.fr": a contact at one of these is a member's.
+    members: Path | None = field(default=None, metadata=key(schema.text, "a CSV of member authorities and their "
+                                                                         "e-mail domains"))
+    allowed_origins: tuple[str, ...] = field(default=(), metadata=key(
+        _origins, "other sites whose pages may post the form (e.g. the association's site)"))
+    max_text: int = field(default=3000, metadata=key(schema.positive_int, "the longest text, in characters"))
+    per_ip_hour: int = field(default=5, metadata=key(schema.positive_int,
+                                                     "contributions one IP address may send in an hour"))
+
+
+@dataclass(frozen=True)
 class ReturnsConfig:
     """The optional [returns] table: what `digest bounces` trusts in the returns mailbox."""
 
@@ -316,6 +334,7 @@ class Config:
     returns: ReturnsConfig = ReturnsConfig()
     subscribe: SubscribeConfig = SubscribeConfig()
     look: LookConfig = LookConfig()
+    contribute: ContributeConfig = ContributeConfig()
 
     @property
     def root(self) -> Path:
@@ -351,7 +370,7 @@ class Config:
 TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "source": SourceConfig,
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
                            "preview": PreviewConfig, "returns": ReturnsConfig,
-                           "subscribe": SubscribeConfig, "look": LookConfig}
+                           "subscribe": SubscribeConfig, "look": LookConfig, "contribute": ContributeConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -380,6 +399,7 @@ def load(path: Path, text: str | None = None) -> Config:
     returns = _optional(data, "returns", ReturnsConfig, problems)
     subscribe = _optional(data, "subscribe", SubscribeConfig, problems)
     look = _optional(data, "look", LookConfig, problems)
+    contribute = _contribute(data, path, sections, problems)
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -395,7 +415,24 @@ def load(path: Path, text: str | None = None) -> Config:
         returns=returns,
         subscribe=subscribe,
         look=look,
+        contribute=contribute,
     )
+
+
+def _contribute(data: Mapping[str, Any], path: Path, sections: list[dict[str, Any]],
+                problems: Problems) -> ContributeConfig:
+    """[contribute]: its section must be a news section of this letter; its members file is beside sources.toml."""
+    table = _optional(data, "contribute", ContributeConfig, problems)
+    news = [s["id"] for s in sections if s.get("kind") == "news"]
+    if table.url and table.section not in news:
+        problems.add("[contribute] section", _("expected the id of a news section of this letter, one of {ids}; "
+                                               "got {given!r}").format(ids=", ".join(news), given=table.section))
+    if table.members is not None:
+        members = path.resolve().parent / Path(table.members)  # an absolute path stays itself
+        if not members.is_file():
+            problems.add("[contribute] members", _("{path}: file not found").format(path=members))
+        return dataclasses.replace(table, members=members)
+    return table
 
 
 def _section(values: dict[str, Any]) -> SectionConfig:

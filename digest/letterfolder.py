@@ -386,6 +386,11 @@ def began(sends: Sends) -> Callable[[date], bool]:
     return lambda day: bool((found := sends(day)) and found.get("sent"))
 
 
+def carried(folder: Path) -> set[str]:
+    """The uids of the items the letter in `folder` carries."""
+    return {uid for uid, _url in _carried(_record(folder))}
+
+
 def _carried(record: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     """(uid, url) of every item a record lists: featured, in sections, and the copies merged into them."""
     items = list(record.get("featured", []))

@@ -118,7 +118,8 @@ def pages(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
     text = config_text(25).replace('language = "fr"', 'language = "qps"')
     assert 'language = "qps"' in text
     text += ('\n[subscribe]\nurl = "https://cites-unies-france.org/lettre/inscription"\n'
-             'privacy_url = "https://cites-unies-france.org/confidentialite"\n')
+             'privacy_url = "https://cites-unies-france.org/confidentialite"\n'
+             '\n[contribute]\nurl = "https://cites-unies-france.org/lettre/contribuer"\nsection = "collectivites"\n')
     (tmp_path / "sources.toml").write_text(text, encoding="utf-8")
     settings = public.settings_from(tmp_path / "sources.toml", None)
     link = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "anne@example.org", settings.list_id,
@@ -155,6 +156,10 @@ def test_the_pages_subscribers_reach_speak_the_letters_language(pages: tuple[Any
                 await client.post("/lettre/inscription", data={"email": "x@example.org", "site_web": "robot"}),
                 await client.get("/lettre/inscription?c=1.abc"),  # a spent confirmation link
                 await client.get("/nulle-part"),  # not found
+                await client.get("/lettre/contribuer"),  # the contribution form
+                await client.post("/lettre/contribuer", data={"email": "x@example.org", "titre": "T"},
+                                  files={"photo": ("p.jpg", b"not a photo", "image/jpeg")}),  # refused, said why
+                await client.get("/lettre/contribuer?c=1.abc"),  # a spent confirmation link
             ]
 
     with ThreadPoolExecutor(1) as thread:  # a thread of its own: Playwright's loop runs in this one

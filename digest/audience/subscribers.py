@@ -95,8 +95,42 @@ CREATE TABLE IF NOT EXISTS consent (
 CREATE INDEX IF NOT EXISTS consent_key ON consent (key);
 CREATE TABLE IF NOT EXISTS client (hash TEXT NOT NULL, hour TEXT NOT NULL, count INTEGER NOT NULL,
                                    PRIMARY KEY (hash, hour));
+""" + """
+CREATE TABLE IF NOT EXISTS contribution (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    status TEXT NOT NULL,
+    key TEXT,
+    email TEXT NOT NULL DEFAULT '',
+    contact TEXT NOT NULL,
+    authority TEXT NOT NULL,
+    member TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    link TEXT NOT NULL DEFAULT '',
+    day TEXT NOT NULL DEFAULT '',
+    place TEXT NOT NULL DEFAULT '',
+    start TEXT NOT NULL DEFAULT '',
+    picture TEXT NOT NULL DEFAULT '',
+    alt TEXT NOT NULL DEFAULT '',
+    nonce TEXT NOT NULL,
+    received TEXT NOT NULL,
+    confirmed TEXT NOT NULL DEFAULT '',
+    decided TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    published TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS contribution_key ON contribution (key);
+CREATE TABLE IF NOT EXISTS contribpicture (name TEXT PRIMARY KEY, thumb BLOB NOT NULL, web BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS contribmail (
+    id INTEGER PRIMARY KEY,
+    contribution INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    due TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    claimed TEXT NOT NULL DEFAULT ''
+);
 """  # pending sign-ups, their confirmation mails, consent wordings and records, form posts per client and hour
-# (digest.audience.joining)
+# (digest.audience.joining); contributions from member cities, their pictures and mails (digest.contribute)
 # The columns the store keeps itself; every other CSV column is kept as an extra field (organisation, city…).
 OWN_COLUMNS = {*csv_rules.EMAIL_COLUMNS, *csv_rules.NAME_COLUMNS, *csv_rules.UNSUBSCRIBED_COLUMNS,
                "status", "reason", "letter", "changed", "created", "updated"}
@@ -319,6 +353,15 @@ class Store:
             db.execute("DELETE FROM outmail WHERE pending IN (SELECT id FROM pending WHERE key=?)", (key,))
             db.execute("DELETE FROM pending WHERE key=?", (key,))
             db.execute("UPDATE consent SET key=NULL, origin='', ip='', detail='' WHERE key=?", (key,))
+            # Their contributions not yet published go; the published ones lose the address that sent them.
+            gone = "SELECT id FROM contribution WHERE key=? AND status != 'accepted'"
+            db.execute(f"DELETE FROM contribmail WHERE contribution IN ({gone})", (key,))
+            db.execute("DELETE FROM contribpicture WHERE name IN (SELECT picture FROM contribution WHERE key=? AND "
+                       "status != 'accepted')", (key,))
+            db.execute("DELETE FROM contribution WHERE key=? AND status != 'accepted'", (key,))
+            db.execute("DELETE FROM contribmail WHERE contribution IN (SELECT id FROM contribution WHERE key=?)",
+                       (key,))
+            db.execute("UPDATE contribution SET key=NULL, email='' WHERE key=?", (key,))
             db.execute("INSERT OR IGNORE INTO erased (hash, at) VALUES (?, ?)", (self._hash(email), now()))
         return bool(found)
 

@@ -7,6 +7,7 @@ The sending itself (SMTP, the journal, the pace) is digest.delivery.smtp's.
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import signal
 import sys
@@ -59,6 +60,7 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
             stopped(job, list_path, stop.signal or signal.SIGINT)
     if report.sent:  # the feed of published letters dates each one by its send
         letterfolder.note(job.cfg, job.letter.date, "sent", first=True)
+        tell_contributors(job)
     if report.stopped:
         print_report(report)
         stopped(job, list_path, stop.signal or signal.SIGINT)
@@ -144,6 +146,18 @@ def stopped(job: smtp.Job, list_path: Path | None, number: int) -> None:
                  "the same command again:\n  {value3}").format(
                    value=counts.get('sent', 0), left=left, value2=counts.get('unknown', 0), value3=shlex.join(command)))
     raise SystemExit(128 + number)
+
+
+def tell_contributors(job: smtp.Job) -> None:
+    """The contacts of the contributions this letter carries are told it went out, with its web address (the
+    mails wait in the store for `digest serve`'s courier)."""
+    numbers = [int(uid.removeprefix("contribution-")) for uid in letterfolder.carried(job.folder)
+               if re.fullmatch(r"contribution-\d+", uid)]
+    if numbers and job.cfg.subscribers_path.is_file():
+        from digest.contribute.store import Contributions
+
+        with Contributions(job.cfg.subscribers_path) as store:
+            store.sent_in(numbers, job.letter.web_url)
 
 
 def exit_while_sending(job: smtp.Job) -> None:

@@ -21,6 +21,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from digest import issuefile
 from digest.config import Config
+from digest.edit.draft import UNSAFE_IN_COMMENT
 from digest.errors import DigestError
 from digest.files import write_atomic
 from digest.i18n import _
@@ -215,9 +216,9 @@ def override(name: str, fields: Mapping[str, str]) -> Change:
     return change
 
 
-def add_item(fields: Mapping[str, str]) -> Change:
-    """Append a hand-written [[item]] (section and title required; the other columns if given); Refused for a
-    second one with the same title and address (a form sent twice)."""
+def add_item(fields: Mapping[str, str], note: str = "") -> Change:
+    """Append a hand-written [[item]] (section and title required; the other columns if given; `note` a comment
+    on its header line); Refused for a second one with the same title and address (a form sent twice)."""
     def change(document: TOMLDocument) -> None:
         title, url = " ".join(fields.get("title", "").split()), fields.get("url", "").strip()
         for existing in _tables(document, "item"):
@@ -225,10 +226,12 @@ def add_item(fields: Mapping[str, str]) -> Change:
                 raise Refused(_("This article is already in the issue file (same title and address): it was "
                                 "not added twice."))
         table = tomlkit.table()
-        for key in ("section", "title", "url", "summary", "image", "date", "place", "start", "end"):
+        for key in ("uid", "section", "title", "url", "summary", "image", "date", "place", "start", "end"):
             value = fields.get(key, "").strip()
             if value:
                 table[key] = value if key == "summary" else " ".join(value.split())
+        if note:  # a contributor's name: nothing TOML refuses in a comment
+            table.comment(UNSAFE_IN_COMMENT.sub("", " ".join(note.split())))
         _tables(document, "item").append(table)
     return change
 

@@ -165,6 +165,8 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
             raise DeskRefusal(409, _("The configuration does not load: correct sources.toml first."))
         if form.get("op") == "look":  # the letter's look lives in sources.toml, not in the issue file
             return _save_look(desk, cfg.path, form)
+        if form.get("op") in ("contrib-accept", "contrib-refuse"):
+            return _decide(desk, cfg, snapshot, form)
         issue = snapshot.built.prepared.issue if snapshot.built else None
         order = [s.id for s in deskview.section_order(cfg, issue)] if issue else [s.id for s in cfg.sections]
         change = change_for(form, order)
@@ -176,6 +178,35 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
         except issueedit.Refused as exc:
             raise DeskRefusal(422, exc.message) from None
         return preview.rebuild(), _("Article added.") if form.get("op") == "add" else _("Saved.")
+
+
+def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]) -> tuple[Snapshot, str]:
+    """A contribution accepted into the issue file (with the team's changes) or refused with a message."""
+    from datetime import date
+
+    from digest.contribute import moderate
+
+    number = form.get("name", "")
+    if not number.isdigit():
+        raise DeskRefusal(400, _("No contribution given."))
+    try:
+        if form.get("op") == "contrib-refuse":
+            if not form.get("note", "").strip():
+                raise DeskRefusal(422, _("Write the message the contact will receive."))
+            moderate.refuse(cfg, int(number), form["note"])
+            return desk.preview.rebuild(), _("Contribution refused; its contact will receive your message.")
+        agenda = next((s.id for s in cfg.sections if s.kind == "agenda"), None)
+        day = date.fromisoformat(snapshot.letter_date) if snapshot.letter_date else cfg.letter.date or date.today()
+        moderate.accept(cfg, day, int(number), title=form.get("title", ""), text=form.get("text", ""),
+                        version=form.get("version", ""), agenda=agenda)
+    except moderate.NotProposed as exc:
+        raise DeskRefusal(409, exc.message) from None
+    except issueedit.Conflict as exc:
+        desk.preview.rebuild_if_changed()
+        raise DeskRefusal(409, exc.message) from None
+    except issueedit.Refused as exc:
+        raise DeskRefusal(422, exc.message) from None
+    return desk.preview.rebuild(), _("Contribution accepted: it is in the letter; its contact will be told.")
 
 
 def _save_look(desk: Desk, path: Path, form: Mapping[str, str]) -> tuple[Snapshot, str]:

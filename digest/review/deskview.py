@@ -163,7 +163,31 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "look": look_rows(snapshot), "logo": cfg.look.logo if cfg else None,
         "lang": i18n.current(), "languages": list(i18n.NAMES.items()), "script_words": script_words(),
         "hand_source": ISSUE_SOURCE, "audience": check.audience(cfg) if cfg else None,
+        "contributions": contributions(cfg) if cfg else [], "contribute": bool(cfg and cfg.contribute.url),
     }
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A contribution waiting for the team's decision, as the desk shows it (its thumbnail inline)."""
+
+    item: Any  # digest.contribute.store.Contribution
+    thumb: str  # a data: URL, '' without a photo
+
+
+def contributions(cfg: Config) -> list[Proposal]:
+    """The contributions waiting for a decision (none without [contribute] url or a store)."""
+    if cfg.contribute.url is None or not cfg.subscribers_path.is_file():
+        return []
+    import base64
+
+    from digest.contribute.store import Contributions
+
+    with Contributions(cfg.subscribers_path) as store:
+        found = store.listed("proposed")
+        pictures = {c.picture: store.picture(c.picture) for c in found if c.picture}
+    return [Proposal(c, "data:image/jpeg;base64," + base64.b64encode(kept[0]).decode("ascii")
+                     if (kept := pictures.get(c.picture)) else "") for c in found]
 
 
 def script_words() -> dict[str, str]:
@@ -213,4 +237,4 @@ def parts(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, str]:
     module = environment().get_template("desk.html.j2").make_module(context(cfg, snapshot, token))
     return {name: str(getattr(module, name.replace("-", "_"))())
             for name in ("status", "build-error", "items", "report", "sections-order", "edito-preview", "inbox",
-                         "look-panel")}
+                         "look-panel", "contributions-list")}

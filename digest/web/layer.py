@@ -136,7 +136,8 @@ class Guard:
     """ASGI middleware: Host and Origin checks (when `hosts` is given), the body limit, the security headers
     (the app's default policy where a response has none of its own), one log line per refusal."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, policy: str, log: logging.Logger, title: str = "",
+    def __init__(self, app: ASGIApp, *, max_body: int | Callable[[str], int], policy: str, log: logging.Logger,
+                 title: str = "",
                  hosts: Callable[[], set[str]] | None = None, no_store: bool = False,
                  language: Callable[[Headers], str] | None = None) -> None:
         self.app = app
@@ -162,7 +163,9 @@ class Guard:
     async def _answer(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         """The app's answer, or the guard's refusal, with the security headers."""
         secured = self._secured(scope, send)
-        refused = self._refusal(scope["method"], headers)
+        # A body's cap may depend on the page: a photo for the contribution form, a few dozen bytes elsewhere.
+        most = self.max_body(str(scope["path"])) if callable(self.max_body) else self.max_body
+        refused = self._refusal(scope["method"], headers, most)
         if refused is not None:
             # The app's own policy, not the shell's: the refusal is the answer to every request of that page.
             refused.headers["content-security-policy"] = self.policy
@@ -174,16 +177,16 @@ class Guard:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body:  # a chunked body with no length: stop reading it
+            if received > most:  # a chunked body with no length: stop reading it
                 raise HTTPException(413)
             return message
 
         await self.app(scope, bounded, secured)
 
-    def _refusal(self, method: str, headers: Headers) -> Response | None:
+    def _refusal(self, method: str, headers: Headers, most: int) -> Response | None:
         """The answer to a request refused before the app sees it, else None."""
         length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > self.max_body:
+        if not length.isdigit() or int(length) > most:
             heading, line = ERRORS[413]
             return refusal(413, _(heading), [_(line)], self.title, headers)
         if self.hosts is None:

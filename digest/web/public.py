@@ -36,7 +36,7 @@ from digest.audience.recipients import key_of
 from digest.audience.subscribers import Store, mask
 from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
 from digest.i18n import _
-from digest.web import layer, subscribe
+from digest.web import contribute, layer, subscribe
 from digest.web.layer import Button, page
 
 LOG = logging.getLogger("digest.serve")
@@ -66,17 +66,24 @@ class Settings:
     site_path: str = "/"  # the path of base_url, e.g. /lettre/: where the published letters are served
     joining: subscribe.Joining | None = None  # the subscribe form, when [subscribe] url is set
     language: str = "fr"  # [letter] language: the pages subscribers reach speak the letter's language
+    contributing: contribute.Contributing | None = None  # the contribution form, when [contribute] url is set
 
 
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
     routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
-    lifespan = None
+    couriers: list[subscribe.Courier] = []
     if settings.joining is not None:  # the way in: the form, its confirmation page, its mails' courier
         form = subscribe.Subscribe(settings.joining, settings.store, settings.secret, settings.list_id,
                                    settings.title)
         routes.append(Route(settings.joining.path, form))
-        lifespan = subscribe.lifespan(form.courier)
+        couriers.append(form.courier)
+    if settings.contributing is not None:  # member cities' news: the form, its confirmation, its mails
+        sent_in = contribute.Contribute(settings.contributing, settings.store, settings.secret, settings.list_id,
+                                        settings.title)
+        routes.append(Route(settings.contributing.path, sent_in, methods=["GET", "HEAD", "POST"]))
+        couriers.append(sent_in.courier)
+    lifespan = subscribe.lifespan(*couriers) if couriers else None
     if settings.site is not None:
         # At base_url's path, so every link a letter carries (its web version, its .ics files) works here too.
         routes.append(Mount(settings.site_path.rstrip("/"), app=Site(directory=settings.site, html=True)))
@@ -84,7 +91,9 @@ def app(settings: Settings) -> layer.Guard:
                             lifespan=lifespan)
     application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
     # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
-    return layer.Guard(application, max_body=MAX_BODY, policy=SITE_POLICY, log=LOG, title=settings.title,
+    photo_path = settings.contributing.path if settings.contributing else None  # the one page that takes a photo
+    return layer.Guard(application, max_body=lambda path: contribute.BODY if path == photo_path else MAX_BODY,
+                       policy=SITE_POLICY, log=LOG, title=settings.title,
                        language=lambda headers: settings.language)
 
 
@@ -258,6 +267,7 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
     return Settings(store=cfg.subscribers_path, secret=smtp.secret(cfg), list_id=smtp.list_id_of(cfg),
                     title=cfg.letter.title, path=path, site=site.resolve() if site else None,
                     site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining,
+                    contributing=contribute.contributing_from(cfg),
                     language=cfg.letter.language)
 
 

@@ -11,6 +11,7 @@ sees half a letter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from html import escape
@@ -29,16 +30,24 @@ class Plan:
 
     outbox: Path
     folders: dict[str, tuple[str, ...]]  # "2025-11-20" -> (the letter's HTML, "agenda/….ics", …)
+    pictures: tuple[Path, ...] = ()  # accepted contributions' pictures, published at DEST/images/
 
     def names(self) -> list[str]:
         """Every file to copy, as a path inside DEST."""
-        return [*(f"{folder}/{name}" for folder, names in self.folders.items() for name in names), INDEX, FEED]
+        return [*(f"{folder}/{name}" for folder, names in self.folders.items() for name in names),
+                *(f"{IMAGES}/{p.name}" for p in self.pictures), INDEX, FEED]
 
 
-def plan(outbox: Path, days: Collection[str]) -> Plan:
-    """The public files of the letters of `days` ("2025-11-20", …) in `outbox`, oldest letter first."""
+IMAGES = "images"
+PICTURE = re.compile(r"[0-9a-f]{16}(-vignette)?\.jpg")  # the names digest gives pictures: nothing else is copied
+
+
+def plan(outbox: Path, days: Collection[str], pictures: Path | None = None) -> Plan:
+    """The public files of the letters of `days` ("2025-11-20", …) in `outbox`, oldest letter first, and the
+    pictures of accepted contributions in `pictures`."""
+    found = sorted(p for p in pictures.iterdir() if PICTURE.fullmatch(p.name)) if pictures and pictures.is_dir() else []
     return Plan(outbox, {folder.name: public_files(folder) for _, folder in on_the_web(outbox)
-                         if folder.name in days})
+                         if folder.name in days}, tuple(found))
 
 
 def publish(plan: Plan, dest: Path, archive: Archive, feed: bytes) -> list[Written]:
@@ -59,6 +68,12 @@ def publish(plan: Plan, dest: Path, archive: Archive, feed: bytes) -> list[Writt
         if HTML in files:
             files[HTML] = with_feed_link(files[HTML], archive.title)
         written.extend(write_folder(dest / folder, files))
+    for picture in plan.pictures:  # named by their content: one already there is the same picture
+        try:
+            (dest / IMAGES).mkdir(parents=True, exist_ok=True)
+            written.append(write_atomic(dest / IMAGES / picture.name, picture.read_bytes()))
+        except OSError as exc:
+            raise failure(picture, exc) from None
     written.append(write_index(plan.outbox, archive, into=dest))
     try:
         written.append(write_atomic(dest / FEED, feed))

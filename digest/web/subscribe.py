@@ -105,19 +105,26 @@ class Joining:
 
 def joining_from(cfg: Config) -> Joining | None:
     """The form's settings, None without [subscribe] url; DigestError when [smtp] cannot send its mails."""
-    from digest.delivery import smtp
-    from digest.errors import DigestError
-
     sub = cfg.subscribe
     if sub.url is None:
         return None
+    return joining_settings(cfg, sub.url, sub.allowed_origins, "[subscribe]")
+
+
+def joining_settings(cfg: Config, url: str, allowed: tuple[str, ...], table_name: str) -> Joining:
+    """A public form's settings at `url` (its own site and `allowed` may post it), mailing through [smtp];
+    DigestError without [smtp]."""
+    from digest.delivery import smtp
+    from digest.errors import DigestError
+
     if cfg.smtp is None:
-        raise DigestError(_("{path}: [subscribe] url is set but there is no [smtp] table to send the confirmation "
-                            "mails; add [smtp] (see docs/subscribe.md)").format(path=cfg.path))
+        raise DigestError(_("{path}: {table} url is set but there is no [smtp] table to send the confirmation "
+                            "mails; add [smtp] (see docs/subscribe.md)").format(path=cfg.path, table=table_name))
+    sub = cfg.subscribe
     table, password = smtp.smtp_settings(cfg)
-    own = urlparse(sub.url)
-    return Joining(url=sub.url, consent=sub.consent, privacy_url=sub.privacy_url,
-                   origins=frozenset((f"{own.scheme}://{own.netloc.lower()}", *sub.allowed_origins)),
+    own = urlparse(url)
+    return Joining(url=url, consent=sub.consent, privacy_url=sub.privacy_url,
+                   origins=frozenset((f"{own.scheme}://{own.netloc.lower()}", *allowed)),
                    record_ip=sub.record_ip, pending_days=sub.pending_days, per_ip_hour=sub.per_ip_hour,
                    sender=cfg.letter.sender, envelope=table.return_path or parseaddr(cfg.letter.sender)[1],
                    smtp=table, password=password, base_url=cfg.letter.base_url, outbox=cfg.outbox,
@@ -443,15 +450,17 @@ class Courier:
         return 0
 
 
-def lifespan(courier: Courier) -> Any:
-    """Starlette's lifespan: the courier runs as long as the server process."""
+def lifespan(*couriers: Courier) -> Any:
+    """Starlette's lifespan: the couriers run as long as the server process."""
     @asynccontextmanager
     async def running(_app: object) -> AsyncIterator[None]:
-        task = asyncio.create_task(courier.run())
+        tasks = [asyncio.create_task(courier.run()) for courier in couriers]
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
     return running

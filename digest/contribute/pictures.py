@@ -1,0 +1,91 @@
+"""A contributed photo made fit for the letter, with Pillow: checked by its content, bounded, turned upright,
+stripped of every metadata (a phone's GPS position above all), cropped to the letter's thumbnail ratio (3:2) and
+written twice: at twice the thumbnail's size and at a web width, as progressive JPEG named by content hash.
+Nothing of the original is kept: the caller holds its bytes only until this returns."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from digest.errors import DigestError
+from digest.i18n import _
+
+KINDS = {"JPEG", "PNG", "WEBP"}  # what Pillow must find in the content, whatever the file is called
+MAX_BYTES = 10 * 1024 * 1024  # a phone's photo is 2-6 MB
+MAX_PIXELS = 50_000_000  # 50 megapixels: above, a "photo" is a decompression bomb (Pillow's own guard is at 179)
+THUMB = (192, 128)  # twice the letter's 96 x 64 thumbnail, for sharp screens
+WEB = (960, 640)  # the web version's width, 3:2
+QUALITY = 82
+
+
+class PictureRefused(DigestError):
+    """The photo cannot be used; the message says why and what to send instead."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """The two JPEGs made from one photo, named by the hash of the thumbnail's content."""
+
+    name: str  # "<16 hex digits>"
+    thumb: bytes
+    web: bytes
+
+
+def process(data: bytes) -> Picture:
+    """The photo `data` made fit for the letter; PictureRefused when it is not a JPEG, PNG or WebP photo within
+    the limits."""
+    from PIL import Image, ImageOps
+
+    if len(data) > MAX_BYTES:
+        raise PictureRefused(_("the photo weighs {size} MB: send one under {most} MB").format(
+            size=len(data) // (1024 * 1024), most=MAX_BYTES // (1024 * 1024)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                if opened.format not in KINDS:
+                    raise PictureRefused(_("this file is not a JPEG, PNG or WebP photo"))
+                if opened.width * opened.height > MAX_PIXELS:
+                    raise PictureRefused(_("the photo has {pixels} million pixels: send one under {most} "
+                                           "million").format(pixels=opened.width * opened.height // 1_000_000,
+                                                             most=MAX_PIXELS // 1_000_000))
+                opened.draft("RGB", (WEB[0] * 2, WEB[1] * 2))  # a JPEG is decoded at a reduced size: fast, small
+                small = _reduced(opened)
+                upright = ImageOps.exif_transpose(small)  # as the phone held it; the EXIF goes with the copy
+        except PictureRefused:
+            raise
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise PictureRefused(_("the photo is far too large once decoded: send an ordinary photo")) from None
+        except Exception:  # Pillow's many ways of saying "not an image I can read"
+            raise PictureRefused(_("this file is not a JPEG, PNG or WebP photo that can be read")) from None
+    picture = upright.convert("RGB")  # no alpha, no palette, no metadata: only pixels
+    thumb, web = _jpeg(picture, THUMB), _jpeg(picture, WEB)
+    return Picture(hashlib.sha256(web).hexdigest()[:16], thumb, web)
+
+
+def _reduced(opened: Any) -> Any:
+    """The picture down to about twice the web size, the full-size pixels dropped at once: a 50-megapixel PNG is
+    decoded whole (200 MB), and no second picture of that size is ever made."""
+    factor = min(opened.width // (WEB[0] * 2), opened.height // (WEB[1] * 2))
+    if factor < 2:
+        opened.load()
+        return opened
+    small = opened.reduce(factor)
+    small.info = dict(opened.info)  # its EXIF still says how the phone was held
+    opened.close()
+    return small
+
+
+def _jpeg(picture: object, size: tuple[int, int]) -> bytes:
+    """The picture cropped to `size`'s ratio around its centre and scaled to it, as a progressive JPEG."""
+    from PIL import Image, ImageOps
+
+    assert isinstance(picture, Image.Image)
+    fitted = ImageOps.fit(picture, size, method=Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    fitted.save(out, "JPEG", quality=QUALITY, progressive=True, optimize=True)  # no exif= : none written
+    return out.getvalue()

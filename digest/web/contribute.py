@@ -1,0 +1,351 @@
+"""The contribution form, on `digest serve` at the path of [contribute] url: member authorities send their news.
+
+- GET: the form (authority, contact, e-mail, title, text, link, date and place, an event's start, one photo with
+  its alternative text and the box certifying the right to publish it, a trap field).
+- POST: the same answer for every accepted post ("Vérifiez votre boîte de réception"); the contribution waits as
+  *unconfirmed* with its picture made fit (digest.contribute.pictures: nothing of the original is kept) and its
+  confirmation mail queued. Refused without a change: the trap, a page of a site not allowed, a body over its
+  cap, an address over its daily cap, a client over its hourly cap.
+- GET ?c=TOKEN (the mail's link): one button; POST ?c=TOKEN (the button): the contribution is *proposed* to the
+  team, which decides in the desk or with `digest contributions`.
+
+The `ContributionCourier` sends the mails contributions cause (confirmation, decisions), as the subscribe form's
+courier does, in the letter's language.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import smtplib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from jinja2 import Environment
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from digest.audience.subscribers import mask
+from digest.config import Config
+from digest.contribute import pictures
+from digest.contribute.store import Contribution, Contributions, Outgoing, token
+from digest.i18n import _, speaking
+from digest.web.layer import Button
+from digest.web.subscribe import LOG, TRAP, Courier, Joining, _address, _page, joining_settings
+
+TOKEN_PARAMETER = "c"
+MAX_FIELD = 300  # a name, a title, a place: one line
+BODY = pictures.MAX_BYTES + 64 * 1024  # one photo and the form's text
+FIELDS = ("collectivite", "contact", "email", "titre", "texte", "lien", "date", "lieu", "debut", "alt", "droits",
+          TRAP)
+
+FORM = """<form method="post" action="{{ action }}" enctype="multipart/form-data" accept-charset="utf-8">
+{% if alert %}<p class="alerte" role="alert">{{ alert }}</p>
+{% endif %}{% for name, label, kind, required in fields %}<label for="c-{{ name }}">{{ label }}</label>
+{% if kind == "textarea" %}<textarea id="c-{{ name }}" name="{{ name }}" rows="8" maxlength="{{ max_text }}"
+{%- if required %} required{% endif %}>{{ values.get(name, "") }}</textarea>
+{% else %}<input id="c-{{ name }}" type="{{ kind }}" name="{{ name }}" value="{{ values.get(name, "") }}"
+{%- if kind != "file" %} maxlength="300"{% else %} accept="image/jpeg,image/png,image/webp"{% endif %}
+{%- if required %} required{% endif %}>
+{% endif %}{% endfor %}<p><label class="box" style="font-weight:normal"><input type="checkbox" name="droits"
+value="oui"> {{ words.rights }}</label></p>
+<div class="piege" aria-hidden="true" style="position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden">
+<label for="c-site">{{ words.trap }}</label><input id="c-site" type="text" name="{{ trap }}" tabindex="-1"
+autocomplete="off"></div>
+<p><button type="submit">{{ words.send }}</button></p>
+</form>
+"""
+_FORMS = Environment(autoescape=True).from_string(FORM)
+
+
+@dataclass(frozen=True)
+class Contributing:
+    """What the form needs, read once from sources.toml by `digest serve`."""
+
+    mail: Joining  # the sender, the SMTP settings, the letter's language, the origins allowed
+    url: str
+    section: str
+    members: dict[str, str]  # e-mail domain -> member authority
+    max_text: int
+    per_ip_hour: int
+
+    @property
+    def path(self) -> str:
+        """Where `digest serve` answers the form: the path of [contribute] url."""
+        return urlparse(self.url).path or "/"
+
+
+def contributing_from(cfg: Config) -> Contributing | None:
+    """The form's settings, None without [contribute] url; DigestError when [smtp] cannot send its mails."""
+    table = cfg.contribute
+    if table.url is None or table.section is None:
+        return None
+    mail = joining_settings(cfg, table.url, table.allowed_origins, "[contribute]")
+    return Contributing(mail, table.url, table.section, read_members(table.members), table.max_text,
+                        table.per_ip_hour)
+
+
+def read_members(path: Path | None) -> dict[str, str]:
+    """The members file (name;domain domain…, a header line first) as domain -> name."""
+    if path is None:
+        return {}
+    found: dict[str, str] = {}
+    rows = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";")
+    for row in list(rows)[1:]:
+        if len(row) >= 2:
+            for domain in row[1].replace(",", " ").split():
+                found[domain.strip().lower().lstrip("@")] = row[0].strip()
+    return found
+
+
+def member_of(members: dict[str, str], email: str) -> str:
+    """The member authority an address's domain (or a parent domain) belongs to, '' when none."""
+    domain = email.rpartition("@")[2].lower()
+    while domain:
+        if domain in members:
+            return members[domain]
+        domain = domain.partition(".")[2]
+    return ""
+
+
+class Contribute:
+    """The form's path: GET and POST, with or without a confirmation token."""
+
+    def __init__(self, settings: Contributing, store: Path, secret: bytes, list_id: str, title: str) -> None:
+        self.settings, self.store, self.secret, self.list_id, self.title = settings, store, secret, list_id, title
+        self.courier = ContributionCourier(settings, store, secret, list_id, title)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        given = request.query_params.get(TOKEN_PARAMETER)
+        if request.method == "POST":
+            response = await (self.confirm(request, given) if given is not None else self.post(request))
+        elif request.method in ("GET", "HEAD"):
+            response = await (self.confirm_page(request, given) if given is not None else self.form())
+        else:
+            response = _page(405, _("Request refused"), [_("This page only shows a form.")], self.title,
+                             headers={"allow": "GET, HEAD, POST"})
+        await response(scope, receive, send)
+
+    async def form(self, *, status: int = 200, values: dict[str, str] | None = None, alert: str = "") -> Response:
+        """The form page."""
+        return _page(status, _("Send news for the letter"), [
+            _("Member authorities of the association: tell the readers of {title} about your international "
+              "action. The team reads each contribution before it goes into a letter.").format(title=self.title)],
+            self.title, form=self._markup(values or {}, alert))
+
+    def _markup(self, values: dict[str, str], alert: str) -> Markup:
+        fields = [("collectivite", _("Your authority (e.g. Ville de Nancy)"), "text", True),
+                  ("contact", _("Your name"), "text", True), ("email", _("Your e-mail address"), "email", True),
+                  ("titre", _("Title"), "text", True), ("texte", _("Text"), "textarea", True),
+                  ("lien", _("Link to read more (optional)"), "url", False),
+                  ("date", _("Date of the action (optional, dd/mm/yyyy)"), "text", False),
+                  ("lieu", _("Place (optional)"), "text", False),
+                  ("debut", _("An event's start, for the agenda (optional, dd/mm/yyyy hh:mm)"), "text", False),
+                  ("photo", _("One photo (optional: JPEG, PNG or WebP)"), "file", False),
+                  ("alt", _("What the photo shows, for those who cannot see it (required with a photo)"), "text",
+                   False)]
+        words = {"rights": _("I certify that we have the right to publish this photo."),
+                 "trap": _("Leave this field empty"), "send": _("Send")}
+        return Markup(_FORMS.render(action=self.settings.path, fields=fields, values=values, alert=alert,
+                                    words=words, trap=TRAP, max_text=self.settings.max_text))
+
+    def _foreign(self, request: Request) -> Response | None:
+        origin = request.headers.get("origin")
+        allowed = self.settings.mail.origins
+        if origin is None or origin in allowed or urlparse(origin).netloc == request.headers.get("host"):
+            return None
+        return _page(403, _("Request refused"), [_("This form cannot be sent from this page.")], self.title)
+
+    async def post(self, request: Request) -> Response:
+        """A form post: checked, its photo made fit, stored unconfirmed with its confirmation mail queued."""
+        refused = self._foreign(request)
+        if refused is not None:
+            return refused
+        async with request.form(max_files=1, max_fields=len(FIELDS) + 2,
+                                max_part_size=self.settings.max_text * 4 + 1024) as form:
+            values = {k: str(form.get(k) or "") for k in FIELDS}
+            upload = form.get("photo")
+            data = await upload.read(pictures.MAX_BYTES + 1) if upload is not None and hasattr(upload, "read") else b""
+        if values[TRAP]:
+            LOG.info("contribution form: trap field filled, nothing done")
+            return self._check_inbox()
+        problem, fields = self._checked(values, bool(data))
+        if problem:
+            return await self.form(status=400, values=values, alert=problem)
+        picture = None
+        if data:
+            try:
+                picture = await run_in_threadpool(pictures.process, data)
+            except pictures.PictureRefused as exc:
+                return await self.form(status=400, values=values, alert=_("The photo: {why}.").format(
+                    why=exc.message))
+            finally:
+                data = b""  # the original goes as soon as its copies are made
+        client = request.client.host if request.client else ""
+        number = await run_in_threadpool(self._receive, fields, picture, client)
+        if number is not None:
+            self.courier.wake()
+        return self._check_inbox()
+
+    def _checked(self, values: dict[str, str], photo: bool) -> tuple[str, dict[str, str]]:
+        """What is wrong with a post, in the letter's language ('' when nothing), and its cleaned fields."""
+        line = {k: " ".join(values[k].split())[:MAX_FIELD] for k in FIELDS if k != "texte"}
+        text = values["texte"].replace("\r\n", "\n").strip()
+        email = _address(line["email"])
+        if email is None:
+            return _("Check the e-mail address: it is incomplete or holds characters an address cannot have "
+                     "(such as accents)."), {}
+        if not all(line[k] for k in ("collectivite", "contact", "titre")) or not text:
+            return _("Fill in your authority, your name, a title and a text."), {}
+        if len(text) > self.settings.max_text:
+            return _("The text has {count} characters: keep it under {most}.").format(
+                count=len(text), most=self.settings.max_text), {}
+        if line["lien"] and urlparse(line["lien"]).scheme not in ("http", "https"):
+            return _("The link must be a web address beginning with https://."), {}
+        if photo and (not line["alt"] or line["droits"] != "oui"):
+            return _("With a photo, say what it shows and tick the box certifying the right to publish it."), {}
+        fields = {"email": email, "contact": line["contact"], "authority": line["collectivite"],
+                  "member": member_of(self.settings.members, email), "title": line["titre"], "text": text,
+                  "link": line["lien"], "day": line["date"], "place": line["lieu"], "start": line["debut"],
+                  "alt": line["alt"] if photo else ""}
+        return "", fields
+
+    def _receive(self, fields: dict[str, str], picture: pictures.Picture | None, client: str) -> int | None:
+        with Contributions(self.store) as store:
+            return store.receive(fields, picture, client=client, per_ip_hour=self.settings.per_ip_hour)
+
+    def _check_inbox(self) -> Response:
+        return _page(200, _("Check your inbox"), [
+            _("Thank you. To send your contribution to the team, open the message we have just sent to your "
+              "address and press “Confirm my contribution”.")], self.title)
+
+    async def confirm_page(self, request: Request, given: str) -> Response:
+        """The mail's link: a page with the one button. A GET (a mail scanner's too) changes nothing."""
+        found = await run_in_threadpool(self._by_token, given)
+        if found is None or found.status != "unconfirmed":
+            return self._spent()
+        return _page(200, _("Confirm your contribution"), [
+            _("“{title}”, sent by {contact} ({authority}).").format(title=found.title, contact=found.contact,
+                                                                   authority=found.authority)],
+            self.title, button=Button("confirm", _("Confirm my contribution")),
+            action=f"{request.url.path}?{TOKEN_PARAMETER}={quote(given, safe='.')}")
+
+    async def confirm(self, request: Request, given: str) -> Response:
+        """The button: the contribution goes to the team."""
+        refused = self._foreign(request)
+        if refused is not None:
+            return refused
+        found = await run_in_threadpool(self._confirm, given)
+        if found is None:
+            return self._spent()
+        LOG.info("contribution %d confirmed by %s", found.id, mask(found.email))
+        return _page(200, _("Your contribution is with the team"), [
+            _("Thank you: the team reads it and will write to you when it decides.")], self.title)
+
+    def _by_token(self, given: str) -> Contribution | None:
+        with Contributions(self.store) as store:
+            return store.by_token(self.secret, self.list_id, given)
+
+    def _confirm(self, given: str) -> Contribution | None:
+        with Contributions(self.store) as store:
+            return store.confirm(self.secret, self.list_id, given)
+
+    def _spent(self) -> Response:
+        return _page(200, _("This link no longer works"), [
+            _("This confirmation link has already been used or is not valid.")], self.title)
+
+
+# --- the mails ------------------------------------------------------------------------------------------------
+
+
+def message(settings: Contributing, title: str, mail: Outgoing, link: str) -> EmailMessage:
+    """The mail a contribution causes (its confirmation, a decision), in the letter's language."""
+    with speaking(settings.mail.language):
+        found = mail.contribution
+        subjects = {"confirm": _("Confirm your contribution to {title}"),
+                    "accepted": _("Your contribution will be in {title}"),
+                    "refused": _("Your contribution to {title}"),
+                    "published": _("Your contribution is in {title}")}
+        bodies = {
+            "confirm": _("To send “{item}” to the team of {title}, open this link and press “Confirm my "
+                         "contribution”:\n{link}\n\nIf it was not you, do nothing: nothing will be sent."),
+            "accepted": _("The team of {title} has accepted “{item}”: it will be in the next letter."),
+            "refused": _("The team of {title} will not publish “{item}”.\n\n{note}"),
+            "published": _("{title} has gone out with “{item}”. Read it on the web: {link}"),
+        }
+        message_ = EmailMessage()
+        message_["From"] = settings.mail.sender
+        message_["To"] = found.email
+        message_["Subject"] = subjects[mail.kind].format(title=title)
+        message_["Date"] = format_datetime(datetime.now(UTC))
+        message_["Message-ID"] = make_msgid("contribution", domain=settings.mail.envelope.rpartition("@")[2] or None)
+        message_["Auto-Submitted"] = "auto-generated"
+        hello = _("Hello {name},").format(name=found.contact)
+        body = bodies[mail.kind].format(title=title, item=found.title, link=link, note=found.note).strip()
+        message_.set_content(f"{hello}\n\n{body}\n")
+        return message_
+
+
+class ContributionCourier(Courier):
+    """Sends the mails contributions cause, one at a time, through [smtp] (the subscribe form's loop)."""
+
+    def __init__(self, settings: Contributing, store: Path, secret: bytes, list_id: str, title: str) -> None:
+        super().__init__(settings.mail, store, secret, list_id, title)
+        self.settings = settings
+
+    def drain(self) -> int:
+        """Send every due mail; purge unconfirmed contributions now and then; how many were sent."""
+        from digest.delivery.smtp import Connection
+
+        count = 0
+        connection: Connection | None = None
+        with Contributions(self.store) as store:
+            self._purge(store)
+            try:
+                while (mail := store.claim()) is not None:
+                    connection = connection or Connection(self.joining.smtp, self.joining.password,
+                                                          backoff=(0.0, 1.0, 2.0))
+                    count += self._deliver(store, connection, mail)
+            finally:
+                if connection is not None:
+                    connection.close()
+        return count
+
+    def _purge(self, store: Contributions) -> None:
+        import time
+
+        from digest.web.subscribe import PURGE_SECONDS
+
+        if time.monotonic() - self._purged > PURGE_SECONDS or not self._purged:
+            self._purged = time.monotonic()
+            store.purge_unconfirmed(self.joining.pending_days)
+
+    def _deliver(self, store: Contributions, connection: Any, mail: Outgoing) -> int:
+        from digest.delivery.smtp import LOST
+        from digest.errors import SendError
+
+        link = mail.contribution.published or f"{self.settings.url}?{TOKEN_PARAMETER}=" + token(
+            self.secret, self.list_id, mail.contribution.id, mail.nonce, mail.contribution.email)
+        wire = message(self.settings, self.title, mail, link).as_bytes(policy=SMTP_POLICY)
+        try:
+            connection.client().sendmail(self.joining.envelope, [mail.contribution.email], wire)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            store.put_back(mail, permanent=isinstance(exc, smtplib.SMTPRecipientsRefused))
+            return 0
+        except (SendError, *LOST, smtplib.SMTPException):
+            connection.drop()
+            store.put_back(mail, permanent=False)
+            return 0
+        store.mailed(mail)
+        LOG.info("contribution mail (%s) sent to %s", mail.kind, mask(mail.contribution.email))
+        return 1
