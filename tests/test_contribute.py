@@ -293,3 +293,27 @@ def test_a_contribution_form_that_cannot_work_stops_serve_with_one_line(tmp_path
                                                                              "DIGEST_LANG": "en", "PATH": ""})
     assert result.returncode == 2 and "[contribute] section" in result.stderr and "news section" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_photos_posted_at_once_are_made_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each may hold 200 MB while decoded: ten posted together must not decode together."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    inside, most, lock = [0], [0], threading.Lock()
+    real = pictures._process
+
+    def counted(data: bytes) -> pictures.Picture:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            return real(data)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(pictures, "_process", counted)
+    with ThreadPoolExecutor(6) as pool:
+        made = list(pool.map(pictures.process, [photo(1600, 1200)] * 6))
+    assert len({m.name for m in made}) == 1 and most[0] == 1

@@ -303,34 +303,13 @@ class ContributionCourier(Courier):
         super().__init__(settings.mail, store, secret, list_id, title)
         self.settings = settings
 
-    def drain(self) -> int:
-        """Send every due mail; purge unconfirmed contributions now and then; how many were sent."""
-        from digest.delivery.smtp import Connection
+    def _open(self) -> Contributions:
+        return Contributions(self.store)
 
-        count = 0
-        connection: Connection | None = None
-        with Contributions(self.store) as store:
-            self._purge(store)
-            try:
-                while (mail := store.claim()) is not None:
-                    connection = connection or Connection(self.joining.smtp, self.joining.password,
-                                                          backoff=(0.0, 1.0, 2.0))
-                    count += self._deliver(store, connection, mail)
-            finally:
-                if connection is not None:
-                    connection.close()
-        return count
+    def _purge(self, store: Any) -> None:
+        store.purge_unconfirmed(self.joining.pending_days)
 
-    def _purge(self, store: Contributions) -> None:
-        import time
-
-        from digest.web.subscribe import PURGE_SECONDS
-
-        if time.monotonic() - self._purged > PURGE_SECONDS or not self._purged:
-            self._purged = time.monotonic()
-            store.purge_unconfirmed(self.joining.pending_days)
-
-    def _deliver(self, store: Contributions, connection: Any, mail: Outgoing) -> int:
+    def _send(self, store: Any, connection: Any, mail: Any) -> int:
         from digest.delivery.smtp import LOST
         from digest.errors import SendError
 

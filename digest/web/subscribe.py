@@ -406,12 +406,10 @@ class Courier:
 
         count = 0
         connection: Connection | None = None
-        with Signups(self.store) as store:
+        with self._open() as store:
             if time.monotonic() - self._purged > PURGE_SECONDS or not self._purged:
                 self._purged = time.monotonic()
-                gone = store.purge(self.joining.pending_days)
-                if gone:
-                    LOG.info("deleted %d sign-up(s) not confirmed within %d days", gone, self.joining.pending_days)
+                self._purge(store)
             try:
                 while (mail := store.claim()) is not None:
                     connection = connection or Connection(self.joining.smtp, self.joining.password,
@@ -422,7 +420,17 @@ class Courier:
                     connection.close()
         return count
 
-    def _send(self, store: Signups, connection: Any, mail: Mail) -> int:
+    def _open(self) -> Any:
+        """The store the queued mails are in."""
+        return Signups(self.store)
+
+    def _purge(self, store: Any) -> None:
+        """Delete what waited too long for its confirmation."""
+        gone = store.purge(self.joining.pending_days)
+        if gone:
+            LOG.info("deleted %d sign-up(s) not confirmed within %d days", gone, self.joining.pending_days)
+
+    def _send(self, store: Any, connection: Any, mail: Any) -> int:
         from digest.delivery.smtp import LOST
         from digest.errors import SendError
 
