@@ -973,7 +973,7 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(_("warning: listening on {host}; put the site's web server in front (see docs/serve.md)").format(
                        host=host), err=True)
-    form = f" and the subscribe form ({settings.joining.path})" if settings.joining else ""
+    form = _(" and the subscribe form ({path})").format(path=settings.joining.path) if settings.joining else ""
     click.echo(_("Serving the unsubscribe page{form} on http://{host}:{port} ({workers} worker(s)); Ctrl-C to "
                  "stop.").format(
                    form=form, host=host, port=port, workers=workers))

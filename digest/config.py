@@ -425,12 +425,12 @@ def _contribute(data: Mapping[str, Any], path: Path, sections: list[dict[str, An
     table = _optional(data, "contribute", ContributeConfig, problems)
     news = [s["id"] for s in sections if s.get("kind") == "news"]
     if table.url and table.section not in news:
-        problems.add("[contribute] section", _("expected the id of a news section of this letter, one of {ids}; "
+        problems.add(_("[contribute] section"), _("expected the id of a news section of this letter, one of {ids}; "
                                                "got {given!r}").format(ids=", ".join(news), given=table.section))
     if table.members is not None:
         members = path.resolve().parent / Path(table.members)  # an absolute path stays itself
         if not members.is_file():
-            problems.add("[contribute] members", _("{path}: file not found").format(path=members))
+            problems.add(_("[contribute] members"), _("{path}: file not found").format(path=members))
         return dataclasses.replace(table, members=members)
     return table
 
@@ -445,13 +445,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found; pass the configuration with -c PATH"]) from None
+        raise ConfigError([_("{path}: file not found; pass the configuration with -c PATH").format(
+            path=path)]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+        raise ConfigError([_("{path}: cannot read: {exc}").format(path=path, exc=exc)]) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+        raise ConfigError([_("{path}: not valid TOML: {exc}").format(path=path, exc=exc)]) from None
 
 
 def _table(data: Mapping[str, Any], key: str, problems: Problems) -> dict[str, Any]:
@@ -484,7 +485,8 @@ def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, An
     for number, source in enumerate(sources, 1):
         if source["section"] and source["section"] not in section_ids:
             hint = difflib.get_close_matches(source["section"], section_ids, n=1)
-            known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids) or 'none'}"
+            known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {value}").format(
+                                                                  value=', '.join(section_ids) or 'none')
             problems.add(_("[[source]] #{number} ({source}) section").format(number=number, source=source['name']),
                          _("no section has id '{source}'; {known}").format(source=source['section'], known=known))
         if source["url"]:

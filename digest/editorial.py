@@ -67,7 +67,7 @@ def _unsafe(raw: str) -> list[str]:
     try:
         root = lxml.html.fragment_fromstring(raw, create_parent="div")
     except (etree.ParserError, ValueError):
-        return ["markup that could not be read"]
+        return [_("markup that could not be read")]
     found: list[str] = []
     for element in root.iter():
         if not isinstance(element.tag, str) or element is root:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.i18n import _
+from digest.i18n import N_, _
 
 LOG = logging.getLogger("digest.files")
 PUBLIC = 0o644  # the letter, the site: anyone may read them
@@ -75,13 +75,14 @@ class WriteFailed(DigestError, OSError):
 
 
 # errno values a user reads better as words of their own: a file-size limit is a full disk to them too.
-REASONS = {errno.ENOSPC: "disk full", errno.EFBIG: "disk full", errno.EDQUOT: "disk full",
-           errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+REASONS = {errno.ENOSPC: N_("disk full"), errno.EFBIG: N_("disk full"), errno.EDQUOT: N_("disk full"),
+           errno.EROFS: N_("read-only file system"), errno.EACCES: N_("permission denied"),
+           errno.EPERM: N_("permission denied")}  # translated where shown
 
 
 def failure(path: Path, exc: OSError) -> WriteFailed:
     """The one-line error for a write that failed: `could not write outbox/…: disk full`."""
-    reason = REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    reason = _(REASONS[exc.errno]) if exc.errno in REASONS else exc.strerror or str(exc)
     return WriteFailed(_("could not write {value}: {reason}").format(value=shown(path), reason=reason))
 
 

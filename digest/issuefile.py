@@ -123,7 +123,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise IssueFileError([f"{path}: cannot read: {exc}"]) from None
+        raise IssueFileError([_("{path}: cannot read: {exc}").format(path=path, exc=exc)]) from None
     except tomllib.TOMLDecodeError as exc:
         raise IssueFileError([toml_error(path, exc)]) from None
 
@@ -133,9 +133,10 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
     message = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if not match:
-        return f"{path}: not valid TOML: {message}"
+        return _("{path}: not valid TOML: {message}").format(path=path, message=message)
     reason = message[: match.start()].strip()
-    return f"{path}, line {match.group(1)}, column {match.group(2)}: not valid TOML: {reason}"
+    return _("{path}, line {group}, column {group2}: not valid TOML: {reason}").format(
+               path=path, group=match.group(1), group2=match.group(2), reason=reason)
 
 
 def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
@@ -190,7 +191,8 @@ def _array(data: dict[str, Any], key: str, problems: Problems) -> list[dict[str,
 def _check_section(section: Any, where: str, section_ids: list[str], problems: Problems) -> None:
     if section not in section_ids:
         hint = difflib.get_close_matches(str(section), section_ids, n=1)
-        known = f"did you mean '{hint[0]}'?" if hint else f"sections are: {', '.join(section_ids)}"
+        known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {value}").format(
+                                                              value=', '.join(section_ids))
         problems.add(where, _("no section has id {section!r}; {known}").format(section=section, known=known))
 
 

@@ -112,8 +112,8 @@ def logo_file(path: Path, shown_width: int) -> tuple[bytes, str, int, int]:
     e-mail client drops SVG), written at twice its shown width at most (sharp on high-density screens), never
     larger than the original; ConfigError naming the file and what to do otherwise."""
     if path.suffix.casefold() == ".svg":
-        raise ConfigError([f"[look] logo: {path} is an SVG picture, which most e-mail clients (Gmail, Outlook) do "
-                           "not show; export it as PNG (or JPEG) and name that file"])
+        raise ConfigError([_("[look] logo: {path} is an SVG picture, which most e-mail clients (Gmail, Outlook) do "
+                             "not show; export it as PNG (or JPEG) and name that file").format(path=path)])
     try:
         changed = path.stat().st_mtime_ns
     except OSError:
@@ -127,13 +127,14 @@ def _made(path: Path, changed: int, shown_width: int) -> tuple[bytes, str, int, 
     from PIL import Image, UnidentifiedImageError  # Pillow only for a letter with a logo
 
     if not path.is_file():
-        raise ConfigError([f"[look] logo: {path} not found; give the path of a PNG or JPEG file, relative to "
-                           "sources.toml, or an https:// address"])
+        raise ConfigError([_("[look] logo: {path} not found; give the path of a PNG or JPEG file, relative to "
+                             "sources.toml, or an https:// address").format(path=path)])
     try:
         with Image.open(path) as image:
             kind = LOGO_FORMATS.get(image.format or "")
             if kind is None:
-                raise ConfigError([f"[look] logo: {path} is a {image.format} picture; give a PNG or JPEG file"])
+                raise ConfigError([_("[look] logo: {path} is a {value} picture; give a PNG or JPEG file").format(
+                                       path=path, value=image.format)])
             image.load()
             width = min(shown_width, image.width)
             height = max(1, round(image.height * width / image.width))
@@ -141,7 +142,8 @@ def _made(path: Path, changed: int, shown_width: int) -> tuple[bytes, str, int, 
             size = (stored, max(1, round(image.height * stored / image.width)))
             resized = image.resize(size, Image.Resampling.LANCZOS) if stored < image.width else image.copy()
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ConfigError([f"[look] logo: {path} cannot be read as a picture ({exc}); give a PNG or JPEG file"]) \
+        raise ConfigError([_("[look] logo: {path} cannot be read as a picture ({exc}); give a PNG or JPEG file").format(
+                               path=path, exc=exc)]) \
             from None
     out = io.BytesIO()
     if kind == "png":
@@ -168,8 +170,9 @@ def for_letter(cfg: Config, day: date) -> tuple[Look, dict[str, bytes]]:
             shown[key] = (value, table.logo_width, 0)
             continue
         if "://" in value:
-            raise ConfigError([f"{cfg.path}: [look] {key}: an address must start with https:// (a picture over "
-                               f"http is blocked by mail clients), got {value!r}"])
+            raise ConfigError([_("{path}: [look] {key}: an address must start with https:// (a picture over http "
+                                 "is blocked by mail clients), got {value!r}").format(
+                                   path=cfg.path, key=key, value=value)])
         data, kind, width, height = logo_file(cfg.root / value, table.logo_width)
         files[f"{stem}.{kind}"] = data
         shown[key] = (f"{cfg.letter.base_url.rstrip('/')}/{day.isoformat()}/{stem}.{kind}", width, height)

@@ -50,9 +50,9 @@ def _with_unsubscribe(raw: bytes, url: str, mailto: str | None) -> bytes:
     length = len(f"List-Unsubscribe: {targets}") + TOKEN_ROOM * (2 if mailto else 1)  # the mailto has one too
     if length > MAX_LINE:
         keys = "unsubscribe_url and unsubscribe_mailto" if mailto else "unsubscribe_url"
-        raise ConfigError([f"[letter] {keys}: with a subscriber's token the List-Unsubscribe header would be "
-                           f"{length} characters long, and a header line may have at most {MAX_LINE}: use a "
-                           "shorter address"])
+        raise ConfigError([_("[letter] {keys}: with a subscriber's token the List-Unsubscribe header would be "
+                             "{length} characters long, and a header line may have at most {MAX_LINE}: use a "
+                             "shorter address").format(keys=keys, length=length, MAX_LINE=MAX_LINE)])
     headers = f"List-Unsubscribe: {targets}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
     return headers.encode("ascii") + raw
 

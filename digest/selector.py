@@ -282,7 +282,8 @@ def _keep_richest(groups: list[list[tuple[str, Item]]], by_section: dict[str, li
         for section_id, item in others:
             by_section[section_id].remove(item)
             merged[section_id] = merged.get(section_id, 0) + 1
-    return [f"{section_id}: {count} duplicate(s) left out (kept the richer copy)" for section_id, count in
+    return [_("{section_id}: {count} duplicate(s) left out (kept the richer copy)").format(
+                section_id=section_id, count=count) for section_id, count in
             merged.items()]
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlparse
 import lxml.html
 from lxml import etree
 
+from digest.i18n import ngettext
 from digest.repair import repair
 
 NBSP = "\u00a0"
@@ -24,7 +25,6 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # What XML 1.0 forbids (the letter's HTML goes through MJML, an XML parser): C0 controls but tab, newline and
 # carriage return, lone surrogates (a JSON "\ud800" decodes to one), U+FFFE and U+FFFF.
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-FORBIDDEN_WORDS = "an e-mail cannot carry (control characters, U+FFFE/U+FFFF, lone surrogates)"
 
 
 def xml_safe(text: str) -> str:
@@ -56,7 +56,9 @@ def made_safe(value: Any) -> Any:
 
 def removed_note(where: str, count: int) -> str:
     """The warning for text that held such characters: where, and how many were removed."""
-    return f"{where}: removed {count} character{'s' if count > 1 else ''} {FORBIDDEN_WORDS}"
+    return ngettext("{where}: removed {count} character an e-mail cannot carry (control characters, U+FFFE/U+FFFF, "
+                    "lone surrogates)", "{where}: removed {count} characters an e-mail cannot carry (control "
+                    "characters, U+FFFE/U+FFFF, lone surrogates)", count).format(where=where, count=count)
 
 
 def fold(text: str) -> str:

@@ -373,7 +373,7 @@ def test_a_control_character_typed_in_the_edito_is_removed_and_the_letter_still_
         state = report(server.url)
         assert state["error"] is None, state["error"]
         assert "Bonjour à tous" in (session.snapshot.html or "")
-        assert "removed 2 characters an e-mail cannot carry" in json.dumps(state, ensure_ascii=False)
+        assert "2 caractères qu’un e-mail ne peut pas porter ont été retirés" in json.dumps(state, ensure_ascii=False)
     assert "Bonjour" in issue.read_text(encoding="utf-8")
 
 

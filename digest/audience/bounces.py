@@ -173,7 +173,7 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
         vouched = _vouched_sender(message, rules)
         if not proven and vouched:
             proven = {key_of(vouched): vouched}
-        return _one(message, proven, "an unsubscribe mail",
+        return _one(message, proven, _("an unsubscribe mail"),
                     lambda a: Finding(a, "unsubscribe", letter, _("mail to the unsubscribe address")))
     return None
 

@@ -17,6 +17,7 @@ from digest.collectors.base import Context, Fetched
 from digest.collectors.formats import BY_NAME
 from digest.config import FetchConfig, SourceConfig
 from digest.errors import SourceError
+from digest.i18n import _
 from digest.model import Collected, Problem
 
 __all__ = ["collect", "collect_all", "collector"]
@@ -46,7 +47,8 @@ def collect(source: SourceConfig, ctx: Context, fetcher: Callable[[SourceConfig]
     except SourceError as exc:
         collected = Collected(source.name, (), (Problem(source.name, str(exc)),), failed=True)
     except Exception as exc:  # a collector bug or a library's surprise must not stop the whole letter
-        message = f"digest could not read this source: it failed on something in it ({type(exc).__name__}: {exc})"
+        message = _("digest could not read this source: it failed on something in it ({name}: {exc})").format(
+                      name=type(exc).__name__, exc=exc)
         collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
     return replace(collected, seconds=time.perf_counter() - began)
 

@@ -9,6 +9,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from digest.config import DEFAULT_HORIZON_DAYS, DEFAULT_TEASER_LENGTH
+from digest.i18n import _
 
 
 @dataclass(frozen=True)
@@ -46,5 +47,5 @@ def hashed_uid(*parts: str) -> str:
 
 def unreadable(what: str, exc: Exception) -> str:
     """One item that digest failed to read, in words (the error's kind in brackets for whoever fixes digest)."""
-    return (f"{what}: digest could not read this one (a value it does not handle; {type(exc).__name__}); "
-            "skipped, the rest of the source is kept")
+    return (_("{what}: digest could not read this one (a value it does not handle; {name}); skipped, the rest of "
+              "the source is kept").format(what=what, name=type(exc).__name__))

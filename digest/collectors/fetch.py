@@ -318,7 +318,7 @@ async def _read_body(response: httpx.Response, source: SourceConfig, settings: F
                      meta: Meta, progress: Progress) -> Pending:
     """Stream the body into a pending cache file, decompressing in bounded steps and stopping at the cap."""
     cap = settings.max_bytes
-    too_big = f"body larger than {megabytes(cap)} (the [fetch] max_bytes limit)"
+    too_big = _("body larger than {value} (the [fetch] max_bytes limit)").format(value=megabytes(cap))
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     announced = response.headers.get("content-length", "")
     if encoding == "identity" and announced.isdigit() and int(announced) > cap:
@@ -401,20 +401,20 @@ def describe(exc: Exception, source: SourceConfig, settings: FetchConfig, progre
 
     connect = min(source.timeout, settings.connect_timeout)
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"no connection within {connect:g} s", True
+        return _("no connection within {connect:g} s").format(connect=connect), True
     if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {source.timeout:g} s", True
+        return _("no answer within {timeout:g} s").format(timeout=source.timeout), True
     if isinstance(exc, httpx.ConnectError):
         return _connect_cause(exc, source), False
     if isinstance(exc, httpx.RemoteProtocolError):
         if progress.phase == "reading":
-            return "the connection closed before the whole body arrived (truncated)", True
-        return "the server's answer is not valid HTTP", False
+            return _("the connection closed before the whole body arrived (truncated)"), True
+        return _("the server's answer is not valid HTTP"), False
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return "redirected to an address that is not http(s)", False
+        return _("redirected to an address that is not http(s)"), False
     if isinstance(exc, httpx.NetworkError):
-        return f"the connection failed: {exc or type(exc).__name__}", True
-    return f"cannot fetch: {exc or type(exc).__name__}", False
+        return _("the connection failed: {value}").format(value=exc or type(exc).__name__), True
+    return _("cannot fetch: {value}").format(value=exc or type(exc).__name__), False
 
 
 def _connect_cause(exc: Exception, source: SourceConfig) -> str:
@@ -423,17 +423,18 @@ def _connect_cause(exc: Exception, source: SourceConfig) -> str:
     causes = list(_causes(exc))
     host = urlparse(source.location).hostname or source.location
     if any(isinstance(c, socket.gaierror) for c in causes):
-        return f"DNS lookup failed: no address found for {host}"
+        return _("DNS lookup failed: no address found for {host}").format(host=host)
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        return f"connection refused by {host}: nothing answers at that address and port"
+        return _("connection refused by {host}: nothing answers at that address and port").format(host=host)
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"the site's certificate is not trusted ({cause.verify_message or 'not valid'})"
+            return _("the site's certificate is not trusted ({value})").format(
+                       value=cause.verify_message or 'not valid')
         if isinstance(cause, ssl.SSLError):
-            return f"the secure connection failed: {cause.reason or cause}"
+            return _("the secure connection failed: {value}").format(value=cause.reason or cause)
     if "Name or service not known" in str(exc) or "nodename nor servname" in str(exc):
-        return f"DNS lookup failed: no address found for {host}"
-    return f"cannot connect to {host}: {exc or type(exc).__name__}"
+        return _("DNS lookup failed: no address found for {host}").format(host=host)
+    return _("cannot connect to {host}: {value}").format(host=host, value=exc or type(exc).__name__)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

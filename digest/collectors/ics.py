@@ -99,7 +99,7 @@ def _event_items(calendar: Any, events: list[Any], source: SourceConfig, ctx: Co
 def _library_note(message: Warning | str) -> str:
     """A calendar library's warning as one plain line (its text names the time zone concerned)."""
     text = fold(str(message)).split(". ")[0]
-    return f"the calendar library warns: {text}; check the dates of its events"
+    return _("the calendar library warns: {text}; check the dates of its events").format(text=text)
 
 
 def _series(calendar: Any) -> Iterator[list[Any]]:

@@ -75,7 +75,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        kind = {list: "a list", dict: "a table", bool: "true or false"}.get(type(value), "something else")
+        kind = {list: _("a list"), dict: _("a table"), bool: _("true or false")}.get(type(value), _("something else"))
         raise ValueError(_("expected text, got {kind}").format(kind=kind))
     return str(value).strip()
 

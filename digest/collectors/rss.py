@@ -76,15 +76,15 @@ def _items(source: SourceConfig, ctx: Context, entries: list[Any], base: str, pr
 
 def _why_empty(parsed: Any, fetched: Fetched) -> str:
     if not fetched.body.strip():
-        return "the body is empty"
+        return _("the body is empty")
     head = fetched.body[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")):
-        return "got an HTML page, not a feed; check the url"
+        return _("got an HTML page, not a feed; check the url")
     if parsed.get("bozo"):
-        return f"invalid XML, not a readable feed: {_reason(parsed)}"
+        return _("invalid XML, not a readable feed: {value}").format(value=_reason(parsed))
     if not parsed.get("version"):
-        return "XML, but not an RSS or Atom feed; check the url"
-    return "the feed holds no entry"
+        return _("XML, but not an RSS or Atom feed; check the url")
+    return _("the feed holds no entry")
 
 
 def _reason(parsed: Any) -> str:

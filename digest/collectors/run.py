@@ -257,14 +257,16 @@ class _Run:
     async def _late(self, source: SourceConfig, began: float) -> Collected:
         """A source still running when the deadline passed: why, then its cached copy."""
         progress = self.progress[source.name]
-        limit = f"the collection's deadline of {self.settings.deadline:g} s"
+        limit = _("the collection's deadline of {deadline:g} s").format(deadline=self.settings.deadline)
         reasons = {
-            "queued": f"not fetched: {limit} passed while it waited for a free connection "
-                      "(raise [fetch] concurrency, per_host or deadline)",
-            "waiting": f"no answer within {limit}",
-            "reading": f"still sending when {limit} passed ({megabytes(progress.received)} received); too slow",
-            "retrying": f"{progress.last_error}; {limit} passed before it could be tried again",
-            "parsing": f"still being read when {limit} passed",
+            "queued": _("not fetched: {limit} passed while it waited for a free connection (raise [fetch] "
+                        "concurrency, per_host or deadline)").format(limit=limit),
+            "waiting": _("no answer within {limit}").format(limit=limit),
+            "reading": _("still sending when {limit} passed ({value} received); too slow").format(
+                           limit=limit, value=megabytes(progress.received)),
+            "retrying": _("{last_error}; {limit} passed before it could be tried again").format(
+                            last_error=progress.last_error, limit=limit),
+            "parsing": _("still being read when {limit} passed").format(limit=limit),
         }
         reason = reasons.get(progress.phase, f"not read within {limit}")
         try:
@@ -336,4 +338,4 @@ def _copy_of(when: str) -> str:
 
 
 def _reason(collected: Collected) -> str:
-    return "; ".join(p.message for p in collected.problems) or "no item could be read"
+    return "; ".join(p.message for p in collected.problems) or _("no item could be read")

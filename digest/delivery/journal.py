@@ -246,8 +246,8 @@ def migrate(cfg: Config, outbox: Path, day: date) -> list[str]:
             _move_or_drop(old / name, new / name)
     except OSError as exc:
         raise failure(new, exc) from None
-    return [f"moved {', '.join(moving)} from {shown(old)}/ to {shown(new)}/ (the outbox is public; "
-            "subscribers' addresses stay private)"]
+    return [_("moved {value} from {value2}/ to {value3}/ (the outbox is public; subscribers' addresses stay "
+              "private)").format(value=', '.join(moving), value2=shown(old), value3=shown(new))]
 
 
 def _move_or_drop(old: Path, new: Path) -> None:

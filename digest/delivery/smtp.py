@@ -252,7 +252,7 @@ class Connection:
             return _answer(exc.smtp_code, exc.smtp_error)
         except LOST as exc:
             self.drop()
-            return Outcome("unknown", None, f"connection lost during DATA: {exc}")
+            return Outcome("unknown", None, _("connection lost during DATA: {exc}").format(exc=exc))
         return _answer(code, reply)
 
     def _envelope_retrying(self, sender: str, recipient: str) -> Outcome | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.errors import ConfigError
+from digest.i18n import _
 from digest.renderer import HTML_TEMPLATE
 from digest.review.check import Finding
 
@@ -42,7 +43,7 @@ def load(folders: Sequence[Path], extra: Iterable[str] = ()) -> Accepted:
     folder = template_folder(folders)
     path = folder / FILE_NAME if folder else None
     reasons = read(path) if path and path.is_file() else {}
-    reasons.update((key, "accepted with --accept") for key in extra)
+    reasons.update((key, _("accepted with --accept")) for key in extra)
     return Accepted(reasons, path if path and path.is_file() else None)
 
 
@@ -51,7 +52,7 @@ def read(path: Path) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot be read as TOML ({exc})"]) from None
+        raise ConfigError([_("{path}: cannot be read as TOML ({exc})").format(path=path, exc=exc)]) from None
     table = data.get("accept", {})
     problems = [] if isinstance(table, dict) else [f"{path}: [accept] must be a table of key = \"reason\""]
     if not problems:

@@ -348,7 +348,7 @@ def sources(collected: Sequence[Collected], config: Config | None, today: date,
     for result in collected:
         where = _("source {name}").format(name=result.source)
         if result.failed:
-            reasons = "; ".join(p.message for p in result.problems) or "it could not be read"
+            reasons = "; ".join(p.message for p in result.problems) or _("it could not be read")
             found.append(Finding("error", "source", _("failed, so its items are missing: {reasons}").format(
                                                         reasons=reasons), where))
             continue
@@ -358,7 +358,8 @@ def sources(collected: Sequence[Collected], config: Config | None, today: date,
             found.append(Finding("warning", "source", _("failed {consecutive_failures} time(s) in a row ({value}); "
                                                         "the letter uses its last good copy").format(
                                                           consecutive_failures=row.record.consecutive_failures,
-                                                          value=row.record.last_error or 'no reason recorded'), where))
+                                                          value=row.record.last_error or _("no reason recorded")),
+                                 where))
         if not result.items:
             found.append(Finding("warning", "source", _("read no item"), where))
         elif stale := _stale(result, row, config, today):
@@ -378,8 +379,9 @@ def _stale(result: Collected, row: health.HealthRow | None, config: Config | Non
     """Why the source is stale on the letter's date, or None: from its health record, else from its items."""
     if row is not None and row.record is not None:
         newest = row.record.newest_item or row.record.last_new_item
-        return (f"stale: nothing new since {newest[:10]}, longer than section {row.source.section}'s "
-                f"{row.window_days} days") if row.stale and newest else None
+        return (_("stale: nothing new since {newest}, longer than section {section}'s {window_days} days").format(
+                    newest=newest[:10], section=row.source.section,
+                    window_days=row.window_days)) if row.stale and newest else None
     if config is None:
         return None
     source = next((s for s in config.sources if s.name == result.source), None)
@@ -390,8 +392,8 @@ def _stale(result: Collected, row: health.HealthRow | None, config: Config | Non
     newest_day = max(dates).astimezone(ZoneInfo(config.letter.timezone)).date()
     if newest_day >= today - timedelta(days=section.window_days):
         return None
-    return (f"stale: its newest item is of {newest_day.isoformat()}, older than section {section.id}'s "
-            f"{section.window_days} days")
+    return (_("stale: its newest item is of {value}, older than section {id}'s {window_days} days").format(
+                value=newest_day.isoformat(), id=section.id, window_days=section.window_days))
 
 
 def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:

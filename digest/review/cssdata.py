@@ -19,7 +19,7 @@ import lxml.html
 import tinycss2
 from tinycss2 import ast
 
-from digest.i18n import _
+from digest.i18n import _, ngettext
 
 SOURCE_NAME = "caniemail.com"
 
@@ -287,7 +287,7 @@ class Dropped:
         """'ignored by Outlook (Windows), Orange (webmail): used 3 times, in …'."""
         names = ", ".join(c.name for c in self.clients)
         places = "; ".join(self.usage.places)
-        times = "once" if self.usage.count == 1 else f"{self.usage.count} times"
+        times = ngettext("once", "{count} times", self.usage.count).format(count=self.usage.count)
         return _("ignored by {names}: used {times}, in {places} (source: {source}, {url})").format(
                    names=names, times=times, places=places, source=source, url=self.feature.url)
 

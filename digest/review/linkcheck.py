@@ -153,7 +153,7 @@ async def fetch(client: httpx.AsyncClient, target: Target, timeout: float) -> Li
                 response = streamed
         return LinkResult(target, response.status_code, None, method, time.perf_counter() - began)
     except PrivateAddress as exc:
-        return LinkResult(target, None, f"not fetched: {exc}, a private or local address", method,
+        return LinkResult(target, None, _("not fetched: {exc}, a private or local address").format(exc=exc), method,
                           time.perf_counter() - began, private=True)
     except httpx.TimeoutException:
         error = f"no answer within {timeout:g} s"
