@@ -86,8 +86,9 @@ class Verdict:
 
     def words(self) -> str:
         """`[look] accent #ff9900 with #ffffff: 2.1:1, 3:1 needed (light mode); nearest passing: #c27400`."""
-        said = (f"[look] {self.key} {self.colour} with {self.other}: {self.ratio:.1f}:1, {self.needed:g}:1 "
-                f"needed ({self.mode} mode)")
+        said = _("[look] {key} {colour} with {other}: {ratio:.1f}:1, {needed:g}:1 needed ({mode})").format(
+            key=self.key, colour=self.colour, other=self.other, ratio=self.ratio, needed=self.needed,
+            mode=_("dark mode") if self.mode == "dark" else _("light mode"))
         if self.passes:
             return said
         return _("{said}; nearest passing: {value}").format(

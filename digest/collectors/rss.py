@@ -31,7 +31,7 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     if fast is not None:  # plain RSS 2.0 in UTF-8, read the way feedparser reads it, ten times faster
         link, entries = fast
         return _items(source, ctx, entries, (link if local else fetched.url) or fetched.url, [],
-                      lambda: "the feed holds no entry")
+                      lambda: _("the feed holds no entry"))
     import feedparser  # loaded only for a feed the fast reading does not take
 
     headers = {"content-type": fetched.content_type or "application/xml"}

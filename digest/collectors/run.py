@@ -268,7 +268,7 @@ class _Run:
                             last_error=progress.last_error, limit=limit),
             "parsing": _("still being read when {limit} passed").format(limit=limit),
         }
-        reason = reasons.get(progress.phase, f"not read within {limit}")
+        reason = reasons.get(progress.phase, _("not read within {limit}").format(limit=limit))
         try:
             collected = await asyncio.wait_for(self._fallback(source, reason, progress.status), timeout=10)
         except TimeoutError:

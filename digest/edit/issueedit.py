@@ -24,11 +24,11 @@ from digest.config import Config
 from digest.edit.draft import UNSAFE_IN_COMMENT
 from digest.errors import DigestError
 from digest.files import write_atomic
-from digest.i18n import _
+from digest.i18n import N_, _
 
 Change = Callable[[TOMLDocument], None]
-HEADER = ("# Le numéro du mois : ce que l'équipe décide pour cette lettre (écrit par digest preview,\n"
-          "# modifiable à la main). Référence : docs/issue-file-and-desk.md (dépôt de digest).\n")
+HEADER = N_("# The month's issue: what the team decides for this letter (written by digest preview, to edit by\n"
+            "# hand too). Reference: docs/issue-file-and-desk.md (digest's repository).\n")  # translated where written
 MOVES = {"up": -1, "down": 1}
 
 
@@ -61,7 +61,7 @@ def apply(config: Config, path: Path, version: str, change: Change) -> Saved:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        data = HEADER.encode("utf-8")
+        data = _(HEADER).encode("utf-8")
         found = "absent"
     else:
         found = hashlib.sha256(data).hexdigest()[:16]

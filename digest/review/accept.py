@@ -54,12 +54,15 @@ def read(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError([_("{path}: cannot be read as TOML ({exc})").format(path=path, exc=exc)]) from None
     table = data.get("accept", {})
-    problems = [] if isinstance(table, dict) else [f"{path}: [accept] must be a table of key = \"reason\""]
+    problems = [] if isinstance(table, dict) else [
+        _('{path}: [accept] must be a table of key = "reason"').format(path=path)]
     if not problems:
-        problems = [f"{path}: [accept] {key}: write the reason as text, e.g. {key} = \"Outlook shows square "
-                    "corners; nothing breaks\"" for key, reason in table.items() if not isinstance(reason, str)]
+        problems = [_('{path}: [accept] {key}: write the reason as text, e.g. {key} = "Outlook shows square corners; '
+                      'nothing breaks"').format(path=path, key=key)
+                    for key, reason in table.items() if not isinstance(reason, str)]
     unknown = sorted(set(data) - {"accept"})
-    problems += [f"{path}: unknown table or key “{key}”; the file holds only [accept]" for key in unknown]
+    problems += [_("{path}: unknown table or key “{key}”; the file holds only [accept]").format(path=path, key=key)
+                 for key in unknown]
     if problems:
         raise ConfigError(problems)
     return dict(table)

@@ -156,15 +156,15 @@ async def fetch(client: httpx.AsyncClient, target: Target, timeout: float) -> Li
         return LinkResult(target, None, _("not fetched: {exc}, a private or local address").format(exc=exc), method,
                           time.perf_counter() - began, private=True)
     except httpx.TimeoutException:
-        error = f"no answer within {timeout:g} s"
+        error = _("no answer within {timeout:g} s").format(timeout=timeout)
     except httpx.TooManyRedirects:
-        error = "too many redirects (a redirect loop?)"
+        error = _("too many redirects (a redirect loop?)")
     except httpx.ConnectError as exc:
-        error = f"cannot connect: {_reason(exc)}"
+        error = _("cannot connect: {reason}").format(reason=_reason(exc))
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {_reason(exc)}"
     except OSError as exc:  # a socket error no layer wrapped: still one link's finding, never a traceback
-        error = f"cannot connect: {_reason(exc)}"
+        error = _("cannot connect: {reason}").format(reason=_reason(exc))
     return LinkResult(target, None, error, method, time.perf_counter() - began)
 
 
