@@ -845,8 +845,10 @@ def contributions_list(config_path: Path, status: str | None) -> None:
     from digest.contribute.store import Contributions
 
     cfg = config.load(config_path)
-    with Contributions(cfg.subscribers_path) as store:
-        found = store.listed(status)
+    found = []
+    if cfg.subscribers_path.is_file():  # a listing makes no store
+        with Contributions(cfg.subscribers_path) as store:
+            found = store.listed(status)
     for item in found:
         who = _("member: {name}").format(name=item.member) if item.member else _("not verified")
         click.echo(f"{item.id:>4}  {_(CONTRIBUTION_STATES[item.status]):<12} {item.received[:10]}  "

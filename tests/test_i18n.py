@@ -127,6 +127,7 @@ MONTH = [
     ("build",), ("check",), ("draft",), ("letters",), ("sources",), ("send", "--to", "moi@example.org"),
     ("send", "--list"), ("send", "--status"), ("publish", "site"), ("subscribers", "add", "anne@example.org"),
     ("subscribers", "list"), ("subscribers", "stats"), ("subscribers", "consent", "anne@example.org"),
+    ("contributions", "list"), ("contributions", "show", "7"),
     ("bounces", "--maildir", "retours"), ("build", "--nope"), ("build", "--date", "demain"), ("nosuchcommand",),
     ("--help",), ("build", "--help"), ("send", "--help"), ("subscribers", "--help"),
 ]
