@@ -69,9 +69,9 @@ def _from_locale(environ: Mapping[str, str]) -> str | None:
 
 def choose(flag: str | None, environ: Mapping[str, str], interface: str | None, letter: str | None) -> str:
     """The interface language: --lang, DIGEST_LANG, [letter] interface, the locale, the letter's language."""
-    wanted = flag or environ.get("DIGEST_LANG", "").strip().lower() or None
-    if wanted in (*LANGUAGES, PSEUDO):
-        return str(wanted)
+    for wanted in (flag, environ.get("DIGEST_LANG", "").strip().lower()):  # a wrong --lang: click says so
+        if wanted in (*LANGUAGES, PSEUDO):
+            return str(wanted)
     for candidate in (interface, _from_locale(environ), (letter or "").split("-")[0].lower() or None):
         if candidate in LANGUAGES:
             return str(candidate)
@@ -212,8 +212,9 @@ CLICK_WORDS = (
     N_("Invalid value: {message}"), Nn_("Got unexpected extra argument ({args})",
                                         "Got unexpected extra arguments ({args})"),
     Nn_("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments."),
-    N_("Option {name!r} does not take a value."), N_("{value!r} is not one of {choices}."),
-    N_("{value!r} is not {choice}."), N_("{value!r} is not a valid {number_type}."),
+    N_("Option {name!r} does not take a value."),
+    Nn_("{value!r} is not {choice}.", "{value!r} is not one of {choices}."),
+    N_("{value!r} is not a valid {number_type}."),
     N_("{value!r} is not a valid boolean. Recognized values: {states}"), N_("default: {default}"),
     N_("required"), N_("env var: {var}"), N_("{name} {filename!r} does not exist."), N_("file"),
     N_("directory"), N_("path"), Nn_("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)"),

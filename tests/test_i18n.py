@@ -115,6 +115,7 @@ def test_french_typography_and_dates() -> None:
     (None, {"LANG": "C.UTF-8"}, None, "en", "en"),  # a locale naming no language: the letter's
     (None, {"LANG": "de_DE.UTF-8"}, None, "fr", "fr"),  # a language digest does not speak: the letter's
     (None, {}, None, None, "fr"),  # nothing said: French, the team's
+    ("xx", {"DIGEST_LANG": "en"}, "fr", "fr", "en"),  # a wrong --lang (click refuses it) in the environment's words
 ])
 def test_the_interface_language_is_chosen_in_order(flag: str | None, environ: dict[str, str], interface: str | None,
                                                     letter: str | None, expected: str) -> None:
@@ -129,6 +130,7 @@ MONTH = [
     ("subscribers", "list"), ("subscribers", "stats"), ("subscribers", "consent", "anne@example.org"),
     ("contributions", "list"), ("contributions", "show", "7"),
     ("bounces", "--maildir", "retours"), ("build", "--nope"), ("build", "--date", "demain"), ("nosuchcommand",),
+    ("--lang", "xx", "letters"),
     ("--help",), ("build", "--help"), ("send", "--help"), ("subscribers", "--help"),
 ]
 
