@@ -53,7 +53,8 @@ def main() -> int:
     cfg = config.load(ROOT / "sources.toml")
     collected = items(2000)
     selection = selector.select(cfg, collected, TODAY)
-    merged = sum(int(note.split(": ")[1].split()[0]) for note in selection.notes if "kept the richer" in note)
+    # counted from what the selection left out, not from its notes (which speak the team's language)
+    merged = sum(1 for gone in selection.left_out if gone.reason == selector.DUPLICATE)
     select_s = min(timed(lambda: selector.select(cfg, collected, TODAY)) for _ in range(3))
     with tempfile.TemporaryDirectory() as folder:
         for month in range(24):
