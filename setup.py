@@ -1,8 +1,9 @@
-"""The wheel's build step beyond pyproject.toml: the interface's catalogues (.po) compiled to .mo in the package."""
+"""The wheel's build beyond pyproject.toml: every package under digest/ found (none listed by hand), the stock
+templates mapped in as digest.templates, and the interface's catalogues (.po) compiled to .mo in the package."""
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_namespace_packages, setup
 from setuptools.command.build_py import build_py
 
 
@@ -23,4 +24,6 @@ class BuildWithCatalogues(build_py):
                 write_mo(handle, catalog, use_fuzzy=False)
 
 
-setup(cmdclass={"build_py": BuildWithCatalogues})
+setup(packages=[*find_namespace_packages(include=["digest", "digest.*"], exclude=["*.__pycache__"]), "digest.templates"],
+      package_dir={"digest.templates": "templates"},
+      cmdclass={"build_py": BuildWithCatalogues})

@@ -140,7 +140,7 @@ def measure_send(cfg_path: Path, port: int, count: int, chunked: bool, prefix: s
     job = smtp.load_job(cfg, DAY, cfg.root / "outbox")
     recipients = people(count, prefix)
     began = time.perf_counter()
-    report = smtp.run_list(job, recipients, smtp.connection_for(cfg))
+    report = smtp.send_to_list(job, recipients, smtp.connection_for(cfg))
     seconds = time.perf_counter() - began
     here.send("stop")
     messages, distinct, most = here.recv()

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.audience import bounces  # noqa: E402
-from digest.audience.subscribers import Store  # noqa: E402
-from digest.delivery import personalize  # noqa: E402
+from digest.audience.subscribers import Means, Subscribers  # noqa: E402
+from digest.mail import identity, links  # noqa: E402
 
 COUNT = 10_000
 SECRET = "bench-secret-0123456789-abcdefghij"
@@ -38,13 +38,13 @@ def bench_store(folder: Path) -> tuple[float, float]:
     csv = folder / "abonnes.csv"
     csv.write_text("email;nom;organisation\n" + "".join(f"user{i:05d}@example.org;Abonné {i};Mairie {i % 90}\n"
                                                          for i in range(COUNT)), encoding="utf-8")
-    with Store(folder / "subscribers.sqlite") as store:
+    with Subscribers(folder / "subscribers.sqlite") as store:
         began = time.perf_counter()
         report = store.import_csv(csv)
         imported = time.perf_counter() - began
         assert report.added == COUNT
         for i in range(0, COUNT, 50):
-            store.unsubscribe(f"user{i:05d}@example.org", "bench")
+            store.unsubscribe(f"user{i:05d}@example.org", "bench", Means.REMOVE)
         began = time.perf_counter()
         for _ in range(10):
             gone = store.gone()
@@ -59,7 +59,7 @@ def bench_bounces(folder: Path) -> float:
     files = [p.read_bytes() for p in sorted(CORPUS.glob("*_[0-9][0-9].txt"))]  # not SOURCE.txt
     for number in range(1000):
         box.add(f"X-Bench: {number}\n".encode() + files[number % len(files)])
-    with Store(folder / "subscribers.sqlite") as store:
+    with Subscribers(folder / "subscribers.sqlite") as store:
         rules = bounces.rules_for(store, SECRET.encode(), LIST, "lettre-retour@cites-unies-france.org",
                                   "mailto:desinscription@cites-unies-france.org")
         began = time.perf_counter()
@@ -82,13 +82,12 @@ def bench_posts(folder: Path) -> float:
                                env={**os.environ, "DIGEST_SECRET": SECRET})
     try:
         from digest import config
-        from digest.delivery import smtp
 
         cfg = config.load(folder / "sources.toml")
         base = f"http://127.0.0.1:{port}"
-        links = [personalize.unsubscribe_link(cfg.letter.unsubscribe_url, SECRET.encode(), f"user{i:05d}@example.org",
-                                              smtp.list_id_of(cfg)) for i in range(500)]
-        paths = [link.split("://", 1)[1].split("/", 1)[1] for link in links]
+        made = [links.unsubscribe_link(cfg.letter.unsubscribe_url, SECRET.encode(), f"user{i:05d}@example.org",
+                                              identity.list_id(cfg)) for i in range(500)]
+        paths = [link.split("://", 1)[1].split("/", 1)[1] for link in made]
         with httpx.Client(base_url=base) as client:
             for _ in range(300):
                 try:

@@ -1,18 +1,28 @@
-"""The errors a user can meet, rooted in click.ClickException so the CLI prints them without a traceback."""
+"""digest's errors, one family: a user's error carries its exit code, which the command line maps to click's
+exit (digest.cli); nothing below the command line knows click."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import click
-
 from digest.i18n import Nn_, ngettext
 
 
-class DigestError(click.ClickException):
-    """A user's error: bad configuration, bad date, bad template. Exit code 2."""
+class DigestError(Exception):
+    """A user's error: bad configuration, bad date, bad template. Exit code 2; the message says what to do."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def format_message(self) -> str:
+        """The message as a person reads it."""
+        return self.message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ConfigError(DigestError):
@@ -35,13 +45,13 @@ class SourceError(Exception):
     """One source could not be read; the build goes on without it (a warning, not an exit)."""
 
 
-class BuildFailed(click.ClickException):
+class BuildFailed(DigestError):
     """The build ran but its result must not be used (no item at all, or --strict with warnings). Exit 1."""
 
     exit_code = 1
 
 
-class SendError(click.ClickException):
+class SendError(DigestError):
     """The send stopped (server unreachable, sender refused); recipients not reached stay pending. Exit 1."""
 
     exit_code = 1

@@ -18,10 +18,9 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from html import escape
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from digest import agenda, i18n, inputs
 from digest.config import Config
@@ -39,10 +38,34 @@ PUBLIC = (HTML, TEXT, *LOGOS)  # what a reader of the web version needs, with ag
 INDEX = "index.html"  # beside the letters: the archive page
 LOG = "log.json"  # in the private folder: when the letter was tested and published
 DISCARDED = "discarded"  # in the private folder: letters taken out of the outbox by `digest discard`
-STILL_TO_SEND = ("pending", "sending", "deferred", "unknown")
-COUNTED = ("sent", "failed", "deferred", "unknown")  # what a sent letter's line counts
-COUNT_WORDS = {"sent": N_("sent"), "failed": N_("failed"), "deferred": N_("deferred"), "unknown": N_("unknown"),
-               "pending": N_("pending")}  # the send journal's words, as shown (translated there)
+
+
+class SendState(StrEnum):
+    """Where one recipient of a list send stands in its journal (digest.delivery.journal)."""
+
+    PENDING = "pending"  # not tried yet
+    SENDING = "sending"  # DATA is about to go (the "before" row)
+    SENT = "sent"
+    FAILED = "failed"  # a 5xx
+    DEFERRED = "deferred"  # a 4xx: tried again later
+    UNKNOWN = "unknown"  # the connection was lost during DATA, or a run died: resent only when asked
+
+
+class Stage(StrEnum):
+    """Where a letter is in its life."""
+
+    BUILT = "built"
+    TESTED = "tested"  # a --to send of this build went
+    SENDING = "sending"  # its list send began and someone is still to send
+    SENT = "sent"  # its list send is complete
+    SUPERSEDED = "superseded"  # never sent, and a later letter's list send began
+
+
+STILL_TO_SEND = (SendState.PENDING, SendState.SENDING, SendState.DEFERRED, SendState.UNKNOWN)
+COUNTED = (SendState.SENT, SendState.FAILED, SendState.DEFERRED, SendState.UNKNOWN)  # a sent letter's line counts
+COUNT_WORDS: dict[str, str] = {  # the send journal's words, as shown (translated there)
+    SendState.SENT: N_("sent"), SendState.FAILED: N_("failed"), SendState.DEFERRED: N_("deferred"),
+    SendState.UNKNOWN: N_("unknown"), SendState.PENDING: N_("pending")}
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 Sends = Callable[[date], Mapping[str, int] | None]  # a letter's list send, recipients per state; None: none yet
@@ -130,70 +153,37 @@ def write_index(outbox: Path, archive: Archive, *, into: Path | None = None) -> 
         raise failure(target, exc) from None
 
 
+ARCHIVE_TEMPLATE = "archive.html.j2"  # a stock template (templates/), beside the letter's
+
+
 def index_html(entries: list[tuple[str, str, int]], archive: Archive) -> str:
-    """The archive page of (folder, subject, items) entries, oldest first, in the letter's colours: dates in the
-    letter's language, relative links (it works opened as a file and served under base_url), the way to
-    subscribe and the feed when there are."""
-    title, language = archive.title, archive.language
-    english = language.startswith("en")
-    rows = "\n".join(
-        f'<li><a href="{quote(name)}/{HTML}">{escape(subject)}</a>'
-        f' <span>{escape(_long_date(name, language))} · {_articles(items, language)} · '
-        f'<a href="{quote(name)}/{TEXT}">{"text" if english else "texte"}</a>'
-        "</span></li>"
-        for name, subject, items in reversed(entries)
-    )
-    feed = (f'<link rel="alternate" type="application/atom+xml" title="{escape(title)}" '
-            f'href="{escape(archive.feed)}">\n' if archive.feed else "")
-    join = ""
-    if archive.subscribe_url:
-        words = "Subscribe to the letter" if english else "S’abonner à la lettre"
-        join = f'<p class="join"><a href="{escape(archive.subscribe_url)}">{words}</a></p>\n'
-    follow = ""
-    if archive.feed:
-        words = "Follow it in a feed reader" if english else "La suivre dans un lecteur de flux"
-        follow = f'<p><a href="{escape(archive.feed)}">{words}</a> (Atom)</p>\n'
-    heading = "Every issue" if english else "Tous les numéros"
-    return f"""<!doctype html>
-<html lang="{escape(language)}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} – {"archive" if english else "archives"}</title>
-{feed}<style>
-body {{ font: 16px/1.5 Arial, Helvetica, sans-serif; color: #1f2933; background: #eef1f4; margin: 0; }}
-header {{ background: #16365f; color: #ffffff; padding: 20px 16px; }}
-header h1 {{ font-size: 24px; margin: 0 auto; max-width: 640px; }}
-main {{ max-width: 640px; margin: 0 auto; padding: 8px 16px 24px; background: #ffffff; }}
-h2 {{ color: #e0592a; font-size: 20px; }} a {{ color: #1b4f8f; }} ul {{ padding: 0; list-style: none; }}
-li {{ padding: 10px 0; border-bottom: 1px solid #dde3e8; }} span {{ display: block; color: #5b6770; font-size: 14px; }}
-.join a {{ display: inline-block; background: #1b4f8f; color: #ffffff; padding: 10px 16px; border-radius: 4px;
-          text-decoration: none; font-weight: bold; }}
-footer {{ max-width: 640px; margin: 0 auto; padding: 16px; color: #5b6770; font-size: 14px; }}
-</style></head>
-<body><header><h1>{escape(title)}</h1></header>
-<main>
-{join}<h2>{heading}</h2>
-<ul>
-{rows}
-</ul>
-{follow}</main>
-<footer>{escape(archive.address)}</footer></body></html>
-"""
+    """The archive page of (folder, subject, items) entries, oldest first, from the stock template: its words and
+    dates in the letter's language (digest's catalogues), relative links (it works opened as a file and served
+    under base_url), the way to subscribe and the feed when there are."""
+    import jinja2  # a page to write: only then
 
-
-def _long_date(name: str, language: str) -> str:
-    """'18 décembre 2026' for the folder 2026-12-18 (the name itself if it is not a date)."""
+    from digest.config import package_templates
     from digest.dates import day_month_year  # babel's data: only where a page is written
+    from digest.i18n import ngettext, speaking
 
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(package_templates()), autoescape=True,
+                             extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined)
+    env.install_gettext_callables(_, ngettext, newstyle=True)  # type: ignore[attr-defined]  # the extension's
+    with speaking(archive.language):
+        rows = [{"folder": name, "subject": subject, "day": _long_date(name, archive.language, day_month_year),
+                 "articles": ngettext("{count} article", "{count} articles", items).format(count=items)}
+                for name, subject, items in reversed(entries)]
+        return env.get_template(ARCHIVE_TEMPLATE).render(
+            language=archive.language, title=archive.title, address=archive.address, feed=archive.feed,
+            subscribe_url=archive.subscribe_url, entries=rows, html=HTML, text=TEXT)
+
+
+def _long_date(name: str, language: str, written: Callable[[date, str], str]) -> str:
+    """'18 décembre 2026' for the folder 2026-12-18 (the name itself if it is not a date)."""
     try:
-        return day_month_year(date.fromisoformat(name), language)
+        return written(date.fromisoformat(name), language)
     except ValueError:
         return name
-
-
-def _articles(count: int, language: str) -> str:
-    if language.startswith("en"):
-        return f"{count} article" + ("s" if count != 1 else "")
-    return f"{count}\u00a0article" + ("s" if count > 1 else "")
 
 
 def _archived(outbox: Path) -> list[tuple[str, str, int]]:
@@ -203,7 +193,7 @@ def _archived(outbox: Path) -> list[tuple[str, str, int]]:
     for day, folder in on_the_web(outbox):
         try:
             letter = read_built(outbox, day)
-            found.append((folder.name, letter.subject or letter.title or folder.name, letter.items))
+            found.append((folder.name, letter.subject or letter.title or folder.name, letter.item_count))
         except LetterNotBuilt:
             found.append((folder.name, folder.name, 0))
     return found
@@ -266,7 +256,7 @@ class BuiltLetter:
     unsubscribe_url: str
     html: str
     text: str
-    items: int = 0  # how many items it carries: "À la une" and every section
+    item_count: int = 0  # how many items it carries: "À la une" and every section
     built: datetime = EPOCH  # when it was written
     language: str = "fr"
     preheader: str = ""
@@ -287,7 +277,7 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
             folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
             web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
             html=(folder / HTML).read_text(encoding="utf-8"), text=(folder / TEXT).read_text(encoding="utf-8"),
-            items=len(meta.get("featured", [])) + sum(len(s.get("items", [])) for s in meta.get("sections", [])),
+            item_count=len(meta.get("featured", [])) + sum(len(s.get("items", [])) for s in meta.get("sections", [])),
             built=datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC),
             language=str(meta.get("language") or "fr"),
             preheader=str(meta.get("preheader") or ""),
@@ -452,8 +442,17 @@ class LetterState:
         return self.counts is not None and not any(self.counts[s] for s in STILL_TO_SEND)
 
     @property
-    def state(self) -> str:
-        """built, tested, sending or sent (with its counts), and ', published' when it was."""
+    def stage(self) -> Stage:
+        """Where the letter is: built, tested, sending, sent or superseded."""
+        if self.counts is not None:
+            return Stage.SENT if self.complete else Stage.SENDING
+        if self.superseded:
+            return Stage.SUPERSEDED
+        return Stage.TESTED if self.tested else Stage.BUILT
+
+    @property
+    def described(self) -> str:
+        """The stage in words for a person (with the send's counts), and ', published' when it was."""
         if self.counts is not None and self.complete:
             counts = ", ".join(f"{_(COUNT_WORDS.get(s, s))} {self.counts[s]}" for s in COUNTED)
             words = _("sent ({counts})").format(counts=counts)

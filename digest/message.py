@@ -32,7 +32,7 @@ def build_message(letter: Letter, rendered: Rendered, unsubscribe_mailto: str | 
     message["To"] = "undisclosed-recipients:;"
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(datetime.combine(letter.date, SEND_HOUR, ZoneInfo(letter.timezone)))
-    message["Message-ID"] = f"<{letter.date.isoformat()}.{fingerprint[:20]}@{_domain(letter.sender)}>"
+    message["Message-ID"] = f"<{letter.date.isoformat()}.{fingerprint[:20]}@{sender_domain(letter.sender)}>"
     message["MIME-Version"] = "1.0"
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
@@ -53,11 +53,19 @@ def _with_unsubscribe(raw: bytes, url: str, mailto: str | None) -> bytes:
         raise ConfigError([_("[letter] {keys}: with a subscriber's token the List-Unsubscribe header would be "
                              "{length} characters long, and a header line may have at most {MAX_LINE}: use a "
                              "shorter address").format(keys=keys, length=length, MAX_LINE=MAX_LINE)])
-    headers = f"List-Unsubscribe: {targets}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-    return headers.encode("ascii") + raw
+    return list_unsubscribe(url, mailto) + raw
 
 
-def _domain(sender: str) -> str:
+def list_unsubscribe(url: str, mailto: str | None) -> bytes:
+    """List-Unsubscribe (RFC 2369) to the page and the mailto, and List-Unsubscribe-Post (RFC 8058), unfolded:
+    the letter's .eml and every recipient's copy carry these two lines."""
+    targets = f"<{url}>" + (f", <{mailto}>" if mailto else "")
+    return raw_header_line("List-Unsubscribe", targets) + raw_header_line("List-Unsubscribe-Post",
+                                                                          "List-Unsubscribe=One-Click")
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of a From address ('CUF <lettre@cites-unies-france.org>' → 'cites-unies-france.org')."""
     return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 

@@ -29,12 +29,14 @@ KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "Nn_": (1, 2)}
 
 
 def _code_messages() -> Iterator[tuple[str | tuple[str, str], str, int, list[str]]]:
-    """(message, file, line, comments) for every marked message of the package."""
+    """(message, file, line, comments) for every marked message of the package and of its stock templates
+    (templates/, shipped as digest.templates: the archive page speaks the letter's language through them)."""
     options = {"**.j2": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
-    for filename, line, message, comments, _context in extract_from_dir(
-            ROOT / "digest", METHODS, options_map=options, keywords=KEYWORDS, comment_tags=("Translators:",),
-            strip_comment_tags=True):
-        yield message, f"digest/{filename}", line, comments
+    for folder in ("digest", "templates"):
+        for filename, line, message, comments, _context in extract_from_dir(
+                ROOT / folder, METHODS, options_map=options, keywords=KEYWORDS, comment_tags=("Translators:",),
+                strip_comment_tags=True):
+            yield message, f"{folder}/{filename}", line, comments
 
 
 def _help_messages() -> Iterator[tuple[str, str, int, list[str]]]:

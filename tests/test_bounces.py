@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from digest.audience import bounces
-from digest.audience.subscribers import Store
-from digest.delivery.personalize import make_token, verp_id
+from digest.audience.subscribers import Subscribers
+from digest.mail.signing import unsubscribe_token, verp_id
 from tests import programs
 from tests.send_support import SECRET, config_text, digest
 from tests.smtp_sink import free_port
@@ -108,7 +108,7 @@ Content-Type: text/rfc822-headers
 
 Message-ID: <{letter}.0123456789abcdef01234567@cites-unies-france.org>
 From: lettre@cites-unies-france.org
-List-Unsubscribe: <https://cites-unies-france.org/lettre/desinscription?l={letter}&t={make_token(
+List-Unsubscribe: <https://cites-unies-france.org/lettre/desinscription?l={letter}&t={unsubscribe_token(
     SECRET.encode(), recipient, LIST)}>
 
 --B--
@@ -144,14 +144,14 @@ Message-ID: <2025-11-20.0123456789abcdef01234567@cites-unies-france.org>
 From: lettre@cites-unies-france.org
 To: carla@example.org
 List-Unsubscribe: <https://cites-unies-france.org/lettre/desinscription?l=2025-11-20&t=""" + \
-    make_token(SECRET.encode(), "carla@example.org", LIST).encode() + b""">
+    unsubscribe_token(SECRET.encode(), "carla@example.org", LIST).encode() + b""">
 
 --part1--
 """
 
 UNSUBSCRIBE_MAIL = b"""From: Dora <dora@example.org>
 To: desinscription@cites-unies-france.org
-Subject: unsubscribe-""" + make_token(SECRET.encode(), "dora@example.org", LIST).encode() + b"""
+Subject: unsubscribe-""" + unsubscribe_token(SECRET.encode(), "dora@example.org", LIST).encode() + b"""
 Message-ID: <u-1@example.org>
 
 """
@@ -188,7 +188,7 @@ def project(tmp_path: Path) -> Path:
     """A sources.toml with a return_path, and a store holding the addresses the mailbox names."""
     cfg = tmp_path / "sources.toml"
     cfg.write_text(config_text(25, f'return_path = "{RETURN}"\nverp = true\n'), encoding="utf-8")
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         for address in ("xxxxx@local.ie", "userx@its.example.nl", "userx@example.de", "userx@example.cz",
                         "carla@example.org", "dora@example.org", "eve@example.org"):
             store.add(address)
@@ -196,7 +196,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def statuses(tmp_path: Path) -> dict[str, str]:
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         return {row.email: row.status for row in store.rows()}
 
 
@@ -245,7 +245,7 @@ def test_an_mbox_is_read_the_same_way(tmp_path: Path) -> None:
 
 def test_a_message_seen_before_changes_nothing_even_as_a_copy(tmp_path: Path) -> None:
     project(tmp_path)
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         store.add("soft@example.org")
         box = mailbox.Maildir(tmp_path / "M", create=True)
         box.add(dsn("soft@example.org", "4.2.2", "2025-09-20"))
@@ -255,7 +255,7 @@ def test_a_message_seen_before_changes_nothing_even_as_a_copy(tmp_path: Path) ->
 
 
 def test_three_temporary_failures_on_three_letters_mark_an_address_bounced(tmp_path: Path) -> None:
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         store.add("full@example.org")
         for letter in ("2025-09-20", "2025-09-20", "2025-10-20"):
             found = bounces.classify(dsn("full@example.org", "4.2.2", letter), rules())
@@ -395,7 +395,7 @@ def test_imap_in_clear_is_refused_beyond_this_machine(tmp_path: Path, monkeypatc
 
 def test_a_verp_bounce_marks_the_recipient_the_envelope_names(tmp_path: Path) -> None:
     cfg = project(tmp_path)
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         store.add("vera@example.org")
     own = f"lettre-retour+{verp_id(SECRET.encode(), LIST, 'vera@example.org')}@cites-unies-france.org"
     box = mailbox.Maildir(tmp_path / "M", create=True)

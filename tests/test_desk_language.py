@@ -14,7 +14,7 @@ import lxml.html
 import pytest
 
 from digest import i18n
-from digest.delivery import personalize
+from digest.mail import links
 from tests import test_browser
 from tests.conftest import LETTER_DATE, plain
 from tests.preview_support import cookie_for, make_site, running
@@ -122,7 +122,7 @@ def pages(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
              '\n[contribute]\nurl = "https://cites-unies-france.org/lettre/contribuer"\nsection = "collectivites"\n')
     (tmp_path / "sources.toml").write_text(text, encoding="utf-8")
     settings = public.settings_from(tmp_path / "sources.toml", None)
-    link = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "anne@example.org", settings.list_id,
+    link = links.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), "anne@example.org", settings.list_id,
                                         LETTER_DATE)
     yield public.app(settings), {"link": link.removeprefix("https://cites-unies-france.org"),
                                  "title": settings.title,

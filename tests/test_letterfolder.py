@@ -12,7 +12,8 @@ from digest.web import publish
 
 from .conftest import LETTER_DATE, ROOT
 
-CAPABILITIES = ("digest.delivery", "digest.review", "digest.edit", "digest.audience", "digest.web")
+CAPABILITIES = ("digest.delivery", "digest.review", "digest.edit", "digest.audience", "digest.web", "digest.store",
+                "digest.mail", "digest.contribute", "digest.cli")
 
 
 def test_a_build_and_the_letters_states_load_no_capability(tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_a_build_and_the_letters_states_load_no_capability(tmp_path: Path) -> No
         pipeline.build(cfg, date(2025, 11, 20), out)
         pipeline.build(cfg, date(2025, 11, 27), out)
         states = letterfolder.every(cfg, out, letterfolder.no_sends)
-        assert [s.state for s in states] == ["built", "built"], states
+        assert [s.stage for s in states] == [letterfolder.Stage.BUILT] * 2, states
         print("\\n".join(sorted(sys.modules)))
     """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -58,5 +59,5 @@ def test_a_letter_reads_back_as_it_was_built(tmp_path: Path) -> None:
     letter = letterfolder.read_built(tmp_path, LETTER_DATE)
     assert (letter.subject, letter.html, letter.text) == (built.rendered.subject, built.rendered.html,
                                                           built.rendered.text)
-    assert letter.items == sum(len(s.items) for s in built.letter.sections) > 0
+    assert letter.item_count == sum(len(s.items) for s in built.letter.sections) > 0
     assert letter.web_url.endswith("/2025-11-20/letter.html")

@@ -8,6 +8,7 @@ from pathlib import Path
 from digest import letterfolder, renderer
 from digest.audience.recipients import Recipient
 from digest.delivery import export, personalize
+from digest.mail import signing
 from digest.model import Letter, Section
 
 from .conftest import make_item
@@ -36,7 +37,7 @@ def test_replacements_a_subscribers_token_goes_only_where_the_template_put_the_l
     letter = hostile_letter()
     personalizer = personalize.Personalizer(built(letter, tmp_path), SECRET, "lettre.example.org")
     raw = personalizer.copy(Recipient("lea@example.org"), datetime(2025, 11, 20, tzinfo=UTC)).raw
-    token = personalize.make_token(SECRET, "lea@example.org", "lettre.example.org")
+    token = signing.unsubscribe_token(SECRET, "lea@example.org", "lettre.example.org")
     body = raw.replace(b"=\r\n", b"").decode("ascii")
     # One link in the text, one in the HTML, one in the List-Unsubscribe header: none in the source's link.
     assert body.count(token) == 3

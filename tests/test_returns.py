@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from digest.audience.subscribers import Store
+from digest.audience.subscribers import Subscribers
 from tests.send_support import config_text, digest, setup
 from tests.smtp_sink import Received, Recorder, Sink
 
@@ -32,7 +32,7 @@ def copies(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     monkey.setenv("DIGEST_SECRET", "test-secret-0123456789-abcdefghij")
     with Sink(Recorder()) as sink:
         cfg = setup(root, built, sink.port, SMTP)
-        with Store(root / "subscribers.sqlite") as store:
+        with Subscribers(root / "subscribers.sqlite") as store:
             for address in PEOPLE:
                 store.add(address)
         result = digest("send", "-c", str(cfg), "--yes", "--list")
@@ -50,7 +50,7 @@ def project(tmp_path: Path) -> Path:
     cfg = tmp_path / "sources.toml"
     cfg.write_text(config_text(25, SMTP) + '\n[returns]\nauthserv_id = "mx.cites-unies-france.org"\n',
                    encoding="utf-8")
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         for address in PEOPLE:
             store.add(address)
     mailbox.Maildir(tmp_path / "Retours", create=True)
@@ -68,7 +68,7 @@ def run(cfg: Path, *messages: bytes) -> str:
 
 
 def statuses(cfg: Path) -> dict[str, str]:
-    with Store(cfg.parent / "subscribers.sqlite") as store:
+    with Subscribers(cfg.parent / "subscribers.sqlite") as store:
         return {row.email: row.status for row in store.rows()}
 
 

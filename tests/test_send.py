@@ -18,7 +18,7 @@ from digest import config
 from digest.audience.recipients import Recipient
 from digest.delivery import smtp
 from digest.delivery.journal import Journal
-from digest.delivery.personalize import check_token
+from digest.mail.signing import unsubscribe_address
 from tests.conftest import LETTER_DATE, ROOT
 from tests.send_support import (
     ACCENTED_TITLE,
@@ -67,8 +67,8 @@ def test_a_test_send_arrives_whole_with_its_headers(tmp_path: Path, built: Path)
         url = line.decode().split("<", 1)[1].split(">", 1)[0]
         assert url.startswith(LONG_UNSUBSCRIBE + f"&l={DAY}&t=")
         token = url.rsplit("t=", 1)[1]
-        assert check_token(SECRET.encode(), token, "lettre.cites-unies-france.org") == received.rcpt
-        assert check_token(SECRET.encode(), token, "autre.cites-unies-france.org") is None  # bound to its list
+        assert unsubscribe_address(SECRET.encode(), token, "lettre.cites-unies-france.org") == received.rcpt
+        assert unsubscribe_address(SECRET.encode(), token, "autre.cites-unies-france.org") is None  # bound to its list
         assert "mailto:desinscription@cites-unies-france.org?subject=unsubscribe" in line.decode()
         html = message.get_body(("html",)).get_content()
         text = message.get_body(("plain",)).get_content()
@@ -118,13 +118,13 @@ def test_a_server_gone_after_fifty_then_a_rerun_completes_exactly_once(tmp_path:
         job = smtp.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
         assert cfg.smtp is not None
         with pytest.raises(smtp.SendError, match="run the same command again"):
-            smtp.run_list(job, people, smtp.Connection(cfg.smtp, None, backoff=(0.01, 0.01), sleep=time.sleep))
+            smtp.send_to_list(job, people, smtp.Connection(cfg.smtp, None, backoff=(0.01, 0.01), sleep=time.sleep))
         assert len(recorder.received) == 50
         rows = journal_rows(tmp_path)
         assert sum(state == "sent" for state, *_ in rows.values()) == 50
         assert sum(state == "pending" for state, *_ in rows.values()) == 70
         recorder.refusing = False  # the server is back
-        report = smtp.run_list(job, people, smtp.Connection(cfg.smtp, None))
+        report = smtp.send_to_list(job, people, smtp.Connection(cfg.smtp, None))
         assert report.sent == 70 and report.already_sent == 50
     counts = recorder.counts()
     assert len(counts) == 120 and set(counts.values()) == {1}
@@ -260,7 +260,7 @@ def test_an_unreachable_server_leaves_everyone_pending(tmp_path: Path, built: Pa
     assert cfg.smtp is not None
     job = smtp.load_job(cfg, LETTER_DATE, tmp_path / "outbox")
     with pytest.raises(smtp.SendError, match="cannot reach the SMTP server"):
-        smtp.run_list(job, [Recipient("a@example.org")], smtp.Connection(cfg.smtp, None, backoff=(0.01,)))
+        smtp.send_to_list(job, [Recipient("a@example.org")], smtp.Connection(cfg.smtp, None, backoff=(0.01,)))
     assert journal_rows(tmp_path) == {"a@example.org": ("pending", 0, None, None)}
 
 

@@ -22,9 +22,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from digest.audience.subscribers import Store, mask
+from digest.audience.subscribers import Means, Status, Subscribers, mask
 from digest.cli import main
-from digest.delivery import personalize
+from digest.mail import links, signing
 from digest.web import layer
 from tests.conftest import LETTER_DATE, plain
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, config_text
@@ -51,17 +51,17 @@ class Server:
 
     def link(self, email: str = ADDRESS) -> str:
         """The path and query of a subscriber's unsubscribe link, as a letter carries it."""
-        full = personalize.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), email, LIST, LETTER_DATE)
+        full = links.unsubscribe_link(LONG_UNSUBSCRIBE, SECRET.encode(), email, LIST, LETTER_DATE)
         parsed = urlparse(full)
         return f"{parsed.path}?{parsed.query}"
 
     def status(self, email: str = ADDRESS) -> str | None:
-        with Store(self.root / "subscribers.sqlite") as store:
+        with Subscribers(self.root / "subscribers.sqlite") as store:
             row = store.get(email)
         return row.status if row else None
 
     def events(self) -> int:
-        with Store(self.root / "subscribers.sqlite") as store:
+        with Subscribers(self.root / "subscribers.sqlite") as store:
             return store.letter(DAY).unsubscribed
 
 
@@ -78,7 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (site / "abonnes.csv").write_text("email\nanne@example.org\n", encoding="utf-8")
     (site / DAY / "dry-run").mkdir()
     (site / DAY / "dry-run" / "00001-anne@example.org.eml").write_text("To: anne@example.org", encoding="utf-8")
-    with Store(root / "subscribers.sqlite") as store:
+    with Subscribers(root / "subscribers.sqlite") as store:
         store.add(ADDRESS, "Anne")
         store.add("bob@example.org", "Bob")
     private = {"copy.SQLITE": b"SQLite format 3", "Abonnes.CSV": b"email", "x.sqlite-journal": b"journal",
@@ -144,7 +144,7 @@ def test_the_rfc_8058_one_click_post_unsubscribes_once_and_answers_200(server: S
 
 def test_a_multipart_one_click_post_works_too(server: Server) -> None:
     email = "carla@example.org"
-    with Store(server.root / "subscribers.sqlite") as store:
+    with Subscribers(server.root / "subscribers.sqlite") as store:
         store.add(email)
     answer = httpx.post(server.url + server.link(email), files={"List-Unsubscribe": (None, "One-Click")})
     assert answer.status_code == 200 and server.status(email) == "unsubscribed"
@@ -152,7 +152,7 @@ def test_a_multipart_one_click_post_works_too(server: Server) -> None:
 
 def test_the_pages_button_unsubscribes_and_the_way_back_subscribes_again(server: Server) -> None:
     email = "dora@example.org"
-    with Store(server.root / "subscribers.sqlite") as store:
+    with Subscribers(server.root / "subscribers.sqlite") as store:
         store.add(email)
     link = server.link(email)
     page = httpx.post(server.url + link, data={"action": "unsubscribe"})
@@ -199,7 +199,7 @@ def test_erasure_is_final_whatever_token_page_or_undo_comes_later(server: Server
         assert answer.status_code == 200 and "me réabonner" not in answer.text
         assert "recevra de nouveau" not in answer.text
         assert server.status(email) is None
-    with Store(server.root / "subscribers.sqlite") as store:
+    with Subscribers(server.root / "subscribers.sqlite") as store:
         assert store.erased(email)
     run_cli(server, "subscribers", "add", email)  # only naming her brings her back
     assert server.status(email) == "subscribed"
@@ -208,9 +208,9 @@ def test_erasure_is_final_whatever_token_page_or_undo_comes_later(server: Server
 @pytest.mark.parametrize("status", ["bounced", "complained"])
 def test_the_page_never_turns_a_bounce_or_complaint_into_a_subscription(server: Server, status: str) -> None:
     email = f"{status}@example.org"
-    with Store(server.root / "subscribers.sqlite") as store:
+    with Subscribers(server.root / "subscribers.sqlite") as store:
         store.add(email)
-        store.set_status(email, status, "test")
+        store.set_status(email, Status(status), "test", Means.REMOVE)
     link = server.link(email)
     assert "me réabonner" not in httpx.get(server.url + link).text
     answer = httpx.post(server.url + link, data={"action": "unsubscribe"})
@@ -235,7 +235,7 @@ def test_the_undo_is_refused_after_thirty_minutes_and_when_forged(server: Server
     link = server.link(email)
     httpx.post(server.url + link, data={"action": "unsubscribe"})
     late = (datetime.now(UTC) - timedelta(minutes=31)).isoformat(timespec="seconds")
-    with Store(server.root / "subscribers.sqlite") as store:  # as if the click were 31 minutes ago
+    with Subscribers(server.root / "subscribers.sqlite") as store:  # as if the click were 31 minutes ago
         store._db.execute("UPDATE subscriber SET changed=? WHERE email=?", (late, email))
     for value in (f"resubscribe:{undo_proof(email, late)}", f"resubscribe:{late}.AAAAAAAAAAAAAAAAAAAAAA",
                   "resubscribe"):
@@ -243,7 +243,7 @@ def test_the_undo_is_refused_after_thirty_minutes_and_when_forged(server: Server
         assert answer.status_code in (200, 400) and "recevra de nouveau" not in answer.text
         assert server.status(email) == "unsubscribed"
     fresh = (datetime.now(UTC) - timedelta(minutes=29)).isoformat(timespec="seconds")
-    with Store(server.root / "subscribers.sqlite") as store:  # 29 minutes: still in time (and signed alike)
+    with Subscribers(server.root / "subscribers.sqlite") as store:  # 29 minutes: still in time (and signed alike)
         store._db.execute("UPDATE subscriber SET changed=? WHERE email=?", (fresh, email))
     answer = httpx.post(server.url + link, data={"action": f"resubscribe:{undo_proof(email, fresh)}"})
     assert "recevra de nouveau" in answer.text and server.status(email) == "subscribed"
@@ -350,7 +350,7 @@ def test_the_log_has_a_line_per_unsubscribe_and_refusal_and_never_an_address_or_
     httpx.post(server.url + PATH + "?t=forged", content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
     time.sleep(0.3)
     log = server.log.read_text(encoding="utf-8", errors="replace")
-    token = personalize.make_token(SECRET.encode(), ADDRESS, LIST)
+    token = signing.unsubscribe_token(SECRET.encode(), ADDRESS, LIST)
     assert "Uvicorn running" in log
     assert ADDRESS.lower() not in log.lower() and "bob@example.org" not in log and token[:20] not in log
     assert f"digest.serve INFO unsubscribed {mask('bob@example.org')} (one-click (RFC 8058))" in log
@@ -382,7 +382,7 @@ def test_a_busy_port_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_half_open_connections_do_not_hold_every_slot_and_slow_headers_are_cut(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         store.add(ADDRESS)
     process, url, _log = start(tmp_path, [])
     parsed = urlparse(url)
@@ -423,7 +423,7 @@ def test_half_open_connections_do_not_hold_every_slot_and_slow_headers_are_cut(t
 
 def test_several_workers_answer_and_share_the_store(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         store.add(ADDRESS)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),

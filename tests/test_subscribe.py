@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from digest.audience.joining import Signups, wording_hash
-from digest.audience.subscribers import mask
+from digest.audience.subscribers import Means, Status, mask
 from digest.config import DEFAULT_CONSENT
 from tests.conftest import LETTER_DATE
 from tests.preview_support import cookie_for, running
@@ -90,14 +90,14 @@ class Server:
 
     def status(self, email: str) -> str | None:
         with Signups(self.store) as store:
-            row = store.get(email)
+            row = store.subscribers.get(email)
         return row.status if row else None
 
     def queued(self) -> tuple[int, int, int]:
         """Sign-ups waiting, mails queued, consent records: what a refused post must leave as it was."""
         with sqlite3.connect(self.store) as db:
             return tuple(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
-                         for t in ("pending", "outmail", "consent"))
+                         for t in ("pending", "mail", "consent"))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ allowed_origins = ["{ALLOWED}", "{snippet_origin}"]
 per_ip_hour = {PER_IP}
 """, encoding="utf-8")
         with Signups(root / "subscribers.sqlite") as store:
-            store.add("anne@example.org", "Anne")
+            store.subscribers.add("anne@example.org", "Anne")
         process, url, _log = start(root, ["--workers", "2"])
         yield Server(url, root, sink, snippet_origin)
         process.terminate()
@@ -174,15 +174,15 @@ def test_every_state_of_an_address_gets_the_same_page_the_same_status_and_the_sa
     with Signups(server.store) as store:
         for email in addresses["subscribed"] + addresses["unsubscribed"] + addresses["bounced"] \
                 + addresses["complained"] + addresses["erased"]:
-            store.add(email)
+            store.subscribers.add(email)
         for email in addresses["unsubscribed"]:
-            store.unsubscribe(email, "digest subscribers remove")
+            store.subscribers.unsubscribe(email, "digest subscribers remove", Means.REMOVE)
         for email in addresses["bounced"]:
-            store.set_status(email, "bounced", "550 5.1.1 unknown user")
+            store.subscribers.set_status(email, Status.BOUNCED, "550 5.1.1 unknown user", Means.BOUNCE)
         for email in addresses["complained"]:
-            store.set_status(email, "complained", "abuse report")
+            store.subscribers.set_status(email, Status.COMPLAINED, "abuse report", Means.COMPLAINT)
         for email in addresses["erased"]:
-            store.erase(email)
+            store.subscribers.erase(email)
     for email in addresses["pending"]:
         assert server.post(email).status_code == 200
     bodies: dict[str, set[str]] = {state: set() for state in states}
@@ -212,21 +212,21 @@ def test_an_erased_complained_or_bounced_address_comes_back_only_through_the_con
     erased, complained, bounced = fresh("erased"), fresh("complained"), fresh("bounced")
     with Signups(server.store) as store:
         for email in (erased, complained, bounced):
-            store.add(email)
-        store.erase(erased)
-        store.set_status(complained, "complained", "abuse report")
-        store.set_status(bounced, "bounced", "550 5.1.1 unknown user")
+            store.subscribers.add(email)
+        store.subscribers.erase(erased)
+        store.subscribers.set_status(complained, Status.COMPLAINED, "abuse report", Means.COMPLAINT)
+        store.subscribers.set_status(bounced, Status.BOUNCED, "550 5.1.1 unknown user", Means.BOUNCE)
     for email in (erased, complained, bounced):
         server.post(email)
         server.wait_mail(email)
     with Signups(server.store) as store:
-        assert store.erased(erased) and store.get(erased) is None
-        assert store.get(complained).status == "complained"  # type: ignore[union-attr]
+        assert store.subscribers.erased(erased) and store.subscribers.get(erased) is None
+        assert store.subscribers.get(complained).status == "complained"  # type: ignore[union-attr]
     for email in (erased, complained, bounced):
         assert httpx.post(server.link(email), data={"action": "confirm"}).status_code == 200
         assert server.status(email) == "subscribed"
     with Signups(server.store) as store:
-        assert not store.erased(erased)
+        assert not store.subscribers.erased(erased)
         history = [r.what for r in store.history(complained)]
     assert history.index("complained") < history.index("asked") < history.index("confirmed")  # why it left, kept
 
@@ -278,8 +278,9 @@ def test_a_refused_mail_is_tried_again_later_and_a_rejected_one_is_dropped(serve
     deadline = time.monotonic() + 10
     while True:
         with sqlite3.connect(server.store) as db:
-            rows = dict(db.execute("SELECT p.email, o.tries || ' ' || o.due || ' ' || o.claimed FROM outmail o "
-                                   "JOIN pending p ON p.id = o.pending WHERE p.email IN (?, ?)",
+            rows = dict(db.execute("SELECT p.email, o.tries || ' ' || o.due || ' ' || o.claimed FROM mail o "
+                                   "JOIN pending p ON p.id = o.ref AND o.kind = 'signup-confirm' "
+                                   "WHERE p.email IN (?, ?)",
                                    (later, never)).fetchall())
         # tried once and put back (claimed again empty): the claim counts the try before the retry sets the time
         if later in rows and rows[later].startswith("1 ") and rows[later].endswith(" ") and never not in rows:
@@ -421,8 +422,8 @@ def test_digest_check_shows_the_pending_sign_ups_and_the_net_growth(server: Serv
     server.post(joining)
     httpx.post(server.link(joining), data={"action": "confirm"})
     with Signups(server.store) as store:
-        store.add(leaving)
-        store.unsubscribe(leaving, "unsubscribe page")
+        store.subscribers.add(leaving)
+        store.subscribers.unsubscribe(leaving, "unsubscribe page", Means.PAGE)
     # In processes of their own: the browser tests' Playwright keeps an event loop in this one.
     built = subprocess.run([sys.executable, "-m", "digest", "build", "-c", config, "--date", DAY],
                            capture_output=True, text=True, timeout=120)
@@ -469,32 +470,37 @@ def _ask(store: Signups, email: str) -> None:
 def test_a_mail_claimed_by_a_worker_that_died_is_sent_by_another(tmp_path: Path) -> None:
     with Signups(tmp_path / "subscribers.sqlite") as store:
         _ask(store, "lea@example.org")
-        taken = store.claim()  # a worker takes it, then dies before sending or putting it back
+        taken = store.queue.claim()  # a worker takes it, then dies before sending or putting it back
         assert taken is not None and taken.tries == 1
-        assert store.claim() is None  # no other worker takes a mail being sent
+        assert store.queue.claim() is None  # no other worker takes a mail being sent
         with sqlite3.connect(tmp_path / "subscribers.sqlite") as db:  # eleven minutes later
             old = (datetime.now(UTC) - timedelta(minutes=11)).isoformat(timespec="seconds")
-            db.execute("UPDATE outmail SET claimed=?", (old,))
-        again = store.claim()
+            db.execute("UPDATE mail SET claimed=?", (old,))
+        again = store.queue.claim()
     assert again is not None and again.id == taken.id and again.tries == 2
 
 
 def test_the_server_purges_unconfirmed_sign_ups_at_start_then_every_hour(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from digest import config
+    from digest.web import courier as courier_module
     from digest.web import subscribe
+    from digest.web.courier import Courier
 
     (tmp_path / "sources.toml").write_text(config_text(free_port()) + f'\n[subscribe]\nurl = "{FORM_URL}"\n',
                                            encoding="utf-8")
     cfg = config.load(tmp_path / "sources.toml")
     joining = subscribe.joining_from(cfg)
     assert joining is not None
-    courier = subscribe.Courier(joining, cfg.subscribers_path, SECRET.encode(), "lettre.example.org", "La Lettre")
+    courier = Courier(joining.post, cfg.subscribers_path)
+    subscribe.Subscribe(joining, cfg.subscribers_path, SECRET.encode(), "lettre.example.org", "La Lettre", courier)
 
     def ask_long_ago(email: str) -> None:
         with Signups(cfg.subscribers_path) as store:
             _ask(store, email)
-            store.sent(store.claim())  # its mail went; the person never confirmed
+            mail = store.queue.claim()  # its mail went; the person never confirmed
+            assert mail is not None
+            store.queue.done(mail)
         with sqlite3.connect(cfg.subscribers_path) as db:
             old = (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds")
             db.execute("UPDATE pending SET asked=? WHERE key=?", (old, email))
@@ -510,6 +516,6 @@ def test_the_server_purges_unconfirmed_sign_ups_at_start_then_every_hour(tmp_pat
     courier.drain()
     assert pending() == 1  # not again within the hour
     later = time.monotonic() + 3601
-    monkeypatch.setattr(subscribe.time, "monotonic", lambda: later)
+    monkeypatch.setattr(courier_module.time, "monotonic", lambda: later)
     courier.drain()
     assert pending() == 0

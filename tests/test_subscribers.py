@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from digest import config
-from digest.audience.subscribers import Store, mask
-from digest.delivery import personalize
+from digest.audience.subscribers import Means, Status, Subscribers, mask
+from digest.mail import links, signing
 from tests.send_support import DAY, SECRET, digest, setup
 from tests.smtp_sink import Recorder, Sink
 
@@ -41,22 +41,22 @@ def config_file(tmp_path: Path) -> Path:
 
 def test_tokens_are_bound_to_their_list_and_old_tokens_still_work() -> None:
     key = b"k" * 32
-    token = personalize.make_token(key, "Anne@example.org", LIST)
-    assert personalize.check_token(key, token, LIST) == "Anne@example.org"
-    assert personalize.check_token(key, token, "autre.example.org") is None  # another list, same secret
-    old = personalize.make_token(key, "anne@example.org")  # a letter sent before tokens named their list
-    assert personalize.check_token(key, old, LIST) == "anne@example.org"
+    token = signing.unsubscribe_token(key, "Anne@example.org", LIST)
+    assert signing.unsubscribe_address(key, token, LIST) == "Anne@example.org"
+    assert signing.unsubscribe_address(key, token, "autre.example.org") is None  # another list, same secret
+    old = signing.unsubscribe_token(key, "anne@example.org")  # a letter sent before tokens named their list
+    assert signing.unsubscribe_address(key, old, LIST) == "anne@example.org"
 
 
 @pytest.mark.parametrize("bad", ["é" * 10, "YW5uZUBleGFtcGxlLm9yZw.", "YW5uZUBleGFtcGxlLm9yZw", "", ".", "%00",
                                  "YW5uZUBleGFtcGxlLm9yZw.AAAAAAAAAAAAAAAAAAAAAA", "x" * 5000, "\x00.\x00"])
 def test_a_forged_truncated_or_non_ascii_token_is_none_never_an_exception(bad: str) -> None:
-    assert personalize.check_token(b"k" * 32, bad, LIST) is None
+    assert signing.unsubscribe_address(b"k" * 32, bad, LIST) is None
 
 
 def test_a_truncated_real_token_is_refused() -> None:
-    token = personalize.make_token(b"k" * 32, "anne@example.org", LIST)
-    assert personalize.check_token(b"k" * 32, token[:-3], LIST) is None
+    token = signing.unsubscribe_token(b"k" * 32, "anne@example.org", LIST)
+    assert signing.unsubscribe_address(b"k" * 32, token[:-3], LIST) is None
 
 
 # --- the store and its commands -------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_import_reports_added_updated_invalid_by_line_and_keeps_extra_columns(tm
                                             "bob@example.org;Bob;;"])
     result = digest("subscribers", "import", "-c", str(cfg), str(second))
     assert "0 added, 1 updated, 1 unchanged, 0 invalid" in result.output
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         anne = store.get("ANNE@example.org")
     assert anne is not None and anne.fields == {"organisation": "Mairie", "ville": "Paris"}
     assert anne.status == "subscribed" and anne.created and anne.updated
@@ -97,7 +97,7 @@ def test_an_import_says_which_rows_gave_the_same_address_and_which_one_it_kept(t
     assert "2 added, 0 updated, 0 unchanged, 0 invalid, 0 not subscribed again, 2 merged" in result.output
     assert "line 4: Anne@example.org is the address of line 2 (case aside): line 2 kept" in result.output
     assert "line 5: anne@example.org is the address of line 2 (case aside): line 2 kept" in result.output
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         anne = store.get("anne@example.org")
     assert anne is not None and anne.name == "Anne"  # the first row's name, as the report says
 
@@ -108,13 +108,13 @@ def test_an_import_never_subscribes_again_who_left_unless_asked(tmp_path: Path) 
     digest("subscribers", "import", "-c", str(cfg), str(csv))
     removed = digest("subscribers", "remove", "-c", str(cfg), "anne@example.org")
     assert "anne@example.org: unsubscribed" in removed.output
-    with Store(tmp_path / "subscribers.sqlite") as store:
-        store.set_status("bob@example.org", "complained", "feedback-loop complaint", letter=DAY)
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
+        store.set_status("bob@example.org", Status.COMPLAINED, "feedback-loop complaint", Means.COMPLAINT, letter=DAY)
     again = digest("subscribers", "import", "-c", str(cfg), str(csv))
     assert "2 not subscribed again" in again.output and "--resubscribe subscribes it again" in again.output
     asked = digest("subscribers", "import", "-c", str(cfg), str(csv), "--resubscribe")
     assert asked.exit_code == 0, asked.output
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         assert store.get("anne@example.org").status == "subscribed"  # type: ignore[union-attr]
         assert store.get("bob@example.org").status == "complained"  # type: ignore[union-attr]
 
@@ -124,7 +124,7 @@ def test_an_import_row_marked_unsubscribed_unsubscribes_that_address(tmp_path: P
     digest("subscribers", "add", "-c", str(cfg), "anne@example.org")
     csv = write_csv(tmp_path / "a.csv", ["email;unsubscribed", "anne@example.org;oui", "new@example.org;2025-10-01"])
     assert digest("subscribers", "import", "-c", str(cfg), str(csv)).exit_code == 0
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         assert [(r.email, r.status) for r in store.rows()] == [("anne@example.org", "unsubscribed"),
                                                               ("new@example.org", "unsubscribed")]
 
@@ -160,8 +160,8 @@ def test_erase_deletes_the_person_everywhere_and_an_import_cannot_add_them_back(
     assert config.load(cfg).private_dir == tmp_path / private
     csv = write_csv(tmp_path / "a.csv", ["email;name", "anne@example.org;Anne", "bob@example.org;Bob"])
     digest("subscribers", "import", "-c", str(cfg), str(csv))
-    with Store(tmp_path / "subscribers.sqlite") as store:
-        store.unsubscribe("anne@example.org", "one-click (RFC 8058)", letter=DAY)
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
+        store.unsubscribe("anne@example.org", "one-click (RFC 8058)", Means.ONE_CLICK, letter=DAY)
     journal = tmp_path / private / DAY / "send-journal.sqlite"
     journal.parent.mkdir(parents=True)
     db = sqlite3.connect(journal)
@@ -214,7 +214,7 @@ class Envelopes(Recorder):
 
 
 def fill_store(tmp_path: Path, count: int) -> None:
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         for number in range(count):
             store.add(f"user{number:03d}@example.org", f"Abonné {number}")
 
@@ -224,8 +224,8 @@ def test_send_list_without_a_file_sends_to_the_stores_subscribed_with_verp(tmp_p
     with Sink(recorder) as sink:
         cfg = setup(tmp_path, built, sink.port, 'return_path = "lettre-retour@cites-unies-france.org"\nverp = true\n')
         fill_store(tmp_path, 5)
-        with Store(tmp_path / "subscribers.sqlite") as store:
-            store.unsubscribe("user002@example.org", "test")
+        with Subscribers(tmp_path / "subscribers.sqlite") as store:
+            store.unsubscribe("user002@example.org", "test", Means.REMOVE)
         dry = digest("send", "-c", str(cfg), "--list", "--dry-run")
         assert dry.exit_code == 0 and "Dry run: 4 copies written" in dry.output, dry.output
         result = digest("send", "-c", str(cfg), "--yes", "--list")
@@ -233,7 +233,7 @@ def test_send_list_without_a_file_sends_to_the_stores_subscribed_with_verp(tmp_p
     assert sorted(recorder.counts()) == ["user000@example.org", "user001@example.org", "user003@example.org",
                                          "user004@example.org"]
     sender = recorder.senders["user001@example.org"]
-    expected = personalize.verp_sender("lettre-retour@cites-unies-france.org", SECRET.encode(), LIST,
+    expected = links.verp_sender("lettre-retour@cites-unies-france.org", SECRET.encode(), LIST,
                                        "user001@example.org")
     assert sender == expected and sender.startswith("lettre-retour+") and len(sender.split("@")[0]) <= 64
     assert "user001" not in sender  # the envelope does not show the address
@@ -244,8 +244,8 @@ def test_a_csv_send_leaves_out_who_the_store_has_as_gone(tmp_path: Path, built: 
     with Sink() as sink:
         cfg = setup(tmp_path, built, sink.port)
         fill_store(tmp_path, 3)
-        with Store(tmp_path / "subscribers.sqlite") as store:
-            store.set_status("user001@example.org", "bounced", "5.1.1")
+        with Subscribers(tmp_path / "subscribers.sqlite") as store:
+            store.set_status("user001@example.org", Status.BOUNCED, "5.1.1", Means.BOUNCE)
         csv = write_csv(tmp_path / "s.csv", ["email"] + [f"user{i:03d}@example.org" for i in range(3)])
         result = digest("send", "-c", str(cfg), "--yes", "--list", str(csv))
         assert result.exit_code == 0, result.output
@@ -257,8 +257,8 @@ def test_an_unsubscribe_during_a_send_is_honoured_within_a_hundred_messages(tmp_
     store_path = tmp_path / "subscribers.sqlite"
 
     def leave() -> None:
-        with Store(store_path) as store:
-            store.leave("user150@example.org", "one-click (RFC 8058)", letter=DAY)
+        with Subscribers(store_path) as store:
+            store.leave("user150@example.org", "one-click (RFC 8058)", Means.ONE_CLICK, letter=DAY)
 
     recorder = Envelopes(during={20: leave})
     with Sink(recorder) as sink:
@@ -274,9 +274,9 @@ def test_an_unsubscribe_during_a_send_is_honoured_within_a_hundred_messages(tmp_
 def test_send_status_shows_what_happened_to_the_letter_afterwards(tmp_path: Path, built: Path) -> None:
     cfg = setup(tmp_path, built, 25)
     fill_store(tmp_path, 3)
-    with Store(tmp_path / "subscribers.sqlite") as store:
-        store.leave("user000@example.org", "one-click (RFC 8058)", letter=DAY)
-        store.set_status("user001@example.org", "bounced", "5.1.1", letter=DAY)
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
+        store.leave("user000@example.org", "one-click (RFC 8058)", Means.ONE_CLICK, letter=DAY)
+        store.set_status("user001@example.org", Status.BOUNCED, "5.1.1", Means.BOUNCE, letter=DAY)
     result = digest("send", "-c", str(cfg), "--status")
     assert "Since: unsubscribed 1 · bounced 1 · temporary failures 0 · complained 0" in result.output
     stats = digest("subscribers", "stats", "-c", str(cfg))
@@ -288,7 +288,7 @@ def test_the_store_is_readable_by_its_owner_only_and_a_name_cannot_break_a_heade
     assert digest("subscribers", "add", "-c", str(cfg), "eve@example.org", "--name", "Eve\r\nBcc: x@example.net"
                   ).exit_code == 0
     assert (tmp_path / "subscribers.sqlite").stat().st_mode & 0o777 == 0o600
-    with Store(tmp_path / "subscribers.sqlite") as store:
+    with Subscribers(tmp_path / "subscribers.sqlite") as store:
         name = store.get("eve@example.org").name  # type: ignore[union-attr]
     assert "\r" not in name and "\n" not in name
 

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -32,11 +33,12 @@ from urllib.parse import unquote, urlparse
 from flufl.bounce import all_failures
 
 from digest.audience.recipients import key_of
-from digest.audience.subscribers import Store
-from digest.delivery.personalize import check_token, verp_id
+from digest.audience.subscribers import Means, Status, Subscribers
 from digest.errors import DigestError
 from digest.files import narrow_tree, private_files
+from digest.hosts import is_loopback
 from digest.i18n import _
+from digest.mail.signing import unsubscribe_address, verp_id
 
 DONE = "digest-done"  # the folder processed messages are moved to
 UNPROVEN = "digest-unproven"  # the folder reports that prove nothing are moved to, for a person to read
@@ -59,12 +61,21 @@ class BounceError(DigestError):
     """The mailbox cannot be read (missing, not a mailbox, IMAP login refused)."""
 
 
+class Returned(StrEnum):
+    """What a returned message says of an address."""
+
+    BOUNCED = "bounced"
+    SOFT = "soft"  # a temporary failure
+    COMPLAINED = "complained"
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the unsubscribe address, proved by its token
+
+
 @dataclass(frozen=True)
-class Finding:
-    """What one message says about one address: bounced, soft (a temporary failure), complained, unsubscribe."""
+class Return:
+    """What one returned message says about one address, proved: bounced, soft, complained, unsubscribe."""
 
     email: str
-    kind: str
+    kind: Returned
     letter: str
     detail: str
 
@@ -82,8 +93,8 @@ class Unproven:
 class Summary:
     """What a run did: per address, and the messages it left alone."""
 
-    done: list[tuple[Finding, bool]] = field(default_factory=list)  # (finding, whether the store changed)
-    not_in_store: list[Finding] = field(default_factory=list)
+    done: list[tuple[Return, bool]] = field(default_factory=list)  # (finding, whether the store changed)
+    not_in_store: list[Return] = field(default_factory=list)
     unproven: list[Unproven] = field(default_factory=list)  # moved aside, nothing changed
     delayed: int = 0  # "delayed" notices and auto-replies: not bounces, moved to done all the same
     already: int = 0  # seen on an earlier run
@@ -131,7 +142,7 @@ class Mailbox(Protocol):
         ...
 
 
-def rules_for(store: Store, secret: bytes | None, list_id: str, return_path: str | None,
+def rules_for(store: Subscribers, secret: bytes | None, list_id: str, return_path: str | None,
               mailto: str | None, authserv_id: str | None = None, *, verp: bool = True) -> Rules:
     """The proofs every address in the store can give (none without the secret), and the addresses bounces
     and unsubscribe mails go to."""
@@ -141,7 +152,7 @@ def rules_for(store: Store, secret: bytes | None, list_id: str, return_path: str
     return Rules(ids, return_path, address, secret, list_id, authserv_id, addresses if secret else ())
 
 
-Verdict = list[Finding] | Unproven | None
+Verdict = list[Return] | Unproven | None
 
 
 def classify(raw: bytes, rules: Rules) -> Verdict:
@@ -158,7 +169,7 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
         else ""
     if isinstance(report_type, str) and report_type.lower() == "feedback-report":
         return _one(message, proven, "a complaint",
-                    lambda a: Finding(a, "complained", letter, _("feedback-loop complaint")))
+                    lambda a: Return(a, Returned.COMPLAINED, letter, _("feedback-loop complaint")))
     try:
         temporary, permanent = all_failures(message)
     except Exception:  # a detector fails on a message it cannot read (raw UTF-8 headers): no failure found
@@ -166,7 +177,7 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
     if permanent:
         statuses = _statuses(message)
         return _one(message, proven, "a bounce",
-                    lambda a: Finding(a, _kind(statuses, a), letter, _detail(statuses, a)))
+                    lambda a: Return(a, _kind(statuses, a), letter, _detail(statuses, a)))
     if temporary or _delayed(message) or _auto_reply(message):
         return []
     if rules.mailto and _addressed_to(message, rules.mailto):
@@ -174,11 +185,11 @@ def classify(raw: bytes, rules: Rules) -> Verdict:
         if not proven and vouched:
             proven = {key_of(vouched): vouched}
         return _one(message, proven, _("an unsubscribe mail"),
-                    lambda a: Finding(a, "unsubscribe", letter, _("mail to the unsubscribe address")))
+                    lambda a: Return(a, Returned.UNSUBSCRIBE, letter, _("mail to the unsubscribe address")))
     return None
 
 
-def _one(message: Message, proven: dict[str, str], what: str, finding: Callable[[str], Finding]) -> Verdict:
+def _one(message: Message, proven: dict[str, str], what: str, finding: Callable[[str], Return]) -> Verdict:
     """The finding for the one recipient proven; Unproven when none is, or several are."""
     if len(proven) == 1:
         return [finding(next(iter(proven.values())))]
@@ -214,7 +225,7 @@ def _proven(message: Message, raw: bytes, rules: Rules) -> dict[str, str]:
         if address:
             found[key_of(address)] = address
     for token in list(dict.fromkeys(TOKEN.findall(text)))[:MAX_PROOFS]:
-        address = check_token(rules.secret, token.decode("ascii"), rules.list_id or None)
+        address = unsubscribe_address(rules.secret, token.decode("ascii"), rules.list_id or None)
         if address:
             found[key_of(address)] = address
     return found
@@ -264,12 +275,12 @@ def _statuses(message: Message) -> dict[str, str]:
     return found
 
 
-def _kind(statuses: dict[str, str], address: str) -> str:
+def _kind(statuses: dict[str, str], address: str) -> Returned:
     """'soft' when the report says 4.x.x (a temporary failure the server gave up on), else 'bounced'; the
     proven recipient's own status when the report names it (a forwarded address may differ: then all)."""
     codes = [statuses[address.lower()]] if address.lower() in statuses else list(statuses.values())
     known = [c for c in codes if c]
-    return "soft" if known and all(c.startswith("4") for c in known) else "bounced"
+    return Returned.SOFT if known and all(c.startswith("4") for c in known) else Returned.BOUNCED
 
 
 def _detail(statuses: dict[str, str], address: str) -> str:
@@ -321,7 +332,7 @@ def message_key(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def process(box: Mailbox, store: Store, rules: Rules) -> Summary:
+def process(box: Mailbox, store: Subscribers, rules: Rules) -> Summary:
     """Apply every message of the mailbox to the store; move each understood one to the done folder."""
     summary = Summary()
     for key, raw in box.messages():
@@ -350,15 +361,18 @@ def process(box: Mailbox, store: Store, rules: Rules) -> Summary:
     return summary
 
 
-def _apply(store: Store, finding: Finding, summary: Summary) -> None:
+def _apply(store: Subscribers, finding: Return, summary: Summary) -> None:
     if store.get(finding.email) is None:
         summary.not_in_store.append(finding)
         return
     change: Callable[[], bool] = {
-        "bounced": lambda: store.set_status(finding.email, "bounced", finding.detail, letter=finding.letter),
-        "soft": lambda: store.soft_bounce(finding.email, finding.letter, finding.detail),
-        "complained": lambda: store.set_status(finding.email, "complained", finding.detail, letter=finding.letter),
-        "unsubscribe": lambda: store.unsubscribe(finding.email, finding.detail, letter=finding.letter),
+        Returned.BOUNCED: lambda: store.set_status(finding.email, Status.BOUNCED, finding.detail, Means.BOUNCE,
+                                                   letter=finding.letter),
+        Returned.SOFT: lambda: store.soft_bounce(finding.email, finding.letter, finding.detail),
+        Returned.COMPLAINED: lambda: store.set_status(finding.email, Status.COMPLAINED, finding.detail,
+                                                      Means.COMPLAINT, letter=finding.letter),
+        Returned.UNSUBSCRIBE: lambda: store.unsubscribe(finding.email, finding.detail, Means.MAIL,
+                                                        letter=finding.letter),
     }[finding.kind]
     summary.done.append((finding, change()))
 
@@ -430,7 +444,7 @@ class ImapMailbox:
         parsed = urlparse(url)
         if parsed.scheme not in ("imap", "imaps") or not parsed.hostname or not parsed.username:
             raise BounceError(_("{url}: expected imaps://user@host/FOLDER").format(url=url))
-        if parsed.scheme == "imap" and parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
+        if parsed.scheme == "imap" and not is_loopback(parsed.hostname):
             raise BounceError(_("{url}: imap:// would send the password in clear; use imaps://").format(url=url))
         self.folder = unquote(parsed.path.lstrip("/")) or "INBOX"
         try:

@@ -1,39 +1,41 @@
-"""Joining the list: sign-ups waiting for their confirmation, the confirmation mails' queue, the consent record.
-
-`Signups` is the subscriber store (digest.audience.subscribers.Store) with what the subscribe form needs:
+"""Joining the list: sign-ups waiting for their confirmation and the consent record (the `signups` part of the
+private store), on the store's one mail queue and its pending confirmations.
 
 - `ask()`: a form post. Whatever the address's state it runs the same statements in one transaction (the
   answer's timing tells nothing); they change something only for an address that is not subscribed, was not
-  mailed in the last 24 hours and whose client is under its hourly cap: then a pending row, one queued mail and
-  an `asked` consent record.
-- `confirm()`: the POST of the confirmation page's button: the address is subscribed (again: an erased,
-  complained or bounced address comes back only here), with a `confirmed` record naming the wording's hash,
-  the page's origin and, when asked to, the IP address.
-- `claim()`, `sent()`, `retry()`: the server's worker takes one queued mail at a time in an immediate
-  transaction, so that with several worker processes each mail is sent once.
+  mailed in the last 24 hours and whose client is under its hourly cap: then a pending row, one queued mail
+  (digest.store.queue) and an `asked` consent record.
+- `confirm()`: the POST of the confirmation page's button, with a pending token (digest.store.pendings): the
+  address is subscribed (again: an erased, complained or bounced address comes back only here), with a
+  `confirmed` record naming the wording's hash, the page's origin and, when asked to, the IP address.
 - `purge()`: sign-ups never confirmed are deleted after `pending_days`; their records keep only their counts.
 
 Every wording a consent was given to is kept (table `wording`), named by its hash. Unsubscribes, bounces and
-complaints stay where the store records them (table `event`); `history()` reads both.
+complaints stay where the subscribers part records them (table `event`); `history()` reads both.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
-import hmac
 import io
 import secrets
+import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from digest.audience.recipients import key_of
-from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Store, _cell, now
+from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Means, Status, Subscribers, _cell
+from digest.mail import signing
+from digest.store import Part, Store, now
+from digest.store.caps import Caps
+from digest.store.pendings import Pendings
+from digest.store.queue import MailKind, MailQueue, since
 
 MAIL_EVERY = timedelta(hours=24)  # at most one confirmation mail per address in this time
-CLAIM_SECONDS = 600  # a mail claimed by a worker that died is taken again after this
-MAX_TRIES = 6  # attempts at a confirmation mail before it is dropped (the person can ask again)
+PENDING = "signup"  # the kind of the sign-ups' pending tokens
+CAP_SCOPE = "client"  # the subscribe form's per-client count
 JOINED = ("confirmed", "added", "import")  # the records that make a subscriber
 LEFT = ("unsubscribed", "bounced", "complained")  # the store's events that end a subscription
 ORDER = {"created": 0, "added": 1, "import": 1, "asked": 3, "confirmed": 4, "resubscribed": 5, "erased": 6}
@@ -41,15 +43,12 @@ CONSENT_COLUMNS = ("consent_at", "consent_means", "consent_wording", "consent_or
 
 
 @dataclass(frozen=True)
-class Mail:
-    """A confirmation mail claimed by a worker: its queue row, the sign-up's row and how often it was tried."""
+class SignUp:
+    """A sign-up waiting for its confirmation, as its mail needs it."""
 
     id: int
-    pending: int
     email: str
     name: str
-    nonce: str
-    tries: int
 
     @property
     def key(self) -> str:
@@ -85,27 +84,15 @@ def wording_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def token(secret: bytes, list_id: str, pending: int, nonce: str, key: str) -> str:
-    """The confirmation link's token: the sign-up's number and an HMAC of it, its nonce, the list and address."""
-    signed = f"digest-confirm-v1\n{list_id}\n{pending}\n{nonce}\n{key}".encode()
-    mac = hmac.new(secret, signed, hashlib.sha256).digest()[:16]
-    return f"{pending}.{base64.urlsafe_b64encode(mac).decode('ascii').rstrip('=')}"
+class Signups(Part):
+    """The sign-ups and the consent record, beside the subscribers (one store, shared)."""
 
-
-def pending_of(given: str) -> int | None:
-    """The sign-up's number a token names, or None when it is not a token's shape."""
-    number, dot, mac = given.partition(".")
-    if not dot or not number.isdigit() or len(number) > 12 or not 1 <= len(mac) <= 32 or not mac.isascii():
-        return None
-    return int(number)
-
-
-def _since(moment: timedelta) -> str:
-    return (datetime.now(UTC) - moment).isoformat(timespec="seconds")
-
-
-class Signups(Store):
-    """The subscriber store with the sign-ups, their mails and the consent record."""
+    def __init__(self, store: Store | Path) -> None:
+        super().__init__(store)
+        self.subscribers = Subscribers(self.store)
+        self.queue = MailQueue(self.store)
+        self.pendings = Pendings(self.store)
+        self.caps = Caps(self.store)
 
     # --- the form ----------------------------------------------------------------------------------------------
 
@@ -115,119 +102,87 @@ class Signups(Store):
         whatever the address's state; `client` is the poster's IP address (counted under a keyed hash), `ip`
         what the records keep of it ('' unless [subscribe] record_ip)."""
         key, moment = key_of(email), now()
-        hour, version, client_hash = moment[:13], wording_hash(wording), self._hash("client " + client)
+        version = wording_hash(wording)
         with self._transaction() as db:
-            db.execute("INSERT INTO client (hash, hour, count) VALUES (?, ?, 1) "
-                       "ON CONFLICT (hash, hour) DO UPDATE SET count = count + 1", (client_hash, hour))
-            count = db.execute("SELECT count FROM client WHERE hash=? AND hour=?", (client_hash, hour)).fetchone()[0]
+            count = self.caps.count(db, CAP_SCOPE, client)
             status = db.execute("SELECT status FROM subscriber WHERE key=?", (key,)).fetchone()
             last = db.execute("SELECT mailed FROM pending WHERE key=?", (key,)).fetchone()
-            mail = (count <= per_ip_hour and (status is None or status[0] != "subscribed")
-                    and (last is None or last[0] < _since(MAIL_EVERY)))
+            mail = (count <= per_ip_hour and (status is None or status[0] != Status.SUBSCRIBED)
+                    and (last is None or last[0] < since(MAIL_EVERY)))
             db.execute("INSERT INTO wording (hash, text, first) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING",
                        (version, wording, moment))
-            # The sign-up keeps its number and nonce (an earlier mail's link still works); the rest is the latest.
+            # The sign-up keeps its number (an earlier mail's link still works); the rest is the latest.
             db.execute("INSERT INTO pending (key, email, name, nonce, asked, mailed, wording, origin, ip) "
                        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? ON CONFLICT (key) DO UPDATE SET "
                        "name=excluded.name, asked=excluded.asked, mailed=excluded.mailed, "
                        "wording=excluded.wording, origin=excluded.origin, ip=excluded.ip",
                        (key, email, name, secrets.token_hex(8), moment, moment, version, origin, ip, mail))
-            db.execute("INSERT INTO outmail (pending, due) SELECT id, ? FROM pending WHERE key=? AND ?",
-                       (moment, key, mail))
-            db.execute("INSERT INTO consent (key, at, kind, means, wording, origin, ip) "
-                       "SELECT ?, ?, 'asked', 'form', ?, ?, ? WHERE ?", (key, moment, version, origin, ip, mail))
+            if mail:
+                number = db.execute("SELECT id FROM pending WHERE key=?", (key,)).fetchone()[0]
+                self.queue.put(db, MailKind.SIGNUP_CONFIRM, number)
+                db.execute("INSERT INTO consent (key, at, kind, means, wording, origin, ip) "
+                           "VALUES (?, ?, 'asked', 'form', ?, ?, ?)", (key, moment, version, origin, ip))
         return mail
+
+    def signup(self, number: int) -> SignUp | None:
+        """A waiting sign-up by its number (what its confirmation mail needs)."""
+        row = self._db.execute("SELECT id, email, name FROM pending WHERE id=?", (number,)).fetchone()
+        return SignUp(*row) if row else None
 
     def look(self, secret: bytes, list_id: str, given: str, pending_days: int) -> str | None:
         """The address a confirmation token is for, while its sign-up waits; None otherwise. Changes nothing."""
-        found = self._pending(secret, list_id, given, pending_days)
+        found = self._pending(self._db, secret, list_id, given, pending_days, spend=False)
         return found[1] if found else None
 
-    def _pending(self, secret: bytes, list_id: str, given: str,
-                 pending_days: int) -> tuple[int, str, str, str, str, str] | None:
-        number = pending_of(given)
-        if number is None:
-            return None
-        row = self._db.execute("SELECT key, email, name, nonce, asked, wording, origin FROM pending WHERE id=?",
-                               (number,)).fetchone()
-        if row is None or row[4] < _since(timedelta(days=pending_days)):
+    def _pending(self, db: sqlite3.Connection, secret: bytes, list_id: str, given: str, pending_days: int, *,
+                 spend: bool) -> tuple[int, str, str, str, str, str] | None:
+        """The waiting sign-up a token confirms: a pending token, or a link mailed before them (`n.mac`)."""
+        number = self.pendings.spend(db, PENDING, given) if spend else self.pendings.look(PENDING, given)
+        legacy = signing.legacy_number(given) if number is None else None
+        row = db.execute("SELECT key, email, name, nonce, asked, wording, origin FROM pending WHERE id=?",
+                         (number if number is not None else legacy,)).fetchone()
+        if row is None or row[4] < since(timedelta(days=pending_days)):
             return None
         key, email, name, nonce, _asked, version, origin = row
-        expected = token(secret, list_id, number, nonce, key)
-        if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
-            return None
+        if number is None:
+            expected = signing.legacy_confirmation(secret, signing.CONFIRM_SIGNUP, list_id, legacy or 0, nonce, key)
+            if not signing.same(expected, given):
+                return None
+            number = legacy or 0
         return number, email, name, version, origin, key
 
     def confirm(self, secret: bytes, list_id: str, given: str, *, ip: str, pending_days: int) -> str | None:
         """Subscribe the address of a confirmation token (whatever its earlier state); its address, or None
         when the token is not a waiting sign-up's (used already, expired, forged)."""
         with self._transaction() as db:
-            found = self._pending(secret, list_id, given, pending_days)
+            found = self._pending(db, secret, list_id, given, pending_days, spend=True)
             if found is None:
                 return None
             number, email, name, version, origin, key = found
-            db.execute("DELETE FROM erased WHERE hash=?", (self._hash(email),))
-            existing = self.get(email)
-            reason = "formulaire (double opt-in)"
-            if existing is None:
-                self._insert(db, email, name, "subscribed", reason, {})
-            else:
-                if name and name != existing.name:
-                    db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=?", (name, now(), key))
-                self._set(db, email, "subscribed", reason, kind="resubscribed")
+            self.subscribers.join(db, email, name, "formulaire (double opt-in)", Means.FORM)
             db.execute("INSERT INTO consent (key, at, kind, means, wording, origin, ip) "
                        "VALUES (?, ?, 'confirmed', 'form', ?, ?, ?)", (key, now(), version, origin, ip))
-            db.execute("DELETE FROM outmail WHERE pending=?", (number,))
+            self.pendings.expunge(db, PENDING, number)
+            self.queue.forget(db, (MailKind.SIGNUP_CONFIRM,), "?", number)
             db.execute("DELETE FROM pending WHERE id=?", (number,))
         return email
-
-    # --- the confirmation mails' queue ---------------------------------------------------------------------------
-
-    def claim(self) -> Mail | None:
-        """Take the next due confirmation mail (no other worker takes it until it is sent, retried or stale)."""
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT o.id, o.pending, p.email, p.name, p.nonce, o.tries FROM outmail o JOIN pending p "
-                "ON p.id = o.pending WHERE o.due <= ? AND (o.claimed = '' OR o.claimed < ?) ORDER BY o.due, o.id "
-                "LIMIT 1", (now(), _since(timedelta(seconds=CLAIM_SECONDS)))).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE outmail SET claimed=?, tries=tries+1 WHERE id=?", (now(), row[0]))
-        return Mail(row[0], row[1], row[2], row[3], row[4], row[5] + 1)
-
-    def sent(self, mail: Mail) -> None:
-        """A mail the server accepted: off the queue."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM outmail WHERE id=?", (mail.id,))
-
-    def retry(self, mail: Mail, permanent: bool) -> bool:
-        """A mail that failed: tried again later (a minute, doubling), or dropped when the failure is permanent
-        or after MAX_TRIES; whether it stays queued."""
-        with self._transaction() as db:
-            if permanent or mail.tries >= MAX_TRIES:
-                db.execute("DELETE FROM outmail WHERE id=?", (mail.id,))
-                return False
-            due = (datetime.now(UTC) + timedelta(minutes=2 ** (mail.tries - 1))).isoformat(timespec="seconds")
-            db.execute("UPDATE outmail SET claimed='', due=? WHERE id=?", (due, mail.id))
-        return True
-
-    def next_due(self) -> str | None:
-        """When the next queued mail is due (None: the queue is empty)."""
-        found: str | None = self._db.execute("SELECT MIN(due) FROM outmail").fetchone()[0]
-        return found
 
     # --- keeping it clean --------------------------------------------------------------------------------------
 
     def purge(self, pending_days: int) -> int:
-        """Delete sign-ups not confirmed within `pending_days` (their mails with them; their records keep only
-        their counts) and the per-client counts older than a day; how many sign-ups went."""
-        cutoff = _since(timedelta(days=pending_days))
+        """Delete sign-ups not confirmed within `pending_days` (their mails and tokens with them; their records
+        keep only their counts), expired tokens and the per-client counts older than a day; how many sign-ups
+        went."""
+        cutoff = since(timedelta(days=pending_days))
+        old = "SELECT id FROM pending WHERE asked < ?"
         with self._transaction() as db:
             db.execute("UPDATE consent SET key=NULL, origin='', ip='' WHERE kind='asked' AND key IN "
                        "(SELECT key FROM pending WHERE asked < ?)", (cutoff,))
-            db.execute("DELETE FROM outmail WHERE pending IN (SELECT id FROM pending WHERE asked < ?)", (cutoff,))
+            self.queue.forget(db, (MailKind.SIGNUP_CONFIRM,), old, cutoff)
+            db.execute(f"DELETE FROM pended WHERE kind=? AND ref IN ({old})", (PENDING, cutoff))
             gone = db.execute("DELETE FROM pending WHERE asked < ?", (cutoff,)).rowcount
-            db.execute("DELETE FROM client WHERE hour < ?", (_since(timedelta(days=1))[:13],))
+            self.caps.purge(db)
+        self.pendings.purge()
         return int(gone)
 
     # --- the record --------------------------------------------------------------------------------------------
@@ -251,8 +206,8 @@ class Signups(Store):
                            (version, wording, now()))
             return int(db.execute(
                 "INSERT INTO consent (key, at, kind, means, wording, detail) SELECT key, ?, 'import', 'import', ?, ? "
-                "FROM subscriber WHERE status='subscribed' AND reason LIKE 'import%' AND changed >= ?",
-                (now(), version, detail[:MAX_FIELD], since)).rowcount)
+                "FROM subscriber WHERE status='subscribed' AND means=? AND changed >= ?",
+                (now(), version, detail[:MAX_FIELD], Means.IMPORT.value, since)).rowcount)
 
     def wordings(self) -> dict[str, str]:
         """Every wording a consent was given to, by its hash."""
@@ -264,12 +219,12 @@ class Signups(Store):
         key = key_of(email)
         found = [Record(*row) for row in self._db.execute(
             "SELECT at, kind, means, wording, origin, ip, detail FROM consent WHERE key=?", (key,))]
-        found += [Record(at, kind, _means(kind, detail), detail=detail) for at, kind, detail in self._db.execute(
-            "SELECT at, kind, detail FROM event WHERE key=?", (key,))]
-        row = self.get(email)
+        found += [Record(at, kind, means or kind, detail=detail) for at, kind, detail, means in self._db.execute(
+            "SELECT at, kind, detail, means FROM event WHERE key=?", (key,))]
+        row = self.subscribers.get(email)
         if row is not None and not any(r.what in JOINED and r.at <= row.created for r in found):
-            found.append(Record(row.created, "created", _means("created", row.reason), detail=row.reason))
-        erased = self._db.execute("SELECT at FROM erased WHERE hash=?", (self._hash(email),)).fetchone()
+            found.append(Record(row.created, "created", row.means or row.reason, detail=row.reason))
+        erased = self._db.execute("SELECT at FROM erased WHERE hash=?", (self.subscribers._hash_of(email),)).fetchone()
         if erased:
             found.append(Record(erased[0], "erased", "subscribers erase"))
         # Times are to the second: within one, the likelier order (a leave before a new sign-up and its confirmation).
@@ -304,7 +259,7 @@ class Signups(Store):
         given = {key: (at, means, version, origin) for key, at, means, version, origin in self._db.execute(
             f"SELECT key, at, means, wording, origin FROM consent WHERE key IS NOT NULL AND kind IN {JOINED} "
             "ORDER BY at, id")}
-        rows = self.rows()
+        rows = self.subscribers.rows()
         extras = sorted({name for row in rows for name in row.fields})
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
@@ -315,18 +270,3 @@ class Signups(Store):
                                                  row.changed, row.created, row.updated, at, means, version, origin,
                                                  *(row.fields.get(e, "") for e in extras))])
         return out.getvalue()
-
-
-def _means(kind: str, reason: str) -> str:
-    """How a change recorded by the store came (its reason says it): one-click, page, bounce, import…"""
-    if kind in ("bounced", "soft-bounce"):
-        return "bounce"
-    if kind == "complained":
-        return "complaint"
-    folded = reason.casefold()
-    for word, means in (("one-click", "one-click"), ("page", "page"), ("import", "import"),
-                        ("subscribers remove", "subscribers remove"), ("added", "subscribers add"),
-                        ("formulaire", "form"), ("mail", "mail")):
-        if word in folded:
-            return means
-    return reason or kind

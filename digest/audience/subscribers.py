@@ -1,4 +1,4 @@
-"""The subscriber store: one SQLite file (subscribers.sqlite beside sources.toml), one row per address.
+"""The subscribers part of the private store (digest.store): one row per address.
 
 Each row has a status (subscribed, unsubscribed, bounced, complained) and when and why it last changed
 (which letter, which message). Every change is also an event, counted per letter by `stats`. An erased
@@ -9,137 +9,56 @@ nothing here logs one; `mask()` is what a page or a log line may show.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import json
-import os
-import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Self
 
 from digest.audience import recipients as csv_rules
 from digest.audience.recipients import Recipient, Rejected, check_address, key_of
-from digest.db import immediate
-from digest.delivery import journal
 from digest.errors import DigestError
-from digest.files import narrow, private_files, safe_name
 from digest.i18n import _
+from digest.store import Part, StoreError, now
 
-STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
+__all__ = ["StoreError", "Subscribers", "now"]  # StoreError: the store's, raised here too
+
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscriber (
-    key TEXT PRIMARY KEY,
-    email TEXT NOT NULL,
-    name TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL CHECK (status IN ('subscribed', 'unsubscribed', 'bounced', 'complained')),
-    reason TEXT NOT NULL DEFAULT '',
-    letter TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT '',
-    changed TEXT NOT NULL,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    fields TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS subscriber_status ON subscriber (status);
-CREATE TABLE IF NOT EXISTS event (
-    id INTEGER PRIMARY KEY,
-    key TEXT,
-    letter TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS event_key ON event (key);
-CREATE TABLE IF NOT EXISTS erased (hash TEXT PRIMARY KEY, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-""" + """
-CREATE TABLE IF NOT EXISTS pending (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    email TEXT NOT NULL,
-    name TEXT NOT NULL DEFAULT '',
-    nonce TEXT NOT NULL,
-    asked TEXT NOT NULL,
-    mailed TEXT NOT NULL,
-    wording TEXT NOT NULL,
-    origin TEXT NOT NULL DEFAULT '',
-    ip TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS outmail (
-    id INTEGER PRIMARY KEY,
-    pending INTEGER NOT NULL,
-    due TEXT NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
-    claimed TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS wording (hash TEXT PRIMARY KEY, text TEXT NOT NULL, first TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS consent (
-    id INTEGER PRIMARY KEY,
-    key TEXT,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    means TEXT NOT NULL,
-    wording TEXT NOT NULL DEFAULT '',
-    origin TEXT NOT NULL DEFAULT '',
-    ip TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS consent_key ON consent (key);
-CREATE TABLE IF NOT EXISTS client (hash TEXT NOT NULL, hour TEXT NOT NULL, count INTEGER NOT NULL,
-                                   PRIMARY KEY (hash, hour));
-""" + """
-CREATE TABLE IF NOT EXISTS contribution (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    status TEXT NOT NULL,
-    key TEXT,
-    email TEXT NOT NULL DEFAULT '',
-    contact TEXT NOT NULL,
-    authority TEXT NOT NULL,
-    member TEXT NOT NULL DEFAULT '',
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT NOT NULL DEFAULT '',
-    day TEXT NOT NULL DEFAULT '',
-    place TEXT NOT NULL DEFAULT '',
-    start TEXT NOT NULL DEFAULT '',
-    picture TEXT NOT NULL DEFAULT '',
-    alt TEXT NOT NULL DEFAULT '',
-    nonce TEXT NOT NULL,
-    received TEXT NOT NULL,
-    confirmed TEXT NOT NULL DEFAULT '',
-    decided TEXT NOT NULL DEFAULT '',
-    note TEXT NOT NULL DEFAULT '',
-    published TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS contribution_key ON contribution (key);
-CREATE TABLE IF NOT EXISTS contribpicture (name TEXT PRIMARY KEY, thumb BLOB NOT NULL, web BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS contribmail (
-    id INTEGER PRIMARY KEY,
-    contribution INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    due TEXT NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
-    claimed TEXT NOT NULL DEFAULT ''
-);
-"""  # pending sign-ups, their confirmation mails, consent wordings and records, form posts per client and hour
-# (digest.audience.joining); contributions from member cities, their pictures and mails (digest.contribute)
+
+
+class Status(StrEnum):
+    """Where an address stands."""
+
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+STATUSES = tuple(Status)
+
+
+class Means(StrEnum):
+    """How a change came: recorded with it, so that nothing reads it back from the words of its reason."""
+
+    ONE_CLICK = "one-click"  # the List-Unsubscribe-Post of a mail program (RFC 8058)
+    PAGE = "page"  # the unsubscribe page's button
+    MAIL = "mail"  # an unsubscribe mail proved by its token
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    IMPORT = "import"
+    ADD = "subscribers add"
+    REMOVE = "subscribers remove"
+    FORM = "form"  # the subscribe form, confirmed
+
+
 # The columns the store keeps itself; every other CSV column is kept as an extra field (organisation, city…).
 OWN_COLUMNS = {*csv_rules.EMAIL_COLUMNS, *csv_rules.NAME_COLUMNS, *csv_rules.UNSUBSCRIBED_COLUMNS,
                "status", "reason", "letter", "changed", "created", "updated"}
 EXPORT_COLUMNS = ("email", "name", "status", "reason", "letter", "changed", "created", "updated")
 MAX_FIELD = 200  # an extra field's value is cut there: a spreadsheet cell, not a document
-
-
-class StoreError(DigestError):
-    """The subscriber store cannot be used (not a database, or a bad address given)."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +67,7 @@ class Subscriber:
 
     email: str
     name: str
-    status: str
+    status: Status
     reason: str
     letter: str
     message: str
@@ -156,6 +75,7 @@ class Subscriber:
     created: str
     updated: str
     fields: dict[str, str]
+    means: Means | str = ""  # how the last change came ('' when a store of 0.1.0 could not tell)
 
 
 @dataclass
@@ -193,56 +113,20 @@ def mask(email: str) -> str:
     return f"{hide(local)}@{hide(host) + dot + tld if host else hide(domain)}"
 
 
-def now() -> str:
-    """The time a change is recorded at (UTC, ISO 8601)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class Store:
-    """The subscriber store, open on one SQLite file; safe to open from several processes at once."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        if not path.exists():  # addresses: readable by their owner only (SQLite gives its -wal and -shm files
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the same mode)
-        for private in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            narrow(private)
-        try:
-            with private_files():
-                self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
-                self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(_("{path}: not a subscriber store ({exc}); give another [subscribers] path").format(
-                                 path=path, exc=exc)) from None
-
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A durable transaction: the WAL is fsynced at commit (and with it every earlier commit)."""
-        return immediate(self._db)
+class Subscribers(Part):
+    """The subscribers part of the store: one row per address, every change an event."""
 
     # --- reading -------------------------------------------------------------------------------------------
 
     def get(self, email: str) -> Subscriber | None:
         """The row of this address (any case), or None."""
         row = self._db.execute("SELECT email, name, status, reason, letter, message, changed, created, updated, "
-                               "fields FROM subscriber WHERE key=?", (key_of(email),)).fetchone()
+                               "fields, means FROM subscriber WHERE key=?", (key_of(email),)).fetchone()
         return _subscriber(row) if row else None
 
     def rows(self, status: str | None = None) -> list[Subscriber]:
         """Every row (or those with this status), by address."""
-        query = ("SELECT email, name, status, reason, letter, message, changed, created, updated, fields "
+        query = ("SELECT email, name, status, reason, letter, message, changed, created, updated, fields, means "
                  "FROM subscriber" + (" WHERE status=?" if status else "") + " ORDER BY key")
         return [_subscriber(r) for r in self._db.execute(query, (status,) if status else ())]
 
@@ -258,7 +142,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         """How many addresses have each status (every status present)."""
         found = dict(self._db.execute("SELECT status, COUNT(*) FROM subscriber GROUP BY status").fetchall())
-        return {status: found.get(status, 0) for status in STATUSES}
+        return {status.value: found.get(status.value, 0) for status in STATUSES}
 
     def letters(self) -> list[LetterStats]:
         """Unsubscribes, bounces and complaints per letter, newest letter first."""
@@ -274,7 +158,7 @@ class Store:
 
     def erased(self, email: str) -> bool:
         """Whether this address was erased on its owner's request."""
-        return self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash(email),)).fetchone() is not None
+        return self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash_of(email),)).fetchone() is not None
 
     # --- changing ------------------------------------------------------------------------------------------
 
@@ -285,46 +169,61 @@ class Store:
         """
         email, name = _checked(email), csv_rules._name(name)
         with self._transaction() as db:
-            db.execute("DELETE FROM erased WHERE hash=?", (self._hash(email),))
+            db.execute("DELETE FROM erased WHERE hash=?", (self._hash_of(email),))
             existing = self.get(email)
             if existing is None:
-                self._insert(db, email, name, "subscribed", "added", fields or {})
+                self._insert(db, email, name, Status.SUBSCRIBED, "added", fields or {}, Means.ADD)
                 return True
             if name and name != existing.name:
                 db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=?", (name, now(), key_of(email)))
-            return self._set(db, email, "subscribed", "added again", kind="resubscribed")
+            return self._set(db, email, Status.SUBSCRIBED, "added again", Means.ADD, kind="resubscribed")
 
-    def set_status(self, email: str, status: str, reason: str, *, letter: str = "", message: str = "",
-                   kind: str | None = None) -> bool:
-        """Change an address's status and record why; False when it is not in the store or already so."""
+    def join(self, db: sqlite3.Connection, email: str, name: str, reason: str, means: Means) -> bool:
+        """Inside the caller's transaction: subscribe an address, new or back whatever its state (a confirmed
+        sign-up), its erasure forgotten; whether anything changed."""
+        db.execute("DELETE FROM erased WHERE hash=?", (self._hash_of(email),))
+        existing = self.get(email)
+        if existing is None:
+            self._insert(db, email, name, Status.SUBSCRIBED, reason, {}, means)
+            return True
+        if name and name != existing.name:
+            db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=?", (name, now(), key_of(email)))
+        return self._set(db, email, Status.SUBSCRIBED, reason, means, kind="resubscribed")
+
+    def set_status(self, email: str, status: Status, reason: str, means: Means, *, letter: str = "",
+                   message: str = "", kind: str | None = None) -> bool:
+        """Change an address's status and record why and how; False when it is not in the store or already so."""
         with self._transaction() as db:
-            return self._set(db, email, status, reason, letter=letter, message=message, kind=kind)
+            return self._set(db, email, status, reason, means, letter=letter, message=message, kind=kind)
 
-    def unsubscribe(self, email: str, reason: str, *, letter: str = "") -> bool:
+    def unsubscribe(self, email: str, reason: str, means: Means, *, letter: str = "") -> bool:
         """Unsubscribe an address: once (a second time changes nothing and records nothing)."""
-        return self.set_status(email, "unsubscribed", reason, letter=letter)
+        return self.set_status(email, Status.UNSUBSCRIBED, reason, means, letter=letter)
 
-    def leave(self, email: str, reason: str, *, letter: str = "") -> str | None:
+    def leave(self, email: str, reason: str, means: Means, *, letter: str = "") -> str | None:
         """Unsubscribe a subscribed address (the unsubscribe page, one-click): nothing else changes. An address
         the store does not have is recorded as unsubscribed (a letter sent from a CSV file reached it: its next
         send must leave it out), unless it was erased: erasure is final. The time of the change (what
         undo_leave() needs), or None when nothing changed."""
         with self._transaction() as db:
             if self.get(email) is None and not self.erased(email):
-                self._insert(db, _checked(email), "", "unsubscribed", reason, {})
-            elif not self._set(db, email, "unsubscribed", reason, letter=letter, only_from="subscribed"):
+                self._insert(db, _checked(email), "", Status.UNSUBSCRIBED, reason, {}, means)
+            elif not self._set(db, email, Status.UNSUBSCRIBED, reason, means, letter=letter,
+                               only_from=Status.SUBSCRIBED):
                 return None
             found: str = db.execute("SELECT changed FROM subscriber WHERE key=?", (key_of(email),)).fetchone()[0]
             return found
 
-    def undo_leave(self, email: str, changed: str, reasons: tuple[str, ...]) -> bool:
-        """Subscribe again an address whose last change is still the unsubscribe made at `changed` for one of
-        `reasons` (the page's own): not after a bounce, a complaint, a removal by the team or an erasure."""
+    def undo_leave(self, email: str, changed: str) -> bool:
+        """Subscribe again an address whose last change is still the unsubscribe the page (or a one-click POST)
+        recorded at `changed`: not after a bounce, a complaint, a removal by the team or an erasure."""
         with self._transaction() as db:
             row = self.get(email)
-            if row is None or row.status != "unsubscribed" or row.changed != changed or row.reason not in reasons:
+            if (row is None or row.status != Status.UNSUBSCRIBED or row.changed != changed
+                    or row.means not in (Means.PAGE, Means.ONE_CLICK)):
                 return False
-            return self._set(db, email, "subscribed", "réabonnement (page de désinscription)", kind="resubscribed")
+            return self._set(db, email, Status.SUBSCRIBED, "réabonnement (page de désinscription)", Means.PAGE,
+                             kind="resubscribed")
 
     def soft_bounce(self, email: str, letter: str, detail: str) -> bool:
         """Count a temporary failure; the SOFT_LIMIT-th on a different letter marks the address bounced."""
@@ -338,32 +237,18 @@ class Store:
             letters = db.execute("SELECT COUNT(DISTINCT letter) FROM event WHERE key=? AND kind='soft-bounce'",
                                  (key,)).fetchone()[0]
             if letters >= SOFT_LIMIT:
-                return self._set(db, email, "bounced", f"{letters} temporary failures on different letters",
-                                 letter=letter)
+                return self._set(db, email, Status.BOUNCED, f"{letters} temporary failures on different letters",
+                                 Means.BOUNCE, letter=letter)
             return False
 
     def erase(self, email: str) -> bool:
-        """Delete everything about an address but a keyed hash (kept so an import cannot add it back);
-        the per-letter counts keep their numbers, with nothing left that names the person."""
+        """Delete everything about an address but a keyed hash (kept so an import cannot add it back), in every
+        part of the store (each part's erase.sql); the per-letter counts keep their numbers, with nothing left
+        that names the person. Whether the store had the address as a subscriber."""
         key = key_of(email)
-        with self._transaction() as db:
-            found = db.execute("DELETE FROM subscriber WHERE key=?", (key,)).rowcount
-            db.execute("UPDATE event SET key=NULL, detail='' WHERE key=?", (key,))
-            # A sign-up waiting for its confirmation goes too; consent records keep only their counts.
-            db.execute("DELETE FROM outmail WHERE pending IN (SELECT id FROM pending WHERE key=?)", (key,))
-            db.execute("DELETE FROM pending WHERE key=?", (key,))
-            db.execute("UPDATE consent SET key=NULL, origin='', ip='', detail='' WHERE key=?", (key,))
-            # Their contributions not yet published go; the published ones lose the address that sent them.
-            gone = "SELECT id FROM contribution WHERE key=? AND status != 'accepted'"
-            db.execute(f"DELETE FROM contribmail WHERE contribution IN ({gone})", (key,))
-            db.execute("DELETE FROM contribpicture WHERE name IN (SELECT picture FROM contribution WHERE key=? AND "
-                       "status != 'accepted')", (key,))
-            db.execute("DELETE FROM contribution WHERE key=? AND status != 'accepted'", (key,))
-            db.execute("DELETE FROM contribmail WHERE contribution IN (SELECT id FROM contribution WHERE key=?)",
-                       (key,))
-            db.execute("UPDATE contribution SET key=NULL, email='' WHERE key=?", (key,))
-            db.execute("INSERT OR IGNORE INTO erased (hash, at) VALUES (?, ?)", (self._hash(email), now()))
-        return bool(found)
+        found = self._db.execute("SELECT 1 FROM subscriber WHERE key=?", (key,)).fetchone() is not None
+        self.store.erase(key, self._hash_of(email))
+        return found
 
     def seen(self, message_key: str) -> bool:
         """Whether a bounce message with this key was processed already."""
@@ -387,11 +272,12 @@ class Store:
                     left: bool, extra: dict[str, str], resubscribe: bool) -> None:
         existing = self.get(email)
         if existing is None:
-            if self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash(email),)).fetchone():
+            if self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash_of(email),)).fetchone():
                 report.kept_out.append(Rejected(line, email, _("erased on request; `digest subscribers add` adds "
                                                                "it back if the person asks")))
                 return
-            self._insert(db, email, name, "unsubscribed" if left else "subscribed", "import", extra)
+            self._insert(db, email, name, Status.UNSUBSCRIBED if left else Status.SUBSCRIBED, "import", extra,
+                         Means.IMPORT)
             report.added += 1
             return
         changed = False
@@ -401,10 +287,11 @@ class Store:
                        (name or existing.name, json.dumps(merged, ensure_ascii=False), now(), key_of(email)))
             changed = True
         if left:
-            changed = self._set(db, email, "unsubscribed", "import") or changed
+            changed = self._set(db, email, Status.UNSUBSCRIBED, "import", Means.IMPORT) or changed
         elif existing.status != "subscribed":
             if resubscribe and existing.status != "complained":
-                changed = self._set(db, email, "subscribed", "import --resubscribe", kind="resubscribed") or changed
+                changed = self._set(db, email, Status.SUBSCRIBED, "import --resubscribe", Means.IMPORT,
+                                    kind="resubscribed") or changed
             else:
                 report.kept_out.append(Rejected(line, email, _("{status} since {value}").format(
                                                                  status=existing.status, value=existing.changed[:10])
@@ -430,34 +317,29 @@ class Store:
 
     # --- inside ------------------------------------------------------------------------------------------
 
-    def _insert(self, db: sqlite3.Connection, email: str, name: str, status: str, reason: str,
-                fields: dict[str, str]) -> None:
+    def _insert(self, db: sqlite3.Connection, email: str, name: str, status: Status, reason: str,
+                fields: dict[str, str], means: Means) -> None:
         moment = now()
-        db.execute("INSERT INTO subscriber (key, email, name, status, reason, changed, created, updated, fields) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (key_of(email), email, name, status, reason, moment, moment, moment,
-                    json.dumps(fields, ensure_ascii=False)))
+        db.execute("INSERT INTO subscriber (key, email, name, status, reason, changed, created, updated, fields, "
+                   "means) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (key_of(email), email, name, status.value, reason, moment, moment, moment,
+                    json.dumps(fields, ensure_ascii=False), means.value))
 
-    def _set(self, db: sqlite3.Connection, email: str, status: str, reason: str, *, letter: str = "",
-             message: str = "", kind: str | None = None, only_from: str | None = None) -> bool:
-        assert status in STATUSES
+    def _set(self, db: sqlite3.Connection, email: str, status: Status, reason: str, means: Means, *,
+             letter: str = "", message: str = "", kind: str | None = None, only_from: Status | None = None) -> bool:
         key, moment = key_of(email), now()
-        changed = db.execute("UPDATE subscriber SET status=?, reason=?, letter=?, message=?, changed=?, updated=? "
-                             "WHERE key=? AND status != ? AND status = coalesce(?, status)",
-                             (status, reason[:MAX_FIELD], letter, message[:MAX_FIELD], moment, moment, key,
-                              status, only_from)).rowcount
+        changed = db.execute("UPDATE subscriber SET status=?, reason=?, means=?, letter=?, message=?, changed=?, "
+                             "updated=? WHERE key=? AND status != ? AND status = coalesce(?, status)",
+                             (status.value, reason[:MAX_FIELD], means.value, letter, message[:MAX_FIELD], moment,
+                              moment, key, status.value, only_from.value if only_from else None)).rowcount
         if changed:
-            db.execute("INSERT INTO event (key, letter, kind, detail, at) VALUES (?, ?, ?, ?, ?)",
-                       (key, letter, kind or status, reason[:MAX_FIELD], moment))
+            db.execute("INSERT INTO event (key, letter, kind, detail, at, means) VALUES (?, ?, ?, ?, ?, ?)",
+                       (key, letter, kind or status.value, reason[:MAX_FIELD], moment, means.value))
         return bool(changed)
 
-    def _hash(self, email: str) -> str:
-        """A keyed hash of the address: the key (random, in this file) makes it useless outside the store."""
-        found = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
-        if found is None:
-            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)", (secrets.token_hex(32),))
-            found = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
-        return hmac.new(bytes.fromhex(found[0]), key_of(email).encode("utf-8"), hashlib.sha256).hexdigest()
+    def _hash_of(self, email: str) -> str:
+        """A keyed hash of the address (the store's key makes it useless outside the store)."""
+        return self.store.keyed_hash(key_of(email))
 
 
 def _checked(email: str) -> str:
@@ -468,9 +350,17 @@ def _checked(email: str) -> str:
 
 
 def _subscriber(row: tuple[str, ...]) -> Subscriber:
-    email, name, status, reason, letter, message, changed, created, updated, fields = row
-    return Subscriber(email, name, status, reason, letter, message, changed, created, updated,
-                      json.loads(fields) if fields else {})
+    email, name, status, reason, letter, message, changed, created, updated, fields, means = row
+    return Subscriber(email, name, Status(status), reason, letter, message, changed, created, updated,
+                      json.loads(fields) if fields else {}, _means_of(means))
+
+
+def _means_of(value: str) -> Means | str:
+    """A recorded means as its type ('' when a store of 0.1.0 could not tell)."""
+    try:
+        return Means(value)
+    except ValueError:
+        return ""
 
 
 def _cell(value: str) -> str:
@@ -518,22 +408,6 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
             from None
 
 
-def erase_from_journals(folders: Iterator[Path] | list[Path], email: str) -> list[Path]:
-    """Delete an address from every send journal (send-journal.sqlite) and dry-run copy under `folders`;
-    the files changed."""
-    key, changed = key_of(email), []
-    safe = safe_name(email)  # as the dry run names its copies
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        changed += [path for path in sorted(folder.rglob(journal.FILE_NAME)) if journal.erase(path, key)]
-        for copy in folder.rglob("*.eml"):
-            if copy.parent.name == "dry-run" and copy.name.casefold().endswith(f"-{safe}.eml".casefold()):
-                copy.unlink()
-                changed.append(copy)
-    return changed
-
-
 @dataclass(frozen=True)
 class SendList:
     """Who a list send goes to: the list read (a CSV's, or the store's subscribed addresses), those of it left
@@ -551,7 +425,7 @@ def recipients_for_list(store_path: Path, csv_path: Path | None) -> SendList:
         if not store_path.is_file():
             raise DigestError(_("no subscriber store at {store_path}: fill it with `digest subscribers import "
                                 "FILE.csv`, or give the file: --list FILE.csv").format(store_path=store_path))
-        with Store(store_path) as store:
+        with Subscribers(store_path) as store:
             found = csv_rules.Subscribers(store_path, tuple(store.subscribed()), store.counts()["unsubscribed"],
                                           (), 0)
     else:
@@ -560,7 +434,7 @@ def recipients_for_list(store_path: Path, csv_path: Path | None) -> SendList:
         return SendList(found, csv_path is None)
 
     def gone() -> set[str]:
-        with Store(store_path) as store:
+        with Subscribers(store_path) as store:
             return store.gone()
 
     left = gone()

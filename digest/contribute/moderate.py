@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from digest import issuefile
 from digest.config import Config
-from digest.contribute.store import Contribution, Contributions
+from digest.contribute.store import Contribution, Contributions, State
 from digest.edit import issueedit
 from digest.errors import DigestError
 from digest.files import write_atomic
@@ -37,7 +37,7 @@ def proposed(cfg: Config, number: int) -> Contribution:
     """The proposed contribution `number`; NotProposed otherwise."""
     with Contributions(cfg.subscribers_path) as store:
         found = store.get_contribution(number)
-    if found is None or found.status != "proposed":
+    if found is None or found.status != State.PROPOSED:
         state = found.status if found else _("no such contribution")
         raise NotProposed(_("contribution {number} cannot be decided ({state}); `digest contributions list` "
                             "shows those waiting").format(number=number, state=state))
@@ -77,7 +77,7 @@ def accept(cfg: Config, day: date, number: int, *, title: str = "", text: str = 
 
     issueedit.apply(cfg, path, version if version is not None else issueedit.version_of(path), change)
     with Contributions(cfg.subscribers_path) as store:
-        store.decide(number, "accepted")
+        store.decide(number, State.ACCEPTED)
     return path
 
 
@@ -85,4 +85,4 @@ def refuse(cfg: Config, number: int, note: str) -> None:
     """Refuse the proposed contribution, with the team's message to its contact."""
     proposed(cfg, number)
     with Contributions(cfg.subscribers_path) as store:
-        store.decide(number, "refused", " ".join(note.split())[:1000])
+        store.decide(number, State.REFUSED, " ".join(note.split())[:1000])

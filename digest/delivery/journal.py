@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from digest.config import Config
 from digest.db import immediate
 from digest.errors import DigestError
-from digest.files import failure, narrow, private_files, private_folder, shown
+from digest.files import failure, narrow, private_files, private_folder, safe_name, shown
 from digest.i18n import _
-from digest.letterfolder import dated, private
+from digest.letterfolder import SendState, private
 from digest.letterfolder import path as letter_path
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ LOCK_NAME = "send-journal.lock"
 DRY_RUN = "dry-run"  # the dry run's copies, beside the journal
 # The files an older digest kept in outbox/<date>/, moved to the private folder by the next build or send.
 LEGACY = (FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", LOCK_NAME, DRY_RUN)
-STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
+STATES = tuple(SendState)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recipient (
     key TEXT PRIMARY KEY,
@@ -67,7 +67,7 @@ class JournalRow:
 
     email: str
     name: str
-    state: str
+    state: SendState
     attempts: int
     code: int | None
     response: str | None
@@ -155,28 +155,31 @@ class Journal:
         with self._transaction() as db:
             db.execute("DELETE FROM recipient WHERE key=? AND state IN ('pending', 'deferred')", (recipient.key,))
 
-    def after(self, recipient: Recipient, state: str, code: int | None, response: str | None) -> None:
+    def after(self, recipient: Recipient, state: SendState, code: int | None, response: str | None) -> None:
         """The "after" row: what the server answered (or that the connection was lost: unknown).
 
         Committed without an fsync of its own: written to the OS at once, it survives the process being
         killed; only a power cut could lose it, leaving the row 'sending' (reported unknown, never resent
         unasked). The next "before" row's fsync makes it durable too. One fsync per message, not two.
         """
-        assert state in STATES
         self._fast.execute("UPDATE recipient SET state=?, code=?, response=?, updated=? WHERE key=?",
-                           (state, code, response, _now(), recipient.key))
+                           (SendState(state).value, code, response, _now(), recipient.key))
 
     def counts(self) -> dict[str, int]:
         """How many recipients are in each state (every state present, 0 when none)."""
         found = dict(self._db.execute("SELECT state, COUNT(*) FROM recipient GROUP BY state").fetchall())
-        return {state: found.get(state, 0) for state in STATES}
+        return {state.value: found.get(state.value, 0) for state in STATES}
 
     def rows(self, *states: str) -> list[JournalRow]:
         """The recipients in these states, in the list's order."""
         marks = ", ".join("?" * len(states))
         query = ("SELECT email, name, state, attempts, code, response FROM recipient "
                  f"WHERE state IN ({marks}) ORDER BY position")
-        return [JournalRow(*row) for row in self._db.execute(query, states)]
+        return [_row(*row) for row in self._db.execute(query, states)]
+
+
+def _row(email: str, name: str, state: str, attempts: int, code: int | None, response: str | None) -> JournalRow:
+    return JournalRow(email, name, SendState(state), attempts, code, response)
 
 
 def folder_for(cfg: Config, day: date) -> Path:
@@ -187,11 +190,6 @@ def folder_for(cfg: Config, day: date) -> Path:
 def path_for(cfg: Config, day: date) -> Path:
     """The journal of the letter dated `day` (it may not exist: no list send yet)."""
     return folder_for(cfg, day) / FILE_NAME
-
-
-def all_journals(cfg: Config) -> list[tuple[date, Path]]:
-    """(date, path) of every letter's journal in the private folder, oldest first."""
-    return [(day, folder / FILE_NAME) for day, folder in dated(cfg.private_dir) if (folder / FILE_NAME).is_file()]
 
 
 def erase(path: Path, key: str) -> bool:
@@ -207,6 +205,23 @@ def erase(path: Path, key: str) -> bool:
         return False  # not a journal: nothing of ours to erase there
     finally:
         db.close()
+
+
+def erase_everywhere(folders: Iterable[Path], email: str) -> list[Path]:
+    """Delete an address from every send journal and dry-run copy under `folders`; the files changed."""
+    from digest.audience.recipients import key_of
+
+    key, changed = key_of(email), []
+    safe = safe_name(email)  # as the dry run names its copies
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        changed += [path for path in sorted(folder.rglob(FILE_NAME)) if erase(path, key)]
+        for copy in folder.rglob("*.eml"):
+            if copy.parent.name == DRY_RUN and copy.name.casefold().endswith(f"-{safe}.eml".casefold()):
+                copy.unlink()
+                changed.append(copy)
+    return changed
 
 
 def opened(folder: Path) -> Journal:
@@ -290,7 +305,7 @@ def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
     db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
     try:
         found = dict(db.execute("SELECT state, COUNT(*) FROM recipient GROUP BY state").fetchall())
-        rows = [JournalRow(*row) for row in db.execute(
+        rows = [_row(*row) for row in db.execute(
             "SELECT email, name, state, attempts, code, response FROM recipient "
             "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
     except sqlite3.Error as exc:  # not a journal, or damaged: say which file, never a traceback
@@ -298,7 +313,7 @@ def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
                               value=shown(folder / FILE_NAME), exc=exc)) from None
     finally:
         db.close()
-    return {state: found.get(state, 0) for state in STATES}, rows
+    return {state.value: found.get(state.value, 0) for state in STATES}, rows
 
 
 def states(folder: Path) -> dict[str, str]:
@@ -314,5 +329,6 @@ def states(folder: Path) -> dict[str, str]:
 
 def still_to_send(known: dict[str, str], recipients: Iterable[Recipient], resend_unknown: bool) -> list[Recipient]:
     """Of `recipients`, those not in the journal, pending or deferred (and unknown when asked), in order."""
-    wanted = {"pending", "deferred"} | ({"unknown", "sending"} if resend_unknown else set())
-    return [r for r in recipients if known.get(r.key, "pending") in wanted]
+    wanted = {SendState.PENDING, SendState.DEFERRED} | ({SendState.UNKNOWN, SendState.SENDING} if resend_unknown
+                                                         else set())
+    return [r for r in recipients if known.get(r.key, SendState.PENDING) in wanted]

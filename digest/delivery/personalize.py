@@ -7,27 +7,22 @@ precomputed bytes (see digest.message.MessageTemplate). Pure: the clock and the 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
 
 from digest.audience.recipients import Recipient
 from digest.errors import DigestError
 from digest.i18n import _
 from digest.letterfolder import HTML, BuiltLetter
-from digest.message import MessageTemplate, Piece, Slot, header_line, raw_header_line
+from digest.mail import signing
+from digest.mail.links import mailto_with_token, unsubscribe_link, verp_sender
+from digest.message import MessageTemplate, Piece, Slot, header_line, list_unsubscribe, raw_header_line, sender_domain
 
-TOKEN_PURPOSE = b"digest-unsubscribe-v1\n"  # tokens of letters sent before they named their list
-LIST_TOKEN_PURPOSE = b"digest-unsubscribe-v2\n"  # bound to the list: two lists sharing a secret share no token
-MAX_TOKEN = 1024  # an address is at most 254 characters: a longer token is not ours, and is not decoded
-TOKEN_PARAMETER = "t"
-LETTER_PARAMETER = "l"
 # A template marks where the greeting's name goes with this empty span: invisible in the web version.
 NAME_MARK = '<span class="digest-name"></span>'
 TEST_PREFIX = "[TEST] "
@@ -41,72 +36,6 @@ class PersonalCopy:
     message_id: str
 
 
-def make_token(secret: bytes, email: str, list_id: str | None = None) -> str:
-    """The unsubscribe token: the address (base64url) and an HMAC-SHA256 of it (and of the list, when
-    given), cut to 128 bits."""
-    address = email.encode("utf-8")
-    signed = LIST_TOKEN_PURPOSE + list_id.encode("utf-8") + b"\n" if list_id else TOKEN_PURPOSE
-    mac = hmac.new(secret, signed + address.lower(), hashlib.sha256).digest()[:16]
-    return f"{_b64(address)}.{_b64(mac)}"
-
-
-def check_token(secret: bytes, token: str, list_id: str | None = None) -> str | None:
-    """The address a token was made for, or None if it was not signed with `secret` (for the unsubscribe page).
-
-    With `list_id`, a token of that list and a token made before tokens named their list are both accepted.
-    Anything else (forged, truncated, not ASCII, too long) gives None, never an exception.
-    """
-    if not token.isascii() or len(token) > MAX_TOKEN:
-        return None
-    encoded, _sep, signature = token.partition(".")
-    try:
-        email = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not signature:
-        return None
-    expected = [make_token(secret, email, list_id)] if list_id else []
-    expected.append(make_token(secret, email))
-    return email if any(hmac.compare_digest(e.encode(), token.encode()) for e in expected) else None
-
-
-def unsubscribe_link(base: str, secret: bytes, email: str, list_id: str | None = None,
-                     letter: date | None = None) -> str:
-    """The recipient's own unsubscribe URL: the configured page with `t=<token>` added (and `l=<date>`, the
-    letter, so that `digest serve` counts unsubscribes per letter)."""
-    joiner = "&" if "?" in base else "?"
-    issue = f"{LETTER_PARAMETER}={letter.isoformat()}&" if letter else ""
-    return f"{base}{joiner}{issue}{TOKEN_PARAMETER}={make_token(secret, email, list_id)}"
-
-
-MAILTO_WORD = "unsubscribe-"  # the mailto's subject: this word and the recipient's token
-
-
-def mailto_with_token(mailto: str, token: str) -> str:
-    """The unsubscribe mailto of one copy: its subject carries the recipient's token, so that the mail it
-    makes proves whose copy it answers (`digest bounces` trusts no From)."""
-    base, _sep, query = mailto.partition("?")
-    params = [p for p in query.split("&") if p and not p.lower().startswith("subject=")]
-    return f"{base}?" + "&".join([*params, f"subject={MAILTO_WORD}{token}"])
-
-
-def verp_id(secret: bytes, list_id: str, email: str) -> str:
-    """A recipient's short opaque id for a VERP envelope sender (20 characters: local parts stop at 64)."""
-    mac = hmac.new(secret, b"digest-verp-v1\n" + list_id.encode() + b"\n" + email.casefold().encode("utf-8"),
-                   hashlib.sha256).digest()[:12]
-    return base64.b32encode(mac).decode("ascii").lower().rstrip("=")
-
-
-def verp_sender(return_path: str, secret: bytes, list_id: str, email: str) -> str:
-    """return_path with the recipient's id after a '+': local+<id>@domain."""
-    local, _sep, domain = return_path.rpartition("@")
-    return f"{local}+{verp_id(secret, list_id, email)}@{domain}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 class Personalizer:
     """Makes each recipient's copy of one built letter from parts cut and encoded once."""
 
@@ -118,7 +47,7 @@ class Personalizer:
         self.letter = letter
         self.secret = secret
         self.mailto = unsubscribe_mailto
-        self.domain = parseaddr(letter.sender)[1].rpartition("@")[2] or "localhost"
+        self.domain = sender_domain(letter.sender)
         self.test = test
         self.envelope_sender = return_path or parseaddr(letter.sender)[1]
         self.list_id = list_id
@@ -130,7 +59,6 @@ class Personalizer:
             header_line("From", letter.sender),
             header_line("Subject", subject),
             header_line("List-Id", f"{letter.title} <{list_id}>"),
-            raw_header_line("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             b"MIME-Version: 1.0\r\n",
         ])
         self.template = MessageTemplate(headers, [
@@ -143,14 +71,13 @@ class Personalizer:
         url = unsubscribe_link(self.letter.unsubscribe_url, self.secret, recipient.email, self.list_id,
                                self.letter.date)
         message_id = self.message_id(recipient.email, nonce)
-        mailto = self.mailto and mailto_with_token(self.mailto, make_token(self.secret, recipient.email,
-                                                                           self.list_id))
-        targets = f"<{url}>" + (f", <{mailto}>" if mailto else "")
+        mailto = self.mailto and mailto_with_token(self.mailto, signing.unsubscribe_token(
+            self.secret, recipient.email, self.list_id))
         headers = b"".join([
             raw_header_line("Date", format_datetime(now)),
             raw_header_line("Message-ID", message_id),
             _to_line(recipient),
-            raw_header_line("List-Unsubscribe", targets),
+            list_unsubscribe(url, mailto or None),
         ])
         name = recipient.name
         values = {
@@ -168,8 +95,7 @@ class Personalizer:
     def message_id(self, email: str, nonce: str = "") -> str:
         """The same for a recipient on every run of one issue (so a resent copy can be recognised as the
         same message), different across recipients; a test send adds a nonce so each test is new."""
-        mac = hmac.new(self.secret, f"mid\n{self.letter.date}\n{email.lower()}\n{nonce}".encode(),
-                       hashlib.sha256).hexdigest()[:24]
+        mac = signing.message_id_mac(self.secret, str(self.letter.date), email, nonce)
         return f"<{self.letter.date.isoformat()}.{mac}@{self.domain}>"
 
 

@@ -23,9 +23,10 @@ from digest.delivery.journal import Journal
 from digest.delivery.personalize import Personalizer
 from digest.errors import DigestError, SendError
 from digest.files import PRIVATE, private_folder, safe_name, write_atomic
+from digest.hosts import is_loopback
 from digest.i18n import _
-from digest.letterfolder import BuiltLetter, read_built
-from digest.web.hosts import is_loopback
+from digest.letterfolder import BuiltLetter, SendState, read_built
+from digest.mail import identity
 
 ROUNDS = 3  # a recipient answered with a 4xx is tried at most this many times in one run
 # Seconds before each new attempt to connect when the server drops or refuses the connection: at once first
@@ -43,7 +44,7 @@ LOST = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionErro
 class Outcome:
     """What one SMTP transaction gave: a journal state, the server's code and words."""
 
-    state: str
+    state: SendState
     code: int | None = None
     response: str | None = None
 
@@ -63,34 +64,6 @@ class SendReport:
     seconds: float = 0.0
     left: list[str] = field(default_factory=list)  # unsubscribed (or bounced) while the send ran: not sent to
     stopped: bool = False  # asked to stop (Ctrl-C, SIGTERM): it ended after the message in flight
-
-
-def secret(cfg: Config) -> bytes:
-    """The unsubscribe secret, from the environment variable [smtp] secret_env names (DIGEST_SECRET by default)."""
-    name = cfg.smtp.secret_env if cfg.smtp else "DIGEST_SECRET"
-    value = os.environ.get(name, "")
-    if len(value) < 16:
-        raise DigestError(_("the environment variable {name} must hold the secret that signs unsubscribe links (16 "
-                            "characters or more); e.g. export {name}=$(python3 -c 'import secrets; "
-                            "print(secrets.token_urlsafe(32))') and keep it: the unsubscribe page needs the same "
-                            "one").format(name=name))
-    return value.encode("utf-8")
-
-
-def list_id(cfg: Config, letter: BuiltLetter) -> str:
-    """[smtp] list_id, else 'lettre.<sender's domain>'."""
-    if cfg.smtp and cfg.smtp.list_id:
-        return cfg.smtp.list_id
-    domain = letter.sender.rpartition("@")[2].strip(" >") or "localhost"
-    return f"lettre.{domain}"
-
-
-def list_id_of(cfg: Config) -> str:
-    """The list's id from the configuration alone ([letter] from for the default), as `digest serve` needs."""
-    if cfg.smtp and cfg.smtp.list_id:
-        return cfg.smtp.list_id
-    domain = cfg.letter.sender.rpartition("@")[2].strip(" >") or "localhost"
-    return f"lettre.{domain}"
 
 
 def smtp_settings(cfg: Config) -> tuple[SmtpConfig, str | None]:
@@ -252,7 +225,7 @@ class Connection:
             return _answer(exc.smtp_code, exc.smtp_error)
         except LOST as exc:
             self.drop()
-            return Outcome("unknown", None, _("connection lost during DATA: {exc}").format(exc=exc))
+            return Outcome(SendState.UNKNOWN, None, _("connection lost during DATA: {exc}").format(exc=exc))
         return _answer(code, reply)
 
     def _envelope_retrying(self, sender: str, recipient: str) -> Outcome | None:
@@ -291,7 +264,7 @@ class Connection:
 
 
 def _answer(code: int, reply: bytes | str) -> Outcome:
-    state = "sent" if code == 250 else "deferred" if 400 <= code < 500 else "failed"
+    state = SendState.SENT if code == 250 else SendState.DEFERRED if 400 <= code < 500 else SendState.FAILED
     return Outcome(state, code, _words(reply))
 
 
@@ -320,7 +293,7 @@ class Pace:
         self.next_at = max(self.next_at, now) + self.interval
 
 
-def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence[Recipient],
+def send_exactly_once(personalizer: Personalizer, journal: Journal, recipients: Sequence[Recipient],
               connection: Connection, *, rate: float | None = None, retry_wait: float = 60.0,
               resend_unknown: bool = False, on_progress: OnProgress | None = None,
               gone: Gone | None = None, stop: threading.Event | None = None) -> SendReport:
@@ -334,11 +307,11 @@ def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence
     report = SendReport()
     began = time.monotonic()
     journal.recover()
-    report.unknown_before = [r.email for r in journal.rows("unknown")]
+    report.unknown_before = [r.email for r in journal.rows(SendState.UNKNOWN)]
     report.letter_changed = not journal.same_letter(personalizer.fingerprint)
     journal.add(recipients)
     todo = journal.todo(recipients, resend_unknown)
-    report.already_sent = journal.counts()["sent"]
+    report.already_sent = journal.counts()[SendState.SENT]
     pace = Pace(rate)
     total, finished = len(todo), 0
     try:
@@ -358,7 +331,7 @@ def send_list(personalizer: Personalizer, journal: Journal, recipients: Sequence
                 pace.wait()
                 outcome = _send_one(personalizer, journal, connection, recipient)
                 report.attempted += 1
-                if outcome.state == "deferred" and round_number < ROUNDS:
+                if outcome.state == SendState.DEFERRED and round_number < ROUNDS:
                     retry.append(recipient)
                 else:
                     finished += 1
@@ -389,11 +362,11 @@ def _send_one(personalizer: Personalizer, journal: Journal, connection: Connecti
 
 
 def _tally(report: SendReport, recipient: Recipient, outcome: Outcome) -> None:
-    if outcome.state == "sent":
+    if outcome.state == SendState.SENT:
         report.sent += 1
-    elif outcome.state == "failed":
+    elif outcome.state == SendState.FAILED:
         report.failed.append((recipient.email, outcome))
-    elif outcome.state == "deferred":
+    elif outcome.state == SendState.DEFERRED:
         report.deferred.append((recipient.email, outcome))
     else:
         report.unknown.append(recipient.email)
@@ -453,7 +426,7 @@ class Job:
 def load_job(cfg: Config, day: date, outbox: Path, *, test: bool = False) -> Job:
     """Read the built letter for `day` and precompute its copies; DigestError (exit 2) when it cannot be sent."""
     letter = read_built(outbox, day)
-    personalizer = Personalizer(letter, secret(cfg), list_id(cfg, letter),
+    personalizer = Personalizer(letter, identity.secret(cfg), identity.list_id(cfg),
                                 unsubscribe_mailto=cfg.letter.unsubscribe_mailto, test=test,
                                 return_path=cfg.smtp.return_path if cfg.smtp else None,
                                 verp=bool(cfg.smtp and cfg.smtp.verp))
@@ -466,12 +439,12 @@ def connection_for(cfg: Config) -> Connection:
     return Connection(smtp, password)
 
 
-def run_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
+def send_to_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
              on_progress: OnProgress | None = None, gone: Gone | None = None,
              stop: threading.Event | None = None) -> SendReport:
     """The real send to a list, journalled in <private_dir>/<date>/."""
     smtp = job.cfg.smtp
     with journal_module.opened(job.private) as journal:
-        return send_list(job.personalizer, journal, recipients, connection,
+        return send_exactly_once(job.personalizer, journal, recipients, connection,
                          rate=smtp.rate if smtp else None, retry_wait=smtp.retry_wait if smtp else 60.0,
                          resend_unknown=resend_unknown, on_progress=on_progress, gone=gone, stop=stop)

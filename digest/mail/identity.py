@@ -1,4 +1,5 @@
-"""Who the mails come from: the secret from the environment, the list's id, the sender's domain."""
+"""Who the mails come from: the secret from the environment, the list's id (the sender's domain is
+digest.message.sender_domain, which the letter's .eml uses too)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from email.utils import parseaddr
 from digest.config import Config
 from digest.errors import DigestError
 from digest.i18n import _
+from digest.message import sender_domain
 
 MIN_SECRET = 16  # characters
 
@@ -22,11 +24,6 @@ def secret(cfg: Config) -> bytes:
                             "print(secrets.token_urlsafe(32))') and keep it: the unsubscribe page needs the same "
                             "one").format(name=name))
     return value.encode("utf-8")
-
-
-def sender_domain(sender: str) -> str:
-    """The domain of a From address ('CUF <lettre@cites-unies-france.org>' → 'cites-unies-france.org')."""
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
 def list_id(cfg: Config) -> str:

@@ -8,7 +8,7 @@ purpose and its fields, so that a token made for one purpose is worth nothing fo
 | digest-verp-v1 | the recipient of a bounce (the envelope sender's +id) | 20 base32 characters |
 | mid | the recipient of a copy, from its Message-ID | 24 hex digits |
 | digest-undo-v1 | the unsubscribe page's "subscribe me again" button | time.mac |
-| digest-confirm-v1, digest-contribution-v1 | confirmation links mailed before the pending tokens (still accepted) | n.mac |
+| digest-confirm-v1, digest-contribution-v1 | links mailed before the pending tokens (still accepted) | n.mac |
 
 Each purpose's bytes are those digest has always signed: every link in letters already sent keeps working.
 The pending confirmations of the forms use random tokens instead (digest.store.pendings).

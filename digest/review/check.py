@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -44,7 +44,8 @@ class Finding:
     """One thing the report says: its level, the check that found it, what is wrong and where.
 
     `detail` is the longer story (`digest check -v`); `topic` names what the check found when one check
-    finds several kinds of thing (the CSS feature, e.g. css-border-radius).
+    finds several kinds of thing (the CSS feature, e.g. css-border-radius). `uid` and `url` say which item,
+    picture or link it is about, as data (the desk links a finding to its item by them, never by its words).
     """
 
     level: Level
@@ -53,6 +54,8 @@ class Finding:
     where: str = "letter"
     detail: str = ""
     topic: str = ""
+    uid: str = ""
+    url: str = ""
 
     def __str__(self) -> str:
         return f"{_(LEVELS[self.level])}: {self.place}: {self.message}"
@@ -67,9 +70,10 @@ class Finding:
         """What `--accept` and check-accept.toml name: the topic, else the check."""
         return self.topic or self.check
 
-    def line(self) -> str:
-        """The finding on one line: level, check, where (which names the topic), what."""
-        return f"{_(LEVELS[self.level]):<8} {self.check:<14} {self.place}: {self.message}"
+    def line(self, label: str | None = None) -> str:
+        """The finding on one line: level (or `label`, e.g. "accepted"), check, where (which names the topic),
+        what."""
+        return f"{label or _(LEVELS[self.level]):<8} {self.check:<14} {self.place}: {self.message}"
 
 
 def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
@@ -156,15 +160,15 @@ def size(html: str) -> list[Finding]:
 
 def images(document: lxml.html.HtmlElement) -> list[Finding]:
     """Images without alt text, without a width, or with an address an e-mail client will not load."""
-    found = []
+    found: list[Finding] = []
     for image in document.iter("img"):
         src = (image.get("src") or "").strip()
         where = f"image {_short(src) or '(no src)'}"
-        found.extend(_alt(image.get("alt"), where))
+        found.extend(replace(f, url=src) for f in _alt(image.get("alt"), where))
         if not image.get("width") and not re.search(r"(^|;)\s*width\s*:", image.get("style") or ""):
             found.append(Finding("warning", "image-width", _("no width: Outlook shows it at its full size, which "
-                                                             'can break the layout; add width="…"'), where))
-        found.extend(_address(src, where, image=True))
+                                                             'can break the layout; add width="…"'), where, url=src))
+        found.extend(replace(f, url=src) for f in _address(src, where, image=True))
     return found
 
 
@@ -185,13 +189,15 @@ def _alt(alt: str | None, where: str) -> list[Finding]:
 
 def links(document: lxml.html.HtmlElement) -> list[Finding]:
     """Links that are not absolute https: http is a warning; javascript:, relative or empty links are errors."""
-    found = []
+    found: list[Finding] = []
     for anchor in document.iter("a"):
         href = anchor.get("href")
         if href is None:
             continue
         text = " ".join(anchor.text_content().split())
-        found.extend(_address(href.strip(), f"link “{_short(text, 50)}” ({_short(href)})", image=False))
+        found.extend(replace(f, url=href.strip()) for f in _address(href.strip(),
+                                                                     f"link “{_short(text, 50)}” ({_short(href)})",
+                                                                     image=False))
     return found
 
 
@@ -272,7 +278,7 @@ def agenda(letter: Letter) -> list[Finding]:
                 found.append(Finding("error", "past-event", _("the event is over on the letter's date "
                                                               "({value})").format(
                                                                 value=i18n.day(letter.date)), _where(section_id,
-                                                                item)))
+                                                                item), uid=item.uid))
     return found
 
 
@@ -283,10 +289,10 @@ def undated(letter: Letter) -> list[Finding]:
         for item in items:
             if kind == "agenda" and event_start(item) is None:
                 found.append(Finding("warning", "no-date", _("an event without a start date"),
-                                     _where(section_id, item)))
+                                     _where(section_id, item), uid=item.uid))
             elif kind != "agenda" and event_start(item) is None:
                 found.append(Finding("warning", "no-date", _("no date: readers cannot tell how recent it is"),
-                                     _where(section_id, item)))
+                                     _where(section_id, item), uid=item.uid))
     return found
 
 
@@ -311,7 +317,7 @@ def duplicates(letter: Letter) -> list[Finding]:
                                                                    "{other_section}): {url}").format(
                                                                      value=_short(other.title, 60),
                                                                      other_section=other_section, url=item.url),
-                                     _where(section_id, item)))
+                                     _where(section_id, item), uid=item.uid))
             else:
                 first[key] = (section_id, item)
     return found

@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
-import click
 import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -36,17 +35,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from digest import i18n, letterfolder
+from digest import hosts, i18n, letterfolder
 from digest.config import Config
 from digest.edit import issueedit
+from digest.errors import DigestError
 from digest.i18n import _, ngettext
 from digest.review import deskview
 from digest.review.preview import Preview, Snapshot, dark
 from digest.web import layer
 
 LOG = logging.getLogger("digest.preview")
-LOOPBACK = layer.LOOPBACK
-KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then, so browsers keep the stream open
+LOOPBACK = hosts.LOOPBACK
 MAX_FORM_BYTES = 256 * 1024  # an editorial is a few KB: anything larger is refused unread
 LANGUAGE_COOKIE = "digest_lang"  # the desk's language switch (fr or en), remembered for a year
 MAX_FIELDS = 64  # the largest form (Ajouter un article) has a dozen fields
@@ -75,7 +74,7 @@ class Desk:
 
     def serve_at(self, host: str, port: int) -> None:
         """Answer requests for this address only (Host header), and changes from its own pages (Origin)."""
-        self.hosts = layer.host_names(host, port)
+        self.hosts = hosts.host_names(host, port)
         self.origins = {f"http://{h}" for h in self.hosts}
 
     @property
@@ -245,7 +244,7 @@ def test_send(desk: Desk, typed: str) -> tuple[bool, str]:
             letterfolder.write_letter(Path(folder), built.letter, built.rendered, built.eml)
             job = smtp.load_job(cfg, built.letter.date, Path(folder), test=True)
             report = smtp.send_test(job.personalizer, recipients, smtp.connection_for(cfg))
-    except click.ClickException as exc:
+    except DigestError as exc:
         return False, _("Test not sent: {reason}").format(reason=exc.format_message())
     if report.sent == len(recipients):
         return True, _("Test sent to {addresses} (subject “[TEST] {subject}”).").format(
@@ -430,7 +429,7 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-bind = layer.bind
+bind = hosts.bind
 
 
 class Running:

@@ -120,12 +120,11 @@ def target(finding: check.Finding, cards: list[Card]) -> str:
     """The anchor of the item or field a finding is about ("" when it is about the whole letter)."""
     if finding.check in ("subject", "preheader"):
         return f"field-{finding.check}"
-    text = f"{finding.where} {finding.message}"
     for card in cards:
-        title = card.item.title if len(card.item.title) <= 60 else card.item.title[:59]
-        if (card.item.url and card.item.url in text) or (title and title in text):
+        if (finding.uid and card.item.uid == finding.uid) or (
+                finding.url and finding.url in (card.item.url, card.item.image)):
             return card.anchor
-    if "[editorial]" in text:
+    if "[editorial]" in finding.where:  # a place the issue file's reader names, not a sentence
         return "field-editorial"
     return ""
 
@@ -181,10 +180,10 @@ def contributions(cfg: Config) -> list[Proposal]:
         return []
     import base64
 
-    from digest.contribute.store import Contributions
+    from digest.contribute.store import Contributions, State
 
     with Contributions(cfg.subscribers_path) as store:
-        found = store.listed("proposed")
+        found = store.listed(State.PROPOSED)
         pictures = {c.picture: store.picture(c.picture) for c in found if c.picture}
     return [Proposal(c, "data:image/jpeg;base64," + base64.b64encode(kept[0]).decode("ascii")
                      if (kept := pictures.get(c.picture)) else "") for c in found]

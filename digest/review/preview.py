@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-import click
 import watchfiles
 
 from digest import config, issuefile
@@ -107,7 +106,7 @@ class Preview:
                 self._sources = (inputs, built.prepared.collected, time.monotonic())
             # as `digest check` shows them: the template's accepted findings are not the editors' business
             findings, _accepted = accept.split(findings, accept.load(cfg.letter.templates))
-        except click.ClickException as exc:
+        except DigestError as exc:
             return self._publish(_failed(previous, exc.format_message(), issue_path, issue_version))
         except Exception as exc:  # a bug must not stop the preview: show it, keep serving the last letter
             traceback.print_exc(file=sys.stderr)

@@ -69,10 +69,18 @@ def migrations() -> tuple[Migration, ...]:
     root = resources.files("digest.store") / "migrations"
     for part in PARTS:
         for entry in sorted((root / part).iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".sql"):
+            if entry.name.endswith(".sql") and entry.name[:4].isdigit():  # NNNN-what.sql; erase.sql is not a step
                 number, _sep, name = entry.name.removesuffix(".sql").partition("-")
                 found.append(Migration(part, int(number), name, entry.read_text(encoding="utf-8")))
     return tuple(found)
+
+
+@cache
+def erasures() -> tuple[str, ...]:
+    """Each part's erase.sql, the last part's first (a part's rows go before those they point at)."""
+    root = resources.files("digest.store") / "migrations"
+    found = (root / part / "erase.sql" for part in reversed(PARTS))
+    return tuple(entry.read_text(encoding="utf-8") for entry in found if entry.is_file())
 
 
 def known_versions() -> dict[str, int]:
@@ -164,8 +172,18 @@ class Store:
         """Run every step this file has not had, in one transaction, after a backup copy."""
         if not [step for step in migrations() if step.number > self.versions()[step.part]]:
             return
+        backup = None
         if self._has_table("subscriber") or self._has_table("store_part"):  # something to lose: copy it first
-            self.backup()
+            backup = self.backup()
+        try:
+            self._run_steps()
+        except sqlite3.Error as exc:
+            raise StoreError(_("{path} could not be brought up to this digest's version ({exc}); nothing was "
+                               "changed{backup}").format(path=self.path, exc=exc, backup=_(" (a copy: {path})").format(
+                                   path=backup) if backup else "")) from None
+
+    def _run_steps(self) -> None:
+        """Every step this file has not had, in one transaction."""
         with self.transaction() as db:
             for statement in _statements(BOOKKEEPING):
                 db.execute(statement)
@@ -208,6 +226,15 @@ class Store:
             for old in sorted(target.parent.glob(f"{self.path.stem}-v*.sqlite"))[:-self.keep_backups or None]:
                 old.unlink()
         return target
+
+    # --- erasure ------------------------------------------------------------------------------------------------
+
+    def erase(self, key: str, hashed: str) -> None:
+        """Erase one person from every part (each part's erase.sql, last part first), in one transaction."""
+        with self.transaction() as db:
+            for script in erasures():
+                for statement in _statements(script):
+                    db.execute(statement, {"key": key, "hash": hashed, "at": now()})
 
     # --- keyed hashes ------------------------------------------------------------------------------------------
 

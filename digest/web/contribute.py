@@ -9,40 +9,42 @@
 - GET ?c=TOKEN (the mail's link): one button; POST ?c=TOKEN (the button): the contribution is *proposed* to the
   team, which decides in the desk or with `digest contributions`.
 
-The `ContributionCourier` sends the mails contributions cause (confirmation, decisions), as the subscribe form's
-courier does, in the letter's language.
+The mails contributions cause (confirmation, decisions, "the letter is out") wait in the store's one queue; the
+server's courier sends them, each made by `Contribute.compose` in the letter's language. The confirmation flow is
+digest.web.confirmation's.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import smtplib
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from jinja2 import Environment
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from digest.audience.subscribers import mask
 from digest.config import Config
 from digest.contribute import pictures
-from digest.contribute.store import Contribution, Contributions, Outgoing, token
+from digest.contribute.store import MAILS, Contribution, Contributions, State
 from digest.i18n import _, speaking
-from digest.web.layer import Button
-from digest.web.subscribe import LOG, TRAP, Courier, Joining, _address, _page, joining_settings
+from digest.message import sender_domain
+from digest.store import Store
+from digest.store.queue import MailKind, Queued
+from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address
+from digest.web.courier import Courier, Outgoing
+from digest.web.subscribe import Joining, joining_settings
 
-TOKEN_PARAMETER = "c"
+LOG = logging.getLogger("digest.serve")
 MAX_FIELD = 300  # a name, a title, a place: one line
 BODY = pictures.MAX_BYTES + 64 * 1024  # one photo and the form's text
 FIELDS = ("collectivite", "contact", "email", "titre", "texte", "lien", "date", "lieu", "debut", "alt", "droits",
@@ -117,31 +119,26 @@ def member_of(members: dict[str, str], email: str) -> str:
     return ""
 
 
-class Contribute:
+class Contribute(ConfirmedForm):
     """The form's path: GET and POST, with or without a confirmation token."""
 
-    def __init__(self, settings: Contributing, store: Path, secret: bytes, list_id: str, title: str) -> None:
-        self.settings, self.store, self.secret, self.list_id, self.title = settings, store, secret, list_id, title
-        self.courier = ContributionCourier(settings, store, secret, list_id, title)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        given = request.query_params.get(TOKEN_PARAMETER)
-        if request.method == "POST":
-            response = await (self.confirm(request, given) if given is not None else self.post(request))
-        elif request.method in ("GET", "HEAD"):
-            response = await (self.confirm_page(request, given) if given is not None else self.form())
-        else:
-            response = _page(405, _("Request refused"), [_("This page only shows a form.")], self.title,
-                             headers={"allow": "GET, HEAD, POST"})
-        await response(scope, receive, send)
+    def __init__(self, settings: Contributing, store: Path, secret: bytes, list_id: str, title: str,
+                 courier: Courier) -> None:
+        super().__init__(store, title, settings.mail.origins)
+        self.settings, self.secret, self.list_id, self.courier = settings, secret, list_id, courier
+        courier.handle(MAILS, self.compose)
+        courier.purge(self.purge)
 
     async def form(self, *, status: int = 200, values: dict[str, str] | None = None, alert: str = "") -> Response:
         """The form page."""
-        return _page(status, _("Send news for the letter"), [
+        return self.say(status, Said(_("Send news for the letter"), [
             _("Member authorities of the association: tell the readers of {title} about your international "
-              "action. The team reads each contribution before it goes into a letter.").format(title=self.title)],
-            self.title, form=self._markup(values or {}, alert))
+              "action. The team reads each contribution before it goes into a letter.").format(title=self.title)]),
+            form=self._markup(values or {}, alert))
+
+    def refused(self) -> list[str]:
+        """A post from another site: nothing more to say."""
+        return []
 
     def _markup(self, values: dict[str, str], alert: str) -> Markup:
         fields = [("collectivite", _("Your authority (e.g. Ville de Nancy)"), "text", True),
@@ -159,18 +156,8 @@ class Contribute:
         return Markup(_FORMS.render(action=self.settings.path, fields=fields, values=values, alert=alert,
                                     words=words, trap=TRAP, max_text=self.settings.max_text))
 
-    def _foreign(self, request: Request) -> Response | None:
-        origin = request.headers.get("origin")
-        allowed = self.settings.mail.origins
-        if origin is None or origin in allowed or urlparse(origin).netloc == request.headers.get("host"):
-            return None
-        return _page(403, _("Request refused"), [_("This form cannot be sent from this page.")], self.title)
-
     async def post(self, request: Request) -> Response:
         """A form post: checked, its photo made fit, stored unconfirmed with its confirmation mail queued."""
-        refused = self._foreign(request)
-        if refused is not None:
-            return refused
         async with request.form(max_files=1, max_fields=len(FIELDS) + 2,
                                 max_part_size=self.settings.max_text * 4 + 1024) as form:
             values = {k: str(form.get(k) or "") for k in FIELDS}
@@ -192,7 +179,7 @@ class Contribute:
             finally:
                 data = b""  # the original goes as soon as its copies are made
         client = request.client.host if request.client else ""
-        number = await run_in_threadpool(self._receive, fields, picture, client)
+        number = await self.with_store(self._receive, fields, picture, client)
         if number is not None:
             self.courier.wake()
         return self._check_inbox()
@@ -201,7 +188,7 @@ class Contribute:
         """What is wrong with a post, in the letter's language ('' when nothing), and its cleaned fields."""
         line = {k: " ".join(values[k].split())[:MAX_FIELD] for k in FIELDS if k != "texte"}
         text = values["texte"].replace("\r\n", "\n").strip()
-        email = _address(line["email"])
+        email = address(line["email"])
         if email is None:
             return _("Check the e-mail address: it is incomplete or holds characters an address cannot have "
                      "(such as accents)."), {}
@@ -220,58 +207,68 @@ class Contribute:
                   "alt": line["alt"] if photo else ""}
         return "", fields
 
-    def _receive(self, fields: dict[str, str], picture: pictures.Picture | None, client: str) -> int | None:
-        with Contributions(self.store) as store:
-            return store.receive(fields, picture, client=client, per_ip_hour=self.settings.per_ip_hour)
+    def _receive(self, store: Store, fields: dict[str, str], picture: pictures.Picture | None,
+                 client: str) -> int | None:
+        return Contributions(store).receive(fields, picture, client=client, per_ip_hour=self.settings.per_ip_hour)
 
     def _check_inbox(self) -> Response:
-        return _page(200, _("Check your inbox"), [
+        return self.say(200, Said(_("Check your inbox"), [
             _("Thank you. To send your contribution to the team, open the message we have just sent to your "
-              "address and press “Confirm my contribution”.")], self.title)
+              "address and press “Confirm my contribution”.")]))
 
-    async def confirm_page(self, request: Request, given: str) -> Response:
-        """The mail's link: a page with the one button. A GET (a mail scanner's too) changes nothing."""
-        found = await run_in_threadpool(self._by_token, given)
-        if found is None or found.status != "unconfirmed":
-            return self._spent()
-        return _page(200, _("Confirm your contribution"), [
+    def pending(self, store: Store, given: str) -> Said | None:
+        """The page of the mail's link: which contribution the button sends."""
+        found = Contributions(store).by_token(self.secret, self.list_id, given)
+        if found is None or found.status != State.UNCONFIRMED:
+            return None
+        return Said(_("Confirm your contribution"), [
             _("“{title}”, sent by {contact} ({authority}).").format(title=found.title, contact=found.contact,
                                                                    authority=found.authority)],
-            self.title, button=Button("confirm", _("Confirm my contribution")),
-            action=f"{request.url.path}?{TOKEN_PARAMETER}={quote(given, safe='.')}")
+            _("Confirm my contribution"))
 
-    async def confirm(self, request: Request, given: str) -> Response:
+    def confirmed(self, store: Store, given: str, client: str) -> Said | None:
         """The button: the contribution goes to the team."""
-        refused = self._foreign(request)
-        if refused is not None:
-            return refused
-        found = await run_in_threadpool(self._confirm, given)
+        found = Contributions(store).confirm(self.secret, self.list_id, given)
         if found is None:
-            return self._spent()
+            return None
         LOG.info("contribution %d confirmed by %s", found.id, mask(found.email))
-        return _page(200, _("Your contribution is with the team"), [
-            _("Thank you: the team reads it and will write to you when it decides.")], self.title)
+        return Said(_("Your contribution is with the team"), [
+            _("Thank you: the team reads it and will write to you when it decides.")])
 
-    def _by_token(self, given: str) -> Contribution | None:
-        with Contributions(self.store) as store:
-            return store.by_token(self.secret, self.list_id, given)
+    def spent(self) -> Said:
+        """A link used already or not valid."""
+        return Said(_("This link no longer works"), [
+            _("This confirmation link has already been used or is not valid.")])
 
-    def _confirm(self, given: str) -> Contribution | None:
-        with Contributions(self.store) as store:
-            return store.confirm(self.secret, self.list_id, given)
+    # --- for the courier ---------------------------------------------------------------------------------------
 
-    def _spent(self) -> Response:
-        return _page(200, _("This link no longer works"), [
-            _("This confirmation link has already been used or is not valid.")], self.title)
+    def compose(self, store: Store, mail: Queued) -> Outgoing | None:
+        """The mail a contribution causes; None when the contribution or its address is gone."""
+        contributions = Contributions(store)
+        found = contributions.get_contribution(mail.ref)
+        if found is None or not found.email:
+            return None
+        link = found.published
+        if mail.kind == MailKind.CONTRIBUTION_CONFIRM:
+            token = contributions.link_token(found.id, timedelta(days=self.settings.mail.pending_days))
+            link = f"{self.settings.url}?{TOKEN_PARAMETER}={token}"
+        return Outgoing(found.email, message(self.settings, self.title, mail.kind, found, link))
+
+    def purge(self, store: Store) -> None:
+        """Delete the contributions never confirmed."""
+        Contributions(store).purge_unconfirmed(self.settings.mail.pending_days)
 
 
 # --- the mails ------------------------------------------------------------------------------------------------
 
 
-def message(settings: Contributing, title: str, mail: Outgoing, link: str) -> EmailMessage:
+SUBJECTS = {MailKind.CONTRIBUTION_CONFIRM: "confirm", MailKind.CONTRIBUTION_ACCEPTED: "accepted",
+            MailKind.CONTRIBUTION_REFUSED: "refused", MailKind.CONTRIBUTION_PUBLISHED: "published"}
+
+
+def message(settings: Contributing, title: str, kind: MailKind, found: Contribution, link: str) -> EmailMessage:
     """The mail a contribution causes (its confirmation, a decision), in the letter's language."""
     with speaking(settings.mail.language):
-        found = mail.contribution
         subjects = {"confirm": _("Confirm your contribution to {title}"),
                     "accepted": _("Your contribution will be in {title}"),
                     "refused": _("Your contribution to {title}"),
@@ -283,48 +280,15 @@ def message(settings: Contributing, title: str, mail: Outgoing, link: str) -> Em
             "refused": _("The team of {title} will not publish “{item}”.\n\n{note}"),
             "published": _("{title} has gone out with “{item}”. Read it on the web: {link}"),
         }
+        which = SUBJECTS[kind]
         message_ = EmailMessage()
         message_["From"] = settings.mail.sender
         message_["To"] = found.email
-        message_["Subject"] = subjects[mail.kind].format(title=title)
+        message_["Subject"] = subjects[which].format(title=title)
         message_["Date"] = format_datetime(datetime.now(UTC))
-        message_["Message-ID"] = make_msgid("contribution", domain=settings.mail.envelope.rpartition("@")[2] or None)
+        message_["Message-ID"] = make_msgid("contribution", domain=sender_domain(settings.mail.envelope))
         message_["Auto-Submitted"] = "auto-generated"
         hello = _("Hello {name},").format(name=found.contact)
-        body = bodies[mail.kind].format(title=title, item=found.title, link=link, note=found.note).strip()
+        body = bodies[which].format(title=title, item=found.title, link=link, note=found.note).strip()
         message_.set_content(f"{hello}\n\n{body}\n")
         return message_
-
-
-class ContributionCourier(Courier):
-    """Sends the mails contributions cause, one at a time, through [smtp] (the subscribe form's loop)."""
-
-    def __init__(self, settings: Contributing, store: Path, secret: bytes, list_id: str, title: str) -> None:
-        super().__init__(settings.mail, store, secret, list_id, title)
-        self.settings = settings
-
-    def _open(self) -> Contributions:
-        return Contributions(self.store)
-
-    def _purge(self, store: Any) -> None:
-        store.purge_unconfirmed(self.joining.pending_days)
-
-    def _send(self, store: Any, connection: Any, mail: Any) -> int:
-        from digest.delivery.smtp import LOST
-        from digest.errors import SendError
-
-        link = mail.contribution.published or f"{self.settings.url}?{TOKEN_PARAMETER}=" + token(
-            self.secret, self.list_id, mail.contribution.id, mail.nonce, mail.contribution.email)
-        wire = message(self.settings, self.title, mail, link).as_bytes(policy=SMTP_POLICY)
-        try:
-            connection.client().sendmail(self.joining.envelope, [mail.contribution.email], wire)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            store.put_back(mail, permanent=isinstance(exc, smtplib.SMTPRecipientsRefused))
-            return 0
-        except (SendError, *LOST, smtplib.SMTPException):
-            connection.drop()
-            store.put_back(mail, permanent=False)
-            return 0
-        store.mailed(mail)
-        LOG.info("contribution mail (%s) sent to %s", mail.kind, mask(mail.contribution.email))
-        return 1

@@ -5,7 +5,7 @@
   the security headers on every answer, and one log line per refusal.
 - The French page shell (`page`) and the error pages (`error_handlers`), never a traceback.
 - `Login`: a one-time secret in a printed URL becomes an HttpOnly, SameSite=Strict cookie (as Jupyter does).
-- From digest.web.hosts (light, for the sender too): `is_loopback`, `host_names`, `bind` (a clear error for a
+- From digest.hosts (light, for the sender too): `is_loopback`, `host_names`, `bind` (a clear error for a
   busy port).
 - `Protocol` and `serving_options`: uvicorn's HTTP protocol with a deadline for a request's headers, where a slow
   client keeps no slot when a new one comes, and the limits `digest serve` runs with.
@@ -33,11 +33,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from digest.i18n import N_, _, current, speaking
-from digest.web.hosts import LOOPBACK as LOOPBACK
-from digest.web.hosts import bind as bind
-from digest.web.hosts import host_names as host_names
-from digest.web.hosts import is_loopback as is_loopback
-from digest.web.hosts import is_unspecified as is_unspecified
 
 # The shell's pages: their own inline style, forms to this site only, never framed.
 SHELL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "

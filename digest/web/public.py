@@ -11,9 +11,6 @@ only. The guard, headers, limits against slow clients and error pages are digest
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import os
 import re
@@ -32,11 +29,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from digest import hosts
 from digest.audience.recipients import key_of
-from digest.audience.subscribers import Store, mask
-from digest.delivery.personalize import LETTER_PARAMETER, TOKEN_PARAMETER, check_token
+from digest.audience.subscribers import Means, Status, Subscribers, mask
 from digest.i18n import _
+from digest.mail import signing
+from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
 from digest.web import contribute, layer, subscribe
+from digest.web.courier import Courier, lifespan
 from digest.web.layer import Button, page
 
 LOG = logging.getLogger("digest.serve")
@@ -72,23 +72,21 @@ class Settings:
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
     routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
-    couriers: list[subscribe.Courier] = []
-    if settings.joining is not None:  # the way in: the form, its confirmation page, its mails' courier
+    mail = settings.joining or (settings.contributing.mail if settings.contributing else None)
+    courier = Courier(mail.post, settings.store) if mail is not None else None  # the one queue's sender
+    if settings.joining is not None and courier is not None:  # the way in: the form, its confirmation page
         form = subscribe.Subscribe(settings.joining, settings.store, settings.secret, settings.list_id,
-                                   settings.title)
+                                   settings.title, courier)
         routes.append(Route(settings.joining.path, form))
-        couriers.append(form.courier)
-    if settings.contributing is not None:  # member cities' news: the form, its confirmation, its mails
+    if settings.contributing is not None and courier is not None:  # member cities' news: the form, its mails
         sent_in = contribute.Contribute(settings.contributing, settings.store, settings.secret, settings.list_id,
-                                        settings.title)
+                                        settings.title, courier)
         routes.append(Route(settings.contributing.path, sent_in, methods=["GET", "HEAD", "POST"]))
-        couriers.append(sent_in.courier)
-    lifespan = subscribe.lifespan(*couriers) if couriers else None
     if settings.site is not None:
         # At base_url's path, so every link a letter carries (its web version, its .ics files) works here too.
         routes.append(Mount(settings.site_path.rstrip("/"), app=Site(directory=settings.site, html=True)))
     application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG),
-                            lifespan=lifespan)
+                            lifespan=lifespan(courier) if courier is not None else None)
     application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
     # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
     photo_path = settings.contributing.path if settings.contributing else None  # the one page that takes a photo
@@ -99,7 +97,7 @@ def app(settings: Settings) -> layer.Guard:
 
 UNDO = "resubscribe"  # the undo button's action: resubscribe:<when unsubscribed>.<HMAC>
 UNDO_MINUTES = 30  # the way back is for a mistaken click, not for a later change of mind (that asks the team)
-PAGE_REASONS = ("one-click (RFC 8058)", "unsubscribe page")  # what the page records: only these are undone
+REASONS = {Means.ONE_CLICK: "one-click (RFC 8058)", Means.PAGE: "unsubscribe page"}  # what the page records
 
 
 class Unsubscribe:
@@ -117,7 +115,7 @@ class Unsubscribe:
 
     def _address(self, request: Request) -> str | None:
         token = request.query_params.get(TOKEN_PARAMETER, "")
-        return check_token(self.settings.secret, token, self.settings.list_id) if token else None
+        return signing.unsubscribe_address(self.settings.secret, token, self.settings.list_id) if token else None
 
     def _bad_token(self) -> HTMLResponse:
         return page(400, _("Link not valid"), [
@@ -130,7 +128,7 @@ class Unsubscribe:
         if address is None:
             return self._bad_token()
         row = await run_in_threadpool(self._status, address)
-        if row not in (None, "subscribed"):  # no way back from here: only the page's own undo, just after
+        if row not in (None, Status.SUBSCRIBED):  # no way back from here: only the page's own undo, just after
             return page(200, _("Your unsubscription is done"), [
                 _("The address {address} no longer receives {title}.").format(
                     address=mask(address), title=self.settings.title)], self.settings.title)
@@ -158,13 +156,13 @@ class Unsubscribe:
 
     async def _unsubscribe(self, request: Request, address: str, one_click: bool, letter: str) -> Response:
         """Subscribed becomes unsubscribed, nothing else does; the way back is offered only for that change."""
-        how = PAGE_REASONS[0] if one_click else PAGE_REASONS[1]
+        how = Means.ONE_CLICK if one_click else Means.PAGE
         changed = await run_in_threadpool(self._leave, address, how, letter)
         if changed is None:  # already gone, bounced, complained, erased or never here: nothing to undo
             return page(200, _("Your unsubscription is done"), [
                 _("The address {address} does not receive {title}: there was nothing to change.").format(
                     address=mask(address), title=self.settings.title)], self.settings.title)
-        LOG.info("unsubscribed %s (%s)", mask(address), how)
+        LOG.info("unsubscribed %s (%s)", mask(address), REASONS[how])
         return page(200, _("Your unsubscription is done"), [
             _("The address {address} will no longer receive {title}.").format(
                 address=mask(address), title=self.settings.title),
@@ -189,15 +187,12 @@ class Unsubscribe:
 
     def _undo_proof(self, address: str, changed: str) -> str:
         """What the undo button carries: when the unsubscribe was recorded, signed for this address and list."""
-        signed = f"digest-undo-v1\n{self.settings.list_id}\n{key_of(address)}\n{changed}".encode()
-        mac = hmac.new(self.settings.secret, signed, hashlib.sha256).digest()[:16]
-        return f"{changed}.{base64.urlsafe_b64encode(mac).decode('ascii').rstrip('=')}"
+        return signing.signed(self.settings.secret, signing.UNDO, changed, self.settings.list_id, key_of(address))
 
     def _undo_checked(self, address: str, proof: str) -> str | None:
         """The unsubscribe time the proof signs, if its signature holds and it is recent; else None."""
         changed = proof.rpartition(".")[0]
-        if len(proof) > 200 or not hmac.compare_digest(self._undo_proof(address, changed).encode(),
-                                                       proof.encode("utf-8", "replace")):
+        if len(proof) > 200 or not signing.same(self._undo_proof(address, changed), proof):
             return None
         try:
             age = datetime.now(UTC) - datetime.fromisoformat(changed)
@@ -205,18 +200,18 @@ class Unsubscribe:
             return None
         return changed if timedelta(minutes=-1) <= age <= timedelta(minutes=UNDO_MINUTES) else None
 
-    def _status(self, address: str) -> str | None:
-        with Store(self.settings.store) as store:
+    def _status(self, address: str) -> Status | None:
+        with Subscribers(self.settings.store) as store:
             row = store.get(address)
         return row.status if row else None
 
-    def _leave(self, address: str, how: str, letter: str) -> str | None:
-        with Store(self.settings.store) as store:
-            return store.leave(address, how, letter=letter)
+    def _leave(self, address: str, how: Means, letter: str) -> str | None:
+        with Subscribers(self.settings.store) as store:
+            return store.leave(address, REASONS[how], how, letter=letter)
 
     def _come_back(self, address: str, changed: str) -> bool:
-        with Store(self.settings.store) as store:
-            return store.undo_leave(address, changed, PAGE_REASONS)
+        with Subscribers(self.settings.store) as store:
+            return store.undo_leave(address, changed)
 
 
 def _action(request: Request) -> str:
@@ -253,7 +248,7 @@ class Site(StaticFiles):
 def settings_from(config_path: Path, site: Path | None) -> Settings:
     """The application's settings from sources.toml (and the secret from its environment variable)."""
     from digest import config
-    from digest.delivery import smtp
+    from digest.mail import identity
 
     cfg = config.load(config_path)
     path = urlparse(cfg.letter.unsubscribe_url).path or "/"
@@ -264,7 +259,7 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
         raise DigestError(_("{config_path}: [subscribe] url and [letter] unsubscribe_url have the same path "
                             "({path}); give the subscribe form its own, e.g. /inscription").format(
                               config_path=config_path, path=path))
-    return Settings(store=cfg.subscribers_path, secret=smtp.secret(cfg), list_id=smtp.list_id_of(cfg),
+    return Settings(store=cfg.subscribers_path, secret=identity.secret(cfg), list_id=identity.list_id(cfg),
                     title=cfg.letter.title, path=path, site=site.resolve() if site else None,
                     site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining,
                     contributing=contribute.contributing_from(cfg),
@@ -281,7 +276,7 @@ def from_environment() -> layer.Guard:
 
 def check_port(host: str, port: int) -> None:
     """DigestError (exit 2, one clear line) when the port is taken, before uvicorn tries it."""
-    layer.bind(host, port).close()
+    hosts.bind(host, port).close()
 
 
 def run(config_path: Path, site: Path | None, host: str, port: int, workers: int) -> None:

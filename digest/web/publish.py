@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 from pathlib import Path
 
+from digest.config import Config
 from digest.errors import DigestError
 from digest.files import Written, failure, write_atomic, write_folder
 from digest.i18n import _
-from digest.letterfolder import HTML, INDEX, Archive, on_the_web, public_files, write_index
+from digest.letterfolder import HTML, INDEX, Archive, Sends, on_the_web, public_files, write_index
 from digest.web.feed import FILE as FEED
 
 
@@ -88,3 +90,41 @@ def with_feed_link(html: bytes, title: str) -> bytes:
             ).encode()
     head = html.find(b"</head>")
     return html if head < 0 or link in html else html[:head] + link + html[head:]
+
+
+@dataclass(frozen=True)
+class Publishing:
+    """What `digest publish` did or would do: the letters (titles), the plan, and the files written."""
+
+    letters: list[str]
+    plan: Plan
+    written: list[Written]
+
+
+def publish_letters(cfg: Config, outbox: Path, dest: Path, sends: Sends, letter_date: date | None, *,
+                    dry_run: bool, allow_stale: bool) -> Publishing:
+    """Publish into `dest` the letters the list received (and the one of `letter_date`, named on purpose),
+    with the archive page and the feed, each letter noted as published; with `dry_run`, only the plan."""
+    from digest import letterfolder
+    from digest.contribute.moderate import images_dir
+    from digest.web import feed
+
+    states = letterfolder.every(cfg, outbox, sends)
+    days = {s.day.isoformat() for s in states if s.began}
+    if letter_date is not None:
+        chosen = letterfolder.choose(cfg, outbox, letter_date, sends, sent_ok=True).letter
+        if not chosen.began:
+            letterfolder.refuse_stale(cfg, chosen, allow_stale)
+        days.add(chosen.day.isoformat())
+    if not days:
+        raise DigestError(_("no letter of {outbox} has been sent to the list yet: nothing to publish. `digest "
+                            "publish DEST --date YYYY-MM-DD` publishes a letter before its send").format(outbox=outbox))
+    found = plan(outbox, days, images_dir(cfg))
+    titles = [s.title() for s in reversed(states) if s.day.isoformat() in days]
+    if dry_run:
+        return Publishing(titles, found, [])
+    archive = Archive(cfg.letter.title, cfg.letter.language, cfg.letter.address, cfg.subscribe.url, feed.FILE)
+    written = publish(found, dest, archive, feed.for_letters(cfg, states, dest, days))
+    for day in found.folders:
+        letterfolder.note(cfg, date.fromisoformat(day), "published")
+    return Publishing(titles, found, written)

@@ -11,52 +11,38 @@ What the form trusts (docs/subscribe.md): the Origin header a browser sets (only
 [subscribe] allowed_origins may post), the client address uvicorn gives (X-Forwarded-For only from the reverse
 proxy on loopback: uvicorn's forwarded_allow_ips), nothing else a request says.
 
-The `Courier` sends the queued mails: one asyncio task per server process, woken by a post of that process and
-every few seconds; each mail is claimed in an immediate transaction, so that with --workers N it goes once.
+The confirmation mails wait in the store's one queue; the server's courier (digest.web.courier) sends them, each
+made by `Subscribe.compose` with a new pending token. The confirmation flow is digest.web.confirmation's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import smtplib
-import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from jinja2 import Environment
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
-from digest.audience.joining import Mail, Signups, token, wording_hash
+from digest.audience.joining import SignUp, Signups, wording_hash
 from digest.audience.recipients import _name, check_address
 from digest.audience.subscribers import mask
 from digest.config import Config, SmtpConfig
 from digest.i18n import _, current, speaking
-from digest.web.layer import Button, page
+from digest.message import sender_domain
+from digest.store import Store
+from digest.store.queue import MailKind, Queued
+from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address, shell_page
+from digest.web.courier import Courier, Outgoing, Post
 
 LOG = logging.getLogger("digest.serve")
-ALLOWED = ("GET", "HEAD", "POST")
-TOKEN_PARAMETER = "c"
-POLL_SECONDS = 5.0  # the courier looks at the queue this often (another worker's leftovers, retries)
-SETTLE_SECONDS = 0.3  # after a wake-up, the courier waits this long before sending
-PURGE_SECONDS = 3600.0  # and purges unconfirmed sign-ups this often
-MAX_ADDRESS = 254  # RFC 5321's longest path
-TRAP = "site_web"  # the trap field: people never see it, form-filling robots fill it
 
 FORM = """<form method="post" action="{{ action }}" accept-charset="utf-8" class="lettre-inscription">
 {% if alert %}<p class="alerte" role="alert">{{ alert }}</p>
@@ -102,6 +88,11 @@ class Joining:
         """Where `digest serve` answers the form: the path of [subscribe] url."""
         return urlparse(self.url).path or "/"
 
+    @property
+    def post(self) -> Post:
+        """Where the form's mails go out."""
+        return Post(self.smtp, self.password, self.envelope)
+
 
 def joining_from(cfg: Config) -> Joining | None:
     """The form's settings, None without [subscribe] url; DigestError when [smtp] cannot send its mails."""
@@ -145,157 +136,117 @@ def snippet(url: str, consent: str, privacy_url: str | None) -> str:
     return str(form_markup(consent, privacy_url, url))
 
 
-class Subscribe:
+class Subscribe(ConfirmedForm):
     """The form's path: GET and POST, with or without a confirmation token."""
 
-    def __init__(self, joining: Joining, store: Path, secret: bytes, list_id: str, title: str) -> None:
+    def __init__(self, joining: Joining, store: Path, secret: bytes, list_id: str, title: str,
+                 courier: Courier) -> None:
+        super().__init__(store, title, joining.origins)
         self.joining = joining
-        self.store_path = store
         self.secret = secret
         self.list_id = list_id
-        self.title = title
-        self.courier = Courier(joining, store, secret, list_id, title)
-        # The store's work, in one thread of its own with one connection: SQLite takes one writer at a time
-        # anyway, and a burst of posts waiting in one queue is answered faster than by threads fighting for a
-        # lock (and for the interpreter).
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signups")
-        self._store: Signups | None = None
+        self.courier = courier
+        courier.handle((MailKind.SIGNUP_CONFIRM,), self.compose)
+        courier.purge(self.purge)
         check_address("warm-up@example.org")  # email_validator loaded now, not during the first post
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        if request.method not in ALLOWED:
-            raise HTTPException(405, headers={"Allow": ", ".join(ALLOWED)})
-        given = request.query_params.get(TOKEN_PARAMETER)
-        if request.method == "POST":
-            response = await (self.confirm(request, given) if given is not None else self.post(request))
-        else:
-            response = await (self.confirm_page(request, given) if given is not None else self.form())
-        await response(scope, receive, send)
-
-    async def _with_store(self, work: Any, *args: Any, **kwargs: Any) -> Any:
-        """`work(store, *args, **kwargs)` in the store's thread."""
-        def run() -> Any:
-            if self._store is None:
-                self._store = Signups(self.store_path)
-            return work(self._store, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
 
     async def form(self, *, status: int = 200, email: str = "", name: str = "", alert: str = "") -> Response:
         """The form page."""
-        return _page(status, _("Subscribe to the letter"), [
+        return shell_page(status, _("Subscribe to the letter"), [
             _("Receive {title} every month by e-mail. You can unsubscribe at any time, through the link in every "
               "letter.").format(title=self.title)], self.title,
             form=form_markup(self.joining.consent, self.joining.privacy_url, self.joining.path, email=email,
                              name=name, alert=alert))
 
-    def _foreign(self, request: Request) -> Response | None:
-        """A 403 page for a POST from a page of a site not allowed; None when the origin is allowed or absent
-        (a program, which could write any Origin anyway). Allowed: [subscribe] url's site, allowed_origins,
-        and this page's own site (the Origin naming the Host the request came to: a same-origin post)."""
-        origin = request.headers.get("origin")
-        if origin is None or origin in self.joining.origins:
-            return None
-        parsed = urlparse(origin)
-        if parsed.scheme in ("http", "https") and parsed.netloc and parsed.netloc == request.headers.get("host"):
-            return None
-        return _page(403, _("Request refused"), [
-            _("This form cannot be sent from this page."),
-            _("Subscribe at {url}.").format(url=self.joining.url)], self.title)
+    def refused(self) -> list[str]:
+        """A post from another site: where to subscribe."""
+        return [_("Subscribe at {url}.").format(url=self.joining.url)]
 
     async def post(self, request: Request) -> Response:
         """A form post: the same answer for every state of a valid address."""
-        refused = self._foreign(request)
-        if refused is not None:
-            LOG.warning("subscribe form posted from another site: %s", request.headers.get("origin", "")[:100])
-            return refused
         async with request.form(max_files=0, max_fields=12, max_part_size=2048) as form:
             fields = {k: str(form.get(k) or "") for k in ("email", "nom", "consentement", "formulation", TRAP)}
         raw, name = fields["email"].strip(), _name(fields["nom"])
         if fields[TRAP]:
             LOG.info("subscribe form: trap field filled, nothing done")
             return self._check_inbox()
-        address = _address(raw)
-        if address is None:
-            return await self.form(status=400, email=raw[:MAX_ADDRESS], name=name, alert=(
+        checked = address(raw)
+        if checked is None:
+            return await self.form(status=400, email=raw[:254], name=name, alert=(
                 _("Check the e-mail address: it is incomplete or holds characters an address cannot have (such "
                   "as accents).")))
         if fields["consentement"] != "oui":
-            return await self.form(status=400, email=address, name=name, alert=(
+            return await self.form(status=400, email=checked, name=name, alert=(
                 _("Tick the box to agree to receive the letter: without your consent we cannot send it to "
                   "you.")))
         client = request.client.host if request.client else ""
-        mailed = await self._with_store(self._ask, address, name, fields["formulation"],
-                                         request.headers.get("origin", "")[:200], client)
+        mailed = await self.with_store(self._ask, checked, name, fields["formulation"],
+                                       request.headers.get("origin", "")[:200], client)
         if mailed:
             self.courier.wake()
         return self._check_inbox()
 
-    def _ask(self, store: Signups, address: str, name: str, version: str, origin: str, client: str) -> bool:
-        wording = _wording_of(store, version, self.joining.consent)
-        return store.ask(address, name, wording, origin=origin, client=client,
-                         ip=client if self.joining.record_ip else "", per_ip_hour=self.joining.per_ip_hour)
+    def _ask(self, store: Store, email: str, name: str, version: str, origin: str, client: str) -> bool:
+        signups = Signups(store)
+        wording = _wording_of(signups, version, self.joining.consent)
+        return signups.ask(email, name, wording, origin=origin, client=client,
+                           ip=client if self.joining.record_ip else "", per_ip_hour=self.joining.per_ip_hour)
 
     def _check_inbox(self) -> Response:
-        return _page(200, _("Check your inbox"), [
+        return self.say(200, Said(_("Check your inbox"), [
             _("If this address can receive the letter, a message has just been sent to it."),
             _("Open it and press “Confirm my subscription”: without this confirmation your subscription is not "
               "made. It may take a few minutes to arrive; look in the spam folder too."),
-            ], self.title)
+            ]))
 
-    async def confirm_page(self, request: Request, given: str) -> Response:
-        """The mail's link: a page with the one button. A GET (a mail scanner's too) changes nothing."""
-        email = await self._with_store(Signups.look, self.secret, self.list_id, given,
-                                        self.joining.pending_days)
+    def pending(self, store: Store, given: str) -> Said | None:
+        """The page of the mail's link: whose subscription the button confirms."""
+        email = Signups(store).look(self.secret, self.list_id, given, self.joining.pending_days)
         if email is None:
-            return self._spent()
-        return _page(200, _("Confirm your subscription"), [
+            return None
+        return Said(_("Confirm your subscription"), [
             _("To receive {title} at the address {address}, press the button below.").format(
-                title=self.title, address=mask(email))],
-            self.title, button=Button("confirm", _("Confirm my subscription")),
-            action=f"{request.url.path}?{TOKEN_PARAMETER}={quote(given, safe='.')}")
+                title=self.title, address=mask(email))], _("Confirm my subscription"))
 
-    async def confirm(self, request: Request, given: str) -> Response:
+    def confirmed(self, store: Store, given: str, client: str) -> Said | None:
         """The button: subscribe the address the token is for."""
-        refused = self._foreign(request)
-        if refused is not None:
-            return refused
-        client = request.client.host if request.client else ""
-        email = await self._with_store(Signups.confirm, self.secret, self.list_id, given,
-                                        ip=client if self.joining.record_ip else "",
-                                        pending_days=self.joining.pending_days)
+        email = Signups(store).confirm(self.secret, self.list_id, given,
+                                       ip=client if self.joining.record_ip else "",
+                                       pending_days=self.joining.pending_days)
         if email is None:
-            return self._spent()
+            return None
         LOG.info("subscribed %s (form, confirmed)", mask(email))
         lines = [_("The address {address} will receive {title}. Thank you!").format(address=mask(email),
                                                                                    title=self.title)]
-        latest = await run_in_threadpool(latest_letter, self.joining)
+        latest = latest_letter(self.joining)
         if latest:
             lines.append(_("Until the next one, here is the latest letter: {latest}").format(latest=latest))
-        return _page(200, _("Your subscription is confirmed"), lines, self.title)
+        return Said(_("Your subscription is confirmed"), lines)
 
-    def _spent(self) -> Response:
-        return _page(200, _("This link no longer works"), [
+    def spent(self) -> Said:
+        """A link used already or expired."""
+        return Said(_("This link no longer works"), [
             _("This confirmation link has already been used or has expired."),
             _("If you already pressed “Confirm my subscription”, your subscription is made. Otherwise, subscribe "
-              "again: {url}").format(url=self.joining.url)], self.title)
+              "again: {url}").format(url=self.joining.url)])
 
+    # --- for the courier ---------------------------------------------------------------------------------------
 
-def _page(status: int, heading: str, lines: list[str], title: str, **options: Any) -> Response:
-    """The shell's page, sending its Origin on its own forms' posts: with the shell's no-referrer policy a
-    browser writes `Origin: null`, which no check can tell from a sandboxed page of another site. Referers
-    still leave for no other site."""
-    return page(status, heading, lines, title, headers={"referrer-policy": "same-origin"}, **options)
+    def compose(self, store: Store, mail: Queued) -> Outgoing | None:
+        """The confirmation mail of a waiting sign-up, with a new pending token; None when it is gone."""
+        signups = Signups(store)
+        found = signups.signup(mail.ref)
+        if found is None:
+            return None
+        token = signups.pendings.add("signup", found.id, timedelta(days=self.joining.pending_days))
+        link = f"{self.joining.url}?{TOKEN_PARAMETER}={token}"
+        return Outgoing(found.email, confirmation(self.joining, self.title, found, link))
 
-
-def _address(raw: str) -> str | None:
-    """The address normalised, or None when it is not ASCII, too long or not an address."""
-    if not raw or not raw.isascii() or len(raw) > MAX_ADDRESS:
-        return None
-    try:
-        return check_address(raw)
-    except ValueError:
-        return None
+    def purge(self, store: Store) -> None:
+        """Delete what waited too long for its confirmation."""
+        gone = Signups(store).purge(self.joining.pending_days)
+        if gone:
+            LOG.info("deleted %d sign-up(s) not confirmed within %d days", gone, self.joining.pending_days)
 
 
 def _wording_of(store: Signups, version: str, current: str) -> str:
@@ -327,19 +278,19 @@ def latest_letter(joining: Joining) -> str | None:
 # --- the confirmation mails ----------------------------------------------------------------------------------
 
 
-def confirmation(joining: Joining, title: str, mail: Mail, link: str) -> EmailMessage:
+def confirmation(joining: Joining, title: str, mail: SignUp, link: str) -> EmailMessage:
     """The confirmation mail, in the letter's language, text and HTML, from the letter's sender."""
     with speaking(joining.language):
         return _confirmation(joining, title, mail, link)
 
 
-def _confirmation(joining: Joining, title: str, mail: Mail, link: str) -> EmailMessage:
+def _confirmation(joining: Joining, title: str, mail: SignUp, link: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = joining.sender
     message["To"] = mail.email
     message["Subject"] = _("Confirm your subscription to {title}").format(title=title)
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid("confirmation", domain=joining.envelope.rpartition("@")[2] or None)
+    message["Message-ID"] = make_msgid("confirmation", domain=sender_domain(joining.envelope))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it
     words = {
         "hello": _("Hello {name},").format(name=mail.name) if mail.name else _("Hello,"),
@@ -366,109 +317,3 @@ border-radius:4px;text-decoration:none">{{ words.button }}</a></p>
 <p>{{ words.not_you }}</p>
 </body></html>
 """)
-
-
-class Courier:
-    """Sends the queued confirmation mails of this server process, one at a time, through [smtp]."""
-
-    def __init__(self, joining: Joining, store: Path, secret: bytes, list_id: str, title: str) -> None:
-        self.joining = joining
-        self.store = store
-        self.secret = secret
-        self.list_id = list_id
-        self.title = title
-        self._wake: asyncio.Event | None = None
-        self._purged = 0.0
-
-    def wake(self) -> None:
-        """A mail was queued by this process: send it now."""
-        if self._wake is not None:
-            self._wake.set()
-
-    async def run(self) -> None:
-        """Until cancelled: send what is due, then wait for a wake-up or POLL_SECONDS."""
-        self._wake = asyncio.Event()
-        while True:
-            self._wake.clear()
-            try:
-                await asyncio.to_thread(self.drain)
-            except Exception as exc:  # a broken store or a bug: say it, keep serving the pages
-                LOG.error("confirmation mails: %s: %s", type(exc).__name__, exc)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-                # Woken by a post: let the posts of a burst be answered first (building a mail takes the
-                # interpreter a millisecond or two that their answers would wait for), then send them all.
-                await asyncio.sleep(SETTLE_SECONDS)
-
-    def drain(self) -> int:
-        """Send every due mail (one SMTP connection for them all); purge now and then; how many were sent."""
-        from digest.delivery.smtp import Connection
-
-        count = 0
-        connection: Connection | None = None
-        with self._open() as store:
-            if time.monotonic() - self._purged > PURGE_SECONDS or not self._purged:
-                self._purged = time.monotonic()
-                self._purge(store)
-            try:
-                while (mail := store.claim()) is not None:
-                    connection = connection or Connection(self.joining.smtp, self.joining.password,
-                                                          backoff=(0.0, 1.0, 2.0))
-                    count += self._send(store, connection, mail)
-            finally:
-                if connection is not None:
-                    connection.close()
-        return count
-
-    def _open(self) -> Any:
-        """The store the queued mails are in."""
-        return Signups(self.store)
-
-    def _purge(self, store: Any) -> None:
-        """Delete what waited too long for its confirmation."""
-        gone = store.purge(self.joining.pending_days)
-        if gone:
-            LOG.info("deleted %d sign-up(s) not confirmed within %d days", gone, self.joining.pending_days)
-
-    def _send(self, store: Any, connection: Any, mail: Any) -> int:
-        from digest.delivery.smtp import LOST
-        from digest.errors import SendError
-
-        link = f"{self.joining.url}?{TOKEN_PARAMETER}=" + token(self.secret, self.list_id, mail.pending,
-                                                                 mail.nonce, mail.key)
-        wire = confirmation(self.joining, self.title, mail, link).as_bytes(policy=SMTP_POLICY)
-        try:
-            connection.client().sendmail(self.joining.envelope, [mail.email], wire)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code = next(iter(exc.recipients.values()))[0]
-            return self._failed(store, mail, code >= 500, f"{code}")
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            return self._failed(store, mail, exc.smtp_code >= 500, f"{exc.smtp_code}")
-        except (SendError, *LOST, smtplib.SMTPException) as exc:
-            connection.drop()
-            return self._failed(store, mail, False, type(exc).__name__)
-        store.sent(mail)
-        LOG.info("confirmation mail sent to %s", mask(mail.email))
-        return 1
-
-    def _failed(self, store: Signups, mail: Mail, permanent: bool, why: str) -> int:
-        kept = store.retry(mail, permanent)
-        LOG.warning("confirmation mail to %s failed (%s): %s", mask(mail.email), why,
-                    "tried again later" if kept else "dropped")
-        return 0
-
-
-def lifespan(*couriers: Courier) -> Any:
-    """Starlette's lifespan: the couriers run as long as the server process."""
-    @asynccontextmanager
-    async def running(_app: object) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(courier.run()) for courier in couriers]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
-    return running

@@ -1,13 +1,13 @@
-"""The list send as `digest send --list` runs it: who it goes to (said), a dry run or the question, the send
-with its progress bar, the report, and exit 1 while anyone is still to send. The command line only calls it.
+"""The list send as `digest send --list` runs it at the terminal: who it goes to (said), a dry run or the
+question, the send with its progress bar, Ctrl-C, the report, and exit 1 while anyone is still to send.
 
-The sending itself (SMTP, the journal, the pace) is digest.delivery.smtp's.
+The sending itself (SMTP, the journal, the pace) is digest.delivery.smtp's; what follows a send (the letter noted
+sent, the contributors told) digest.delivery.aftersend's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import shlex
 import signal
 import sys
@@ -21,15 +21,16 @@ import click
 
 from digest import config, i18n, letterfolder
 from digest.audience import subscribers
-from digest.delivery import journal, smtp
+from digest.delivery import aftersend, journal, smtp
 from digest.errors import DigestError
 from digest.i18n import _
+from digest.letterfolder import SendState
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
 
-def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Path | None, dry_run: bool,
+def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_path: Path | None, dry_run: bool,
                  resend_unknown: bool, yes: bool) -> None:
     """The list send: who (said), a dry run or the question then the send with its progress, the report; exit 1
     while anyone is still to send."""
@@ -37,9 +38,9 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
     found, gone = chosen.found, chosen.gone
     todo = smtp.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
-        paths = smtp.dry_run(job.personalizer, todo, job.private / "dry-run")
+        paths = smtp.dry_run(job.personalizer, todo, job.private / journal.DRY_RUN)
         click.echo(_("Dry run: {count} copies written to {value}/ (nothing sent)").format(
-                       count=len(paths), value=job.private / 'dry-run'))
+                       count=len(paths), value=job.private / journal.DRY_RUN))
         if len(todo) < len(found.recipients):
             click.echo(_("  {value} left out: the journal has them sent, failed or unknown").format(
                            value=len(found.recipients) - len(todo)))
@@ -52,15 +53,14 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
                + (_(", at most {rate:g} per second").format(rate=connection.smtp.rate) if connection.smtp.rate else ""))
     with stoppable() as stop, SendProgress() as progress:
         try:
-            report = smtp.run_list(job, found.recipients, connection, resend_unknown=resend_unknown,
+            report = smtp.send_to_list(job, found.recipients, connection, resend_unknown=resend_unknown,
                                    on_progress=progress, gone=gone, stop=stop)
         except KeyboardInterrupt:  # the second Ctrl-C: stopped at once, the message in flight left "unknown"
             progress.__exit__()
             click.echo(_("\nStopped at once."), err=True)
             stopped(job, list_path, stop.signal or signal.SIGINT)
-    if report.sent:  # the feed of published letters dates each one by its send
-        letterfolder.note(job.cfg, job.letter.date, "sent", first=True)
-        tell_contributors(job)
+    if report.sent:
+        aftersend.record(job)
     if report.stopped:
         print_report(report)
         stopped(job, list_path, stop.signal or signal.SIGINT)
@@ -78,7 +78,7 @@ def send_to_list(job: smtp.Job, letter: letterfolder.LetterState, list_path: Pat
             for address in report.unknown_before:
                 click.echo(_("  unknown  {address}").format(address=address))
     print_report(report)
-    click.echo(_("Journal: {value} (digest send --status)").format(value=job.private / 'send-journal.sqlite'))
+    click.echo(_("Journal: {value} (digest send --status)").format(value=job.private / journal.FILE_NAME))
     exit_while_sending(job)
 
 
@@ -139,31 +139,19 @@ def stopped(job: smtp.Job, list_path: Path | None, number: int) -> None:
     """Say how far a stopped send went and the command that finishes it; exit 128 + the signal (130, 143)."""
     found = journal.status(job.private)
     counts = found[0] if found else {}
-    left = sum(counts.get(s, 0) for s in letterfolder.STILL_TO_SEND)
+    left = aftersend.still_to_send(job)
     command = ["digest", "send", "-c", str(job.cfg.path), "--list", *([str(list_path)] if list_path else []),
                "--date", job.letter.date.isoformat()]
     click.echo(_("Stopped: {value} sent in all, {left} still to send ({value2} unknown). To finish the send, run "
                  "the same command again:\n  {value3}").format(
-                   value=counts.get('sent', 0), left=left, value2=counts.get('unknown', 0), value3=shlex.join(command)))
+                   value=counts.get(SendState.SENT, 0), left=left, value2=counts.get(SendState.UNKNOWN, 0),
+                   value3=shlex.join(command)))
     raise SystemExit(128 + number)
-
-
-def tell_contributors(job: smtp.Job) -> None:
-    """The contacts of the contributions this letter carries are told it went out, with its web address (the
-    mails wait in the store for `digest serve`'s courier)."""
-    numbers = [int(uid.removeprefix("contribution-")) for uid in letterfolder.carried(job.folder)
-               if re.fullmatch(r"contribution-\d+", uid)]
-    if numbers and job.cfg.subscribers_path.is_file():
-        from digest.contribute.store import Contributions
-
-        with Contributions(job.cfg.subscribers_path) as store:
-            store.sent_in(numbers, job.letter.web_url)
 
 
 def exit_while_sending(job: smtp.Job) -> None:
     """Exit 1 while anyone of the journal is still pending, deferred or unknown: the letter is still sending."""
-    found = journal.status(job.private)
-    left = sum(found[0][s] for s in letterfolder.STILL_TO_SEND) if found else 0
+    left = aftersend.still_to_send(job)
     if left:
         click.echo(_("{left} subscriber(s) still pending, deferred or unknown: the send of {value} is not complete "
                      "(run it again; see digest send --status)").format(left=left, value=i18n.day(job.letter.date)))

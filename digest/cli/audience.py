@@ -1,0 +1,278 @@
+"""The list: the subscribers group (import, export, add, remove, list, stats, consent, purge, erase) and bounces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from digest.cli.common import config_option, loaded
+from digest.i18n import N_, _
+
+if TYPE_CHECKING:
+    from digest.audience import bounces
+    from digest.audience.joining import Signups
+
+
+@click.group(name="subscribers")
+def subscribers_group() -> None:
+    """The subscriber store (subscribers.sqlite beside sources.toml): import, export, add, remove, list, stats,
+    erase. `digest send --list` with no file sends to its subscribed addresses."""
+
+
+def _store(config_path: Path, create: bool = False) -> Signups:
+    """The store's subscribers, sign-ups and consent record (one store, shared); made only by the commands that
+    add to it."""
+    from digest.audience.joining import Signups
+    from digest.errors import DigestError
+
+    path = loaded(config_path).subscribers_path
+    if not create and not path.exists():
+        raise DigestError(_("no subscriber store at {path} yet: `digest subscribers import FILE.csv` or `digest "
+                            "subscribers add ADDRESS` makes it").format(path=path))
+    return Signups(path)
+
+
+@subscribers_group.command(name="import")
+@config_option
+@click.argument("csv_path", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--resubscribe", is_flag=True,
+              help="Subscribe again those of the file who unsubscribed or bounced (never those who complained).")
+@click.option("--consent", default="", metavar="TEXT",
+              help='Where these people gave their consent, e.g. "formulaire papier AG 2025" (kept with each).')
+def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool, consent: str) -> None:
+    """Add or update the store from a CSV (the same columns as for --list; other columns are kept as fields)."""
+    from digest.store import now
+
+    with _store(config_path, create=True) as store:
+        began = now()
+        report = store.subscribers.import_csv(csv_path, resubscribe=resubscribe)
+        store.record_import(began, " ".join(consent.split()), csv_path.name)
+    click.echo(_("{csv_path}: {added} added, {updated} updated, {unchanged} unchanged, {count} invalid, {count2} "
+                 "not subscribed again, {count3} merged").format(
+                   csv_path=csv_path, added=report.added, updated=report.updated, unchanged=report.unchanged,
+                   count=len(report.invalid), count2=len(report.kept_out), count3=len(report.merged)))
+    for line, kept, email in report.merged:
+        click.echo(_("  line {line}: {email} is the address of line {kept} (case aside): line {kept} kept, this "
+                     "row left out").format(line=line, email=email, kept=kept))
+    for rejected in report.invalid:
+        click.echo(_("  line {line}: {email!r} invalid: {reason}").format(
+                       line=rejected.line, email=rejected.email, reason=rejected.reason))
+    for rejected in report.kept_out:
+        click.echo(_("  line {line}: {email} not subscribed again: {reason}").format(
+                       line=rejected.line, email=rejected.email, reason=rejected.reason))
+
+
+@subscribers_group.command(name="export")
+@config_option
+@click.argument("csv_path", metavar="[FILE.csv]", required=False, type=click.Path(path_type=Path))
+def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
+    """Write every address with its status and fields as CSV (to FILE.csv, else to the terminal)."""
+    from digest.files import PRIVATE, write_atomic
+
+    with _store(config_path) as store:
+        text = store.export_csv()  # with when, how and to which wording each consent was given
+    if csv_path is None:
+        click.echo(text, nl=False)
+        return
+    # With a BOM: the team's spreadsheet reads UTF-8. Owner only, whatever the umask: it holds every address.
+    written = write_atomic(csv_path, text.encode("utf-8-sig"), mode=PRIVATE)
+    click.echo(_("Wrote {path} ({value} addresses)").format(path=written.path, value=text.count(chr(10)) - 1), err=True)
+
+
+@subscribers_group.command(name="add")
+@config_option
+@click.argument("address")
+@click.option("--name", default="", help="The name the greeting uses.")
+@click.option("--consent", default="", metavar="TEXT", help='How the person asked, e.g. "courriel du 3 mars".')
+def subscribers_add(config_path: Path, address: str, name: str, consent: str) -> None:
+    """Subscribe ADDRESS (again, if it had left)."""
+    with _store(config_path, create=True) as store:
+        changed = store.subscribers.add(address, name)
+        if changed:
+            store.record(address, "added", "subscribers add", " ".join(consent.split()))
+    click.echo(_("{address}: subscribed").format(
+        address=address) if changed else _("{address}: already subscribed").format(address=address))
+
+
+@subscribers_group.command(name="remove")
+@config_option
+@click.argument("address")
+def subscribers_remove(config_path: Path, address: str) -> None:
+    """Unsubscribe ADDRESS (the row stays, so that an import does not add it back)."""
+    from digest.audience import subscribers
+
+    with _store(config_path) as store:
+        if store.subscribers.get(address) is None:
+            raise click.UsageError(_("{address} is not in the store").format(address=address))
+        changed = store.subscribers.unsubscribe(address, "digest subscribers remove", subscribers.Means.REMOVE)
+    click.echo(_("{address}: unsubscribed").format(
+        address=address) if changed else _("{address}: already not subscribed").format(address=address))
+
+
+@subscribers_group.command(name="list")
+@config_option
+@click.option("--status", type=click.Choice(["subscribed", "unsubscribed", "bounced", "complained"]),
+              help="Only the addresses with this status.")
+def subscribers_list(config_path: Path, status: str | None) -> None:
+    """Every address with its status and since when."""
+    from digest.audience import subscribers
+
+    with _store(config_path) as store:
+        rows = store.subscribers.rows(subscribers.Status(status) if status else None)
+    for row in rows:
+        why = f"  {row.reason}" + (f" ({row.letter})" if row.letter else "")
+        click.echo(f"{row.email:<40} {_status(row.status):<14} {row.changed[:10]}"
+                   f"{why if row.status != subscribers.Status.SUBSCRIBED else ''}")
+    click.echo(_("{count} address(es)").format(count=len(rows)), err=True)
+
+
+STATUSES = {"subscribed": N_("subscribed"), "unsubscribed": N_("unsubscribed"), "bounced": N_("bounced"),
+            "complained": N_("complained"), "erased": N_("erased"), "pending": N_("pending")}
+
+
+def _status(status: str) -> str:
+    """A subscriber's status as the reader reads it."""
+    return _(STATUSES[status]) if status in STATUSES else status
+
+
+@subscribers_group.command(name="stats")
+@config_option
+def subscribers_stats(config_path: Path) -> None:
+    """How many addresses have each status, sign-ups per week, and unsubscribes, bounces and complaints per
+    letter."""
+    with _store(config_path) as store:
+        counts, letters = store.subscribers.counts(), store.subscribers.letters()
+        weeks, pending = store.weeks(), store.pending_count()
+    click.echo(" · ".join(f"{_status(status)} {count}" for status, count in counts.items())
+               + _(" · pending {pending}").format(pending=pending))
+    if weeks:
+        click.echo(f"{_('week'):<10} {_('sign-ups'):>8} {_('confirmed'):>9} {_('rate'):>5} {_('left'):>5}")
+    for week in weeks:
+        rate = f"{100 * week.confirmed / week.asked:.0f}%" if week.asked else "-"
+        click.echo(f"{week.week:<10} {week.asked:>8} {week.confirmed:>9} {rate:>5} {week.left:>5}")
+    if letters:
+        click.echo(f"{_('letter'):<12} {_('unsubscribed'):>12} {_('bounced'):>8} {_('temporary'):>10} "
+                   f"{_('complained'):>10}")
+    for stats in letters:
+        click.echo(f"{stats.letter:<12} {stats.unsubscribed:>12} {stats.bounced:>8} {stats.soft_bounces:>10} "
+                   f"{stats.complained:>10}")
+
+
+@subscribers_group.command(name="consent")
+@config_option
+@click.argument("address")
+def subscribers_consent(config_path: Path, address: str) -> None:
+    """The consent history of ADDRESS: when, by which means, to which wording, from where; and its leaves."""
+    with _store(config_path) as store:
+        history, wordings = store.history(address), store.wordings()
+    if not history:
+        raise click.UsageError(_("{address}: nothing in the store").format(address=address))
+    for record in history:
+        where = f" from {record.origin}" if record.origin else ""
+        ip = f" IP {record.ip}" if record.ip else ""
+        detail = f" ({record.detail})" if record.detail and record.detail != record.means else ""
+        click.echo(_("{at}  {what:<12} via {means}{detail}{where}{ip}").format(
+                       at=record.at, what=record.what, means=record.means, detail=detail, where=where, ip=ip))
+        if record.wording:
+            click.echo(_("{value:27}wording {wording}: « {value2} »").format(
+                           value='', wording=record.wording, value2=wordings.get(record.wording, '?')))
+
+
+@subscribers_group.command(name="purge")
+@config_option
+def subscribers_purge(config_path: Path) -> None:
+    """Delete the sign-ups never confirmed within [subscribe] pending_days (digest serve also does it hourly)."""
+    days = loaded(config_path).subscribe.pending_days
+    with _store(config_path) as store:
+        gone = store.purge(days)
+    click.echo(_("{gone} sign-up(s) not confirmed within {days} days deleted").format(gone=gone, days=days))
+
+
+@subscribers_group.command(name="erase")
+@config_option
+@click.argument("address")
+def subscribers_erase(config_path: Path, address: str) -> None:
+    """Delete everything about ADDRESS (store, send journals, dry-run copies), keeping only a hash so that an
+    import cannot add it back: the right to erasure."""
+    from digest.audience.subscribers import Subscribers
+    from digest.delivery import journal
+
+    cfg = loaded(config_path)
+    with Subscribers(cfg.subscribers_path) as store:
+        found = store.erase(address)
+    # The private folder ([letter] private_dir), and the outbox for what an older digest left there.
+    files = journal.erase_everywhere([cfg.outbox, cfg.private_dir], address)
+    click.echo(_("{address}: erased from the store").format(
+        address=address) if found else _("{address}: not in the store (hash kept)").format(
+                                                                     address=address))
+    for path in files:
+        click.echo(_("  erased from {path}").format(path=path))
+
+
+@click.command(name="bounces")
+@config_option
+@click.option("--maildir", type=click.Path(path_type=Path, file_okay=False), help="Read this Maildir folder.")
+@click.option("--mbox", type=click.Path(path_type=Path, dir_okay=False), help="Read this mbox file.")
+@click.option("--imap", metavar="imaps://USER@HOST/FOLDER", help="Read this IMAP folder.")
+@click.option("--password-env", default="DIGEST_IMAP_PASSWORD", show_default=True,
+              help="The environment variable that holds the IMAP password.")
+def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, imap: str | None,
+                    password_env: str) -> None:
+    """Read the bounce mailbox: failures mark addresses bounced, complaints complained, mails to the
+    unsubscribe address unsubscribe their sender. Each message understood is moved to digest-done."""
+    from digest.audience import bounces
+    from digest.audience.subscribers import Subscribers
+    from digest.files import private_files
+    from digest.mail import identity
+
+    if sum(map(bool, (maildir, mbox, imap))) != 1:
+        raise click.UsageError(_("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX"))
+    cfg = loaded(config_path)
+    verp = bool(cfg.smtp and cfg.smtp.verp)
+    secret = identity.secret(cfg)  # VERP ids, Message-IDs and tokens are signed with it: the only proofs of a copy
+    with private_files(), Subscribers(cfg.subscribers_path) as store:  # the done folders hold addresses
+        rules = bounces.rules_for(store, secret, identity.list_id(cfg), cfg.smtp.return_path if cfg.smtp else None,
+                                  cfg.letter.unsubscribe_mailto, cfg.returns.authserv_id, verp=verp)
+        if imap:
+            password = os.environ.get(password_env, "")
+            if not password:
+                raise click.UsageError(_("export {password_env}=... (the IMAP password) first").format(
+                                           password_env=password_env))
+            box = bounces.ImapMailbox(imap, password)
+            try:
+                summary = bounces.process(box, store, rules)
+            finally:
+                box.close()
+        else:
+            with bounces.FileMailbox(maildir or mbox or Path(), "maildir" if maildir else "mbox").opened() as files:
+                summary = bounces.process(files, store, rules)
+    _print_bounces(summary)
+
+
+def _print_bounces(summary: bounces.Summary) -> None:
+    from digest.audience.bounces import UNPROVEN, Returned
+
+    words = {Returned.BOUNCED: _("bounced"), Returned.SOFT: _("temporary failure"),
+             Returned.COMPLAINED: _("complained"), Returned.UNSUBSCRIBE: _("unsubscribed (mail)")}
+    for finding, changed in summary.done:
+        click.echo(f"  {finding.email:<40} {words[finding.kind]}" + ("" if changed else _(" (no change)"))
+                   + (_("  letter {letter}").format(letter=finding.letter) if finding.letter else ""))
+    for finding in summary.not_in_store:
+        click.echo(_("  {email:<40} {words}: not in the store, nothing changed").format(
+                       email=finding.email, words=words[finding.kind]))
+    if summary.unproven:
+        click.echo(_("{count} unproven message(s), nothing changed; moved to {UNPROVEN} for a person to read (a "
+                     "report changes a subscriber only if it proves which copy it answers):").format(
+                       count=len(summary.unproven), UNPROVEN=UNPROVEN))
+    for unproven in summary.unproven:
+        click.echo(_("  from {value} « {subject} »: {reason}").format(
+                       value=unproven.sender or '?', subject=unproven.subject, reason=unproven.reason))
+    click.echo(_("{count} address(es) processed, {count2} not in the store, {count3} unproven, {delayed} notice(s) "
+                 "that are not bounces, {already} seen before, {not_understood} not understood (left in place), "
+                 "{too_large} too large").format(
+                   count=len(summary.done), count2=len(summary.not_in_store), count3=len(summary.unproven),
+                   delayed=summary.delayed, already=summary.already, not_understood=summary.not_understood,
+                   too_large=summary.too_large))

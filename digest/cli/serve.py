@@ -1,0 +1,61 @@
+"""The public side: serve (unsubscribe page, forms, published letters) and subscribe-form (the form's HTML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest import hosts, i18n
+from digest.cli.common import config_option, loaded
+from digest.i18n import _
+
+
+@click.command(name="subscribe-form")
+@config_option
+def subscribe_form(config_path: Path) -> None:
+    """Print the subscribe form as HTML to paste into a page of the association's site (it posts to
+    [subscribe] url, which `digest serve` answers)."""
+    from digest.errors import DigestError
+    from digest.web import subscribe
+
+    cfg = loaded(config_path)
+    if cfg.subscribe.url is None:
+        raise DigestError(_("{path}: no [subscribe] url; add it (the form's address, served by digest serve)").format(
+                              path=cfg.path))
+    with i18n.speaking(cfg.letter.language):  # the form speaks to subscribers, in the letter's language
+        click.echo(subscribe.snippet(cfg.subscribe.url, cfg.subscribe.consent, cfg.subscribe.privacy_url), nl=False)
+    if not cfg.subscribe.allowed_origins:
+        click.echo(_("warning: [subscribe] allowed_origins is empty: the form posted from another site is refused; "
+                     'add that site\'s address, e.g. allowed_origins = ["https://www.example.org"]'), err=True)
+    if cfg.subscribe.privacy_url is None:
+        click.echo(_("warning: no [subscribe] privacy_url: the form does not link to the privacy notice"), err=True)
+
+
+@click.command(name="serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on: loopback behind the site's web server (a reverse proxy).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="How many processes answer (each a uvicorn worker).")
+@click.option("--site", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Also serve this folder of published letters (web versions, agenda .ics files).")
+def serve_command(config_path: Path, host: str, port: int, workers: int, site: Path | None) -> None:
+    """The public side: the unsubscribe page at the path of unsubscribe_url (one-click POST included), the
+    subscribe form at the path of [subscribe] url (its confirmation mails sent by each worker) and, with --site,
+    the published letters. Nothing else. Ctrl-C stops it."""
+    from digest.web import public
+
+    settings = public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here
+    public.check_port(host, port)  # a busy port: one clear line, exit 2
+    if not hosts.is_loopback(host):
+        click.echo(_("warning: listening on {host}; put the site's web server in front (see docs/serve.md)").format(
+                       host=host), err=True)
+    form = _(" and the subscribe form ({path})").format(path=settings.joining.path) if settings.joining else ""
+    click.echo(_("Serving the unsubscribe page{form} on http://{host}:{port} ({workers} worker(s)); Ctrl-C to "
+                 "stop.").format(
+                   form=form, host=host, port=port, workers=workers))
+    public.run(config_path, site, host, port, workers)
+
+
