@@ -56,12 +56,12 @@ def test_the_archive_page_invites_to_subscribe_and_points_at_its_feed() -> None:
     archive = letterfolder.Archive("La Lettre de CUF", "fr", "9 rue Christiani · 75018 Paris",
                                    "https://cites-unies-france.org/lettre/abonnement", feed.FILE)
     page = letterfolder.index_html([("2026-12-18", "Décembre", 5), ("2027-01-15", "Janvier", 1)], archive)
-    assert '<a href="https://cites-unies-france.org/lettre/abonnement">S’abonner à la lettre</a>' in page
+    assert '<a href="https://cites-unies-france.org/lettre/abonnement">S’inscrire à la lettre</a>' in page
     assert '<link rel="alternate" type="application/atom+xml" title="La Lettre de CUF" href="feed.xml">' in page
     assert "18\u00a0décembre\u00a02026 · 5\u00a0articles" in page and "1\u00a0article ·" in page
     assert page.index("Janvier") < page.index("Décembre")  # newest first
     bare = letterfolder.index_html([], letterfolder.Archive("La Lettre de CUF"))
-    assert "abonner" not in bare and "atom" not in bare
+    assert "inscrire" not in bare and "atom" not in bare
 
 
 def test_the_subscribe_address_is_checked_like_every_address(tmp_path: Path) -> None:
