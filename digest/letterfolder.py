@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +27,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.files import PRIVATE, Written, failure, private_folder, write_atomic, write_folder
 from digest.i18n import N_, _
-from digest.model import Item, Letter, Problem, Rendered
+from digest.model import History, Item, Letter, Problem, Rendered
 
 HTML, TEXT, MJML, EML = "letter.html", "letter.txt", "letter.mjml", "letter.eml"
 RECORD = "digest.json"  # what was selected: the letter's metadata and every item
@@ -37,6 +37,9 @@ LOGOS = ("logo.png", "logo.jpg", "logo-dark.png", "logo-dark.jpg")  # the [look]
 PUBLIC = (HTML, TEXT, *LOGOS)  # what a reader of the web version needs, with agenda/
 INDEX = "index.html"  # beside the letters: the archive page
 LOG = "log.json"  # in the private folder: when the letter was tested and published
+EXPORT = "export"  # the exports for an e-mail service (digest export), beside the letter
+JOURNAL = "send-journal.sqlite"  # in the private folder: the list send's journal (digest.delivery.journal)
+DRY_RUN = "dry-run"  # in the private folder: the dry run's copies, beside the journal
 DISCARDED = "discarded"  # in the private folder: letters taken out of the outbox by `digest discard`
 
 
@@ -332,17 +335,6 @@ def _record(folder: Path) -> dict[str, Any]:
 
 
 # --- What earlier letters sent ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class History:
-    """The uids and urls of every item sent in letters dated before this one (raw; the selector compares)."""
-
-    uids: frozenset[str] = frozenset()
-    urls: frozenset[str] = frozenset()
-    letters: tuple[date, ...] = ()
-    problems: tuple[Problem, ...] = ()
-    sent_on: Mapping[str, date] = field(default_factory=dict)  # each uid and url: the letter that sent it
-
 
 def load_history(outbox: Path, before: date, began: Callable[[date], bool]) -> History:
     """Every item of the letters in `outbox` dated strictly before `before` whose list send `began` (a trial

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
@@ -140,3 +141,14 @@ class Collected:
     failed: bool = False
     seconds: float = 0.0
     origin: str = ""  # how it was read: "file", "HTTP 200", "HTTP 304", "cache, 3 days ago", "failed"
+
+
+@dataclass(frozen=True)
+class History:
+    """The uids and urls of every item sent in letters dated before this one (raw; the selector compares)."""
+
+    uids: frozenset[str] = frozenset()
+    urls: frozenset[str] = frozenset()
+    letters: tuple[date, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    sent_on: Mapping[str, date] = field(default_factory=dict)  # each uid and url: the letter that sent it

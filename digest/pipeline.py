@@ -21,7 +21,7 @@ from digest.errors import BuildFailed
 from digest.files import Written
 from digest.i18n import _
 from digest.message import build_message
-from digest.model import Collected, Letter, Problem, Rendered
+from digest.model import Collected, History, Letter, Problem, Rendered
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Prepared:
     letter: Letter
     collected: tuple[Collected, ...]
     issue: issuefile.IssueFile
-    history: letterfolder.History
+    history: History
     notes: tuple[str, ...]
     problems: tuple[Problem, ...]  # the issue file's, the history's and the selection's (sources' are in collected)
     already_sent: int  # items left out because an earlier letter carried them
@@ -64,7 +64,7 @@ class Built:
     @property
     def size_problem(self) -> renderer.SizeProblem | None:
         """The HTML's size against Gmail's clipping, if it is near or past it."""
-        return renderer.size_problem(self.rendered.html)
+        return renderer.size_problem(self.rendered.html, letterfolder.HTML)
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
@@ -138,7 +138,7 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
             collected = tuple(collect(config, today, on_source, offline, record_health))
     with clock.timed("select"):
         earlier = (letterfolder.load_history(sent_in, today, letterfolder.began(sends)) if sent_in is not None
-                   else letterfolder.History())
+                   else History())
         selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured:
             warnings = (*(p for c in collected for p in c.problems), *earlier.problems, *selection.problems)
@@ -146,7 +146,8 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
                                 "window_days / horizon_days").format(
                                     value=today.isoformat()) + (_(", and these warnings:") if warnings else ".")
                               + _listed(warnings))
-        letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today), selection,
+        letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today,
+                                                          letterfolder.web_path(today)), selection,
                                              issue)
         letter_look, files = look.for_letter(config, today)
         letter = replace(letter, look=letter_look)

@@ -26,7 +26,6 @@ from markupsafe import Markup
 from digest import agenda, dates
 from digest.errors import TemplateError
 from digest.i18n import _
-from digest.letterfolder import HTML
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
 
@@ -336,14 +335,15 @@ class SizeProblem:
     problem: Problem
 
 
-def size_problem(html: str) -> SizeProblem | None:
-    """The one size check: Gmail clips past ~102 KB, hiding the footer and its unsubscribe link."""
+def size_problem(html: str, where: str = "letter") -> SizeProblem | None:
+    """The one size check: Gmail clips past ~102 KB, hiding the footer and its unsubscribe link; `where` names
+    the HTML for the reader (the letter folder's owner gives its file's name)."""
     size = len(html.encode("utf-8"))
     if size > CLIP_BYTES:
-        return SizeProblem("error", Problem(HTML, _("the HTML is {value:.1f} KB: Gmail clips a message past ~102 "
+        return SizeProblem("error", Problem(where, _("the HTML is {value:.1f} KB: Gmail clips a message past ~102 "
                                                     "KB, hiding the footer and its unsubscribe link; lower "
                                                     "max_items or teaser_length").format(value=size / 1024)))
     if size > WARN_BYTES:
-        return SizeProblem("warning", Problem(HTML, _("the HTML is {value:.1f} KB, near Gmail's ~102 KB clipping "
+        return SizeProblem("warning", Problem(where, _("the HTML is {value:.1f} KB, near Gmail's ~102 KB clipping "
                                                       "limit").format(value=size / 1024)))
     return None

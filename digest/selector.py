@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Config, SectionConfig
 from digest.i18n import _
 from digest.issuefile import IssueFile
-from digest.letterfolder import RECORD, History, web_path
-from digest.model import Collected, Copy, Item, Letter, Problem, Section
+from digest.model import Collected, Copy, History, Item, Letter, Problem, Section
 
 # Query parameters that only say where a click came from: the same page with or without them is one page.
 TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "xtor", "_hsenc",
@@ -146,8 +145,8 @@ def _apply_issue(issue: IssueFile, by_section: dict[str, list[Item]]) -> tuple[l
         if not any(matches(name, item) for item in every):
             unknown.add(name)
             problems.append(Problem(_where(issue), _("{key}: no item has the url or uid {name!r}; check it against "
-                                                     "the draft (digest draft) or {RECORD}").format(
-                                                       key=key, name=name, RECORD=RECORD)))
+                                                     "the draft (digest draft) or the record of the letter that "
+                                                     "carried it").format(key=key, name=name)))
     for override in issue.overrides:
         for section_id, items in list(by_section.items()):
             for item in [i for i in items if matches(override.item, i)]:
@@ -392,13 +391,14 @@ def canonical_url(url: str) -> str:
     return f"//{host}{path}" + (f"?{urlencode(sorted(query))}" if query else "")
 
 
-def make_letter(config: Config, sections: tuple[Section, ...], today: date) -> Letter:
-    """The issue dated `today` with its sections."""
+def make_letter(config: Config, sections: tuple[Section, ...], today: date, web_path: str) -> Letter:
+    """The issue dated `today` with its sections; `web_path` is where its web version lies under base_url (the
+    letter's folder owner names it)."""
     letter = config.letter
     return Letter(
         title=letter.title, date=today, language=letter.language, sections=sections,
         base_url=letter.base_url, unsubscribe_url=letter.unsubscribe_url, sender=letter.sender,
         address=letter.address, timezone=letter.timezone,
-        web_url=letter.base_url.rstrip("/") + "/" + web_path(today),
+        web_url=letter.base_url.rstrip("/") + "/" + web_path,
         footer_links=letter.footer_links,
     )

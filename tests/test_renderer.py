@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest import config, dates, renderer, selector
+from digest import config, dates, letterfolder, renderer, selector
 from digest.errors import TemplateError
 from digest.model import Item, Letter, Look, Section
 from digest.text import NBSP, NNBSP, french
@@ -27,7 +27,7 @@ TEMPLATES = (ROOT / "templates",)
 
 def letter_of(*sections: Section, day: date = LETTER_DATE) -> Letter:
     cfg = config.load(ROOT / "sources.toml")
-    return selector.make_letter(cfg, sections, day)
+    return selector.make_letter(cfg, sections, day, letterfolder.web_path(day))
 
 
 def news_section(*items: Item, default_image: str | None = None) -> Section:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest import config, selector
+from digest import config, letterfolder, selector
 from digest.model import Collected, Item
 
 from .conftest import LETTER_DATE, make_item
@@ -133,7 +133,7 @@ def test_canonical_url() -> None:
 
 
 def test_letter_web_url(cfg: config.Config) -> None:
-    letter = selector.make_letter(cfg, (), LETTER_DATE)
+    letter = selector.make_letter(cfg, (), LETTER_DATE, letterfolder.web_path(LETTER_DATE))
     assert letter.web_url == "https://cites-unies-france.org/lettre/2025-11-20/letter.html"
 
 

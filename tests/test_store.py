@@ -118,11 +118,11 @@ def test_a_migration_that_fails_changes_nothing(old_store: Path, monkeypatch: py
         assert opened.versions() == store.known_versions()
 
 
-def test_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
-    with Store(tmp_path / "subscribers.sqlite", keep_backups=3) as opened:
-        made = [opened.backup() for _ in range(5)]
+def test_only_the_five_newest_backups_are_kept(tmp_path: Path) -> None:
+    with Store(tmp_path / "subscribers.sqlite") as opened:
+        made = [opened.backup() for _ in range(7)]
         kept = sorted(opened.backups_folder().iterdir())
-    assert kept == sorted(made[-3:])
+    assert kept == sorted(made[-5:])
 
 
 def test_confirmation_links_mailed_by_0_1_0_still_work(old_store: Path) -> None:

@@ -34,6 +34,7 @@ from flufl.bounce import all_failures
 
 from digest.audience.recipients import key_of
 from digest.audience.subscribers import Means, Status, Subscribers
+from digest.config import Config
 from digest.errors import DigestError
 from digest.files import narrow_tree, private_files
 from digest.hosts import is_loopback
@@ -499,3 +500,33 @@ class ImapMailbox:
             self.client.logout()
         except (OSError, self._errors()):
             pass
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the returned mails are: an IMAP folder (with its password), or a Maildir or mbox on disk."""
+
+    imap: str | None = None
+    password: str = ""
+    folder: Path | None = None
+    kind: str = "maildir"  # or "mbox", for `folder`
+
+
+def read_returns(cfg: Config, source: Source) -> Summary:
+    """Read the returned mails of `source` against the store of `cfg`: what each proves changes a subscriber;
+    each message understood is moved to digest-done, an unproven one to digest-unproven."""
+    from digest.files import private_files
+    from digest.mail import identity
+
+    secret = identity.secret(cfg)  # VERP ids, Message-IDs and tokens are signed with it: the only proofs of a copy
+    with private_files(), Subscribers(cfg.subscribers_path) as store:  # the done folders hold addresses
+        rules = rules_for(store, secret, identity.list_id(cfg), cfg.smtp.return_path if cfg.smtp else None,
+                          cfg.letter.unsubscribe_mailto, cfg.returns.authserv_id, verp=bool(cfg.smtp and cfg.smtp.verp))
+        if source.imap:
+            box = ImapMailbox(source.imap, source.password)
+            try:
+                return process(box, store, rules)
+            finally:
+                box.close()
+        with FileMailbox(source.folder or Path(), source.kind).opened() as files:
+            return process(files, store, rules)

@@ -28,10 +28,9 @@ from pathlib import Path
 from digest.audience.recipients import key_of
 from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Means, Status, Subscribers, _cell
 from digest.mail import signing
-from digest.store import Part, Store, now
-from digest.store.caps import Caps
-from digest.store.pendings import Pendings
-from digest.store.queue import MailKind, MailQueue, since
+from digest.store import Store, now
+from digest.store.forms import FormPart
+from digest.store.queue import MailKind, since
 
 MAIL_EVERY = timedelta(hours=24)  # at most one confirmation mail per address in this time
 PENDING = "signup"  # the kind of the sign-ups' pending tokens
@@ -84,15 +83,12 @@ def wording_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-class Signups(Part):
+class Signups(FormPart):
     """The sign-ups and the consent record, beside the subscribers (one store, shared)."""
 
     def __init__(self, store: Store | Path) -> None:
         super().__init__(store)
         self.subscribers = Subscribers(self.store)
-        self.queue = MailQueue(self.store)
-        self.pendings = Pendings(self.store)
-        self.caps = Caps(self.store)
 
     # --- the form ----------------------------------------------------------------------------------------------
 

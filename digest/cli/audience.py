@@ -224,31 +224,16 @@ def bounces_command(config_path: Path, maildir: Path | None, mbox: Path | None, 
     """Read the bounce mailbox: failures mark addresses bounced, complaints complained, mails to the
     unsubscribe address unsubscribe their sender. Each message understood is moved to digest-done."""
     from digest.audience import bounces
-    from digest.audience.subscribers import Subscribers
-    from digest.files import private_files
-    from digest.mail import identity
 
     if sum(map(bool, (maildir, mbox, imap))) != 1:
         raise click.UsageError(_("give exactly one of --maildir DIR, --mbox FILE or --imap imaps://user@host/INBOX"))
-    cfg = loaded(config_path)
-    verp = bool(cfg.smtp and cfg.smtp.verp)
-    secret = identity.secret(cfg)  # VERP ids, Message-IDs and tokens are signed with it: the only proofs of a copy
-    with private_files(), Subscribers(cfg.subscribers_path) as store:  # the done folders hold addresses
-        rules = bounces.rules_for(store, secret, identity.list_id(cfg), cfg.smtp.return_path if cfg.smtp else None,
-                                  cfg.letter.unsubscribe_mailto, cfg.returns.authserv_id, verp=verp)
-        if imap:
-            password = os.environ.get(password_env, "")
-            if not password:
-                raise click.UsageError(_("export {password_env}=... (the IMAP password) first").format(
-                                           password_env=password_env))
-            box = bounces.ImapMailbox(imap, password)
-            try:
-                summary = bounces.process(box, store, rules)
-            finally:
-                box.close()
-        else:
-            with bounces.FileMailbox(maildir or mbox or Path(), "maildir" if maildir else "mbox").opened() as files:
-                summary = bounces.process(files, store, rules)
+    password = os.environ.get(password_env, "") if imap else ""
+    if imap and not password:
+        raise click.UsageError(_("export {password_env}=... (the IMAP password) first").format(
+                                   password_env=password_env))
+    source = bounces.Source(imap=imap, password=password) if imap else bounces.Source(
+        folder=maildir or mbox, kind="maildir" if maildir else "mbox")
+    summary = bounces.read_returns(loaded(config_path), source)
     _print_bounces(summary)
 
 

@@ -38,9 +38,9 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     found, gone = chosen.found, chosen.gone
     todo = smtp.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
-        paths = smtp.dry_run(job.personalizer, todo, job.private / journal.DRY_RUN)
+        paths = smtp.dry_run(job.personalizer, todo, job.private / letterfolder.DRY_RUN)
         click.echo(_("Dry run: {count} copies written to {value}/ (nothing sent)").format(
-                       count=len(paths), value=job.private / journal.DRY_RUN))
+                       count=len(paths), value=job.private / letterfolder.DRY_RUN))
         if len(todo) < len(found.recipients):
             click.echo(_("  {value} left out: the journal has them sent, failed or unknown").format(
                            value=len(found.recipients) - len(todo)))

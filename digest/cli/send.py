@@ -96,13 +96,13 @@ def _refuse_stale(cfg: config.Config, letter: letterfolder.LetterState, allow_st
 def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
     from digest import letterfolder
     from digest.cli import listsend
-    from digest.delivery import journal, personalize, smtp
+    from digest.delivery import personalize, smtp
 
     recipients = personalize.recipients_of(to)
     if dry_run:
-        paths = smtp.dry_run(job.personalizer, recipients, job.private / journal.DRY_RUN)
+        paths = smtp.dry_run(job.personalizer, recipients, job.private / letterfolder.DRY_RUN)
         click.echo(_("Dry run: {count} test copies written to {value}/").format(
-                       count=len(paths), value=job.private / journal.DRY_RUN))
+                       count=len(paths), value=job.private / letterfolder.DRY_RUN))
         return
     connection = smtp.connection_for(job.cfg)
     click.echo(_("Test send of “[TEST] {subject}” to {value} via {host}:{port}").format(

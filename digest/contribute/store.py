@@ -15,15 +15,13 @@ import sqlite3
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from enum import StrEnum
-from pathlib import Path
 
 from digest.audience.recipients import key_of
 from digest.contribute.pictures import Picture
 from digest.mail import signing
-from digest.store import Part, Store, now
-from digest.store.caps import Caps
-from digest.store.pendings import Pendings
-from digest.store.queue import MailKind, MailQueue, since
+from digest.store import now
+from digest.store.forms import FormPart
+from digest.store.queue import MailKind, since
 
 PER_ADDRESS_DAY = 3  # contributions one address may send in 24 hours
 PENDING = "contribution"  # the kind of the contributions' pending tokens
@@ -77,14 +75,8 @@ def _contribution(row: tuple[object, ...]) -> Contribution:
     return Contribution(row[0], State(row[1]), *row[2:])  # type: ignore[arg-type]
 
 
-class Contributions(Part):
+class Contributions(FormPart):
     """The contributions part of the store, on its queue, pending tokens and caps."""
-
-    def __init__(self, store: Store | Path) -> None:
-        super().__init__(store)
-        self.queue = MailQueue(self.store)
-        self.pendings = Pendings(self.store)
-        self.caps = Caps(self.store)
 
     def receive(self, fields_: dict[str, str], picture: Picture | None, *, client: str, per_ip_hour: int) -> int | None:
         """A form post already checked: the new contribution's number with its confirmation mail queued, or None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from digest.delivery.personalize import NAME_MARK, greeting_of
 from digest.files import Written, write_atomic
-from digest.letterfolder import BuiltLetter
+from digest.letterfolder import EXPORT, BuiltLetter
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,6 @@ def export(letter: BuiltLetter, service_id: str) -> list[Written]:
     """Write outbox/<date>/export/<service>.html and .txt, ready to paste into the service's code editor."""
     service = SERVICES[service_id]
     page, text = for_service(letter, service)
-    folder = letter.folder / "export"
+    folder = letter.folder / EXPORT
     return [write_atomic(folder / f"{service_id}.html", page.encode("utf-8")),
             write_atomic(folder / f"{service_id}.txt", text.encode("utf-8"))]

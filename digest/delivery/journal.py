@@ -25,15 +25,14 @@ from digest.db import immediate
 from digest.errors import DigestError
 from digest.files import failure, narrow, private_files, private_folder, safe_name, shown
 from digest.i18n import _
-from digest.letterfolder import SendState, private
+from digest.letterfolder import DRY_RUN, JOURNAL, SendState, private
 from digest.letterfolder import path as letter_path
 
 if TYPE_CHECKING:
     from digest.audience.recipients import Recipient
 
-FILE_NAME = "send-journal.sqlite"
+FILE_NAME = JOURNAL  # the names in a letter's private folder are the letter folder's owner's
 LOCK_NAME = "send-journal.lock"
-DRY_RUN = "dry-run"  # the dry run's copies, beside the journal
 # The files an older digest kept in outbox/<date>/, moved to the private folder by the next build or send.
 LEGACY = (FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", LOCK_NAME, DRY_RUN)
 STATES = tuple(SendState)

@@ -154,7 +154,7 @@ def summary(findings: Sequence[Finding]) -> str:
 
 def size(html: str) -> list[Finding]:
     """The HTML's size against Gmail's clipping (the build's own size check)."""
-    found = size_problem(html)
+    found = size_problem(html, letterfolder.HTML)
     return [Finding(found.level, "size", found.problem.message, found.problem.where)] if found else []
 
 

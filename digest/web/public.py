@@ -33,6 +33,7 @@ from digest import hosts
 from digest.audience.recipients import key_of
 from digest.audience.subscribers import Means, Status, Subscribers, mask
 from digest.i18n import _
+from digest.letterfolder import DRY_RUN
 from digest.mail import signing
 from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
 from digest.web import contribute, layer, subscribe
@@ -47,7 +48,7 @@ SITE_VARIABLE = "DIGEST_SERVE_SITE"
 # are served, by the resolved file's name, case-folded. A database, a CSV, a backup or a key never is.
 SITE_SUFFIXES = frozenset((".html", ".txt", ".ics", ".css", ".xml", ".png", ".jpg", ".jpeg", ".gif",
                            ".webp", ".avif", ".ico"))
-PRIVATE_FOLDERS = ("dry-run", "sends")
+PRIVATE_FOLDERS = (DRY_RUN, "sends")  # a private folder copied by mistake into the site: never served
 ALLOWED = ("GET", "HEAD", "POST")  # the unsubscribe path's methods
 SITE_POLICY = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline' https:; font-src https:; "
                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
