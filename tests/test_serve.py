@@ -348,13 +348,21 @@ def test_every_answer_carries_the_security_headers(server: Server) -> None:
 def test_the_log_has_a_line_per_unsubscribe_and_refusal_and_never_an_address_or_a_token(server: Server) -> None:
     httpx.post(server.url + server.link("bob@example.org"), content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
     httpx.post(server.url + PATH + "?t=forged", content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
-    time.sleep(0.3)
-    log = server.log.read_text(encoding="utf-8", errors="replace")
+    log = _log_with(server, f"refused POST {PATH}: 400")  # the last line this test causes
     token = signing.unsubscribe_token(SECRET.encode(), ADDRESS, LIST)
     assert "Uvicorn running" in log
     assert ADDRESS.lower() not in log.lower() and "bob@example.org" not in log and token[:20] not in log
     assert f"digest.serve INFO unsubscribed {mask('bob@example.org')} (one-click (RFC 8058))" in log
     assert f"digest.serve WARNING refused POST {PATH}: 400" in log and "forged" not in log
+
+
+def _log_with(server: Server, words: str, seconds: float = 10.0) -> str:
+    """The server's log once it holds `words` (it writes each line as it happens, from another process)."""
+    deadline = time.monotonic() + seconds
+    while words not in (log := server.log.read_text(encoding="utf-8", errors="replace")):
+        assert time.monotonic() < deadline, f"{words!r} never logged"
+        time.sleep(0.05)
+    return log
 
 
 def test_headers_still_incomplete_after_16_kb_are_refused(server: Server) -> None:

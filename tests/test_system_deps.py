@@ -29,11 +29,22 @@ def fake_path(folder: Path, *present: str) -> str:
     return str(folder)
 
 
-def run_script(path: str, *args: str, python: str = sys.executable,
-               user: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_script(path: str, *args: str, python: str = sys.executable, user: int | None = None,
+               script: Path = SCRIPT) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "DIGEST_CHROMIUM"}
-    return subprocess.run([python, str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
-                          env={**env, "PATH": path}, user=user)
+    return subprocess.run([python, str(script), *args], capture_output=True, text=True, timeout=60,
+                          env={**env, "PATH": path}, user=user, cwd="/")
+
+
+def script_copy(folder: Path) -> Path:
+    """The set-up script with the one module it reads, copied where another user can read them: the checkout
+    may sit in a folder only its owner enters (a clone under /root, a mktemp folder)."""
+    for name in ("scripts/system-deps.py", "tests/__init__.py", "tests/programs.py"):
+        (folder / "project" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, folder / "project" / name)
+    for path in (folder / "project").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder / "project" / "scripts" / "system-deps.py"
 
 
 # A stand-in for apt-get: it logs its arguments, and `install` puts a stand-in for each package's program on PATH.
@@ -111,7 +122,7 @@ def test_not_root_and_no_sudo_it_installs_nothing_and_says_the_one_command(world
         python = next((p for p in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3")
                        if world_usable(Path(p))), sys.executable)
         user = 65534
-    result = run_script(path, python=python, user=user)
+    result = run_script(path, python=python, user=user, script=script_copy(world_readable))
     assert result.returncode == 1, result.stderr
     assert "not installed here: chromium spamassassin\n" in result.stderr and "needs root" in result.stderr
     assert "Run: sudo apt-get install -y --no-install-recommends chromium spamassassin\n" in result.stderr
