@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from digest import agenda, i18n, inputs
+from digest import __version__, agenda, i18n, inputs
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import PRIVATE, Written, failure, private_folder, write_atomic, write_folder
@@ -205,6 +205,7 @@ def _archived(outbox: Path) -> list[tuple[str, str, int]]:
 def to_json(letter: Letter, rendered: Rendered) -> str:
     """The record: the letter's metadata and every selected item with all its fields."""
     record = {
+        "digest_version": __version__,  # which digest built it: `digest letters` and `digest check` say so
         "title": letter.title,
         "date": letter.date.isoformat(),
         "language": letter.language,
@@ -264,6 +265,14 @@ class BuiltLetter:
     language: str = "fr"
     preheader: str = ""
     headlines: tuple[str, ...] = ()  # every item's title, "À la une" first, in the letter's order
+    built_by: str = ""  # the digest version that built it ("": 0.1.0 or earlier, which did not record it)
+
+    @property
+    def other_version(self) -> str | None:
+        """The digest version that built it when it is not this one (None: this one)."""
+        if self.built_by == __version__:
+            return None
+        return self.built_by or _("0.1.0 or earlier")
 
 
 def read_built(outbox: Path, day: date) -> BuiltLetter:
@@ -287,6 +296,7 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
             headlines=tuple(str(i.get("title", "")) for i in [*meta.get("featured", []),
                                                                *(i for s in meta.get("sections", [])
                                                                  for i in s.get("items", []))]),
+            built_by=str(meta.get("digest_version") or ""),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LetterNotBuilt(_("{folder}: the built letter cannot be read ({exc}); build it again").format(

@@ -12,7 +12,8 @@ import pytest
 DIGEST = Path(__file__).resolve().parent.parent / "digest"
 # The build reads its sources: the collectors are the spine's first stage, one node with it.
 BUILD = "build"
-CAPABILITIES = {"audience", "contribute", "delivery", "edit", "mail", "review", "store", "web", "starter"}
+CAPABILITIES = {"audience", "backup", "contribute", "delivery", "edit", "mail", "review", "store", "web",
+                "starter"}
 
 
 def _node(path: Path) -> str:

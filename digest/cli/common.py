@@ -3,6 +3,7 @@ click's context), the letter's day, and the one place digest's errors become cli
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -69,9 +70,19 @@ def letter_day(cfg: config.Config, letter_date: date | None) -> date:
     return letter_date or cfg.letter.date or date.today()
 
 
-def say(line: str = "", *, err: bool = False, nl: bool = True) -> None:
-    """One line for the person at the terminal."""
-    click.echo(line, err=err, nl=nl)
+# The answers to a question such as `Send to N subscribers? [y/N]` (in French `[o/N]`) that say yes, since a French
+# team may type either; anything else, the empty default included, is no.
+YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})
+
+
+def ask_first(question: str, yes: bool, refusal: str) -> bool:
+    """Whether to go on: --yes says so for scripts; with no terminal and no --yes, a user's error (`refusal`)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UserError(refusal)
+    answer = click.prompt(question, default="", show_default=False, prompt_suffix=" ")
+    return answer.strip().lower() in YES_ANSWERS
 
 
 def translate_click() -> None:

@@ -333,9 +333,11 @@ def letters_command(config_path: Path, out: Path | None) -> None:
         inputs_word = (_("inputs unknown") if changed is None else
                        _("changed since: {files}").format(files=", ".join(changed)) if changed else
                        _("inputs unchanged"))
+        other = letter.letter.other_version
         click.echo(_("{title}  {state}  built {astimezone:%Y-%m-%d %H:%M}  {inputs_word}").format(
                        title=letter.title(), state=letter.described, astimezone=letter.built.astimezone(),
-                       inputs_word=inputs_word))
+                       inputs_word=inputs_word)
+                   + (_("  (built by digest {version})").format(version=other) if other else ""))
 
 
 @click.command(name="discard")

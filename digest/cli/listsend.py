@@ -21,8 +21,8 @@ import click
 
 from digest import config, i18n, letterfolder
 from digest.audience import subscribers
+from digest.cli.common import ask_first
 from digest.delivery import aftersend, journal, smtp
-from digest.errors import DigestError
 from digest.i18n import _
 from digest.letterfolder import SendState
 
@@ -82,25 +82,17 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     exit_while_sending(job)
 
 
-# The answers to `Send to N subscribers? [y/N]` (in French `Envoyer à N abonnés ? [o/N]`) that send
-# since a French team may type either; anything else, the empty default included, sends nothing.
-YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})
-
-
 def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
     click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {astimezone:%Y-%m-%d %H:%M}\n  to:      "
                  " {count} subscriber(s) not yet sent to, via {host}:{port}").format(
                    subject=letter.subject, sender=letter.sender, astimezone=letter.built.astimezone(), count=count,
                    host=connection.smtp.host, port=connection.smtp.port))
-    if yes or not count:
+    if not count:
         return
-    if not sys.stdin.isatty():
-        raise DigestError(_("a list send asks before it starts and there is no terminal to ask: add --yes to send "
-                            "from a script. Nothing sent."))
-    answer = click.prompt(_("Send to {count} subscribers? [y/N]").format(
-        count=count), default="", show_default=False, prompt_suffix=" ")
-    if answer.strip().lower() not in YES_ANSWERS:
+    if not ask_first(_("Send to {count} subscribers? [y/N]").format(count=count), yes,
+                     _("a list send asks before it starts and there is no terminal to ask: add --yes to send from a "
+                       "script. Nothing sent.")):
         click.echo(_("Nothing sent."))
         raise SystemExit(1)
 

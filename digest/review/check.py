@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import lxml.html
 
-from digest import i18n, letterfolder, pipeline
+from digest import __version__, i18n, letterfolder, pipeline
 from digest.collectors import health
 from digest.config import Config
 from digest.i18n import N_, _, ngettext
@@ -87,7 +87,22 @@ def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
 
     built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg),
                            collected=collected)
-    return built, run(built, health.load(cfg.cache_dir))
+    return built, ordered([*run(built, health.load(cfg.cache_dir)), *built_by_another(cfg.outbox, today)])
+
+
+def built_by_another(outbox: Path, today: date) -> list[Finding]:
+    """The letter of that date in the outbox, when another digest built it: built again, it may differ."""
+    if not (letterfolder.path(outbox, today) / letterfolder.RECORD).is_file():
+        return []
+    try:
+        other = letterfolder.read_built(outbox, today).other_version
+    except letterfolder.LetterNotBuilt:
+        return []
+    if other is None:
+        return []
+    return [Finding("warning", "version", _("the letter in the outbox was built by digest {version}, not by this "
+                                            "one ({ours}): `digest build` makes it with this one").format(
+                                              version=other, ours=__version__), letterfolder.path(outbox, today).name)]
 
 
 def run(built: Built, records: Mapping[str, health.Record] | None = None,

@@ -219,6 +219,7 @@ class Store:
             copy = sqlite3.connect(target)
             try:
                 self.db.backup(copy)
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, whoever opens it later
             finally:
                 copy.close()
         narrow(target)
