@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 AXE := tests/axe/node_modules/axe-core/axe.min.js
+# The package as the team installs it: the wheel, in a virtual environment of its own (not the editable checkout).
+INSTALLED := .venv-installed
+INSTALLED_STAMP := $(INSTALLED)/.installed-stamp
+PACKAGE_FILES := $(shell find digest templates -type f -not -path '*/__pycache__/*' -not -name '*.mo') setup.py pyproject.toml
 
 .PHONY: run test system-deps lint bench screenshot clean i18n
 
@@ -24,11 +28,22 @@ run: $(STAMP) $(MO)
 	@echo "digest is installed in $(VENV): run it as $(BIN)/digest (or 'source $(BIN)/activate', then digest)."
 	@echo "On a team's machine: pipx install . (then digest anywhere); digest init DOSSIER starts a new letter."
 
-## test: set up (the Debian packages the tests drive, .venv, axe-core), then lint, type-check and run every test
-test: system-deps $(STAMP) $(MO) $(AXE)
+## test: set up (the Debian packages the tests drive, .venv, axe-core, the wheel installed in .venv-installed), then
+## lint, type-check and run every test; the month's end-to-end tests run the installed `digest` (tests/installed.py)
+test: system-deps $(STAMP) $(MO) $(AXE) $(INSTALLED_STAMP)
 	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	DIGEST_INSTALLED=$(abspath $(INSTALLED))/bin/digest $(BIN)/python -m pytest
+
+# The wheel built from the sources (the catalogues compiled by its own build), installed with its dependencies in a
+# fresh virtual environment: what `pipx install .` gives the team.
+$(INSTALLED_STAMP): $(STAMP) $(PACKAGE_FILES)
+	rm -rf build $(INSTALLED)  # the whole build folder: an old build/lib would put removed modules back
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w build/dist .
+	$(PYTHON) -m venv $(INSTALLED)
+	$(INSTALLED)/bin/python -m pip install --quiet --upgrade pip
+	$(INSTALLED)/bin/python -m pip install --quiet build/dist/digest-*.whl
+	touch $@
 
 ## system-deps: install the Debian packages the tests drive (chromium, spamassassin, dovecot-imapd, npm, openssl, curl)
 ## where missing, as root or with sudo -n; otherwise stop, printing the one command to run
@@ -63,4 +78,4 @@ screenshot: $(STAMP) $(MO)
 	$(BIN)/python scripts/screenshot.py --desk
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info tests/axe/node_modules
+	rm -rf $(VENV) $(INSTALLED) .pytest_cache .mypy_cache .ruff_cache build *.egg-info tests/axe/node_modules

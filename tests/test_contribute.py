@@ -11,7 +11,6 @@ import re
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from PIL import Image
 
 from digest.contribute import pictures
 from digest.contribute.store import Contributions
-from tests import test_browser
+from tests import installed, test_browser
 from tests.preview_support import running
 from tests.send_support import SECRET, config_text, digest
 from tests.smtp_sink import Received, Sink
@@ -54,7 +53,7 @@ def photo(width: int = 400, height: int = 300, *, orientation: int = 1, kind: st
 
 def in_process_of_its_own(*args: str) -> subprocess.CompletedProcess[str]:
     """`digest ARGS` in a process of its own: the browser tests' Playwright keeps an event loop in this one."""
-    return subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([*installed.command(), *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "DIGEST_SECRET": SECRET})
 
 
@@ -288,7 +287,7 @@ def test_erasing_an_address_removes_its_pending_contributions_and_its_address_fr
 def test_a_contribution_form_that_cannot_work_stops_serve_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(config_text(25) + f'\n[contribute]\nurl = "{FORM_URL}"\n'
                                            'section = "agenda"\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml")],
+    result = subprocess.run([*installed.command(), "serve", "-c", str(tmp_path / "sources.toml")],
                             capture_output=True, text=True, timeout=60, env={"DIGEST_SECRET": SECRET,
                                                                              "DIGEST_LANG": "en", "PATH": ""})
     assert result.returncode == 2 and "[contribute] section" in result.stderr and "news section" in result.stderr

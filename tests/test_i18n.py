@@ -12,7 +12,6 @@ import importlib.util
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +21,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from digest import i18n
+from tests import installed
 from tests.conftest import ROOT
 from tests.send_support import SECRET
 from tests.smtp_sink import Sink
@@ -137,7 +137,7 @@ MONTH = [
 
 def _run(folder: Path, language: str, *args: str) -> str:
     env = {**os.environ, "DIGEST_SECRET": SECRET, "DIGEST_LANG": language}
-    done = subprocess.run([sys.executable, "-m", "digest", *args], cwd=folder, env=env, capture_output=True,
+    done = subprocess.run([*installed.command(), *args], cwd=folder, env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert "Traceback" not in done.stderr, done.stderr
     return done.stdout + done.stderr

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from digest import __version__
+from tests import installed
+
 from .conftest import ROOT
 
 
@@ -121,3 +124,16 @@ def test_init_templates_copies_them_for_editing_and_an_edit_shows(tmp_path: Path
     folder = next((tmp_path / "outbox").glob("*/"))
     assert "Notre gabarit" in (folder / "letter.html").read_text(encoding="utf-8")
     assert "Intempéries" in (folder / "letter.txt").read_text(encoding="utf-8")  # the stock text template
+
+
+def test_the_months_tests_run_the_digest_the_team_installs() -> None:
+    """`make test` hands the month's end-to-end tests the wheel installed in a virtual environment of its own."""
+    command = installed.command()
+    if command[0] == sys.executable:  # run by hand, outside `make test` (on CI this is a failure, not a fallback)
+        pytest.skip("DIGEST_INSTALLED not set: run `make test` to test the installed package")
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and __version__ in version.stdout, version.stdout + version.stderr
+    python = Path(command[0]).with_name("python")
+    where = subprocess.run([str(python), "-c", "import digest, sys; print(digest.__file__)"], cwd="/",
+                           capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert "site-packages" in where and not where.startswith(str(ROOT / "digest")), where  # the wheel, not the checkout

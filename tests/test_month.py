@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ import feedparser
 import httpx
 import pytest
 
+from tests import installed
 from tests.send_support import SECRET
 from tests.smtp_sink import Sink
 
@@ -34,7 +34,7 @@ REAL = TODAY + timedelta(days=3)  # the real letter, built after the trial and d
 def digest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`digest ARGS` in the letter's folder, as the team types it."""
     env = {**os.environ, "DIGEST_SECRET": SECRET}
-    return subprocess.run([sys.executable, "-m", "digest", *args], cwd=folder, env=env, capture_output=True,
+    return subprocess.run([*installed.command(), *args], cwd=folder, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 
 
@@ -112,7 +112,7 @@ def serving(folder: Path, site: Path) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "DIGEST_SECRET": SECRET}
-    process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", str(port), "--site", str(site)],
+    process = subprocess.Popen([*installed.command(), "serve", "--port", str(port), "--site", str(site)],
                                cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

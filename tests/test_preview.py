@@ -25,6 +25,7 @@ from digest import config, letterfolder, pipeline
 from digest.cli import main
 from digest.errors import DigestError
 from digest.review import desk, preview
+from tests import installed
 from tests.conftest import LETTER_DATE, ROOT, plain
 from tests.preview_support import cookie_for, edit, make_site, running, with_issue
 
@@ -168,7 +169,7 @@ def test_preview_with_a_broken_configuration_exits_2_before_serving(tmp_path: Pa
 
 def test_ctrl_c_stops_the_preview_cleanly(tmp_path: Path) -> None:
     path = make_site(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "digest", "preview", "-c", str(path), "--port", "0",
+    process = subprocess.Popen([*installed.command(), "preview", "-c", str(path), "--port", "0",
                                 "--no-open"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert process.stdout is not None

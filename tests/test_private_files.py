@@ -7,11 +7,11 @@ import mailbox
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import installed
 from tests.send_support import DAY, SECRET, setup
 from tests.smtp_sink import Recorder, Sink
 
@@ -23,7 +23,7 @@ def digest(cfg: Path, umask: int, *args: str) -> subprocess.CompletedProcess[str
     def set_umask() -> None:
         os.umask(umask)
 
-    result = subprocess.run([sys.executable, "-m", "digest", *args, "-c", str(cfg)], capture_output=True, text=True,
+    result = subprocess.run([*installed.command(), *args, "-c", str(cfg)], capture_output=True, text=True,
                             env={**os.environ, "DIGEST_SECRET": SECRET}, preexec_fn=set_umask, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result

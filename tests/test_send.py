@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from digest.audience.recipients import Recipient
 from digest.delivery import smtp
 from digest.delivery.journal import Journal
 from digest.mail.signing import unsubscribe_address
+from tests import installed
 from tests.conftest import LETTER_DATE, ROOT
 from tests.send_support import (
     ACCENTED_TITLE,
@@ -137,7 +137,7 @@ def test_killed_mid_send_then_rerun_sends_to_the_rest_once_and_reports_the_unkno
         cfg = setup(tmp_path, built, sink.port)
         csv = subscribers(tmp_path / "s.csv", 60)
         env = {**os.environ, "DIGEST_SECRET": SECRET}
-        command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
+        command = [*installed.command(), "send", "-c", str(cfg), "--yes", "--list", str(csv)]
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while len(recorder.received) < 10 and time.monotonic() < deadline:
@@ -303,7 +303,7 @@ def _sending(tmp_path: Path, built: Path, port: int, count: int, recorder: Recor
     cfg = setup(tmp_path, built, port)
     csv = subscribers(tmp_path / "s.csv", count)
     env = {**os.environ, "DIGEST_SECRET": SECRET}
-    command = [sys.executable, "-m", "digest", "send", "-c", str(cfg), "--yes", "--list", str(csv)]
+    command = [*installed.command(), "send", "-c", str(cfg), "--yes", "--list", str(csv)]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     deadline = time.monotonic() + 20

@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from digest.audience.subscribers import Means, Status, Subscribers, mask
 from digest.cli import main
 from digest.mail import links, signing
 from digest.web import layer
+from tests import installed
 from tests.conftest import LETTER_DATE, plain
 from tests.send_support import DAY, LONG_UNSUBSCRIBE, SECRET, config_text
 from tests.smtp_sink import free_port
@@ -103,7 +103,7 @@ def start(root: Path, options: list[str]) -> tuple[subprocess.Popen[bytes], str,
     log = root / "serve.log"
     env = {**os.environ, "DIGEST_SECRET": SECRET}
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(root / "sources.toml"),
+        process = subprocess.Popen([*installed.command(), "serve", "-c", str(root / "sources.toml"),
                                     "--port", str(port), *options], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -379,7 +379,7 @@ def test_a_busy_port_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+        done = subprocess.run([*installed.command(), "serve", "-c", str(tmp_path / "sources.toml"),
                                "--port", str(port)], capture_output=True, text=True, timeout=60,
                               env={**os.environ, "DIGEST_SECRET": SECRET})
     assert done.returncode == 2, done
@@ -434,7 +434,7 @@ def test_several_workers_answer_and_share_the_store(tmp_path: Path) -> None:
     with Subscribers(tmp_path / "subscribers.sqlite") as store:
         store.add(ADDRESS)
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+    process = subprocess.Popen([*installed.command(), "serve", "-c", str(tmp_path / "sources.toml"),
                                 "--port", str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env={**os.environ, "DIGEST_SECRET": SECRET})
     server = Server(f"http://127.0.0.1:{port}", tmp_path, tmp_path / "none.log")

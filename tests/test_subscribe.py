@@ -9,7 +9,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import pytest
 from digest.audience.joining import Signups, wording_hash
 from digest.audience.subscribers import Means, Status, mask
 from digest.config import DEFAULT_CONSENT
+from tests import installed
 from tests.conftest import LETTER_DATE
 from tests.preview_support import cookie_for, running
 from tests.send_support import DAY, SECRET, config_text, digest
@@ -428,10 +428,10 @@ def test_digest_check_shows_the_pending_sign_ups_and_the_net_growth(server: Serv
         store.subscribers.add(leaving)
         store.subscribers.unsubscribe(leaving, "unsubscribe page", Means.PAGE)
     # In processes of their own: the browser tests' Playwright keeps an event loop in this one.
-    built = subprocess.run([sys.executable, "-m", "digest", "build", "-c", config, "--date", DAY],
+    built = subprocess.run([*installed.command(), "build", "-c", config, "--date", DAY],
                            capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr
-    checked = subprocess.run([sys.executable, "-m", "digest", "check", "-c", config, "--date", DAY],
+    checked = subprocess.run([*installed.command(), "check", "-c", config, "--date", DAY],
                              capture_output=True, text=True, timeout=120)
     assert checked.returncode in (0, 1), checked.stderr
     line = next(line for line in checked.stdout.splitlines() if line.startswith("List:"))
@@ -459,7 +459,7 @@ def test_a_form_that_cannot_work_stops_digest_serve_with_one_clear_line(tmp_path
     text = text.replace("/lettre/desinscription/confirmer-votre-choix-de-ne-plus-recevoir-la-lettre-mensuelle",
                         "/lettre/desinscription")
     (tmp_path / "sources.toml").write_text(text + f"\n[subscribe]\n{table}\n", encoding="utf-8")
-    served = subprocess.run([sys.executable, "-m", "digest", "serve", "-c", str(tmp_path / "sources.toml"),
+    served = subprocess.run([*installed.command(), "serve", "-c", str(tmp_path / "sources.toml"),
                              "--port", str(free_port())], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "DIGEST_SECRET": SECRET})
     assert served.returncode == 2 and expected in served.stderr and "Traceback" not in served.stderr, served.stderr

@@ -13,7 +13,6 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from click.testing import CliRunner, Result
 from digest import __version__, config
 from digest.audience.subscribers import Subscribers
 from digest.cli import main
+from tests import installed
 from tests.smtp_sink import Recorder, Sink
 
 V010 = Path(__file__).parent / "data" / "v0.1.0"
@@ -119,7 +119,7 @@ def test_a_restore_brings_it_back_and_an_erasure_since_stays(project: Path) -> N
     erased = run("subscribers", "erase", "-c", str(cfg), "chloe@example.org")  # the right to erasure, after it
     assert erased.exit_code == 0, erased.output
     (project / "issues" / "2025-11.toml").write_text('subject = "Changé"\n', encoding="utf-8")
-    refused = subprocess.run([sys.executable, "-m", "digest", "restore", "-c", str(cfg), str(backup)],
+    refused = subprocess.run([*installed.command(), "restore", "-c", str(cfg), str(backup)],
                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert refused.returncode == 2 and "--yes" in refused.stderr  # it asks first; no terminal, no --yes: nothing
     restored = run("restore", "-c", str(cfg), str(backup), "--yes")
@@ -144,7 +144,8 @@ def test_a_newer_or_changed_backup_is_refused_and_nothing_changes(project: Path)
     before = (project / "subscribers.sqlite").read_bytes()
     (backup / "issues" / "2025-11.toml").write_text('subject = "Trafiqué"\n', encoding="utf-8")
     changed = run("restore", "-c", str(cfg), str(backup), "--yes")
-    assert changed.exit_code == 2 and "issues/2025-11.toml" in changed.output and "nothing was restored" in changed.output
+    assert changed.exit_code == 2 and "issues/2025-11.toml" in changed.output
+    assert "nothing was restored" in changed.output
     manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
     manifest["digest_version"] = "99.0.0"
     (backup / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
