@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from digest.i18n import _
 from digest.store import Store
 from digest.web.layer import Button, page
 
+LOG = logging.getLogger("digest.serve")
 ALLOWED = ("GET", "HEAD", "POST")
 TOKEN_PARAMETER = "c"
 TRAP = "site_web"  # the trap field: people never see it, form-filling robots fill it
@@ -134,6 +136,7 @@ class ConfirmedForm(ABC):
         """A 403 page for a POST from a page of a site not allowed; None when the origin is allowed or absent."""
         if origin_allowed(request, self.origins):
             return None
+        LOG.warning("%s posted from another site: %s", request.url.path, request.headers.get("origin", "")[:100])
         return shell_page(403, _("Request refused"), [_("This form cannot be sent from this page."),
                                                       *self.refused()], self.title)
 
