@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.audience import bounces  # noqa: E402
-from digest.audience.subscribers import Means, Subscribers  # noqa: E402
+from digest.audience.states import Means  # noqa: E402
+from digest.audience.subscribers import Subscribers  # noqa: E402
 from digest.mail import identity, links  # noqa: E402
 
 COUNT = 10_000

@@ -21,7 +21,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from digest.audience.subscribers import Means, Status, Subscribers, mask
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import Subscribers, mask
 from digest.cli import main
 from digest.mail import links, signing
 from digest.web import layer

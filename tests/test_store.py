@@ -16,8 +16,10 @@ import pytest
 
 from digest import __version__, store
 from digest.audience.joining import Signups
-from digest.audience.subscribers import Means, Status, Subscribers
-from digest.contribute.store import Contributions, State
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import Subscribers
+from digest.contribute.states import State
+from digest.contribute.store import Contributions
 from digest.mail import signing
 from digest.store import Migration, Store, StoreError
 from digest.store.queue import MailKind, MailQueue

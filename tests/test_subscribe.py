@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from digest.audience.joining import Signups, wording_hash
-from digest.audience.subscribers import Means, Status, mask
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import mask
 from digest.config import DEFAULT_CONSENT
 from tests import installed
 from tests.conftest import LETTER_DATE

@@ -11,7 +11,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from digest import config
-from digest.audience.subscribers import Means, Status, Subscribers, mask
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import Subscribers, mask
 from digest.mail import links, signing
 from tests.send_support import DAY, SECRET, digest, setup
 from tests.smtp_sink import Recorder, Sink

@@ -33,7 +33,8 @@ from urllib.parse import unquote, urlparse
 from flufl.bounce import all_failures
 
 from digest.audience.recipients import key_of
-from digest.audience.subscribers import Means, Status, Subscribers
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import Subscribers
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import narrow_tree, private_files

@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from digest.audience.recipients import key_of
-from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Means, Status, Subscribers, _cell
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Subscribers, _cell
 from digest.mail import signing
 from digest.store import Store, now
 from digest.store.forms import FormPart

@@ -14,11 +14,11 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 
 from digest.audience import recipients as csv_rules
 from digest.audience.recipients import Recipient, Rejected, check_address, key_of
+from digest.audience.states import STATUSES, Means, Status
 from digest.errors import DigestError
 from digest.i18n import _
 from digest.store import Part, StoreError, now
@@ -26,32 +26,6 @@ from digest.store import Part, StoreError, now
 __all__ = ["StoreError", "Subscribers", "now"]  # StoreError: the store's, raised here too
 
 SOFT_LIMIT = 3  # temporary failures on this many different letters mark an address bounced
-
-
-class Status(StrEnum):
-    """Where an address stands."""
-
-    SUBSCRIBED = "subscribed"
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
-    COMPLAINED = "complained"
-
-
-STATUSES = tuple(Status)
-
-
-class Means(StrEnum):
-    """How a change came: recorded with it, so that nothing reads it back from the words of its reason."""
-
-    ONE_CLICK = "one-click"  # the List-Unsubscribe-Post of a mail program (RFC 8058)
-    PAGE = "page"  # the unsubscribe page's button
-    MAIL = "mail"  # an unsubscribe mail proved by its token
-    BOUNCE = "bounce"
-    COMPLAINT = "complaint"
-    IMPORT = "import"
-    ADD = "subscribers add"
-    REMOVE = "subscribers remove"
-    FORM = "form"  # the subscribe form, confirmed
 
 
 # The columns the store keeps itself; every other CSV column is kept as an extra field (organisation, city…).

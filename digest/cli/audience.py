@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from digest.audience.states import Means, Status
 from digest.cli.common import config_option, loaded
 from digest.i18n import N_, _
 
@@ -102,30 +103,26 @@ def subscribers_add(config_path: Path, address: str, name: str, consent: str) ->
 @click.argument("address")
 def subscribers_remove(config_path: Path, address: str) -> None:
     """Unsubscribe ADDRESS (the row stays, so that an import does not add it back)."""
-    from digest.audience import subscribers
-
     with _store(config_path) as store:
         if store.subscribers.get(address) is None:
             raise click.UsageError(_("{address} is not in the store").format(address=address))
-        changed = store.subscribers.unsubscribe(address, "digest subscribers remove", subscribers.Means.REMOVE)
+        changed = store.subscribers.unsubscribe(address, "digest subscribers remove", Means.REMOVE)
     click.echo(_("{address}: unsubscribed").format(
         address=address) if changed else _("{address}: already not subscribed").format(address=address))
 
 
 @subscribers_group.command(name="list")
 @config_option
-@click.option("--status", type=click.Choice(["subscribed", "unsubscribed", "bounced", "complained"]),
+@click.option("--status", type=click.Choice([s.value for s in Status]),
               help="Only the addresses with this status.")
 def subscribers_list(config_path: Path, status: str | None) -> None:
     """Every address with its status and since when."""
-    from digest.audience import subscribers
-
     with _store(config_path) as store:
-        rows = store.subscribers.rows(subscribers.Status(status) if status else None)
+        rows = store.subscribers.rows(Status(status) if status else None)
     for row in rows:
         why = f"  {row.reason}" + (f" ({row.letter})" if row.letter else "")
         click.echo(f"{row.email:<40} {_status(row.status):<14} {row.changed[:10]}"
-                   f"{why if row.status != subscribers.Status.SUBSCRIBED else ''}")
+                   f"{why if row.status != Status.SUBSCRIBED else ''}")
     click.echo(_("{count} address(es)").format(count=len(rows)), err=True)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from digest.cli.common import config_option, date_option, letter_day, loaded
+from digest.contribute.states import State
 from digest.i18n import N_, _, ngettext
 
 
@@ -19,11 +20,12 @@ def contributions_group() -> None:
 
 @contributions_group.command(name="list")
 @config_option
-@click.option("--status", type=click.Choice(["unconfirmed", "proposed", "accepted", "refused"]),
+@click.option("--status", type=click.Choice([s.value for s in State]),
               help="Only the contributions in this state (default: all).")
 def contributions_list(config_path: Path, status: str | None) -> None:
     """One line per contribution: number, state, received, authority (member or not), title."""
-    from digest.contribute.store import Contributions, State
+    from digest.contribute.states import State
+    from digest.contribute.store import Contributions
 
     cfg = loaded(config_path)
     found = []

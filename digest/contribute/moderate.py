@@ -15,7 +15,8 @@ from urllib.parse import urljoin
 
 from digest import issuefile
 from digest.config import Config
-from digest.contribute.store import Contribution, Contributions, State
+from digest.contribute.states import State
+from digest.contribute.store import Contribution, Contributions
 from digest.edit import issueedit
 from digest.errors import DigestError
 from digest.files import write_atomic

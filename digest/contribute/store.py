@@ -14,10 +14,10 @@ import secrets
 import sqlite3
 from dataclasses import dataclass, fields
 from datetime import timedelta
-from enum import StrEnum
 
 from digest.audience.recipients import key_of
 from digest.contribute.pictures import Picture
+from digest.contribute.states import State
 from digest.mail import signing
 from digest.store import now
 from digest.store.forms import FormPart
@@ -30,16 +30,6 @@ MAILS = (MailKind.CONTRIBUTION_CONFIRM, MailKind.CONTRIBUTION_ACCEPTED, MailKind
          MailKind.CONTRIBUTION_PUBLISHED)
 
 
-class State(StrEnum):
-    """Where a contribution stands."""
-
-    UNCONFIRMED = "unconfirmed"
-    PROPOSED = "proposed"
-    ACCEPTED = "accepted"
-    REFUSED = "refused"
-
-
-STATUSES = tuple(State)
 DECIDED = {State.ACCEPTED: MailKind.CONTRIBUTION_ACCEPTED, State.REFUSED: MailKind.CONTRIBUTION_REFUSED}
 
 

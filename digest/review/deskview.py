@@ -180,7 +180,8 @@ def contributions(cfg: Config) -> list[Proposal]:
         return []
     import base64
 
-    from digest.contribute.store import Contributions, State
+    from digest.contribute.states import State
+    from digest.contribute.store import Contributions
 
     with Contributions(cfg.subscribers_path) as store:
         found = store.listed(State.PROPOSED)

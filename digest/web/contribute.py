@@ -35,7 +35,8 @@ from starlette.responses import Response
 from digest.audience.subscribers import mask
 from digest.config import Config
 from digest.contribute import pictures
-from digest.contribute.store import MAILS, Contribution, Contributions, State
+from digest.contribute.states import State
+from digest.contribute.store import MAILS, Contribution, Contributions
 from digest.i18n import _, speaking
 from digest.message import sender_domain
 from digest.store import Store

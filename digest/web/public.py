@@ -31,7 +31,8 @@ from starlette.types import Receive, Scope, Send
 
 from digest import hosts
 from digest.audience.recipients import key_of
-from digest.audience.subscribers import Means, Status, Subscribers, mask
+from digest.audience.states import Means, Status
+from digest.audience.subscribers import Subscribers, mask
 from digest.i18n import _
 from digest.letterfolder import DRY_RUN
 from digest.mail import signing
