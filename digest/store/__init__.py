@@ -101,7 +101,20 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Store:
+class Closing:
+    """`with` closes it."""
+
+    def close(self) -> None:
+        """Let go of what it holds."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Store(Closing):
     """The private store, open on one SQLite file and brought up to date; safe to open from several processes."""
 
     def __init__(self, path: Path, *, keep_backups: int = KEEP_BACKUPS) -> None:
@@ -126,12 +139,6 @@ class Store:
     def close(self) -> None:
         """Close the database."""
         self.db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A durable transaction holding the write lock from its start (two processes never interleave)."""
@@ -248,7 +255,7 @@ class Store:
         return hmac.new(bytes.fromhex(found[0]), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class Part:
+class Part(Closing):
     """A feature's view of the store: on a Store it shares, or on a file it opens (and closes) itself."""
 
     def __init__(self, store: Store | Path) -> None:
@@ -260,12 +267,6 @@ class Part:
         """Close the store, when this part opened it."""
         if self._owned:
             self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return self.store.transaction()
