@@ -89,7 +89,8 @@ class FeedServer:
 
     def most_at_once(self, prefix: str) -> int:
         """The most requests for paths starting with `prefix` that the server handled at the same time."""
-        spans = [(r["start"], r.get("end", float("inf"))) for r in self.requests if r["path"].startswith(prefix)]
+        spans = [(r["start"], r.get("answered", r.get("end", float("inf")))) for r in self.requests
+                 if r["path"].startswith(prefix)]
         return max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
 
 
@@ -107,6 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         record: dict[str, Any] = {"path": self.path, "headers": dict(self.headers), "start": time.monotonic()}
         with state.lock:
             state.requests.append(record)
+        self.record = record
         try:
             if state.delay:
                 time.sleep(state.delay)
@@ -177,6 +179,12 @@ class Handler(BaseHTTPRequestHandler):
             self.switched(rest[0])
         else:
             self.send(b"not found", "text/plain", code=404)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Mark the request answered before its first byte goes: once the client has the answer it may start its
+        next request, while this thread (slower under load) has not finished yet."""
+        getattr(self, "record", {}).setdefault("answered", time.monotonic())
+        super().send_response(code, message)
 
     def send(self, body: bytes, ctype: str, headers: dict[str, str] | None = None, code: int = 200) -> None:
         self.send_response(code)

@@ -44,11 +44,19 @@ class Handler(BaseHTTPRequestHandler):
             recorder.requests.append((method, self.path))
             recorder.in_flight += 1
             recorder.most_in_flight = max(recorder.most_in_flight, recorder.in_flight)
+        self.counted = True
         try:
             self._route(method)
         finally:
-            with recorder.lock:
-                recorder.in_flight -= 1
+            self._answered()
+
+    def _answered(self) -> None:
+        """Out of flight before its answer goes: once the client has it, it may start another request at once,
+        while this thread, slower under load, would otherwise still count this one."""
+        if self.counted:
+            self.counted = False
+            with self.recorder.lock:
+                self.recorder.in_flight -= 1
 
     def _route(self, method: str) -> None:
         path = self.path
@@ -72,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _status(self, code: int) -> None:
         body = b"<p>page</p>"
+        self._answered()
         self.send_response(code)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -80,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _redirect(self, to: str) -> None:
+        self._answered()
         self.send_response(302)
         self.send_header("Location", to)
         self.send_header("Content-Length", "0")
