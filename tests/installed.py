@@ -8,7 +8,9 @@ of the checkout; on CI (CI=true) that is a failure, never a silent fallback.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,18 @@ def command() -> list[str]:
     if os.environ.get("CI"):
         pytest.fail(f"{VARIABLE} is not set: run the tests with `make test`, which installs the wheel to test it")
     return [sys.executable, "-m", "digest"]
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a run of the installed command gave: its exit code and everything it printed (stdout, then stderr)."""
+
+    exit_code: int
+    output: str
+
+
+def run(*args: str, cwd: Path | None = None) -> Ran:
+    """`digest ARGS` through the installed command, in this process's environment."""
+    done = subprocess.run([*command(), *args], capture_output=True, text=True, timeout=300, cwd=cwd,
+                          stdin=subprocess.DEVNULL)
+    return Ran(done.returncode, done.stdout + done.stderr)

@@ -19,7 +19,7 @@ import pytest
 from digest.audience import bounces
 from digest.audience.subscribers import Subscribers
 from digest.mail.signing import unsubscribe_token, verp_id
-from tests import programs
+from tests import installed, programs
 from tests.send_support import SECRET, config_text, digest
 from tests.smtp_sink import free_port
 
@@ -213,7 +213,7 @@ def test_a_maildir_is_read_moved_to_done_and_a_rerun_changes_nothing(tmp_path: P
     box = mailbox.Maildir(tmp_path / "Maildir", create=True)
     for raw in mailbox_messages():
         box.add(raw)
-    result = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "Maildir"))
+    result = installed.run("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "Maildir"))
     assert result.exit_code == 0, result.output
     assert statuses(tmp_path) == EXPECTED
     assert "carla@example.org" in result.output and "complained" in result.output
@@ -222,7 +222,7 @@ def test_a_maildir_is_read_moved_to_done_and_a_rerun_changes_nothing(tmp_path: P
     assert len(mailbox.Maildir(tmp_path / "Maildir" / ".digest-done")) == 7  # moved, never deleted
     assert len(mailbox.Maildir(tmp_path / "Maildir" / ".digest-unproven")) == 1  # the forged report, set aside
     assert "1 unproven message(s), nothing changed" in result.output
-    again = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "Maildir"))
+    again = installed.run("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "Maildir"))
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     stats = digest("subscribers", "stats", "-c", str(cfg)).output
     assert "subscribed 2 · unsubscribed 1 · bounced 3 · complained 1" in stats
@@ -235,7 +235,7 @@ def test_an_mbox_is_read_the_same_way(tmp_path: Path) -> None:
     for raw in mailbox_messages():
         box.add(raw)
     box.close()
-    result = digest("bounces", "-c", str(cfg), "--mbox", str(tmp_path / "bounces.mbox"))
+    result = installed.run("bounces", "-c", str(cfg), "--mbox", str(tmp_path / "bounces.mbox"))
     assert result.exit_code == 0, result.output
     assert statuses(tmp_path) == EXPECTED
     assert len(mailbox.mbox(tmp_path / "bounces.mbox")) == 1
@@ -277,7 +277,7 @@ def test_a_permanent_dsn_bounces_at_once_and_a_delayed_one_does_not(tmp_path: Pa
 
 def test_a_mailbox_that_is_not_one_is_a_users_error(tmp_path: Path) -> None:
     cfg = project(tmp_path)
-    result = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "nowhere"))
+    result = installed.run("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "nowhere"))
     assert result.exit_code == 2 and "not a Maildir" in result.output
 
 
@@ -372,7 +372,7 @@ def test_an_imap_folder_on_a_real_dovecot(tmp_path: Path, dovecot: tuple[int, st
     cfg = project(tmp_path)
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "imap-secret-1")
     url = f"imap://{user}@127.0.0.1:{port}/INBOX"
-    result = digest("bounces", "-c", str(cfg), "--imap", url)
+    result = installed.run("bounces", "-c", str(cfg), "--imap", url)
     assert result.exit_code == 0, result.output
     assert statuses(tmp_path) == EXPECTED
     with IMAPClient("127.0.0.1", port=port, ssl=False) as client:
@@ -380,16 +380,16 @@ def test_an_imap_folder_on_a_real_dovecot(tmp_path: Path, dovecot: tuple[int, st
         assert client.select_folder("INBOX")[b"EXISTS"] == 1
         assert client.select_folder(bounces.DONE)[b"EXISTS"] == 7
         assert client.select_folder(bounces.UNPROVEN)[b"EXISTS"] == 1
-    again = digest("bounces", "-c", str(cfg), "--imap", url)
+    again = installed.run("bounces", "-c", str(cfg), "--imap", url)
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "wrong")
-    refused = digest("bounces", "-c", str(cfg), "--imap", url)
+    refused = installed.run("bounces", "-c", str(cfg), "--imap", url)
     assert refused.exit_code == 2 and "IMAP" in refused.output and "imap-secret" not in refused.output
 
 
 def test_imap_in_clear_is_refused_beyond_this_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "x")
-    result = digest("bounces", "-c", str(project(tmp_path)), "--imap", "imap://u@mail.example.org/INBOX")
+    result = installed.run("bounces", "-c", str(project(tmp_path)), "--imap", "imap://u@mail.example.org/INBOX")
     assert result.exit_code == 2 and "use imaps://" in result.output
 
 
@@ -400,7 +400,7 @@ def test_a_verp_bounce_marks_the_recipient_the_envelope_names(tmp_path: Path) ->
     own = f"lettre-retour+{verp_id(SECRET.encode(), LIST, 'vera@example.org')}@cites-unies-france.org"
     box = mailbox.Maildir(tmp_path / "M", create=True)
     box.add(f"Delivered-To: {own}\n".encode() + (DATA / "postfix_01.txt").read_bytes())
-    result = digest("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "M"))
+    result = installed.run("bounces", "-c", str(cfg), "--maildir", str(tmp_path / "M"))
     assert result.exit_code == 0, result.output
     found = statuses(tmp_path)
     assert found["vera@example.org"] == "bounced" and found["xxxxx@local.ie"] == "subscribed"

@@ -185,6 +185,10 @@ def test_ctrl_c_stops_the_preview_cleanly(tmp_path: Path) -> None:
     cookie = {"Cookie": f"digest-desk={visit.cookies['digest-desk']}"}
     events = urllib.request.urlopen(urllib.request.Request(url + "events", headers=cookie), timeout=5)
     assert events.readline() == b"event: build\n"
+    page = httpx.get(url, headers=cookie, timeout=10)  # the desk as the installed package serves it
+    assert page.status_code == 200 and "La Lettre de CUF" in page.text and "/static/desk.js" in page.text
+    assert httpx.get(url + "static/desk.js", headers=cookie, timeout=10).status_code == 200
+    assert "<html" in httpx.get(url + "letter.html", headers=cookie, timeout=10).text
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=10)
     events.close()

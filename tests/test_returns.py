@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from digest.audience.subscribers import Subscribers
+from tests import installed
 from tests.send_support import config_text, digest, setup
 from tests.smtp_sink import Received, Recorder, Sink
 
@@ -61,7 +62,7 @@ def run(cfg: Path, *messages: bytes) -> str:
     box = mailbox.Maildir(cfg.parent / "Retours")
     for raw in messages:
         box.add(raw)
-    result = digest("bounces", "-c", str(cfg), "--maildir", str(cfg.parent / "Retours"))
+    result = installed.run("bounces", "-c", str(cfg), "--maildir", str(cfg.parent / "Retours"))
     assert result.exit_code == 0, result.output
     return result.output
 
