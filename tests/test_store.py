@@ -209,3 +209,12 @@ def test_every_signing_purpose_signs_what_digest_always_signed() -> None:
     undo = old(f"digest-undo-v1\n{LIST}\nanne@example.org\n2026-12-18T09:00:00+00:00".encode())
     assert signing.signed(secret, signing.UNDO, "2026-12-18T09:00:00+00:00", LIST, "anne@example.org") == \
         f"2026-12-18T09:00:00+00:00.{b64(undo)}"
+
+
+def test_the_store_says_which_digest_opened_it_last(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:  # as if an earlier release without a new step had opened it last
+        db.execute("UPDATE meta SET value='0.1.9' WHERE key='digest_version'")
+    with Store(path) as opened:
+        assert opened.written_by() == __version__

@@ -154,7 +154,7 @@ class Store(Closing):
         return versions
 
     def written_by(self) -> str:
-        """The digest version that last changed the store's shape ('' before versions were recorded)."""
+        """The digest version that last opened the store ('' before versions were recorded)."""
         if not self._has_table("meta"):
             return ""
         row = self.db.execute("SELECT value FROM meta WHERE key='digest_version'").fetchone()
@@ -178,6 +178,10 @@ class Store(Closing):
     def _migrate(self) -> None:
         """Run every step this file has not had, in one transaction, after a backup copy."""
         if not [step for step in migrations() if step.number > self.versions()[step.part]]:
+            if self.written_by() != __version__:  # a new version, no new step: still say who opened it last
+                with self.transaction() as db:
+                    db.execute("INSERT INTO meta (key, value) VALUES ('digest_version', ?) ON CONFLICT (key) DO "
+                               "UPDATE SET value=excluded.value", (__version__,))
             return
         backup = None
         if self._has_table("subscriber") or self._has_table("store_part"):  # something to lose: copy it first
