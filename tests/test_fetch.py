@@ -91,12 +91,21 @@ def fault_url(server: FeedServer, where: str) -> str:
     return where if where.startswith("http") else server.url(where)
 
 
+def fault_limits(tmp_path: Path, where: str) -> tuple[FetchConfig, float]:
+    """The [fetch] table and the sources' timeout for one fault: the short ones only where they are the fault
+    (a slow body meets the deadline, a silent server the timeout), roomy elsewhere, so that a loaded machine never
+    turns a fault into another one."""
+    deadline = 2.0 if where == "/slow" else 60.0
+    return settings(tmp_path, deadline=deadline), (1.0 if where == "/hang" else 20.0)
+
+
 @pytest.mark.parametrize(("where", "cause"), FAULTS, ids=[f[0].strip("/") for f in FAULTS])
 def test_a_fault_is_a_named_warning_and_the_other_sources_are_complete(
         server: FeedServer, tmp_path: Path, where: str, cause: str) -> None:
-    fetch = settings(tmp_path)
-    sources = [web("one", server.url("/feed/one")), web("broken", fault_url(server, where)),
-               web("two", server.url("/redirect/3/two"))]
+    fetch, timeout = fault_limits(tmp_path, where)
+    sources = [web("one", server.url("/feed/one"), timeout=20.0),
+               web("broken", fault_url(server, where), timeout=timeout),
+               web("two", server.url("/redirect/3/two"), timeout=20.0)]
     results, _seconds = collect(sources, fetch)
     assert titles(results["one"]) == ["one #1", "one #2", "one #3"]
     assert titles(results["two"]) == ["two #1", "two #2", "two #3"]
@@ -112,10 +121,11 @@ def test_a_fault_is_a_named_warning_and_the_other_sources_are_complete(
 @pytest.mark.parametrize(("where", "cause"), FAULTS, ids=[f[0].strip("/") for f in FAULTS])
 def test_a_fault_falls_back_on_the_last_good_copy_and_says_its_age(
         server: FeedServer, tmp_path: Path, where: str, cause: str) -> None:
-    fetch = settings(tmp_path)
+    fetch, timeout = fault_limits(tmp_path, where)
     url = fault_url(server, where)
     copy = _seed_cache(tmp_path / "cache", "broken", url, rss("gardé", count=2), days_old=3)
-    results, _seconds = collect([web("one", server.url("/feed/one")), web("broken", url)], fetch)
+    results, _seconds = collect([web("one", server.url("/feed/one"), timeout=20.0),
+                                 web("broken", url, timeout=timeout)], fetch)
     assert titles(results["one"]) == ["one #1", "one #2", "one #3"]
     broken = results["broken"]
     assert titles(broken) == ["gardé #1", "gardé #2"] and not broken.failed
