@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import __version__
+from digest import __version__, issuefile
 from digest.config import Config
 from digest.errors import DigestError
 from digest.files import PRIVATE, PRIVATE_FOLDER, private_files
@@ -42,7 +42,7 @@ from digest.store import Store, known_versions, store_version
 MANIFEST = "manifest.json"
 STORE = "subscribers.sqlite"
 SENDS = "sends"
-ISSUES = "issues"
+ISSUES = issuefile.FOLDER  # issues/ beside sources.toml, named where the issue file is read
 SOURCES = "sources.toml"
 JOURNAL_SUFFIX = ".sqlite"  # the private folder's SQLite files (the send journals): copied with the backup API
 
