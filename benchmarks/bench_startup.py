@@ -186,7 +186,8 @@ LANGUAGE = """if True:
     began = time.perf_counter()
     from digest import i18n
     i18n.use(i18n.choose_for_command(["--help"], {"DIGEST_LANG": "fr"}))
-    i18n.translate_click()
+    from digest.cli.common import translate_click
+    translate_click()
     cli.translate_helps(cli.main)
     i18n._("Usage:")
     print(time.perf_counter() - began)
