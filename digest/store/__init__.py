@@ -128,13 +128,22 @@ class Store(Closing):
         try:
             with private_files():
                 self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_("{path}: not a subscriber store ({exc}); give another [subscribers] path").format(
+                                 path=path, exc=exc)) from None
+        try:
+            with private_files():
                 self._refuse_newer()
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
                 self._migrate()
         except sqlite3.DatabaseError as exc:
+            self.db.close()
             raise StoreError(_("{path}: not a subscriber store ({exc}); give another [subscribers] path").format(
                                  path=path, exc=exc)) from None
+        except BaseException:
+            self.db.close()  # refused (a newer store) or stopped: nothing left open
+            raise
 
     def close(self) -> None:
         """Close the database."""
