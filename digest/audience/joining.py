@@ -121,6 +121,10 @@ class Signups(FormPart):
                            "VALUES (?, ?, 'asked', 'form', ?, ?, ?)", (key, moment, version, origin, ip))
         return mail
 
+    def link_token(self, number: int, lifetime: timedelta) -> str:
+        """A new confirmation token for a sign-up's mail."""
+        return self.pendings.add(PENDING, number, lifetime)
+
     def signup(self, number: int) -> SignUp | None:
         """A waiting sign-up by its number (what its confirmation mail needs)."""
         row = self._db.execute("SELECT id, email, name FROM pending WHERE id=?", (number,)).fetchone()
@@ -176,7 +180,7 @@ class Signups(FormPart):
             db.execute("UPDATE consent SET key=NULL, origin='', ip='' WHERE kind='asked' AND key IN "
                        "(SELECT key FROM pending WHERE asked < ?)", (cutoff,))
             self.queue.forget(db, (MailKind.SIGNUP_CONFIRM,), old, cutoff)
-            db.execute(f"DELETE FROM pended WHERE kind=? AND ref IN ({old})", (PENDING, cutoff))
+            self.pendings.forget(db, PENDING, old, cutoff)
             gone = db.execute("DELETE FROM pending WHERE asked < ?", (cutoff,)).rowcount
             self.caps.purge(db)
         self.pendings.purge()
@@ -221,7 +225,7 @@ class Signups(FormPart):
         row = self.subscribers.get(email)
         if row is not None and not any(r.what in JOINED and r.at <= row.created for r in found):
             found.append(Record(row.created, "created", row.means or row.reason, detail=row.reason))
-        erased = self._db.execute("SELECT at FROM erased WHERE hash=?", (self.subscribers._hash_of(email),)).fetchone()
+        erased = self._db.execute("SELECT at FROM erased WHERE hash=?", (self.subscribers.hash_of(email),)).fetchone()
         if erased:
             found.append(Record(erased[0], "erased", "subscribers erase"))
         # Times are to the second: within one, the likelier order (a leave before a new sign-up and its confirmation).

@@ -132,7 +132,7 @@ class Subscribers(Part):
 
     def erased(self, email: str) -> bool:
         """Whether this address was erased on its owner's request."""
-        return self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash_of(email),)).fetchone() is not None
+        return self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self.hash_of(email),)).fetchone() is not None
 
     # --- changing ------------------------------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ class Subscribers(Part):
         """
         email, name = _checked(email), csv_rules._name(name)
         with self._transaction() as db:
-            db.execute("DELETE FROM erased WHERE hash=?", (self._hash_of(email),))
+            db.execute("DELETE FROM erased WHERE hash=?", (self.hash_of(email),))
             existing = self.get(email)
             if existing is None:
                 self._insert(db, email, name, Status.SUBSCRIBED, "added", fields or {}, Means.ADD)
@@ -155,7 +155,7 @@ class Subscribers(Part):
     def join(self, db: sqlite3.Connection, email: str, name: str, reason: str, means: Means) -> bool:
         """Inside the caller's transaction: subscribe an address, new or back whatever its state (a confirmed
         sign-up), its erasure forgotten; whether anything changed."""
-        db.execute("DELETE FROM erased WHERE hash=?", (self._hash_of(email),))
+        db.execute("DELETE FROM erased WHERE hash=?", (self.hash_of(email),))
         existing = self.get(email)
         if existing is None:
             self._insert(db, email, name, Status.SUBSCRIBED, reason, {}, means)
@@ -221,7 +221,7 @@ class Subscribers(Part):
         that names the person. Whether the store had the address as a subscriber."""
         key = key_of(email)
         found = self._db.execute("SELECT 1 FROM subscriber WHERE key=?", (key,)).fetchone() is not None
-        self.store.erase(key, self._hash_of(email))
+        self.store.erase(key, self.hash_of(email))
         return found
 
     def seen(self, message_key: str) -> bool:
@@ -246,7 +246,7 @@ class Subscribers(Part):
                     left: bool, extra: dict[str, str], resubscribe: bool) -> None:
         existing = self.get(email)
         if existing is None:
-            if self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self._hash_of(email),)).fetchone():
+            if self._db.execute("SELECT 1 FROM erased WHERE hash=?", (self.hash_of(email),)).fetchone():
                 report.kept_out.append(Rejected(line, email, _("erased on request; `digest subscribers add` adds "
                                                                "it back if the person asks")))
                 return
@@ -311,7 +311,7 @@ class Subscribers(Part):
                        (key, letter, kind or status.value, reason[:MAX_FIELD], moment, means.value))
         return bool(changed)
 
-    def _hash_of(self, email: str) -> str:
+    def hash_of(self, email: str) -> str:
         """A keyed hash of the address (the store's key makes it useless outside the store)."""
         return self.store.keyed_hash(key_of(email))
 

@@ -21,7 +21,6 @@ journals — so that a person erased after the backup stays erased.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ from digest.errors import DigestError
 from digest.files import PRIVATE, PRIVATE_FOLDER, private_files
 from digest.i18n import _
 from digest.letterfolder import DRY_RUN
-from digest.store import Store, known_versions, store_version
+from digest.store import Store, keyed, known_versions, store_version
 
 MANIFEST = "manifest.json"
 STORE = "subscribers.sqlite"
@@ -247,7 +246,7 @@ def _erase_again(cfg: Config, erased: set[str], salt: bytes | None) -> int:
     from digest.delivery import journal
 
     def was_erased(key: str) -> bool:
-        return hmac.new(salt, key.encode("utf-8"), hashlib.sha256).hexdigest() in erased
+        return keyed(salt, key) in erased
 
     keys: set[str] = set()
     if cfg.subscribers_path.is_file():

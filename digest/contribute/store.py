@@ -174,7 +174,7 @@ class Contributions(FormPart):
         old = "SELECT id FROM contribution WHERE status='unconfirmed' AND received < ?"
         with self._transaction() as db:
             self.queue.forget(db, MAILS, old, cutoff)
-            db.execute(f"DELETE FROM pended WHERE kind=? AND ref IN ({old})", (PENDING, cutoff))
+            self.pendings.forget(db, PENDING, old, cutoff)
             db.execute("DELETE FROM contribpicture WHERE name IN (SELECT picture FROM contribution WHERE "
                        "status='unconfirmed' AND received < ?)", (cutoff,))
             return int(db.execute("DELETE FROM contribution WHERE status='unconfirmed' AND received < ?",

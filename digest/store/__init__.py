@@ -83,6 +83,11 @@ def erasures() -> tuple[str, ...]:
     return tuple(entry.read_text(encoding="utf-8") for entry in found if entry.is_file())
 
 
+def keyed(key: bytes, text: str) -> str:
+    """The keyed hash the store keeps instead of an address (HMAC-SHA256 under the store's own key)."""
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def known_versions() -> dict[str, int]:
     """The version of each part this program writes: the number of its last step."""
     versions = dict.fromkeys(PARTS, 0)
@@ -128,22 +133,17 @@ class Store(Closing):
         try:
             with private_files():
                 self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+                try:
+                    self._refuse_newer()
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                    self.db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not unlinked
+                    self._migrate()
+                except BaseException:
+                    self.db.close()  # refused (a newer store), failed or stopped: nothing left open
+                    raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(_("{path}: not a subscriber store ({exc}); give another [subscribers] path").format(
                                  path=path, exc=exc)) from None
-        try:
-            with private_files():
-                self._refuse_newer()
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA secure_delete=ON")  # an erased address is overwritten, not just unlinked
-                self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise StoreError(_("{path}: not a subscriber store ({exc}); give another [subscribers] path").format(
-                                 path=path, exc=exc)) from None
-        except BaseException:
-            self.db.close()  # refused (a newer store) or stopped: nothing left open
-            raise
 
     def close(self) -> None:
         """Close the database."""
@@ -265,7 +265,7 @@ class Store(Closing):
         if found is None:
             self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)", (secrets.token_hex(32),))
             found = self.db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
-        return hmac.new(bytes.fromhex(found[0]), text.encode("utf-8"), hashlib.sha256).hexdigest()
+        return keyed(bytes.fromhex(found[0]), text)
 
 
 class Part(Closing):

@@ -48,6 +48,10 @@ class Pendings(Part):
         """Every token of one row spent (confirmed, withdrawn, erased)."""
         db.execute("DELETE FROM pended WHERE kind=? AND ref=?", (kind, ref))
 
+    def forget(self, db: sqlite3.Connection, kind: str, refs: str, *args: object) -> None:
+        """Inside the caller's transaction: the tokens of the rows of `kind` that `refs` (a SELECT) names, gone."""
+        db.execute(f"DELETE FROM pended WHERE kind=? AND ref IN ({refs})", (kind, *args))
+
     def purge(self) -> int:
         """Delete expired tokens; how many."""
         with self._transaction() as db:

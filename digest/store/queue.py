@@ -88,10 +88,3 @@ class MailQueue(Part):
         """When the next queued mail is due (None: the queue is empty)."""
         found: str | None = self._db.execute("SELECT MIN(due) FROM mail").fetchone()[0]
         return found
-
-    def waiting(self, kinds: tuple[MailKind, ...]) -> int:
-        """How many mails of these kinds wait."""
-        marks = ", ".join("?" * len(kinds))
-        found: int = self._db.execute(f"SELECT COUNT(*) FROM mail WHERE kind IN ({marks})",
-                                      tuple(k.value for k in kinds)).fetchone()[0]
-        return found

@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -107,6 +107,7 @@ def joining_settings(cfg: Config, url: str, allowed: tuple[str, ...], table_name
     DigestError without [smtp]."""
     from digest.delivery import smtp
     from digest.errors import DigestError
+    from digest.mail import identity
 
     if cfg.smtp is None:
         raise DigestError(_("{path}: {table} url is set but there is no [smtp] table to send the confirmation "
@@ -117,7 +118,7 @@ def joining_settings(cfg: Config, url: str, allowed: tuple[str, ...], table_name
     return Joining(url=url, consent=sub.consent, privacy_url=sub.privacy_url,
                    origins=frozenset((f"{own.scheme}://{own.netloc.lower()}", *allowed)),
                    record_ip=sub.record_ip, pending_days=sub.pending_days, per_ip_hour=sub.per_ip_hour,
-                   sender=cfg.letter.sender, envelope=table.return_path or parseaddr(cfg.letter.sender)[1],
+                   sender=cfg.letter.sender, envelope=identity.envelope_sender(cfg),
                    smtp=table, password=password, base_url=cfg.letter.base_url, outbox=cfg.outbox,
                    private_dir=cfg.private_dir, language=cfg.letter.language)
 
@@ -238,7 +239,7 @@ class Subscribe(ConfirmedForm):
         found = signups.signup(mail.ref)
         if found is None:
             return None
-        token = signups.pendings.add("signup", found.id, timedelta(days=self.joining.pending_days))
+        token = signups.link_token(found.id, timedelta(days=self.joining.pending_days))
         link = f"{self.joining.url}?{TOKEN_PARAMETER}={token}"
         return Outgoing(found.email, confirmation(self.joining, self.title, found, link))
 
