@@ -289,7 +289,13 @@ class SubscribeConfig:
     pending_days: int = field(default=30, metadata=key(schema.positive_int,
                                                        "days an unconfirmed address is kept before deletion"))
     per_ip_hour: int = field(default=10, metadata=key(schema.positive_int,
-                                                      "form posts one IP address may make in an hour"))
+                                                      "form posts one client network may make in an hour"))
+    # A client is counted by its network: one home or one server holds a whole IPv6 /64.
+    ipv6_prefix: int = field(default=64, metadata=key(schema.within(32, 128),
+                                                      "the IPv6 network a client is counted by (its prefix length)"))
+    # The association's domain sends confirmation mails to addresses nobody has confirmed: a ceiling for them all.
+    mails_per_hour: int = field(default=100, metadata=key(
+        schema.positive_int, "confirmation mails both forms may send in an hour, in all"))
 
 
 @dataclass(frozen=True)
@@ -306,7 +312,7 @@ class ContributeConfig:
         _origins, "other sites whose pages may post the form (e.g. the association's site)"))
     max_text: int = field(default=3000, metadata=key(schema.positive_int, "the longest text, in characters"))
     per_ip_hour: int = field(default=5, metadata=key(schema.positive_int,
-                                                     "contributions one IP address may send in an hour"))
+                                                     "contributions one client network may send in an hour"))
 
 
 @dataclass(frozen=True)

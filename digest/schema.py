@@ -160,6 +160,18 @@ def whole(value: Any) -> int:
     return value
 
 
+def within(low: int, high: int) -> Check:
+    """A check for a whole number from `low` to `high`."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(_("expected a whole number from {low} to {high}, got {value!r}").format(
+                low=low, high=high, value=value))
+        return value
+
+    return check
+
+
 def positive(what: str) -> Check:
     """A check for a number above 0; `what` names the unit in the message ("a number of seconds")."""
 

@@ -90,6 +90,106 @@ def test_a_png_bomb_is_refused_before_it_is_decoded() -> None:
         pictures.process(bomb.getvalue())
 
 
+def _segments(jpeg: bytes) -> list[int]:
+    """The markers of a JPEG's segments before its picture data (APPn, COM, the tables)."""
+    found, at = [], 2
+    while at < len(jpeg) and jpeg[at] == 0xFF and jpeg[at + 1] != 0xDA:
+        found.append(jpeg[at + 1])
+        at += 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
+    return found
+
+
+def _with_everything(kind: str) -> bytes:
+    """A photo carrying every kind of metadata its format can: EXIF with GPS, XMP, a comment or text chunks, a
+    colour profile; each says SECRET."""
+    from PIL import ImageCms, PngImagePlugin
+
+    image = Image.new("RGB", (640, 480), (220, 20, 20))
+    exif = image.getexif()
+    exif[0x8825] = GPS
+    exif[0x010E] = "SECRET description"
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">SECRET xmp</x:xmpmeta>'
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    if kind == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Comment", "SECRET text")
+        text.add_text("Author", "SECRET ztxt", zip=True)
+        text.add_itxt("Description", "SECRET itxt", lang="fr")
+        image.save(out, "PNG", pnginfo=text, exif=exif.tobytes(), icc_profile=icc)
+    else:
+        image.save(out, kind, exif=exif.tobytes(), icc_profile=icc, xmp=xmp,
+                   **({"comment": "SECRET comment"} if kind == "JPEG" else {}))
+    data = out.getvalue()
+    assert data.count(b"SECRET") >= 2, kind  # EXIF and XMP (and the comment, the text chunks)
+    return data
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
+def test_the_pictures_written_hold_pixels_only_whatever_the_format_carried(kind: str) -> None:
+    made = pictures.process(_with_everything(kind))
+    for data in (made.thumb, made.web):
+        assert b"SECRET" not in data and b"GPS" not in data
+        # 0xE0 (JFIF) and the tables only: no APP1 (EXIF, XMP), APP2 (colour profile), COM (comment)
+        assert set(_segments(data)) <= {0xE0, 0xDB, 0xC4, 0xC2, 0xDD}, [hex(m) for m in _segments(data)]
+        out = Image.open(io.BytesIO(data))
+        assert out.getpixel((10, 10))[0] > 200  # the red survived the profile's conversion
+
+
+def png16(width: int, height: int) -> bytes:
+    """A 16-bit RGBA PNG of zeros, written chunk by chunk (Pillow writes no 16-bit RGBA): 8000 x 6000 weighs
+    about 370 KB and decodes to 192 MB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row, parts = zlib.compressobj(9), b"\0" * (1 + width * 8), []
+    for _ in range(height):
+        parts.append(packer.compress(row))
+    parts.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("size", "mode", "kind"), [
+    ((16383, 3000), "RGBA", "WEBP"),  # 2 KB that decode to 196 MB
+    ((8000, 6000), "RGBA;16", "PNG"),  # 370 KB, 16 bits a channel
+    ((6000, 6000), "RGBA", "PNG"),
+])
+def test_a_small_file_that_decodes_large_is_refused_from_its_header(size: tuple[int, int], mode: str,
+                                                                      kind: str) -> None:
+    out = io.BytesIO()
+    if mode == "RGBA;16":
+        out.write(png16(*size))
+    else:
+        Image.new(mode, size).save(out, kind, **({"lossless": True} if kind == "WEBP" else {}))
+    assert len(out.getvalue()) < 400_000
+    assert pictures.decoded_size(*size, "RGBA") > pictures.MAX_DECODED
+    opened: list[Any] = []
+    real_load = Image.Image.load
+
+    def load(self: Any) -> Any:
+        opened.append(self.size)
+        return real_load(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Image.Image, "load", load)
+        with pytest.raises(pictures.PictureRefused, match="far too large once decoded"):
+            pictures.process(out.getvalue())
+    assert opened == []  # refused before a single pixel was decoded
+
+
+def test_an_animation_counts_every_frame() -> None:
+    frames = [Image.new("RGB", (1600, 1200), (n * 10, 255 - n * 10, n * 5)) for n in range(16)]
+    out = io.BytesIO()
+    frames[0].save(out, "PNG", save_all=True, append_images=frames[1:], duration=100)  # an APNG
+    assert pictures.decoded_size(1600, 1200, "RGB", 1) < pictures.MAX_DECODED
+    with pytest.raises(pictures.PictureRefused, match="far too large once decoded"):
+        pictures.process(out.getvalue())
+
+
 # --- the form on a real server ------------------------------------------------------------------------------
 
 

@@ -223,6 +223,40 @@ def test_a_from_the_receiving_servers_dmarc_vouches_for_unsubscribes(project: Pa
     assert statuses(project)["zoe@example.org"] == "unsubscribed"
 
 
+GMAIL = ("mx.cites-unies-france.org", "Authentication-Results: mx.cites-unies-france.org;\n       dkim=pass "
+         "header.i=@example.org header.s=s1 header.b=Ab12;\n       spf=pass (google.com: domain of zoe@example.org "
+         "designates 192.0.2.1 as permitted sender) smtp.mailfrom=zoe@example.org;\n       dmarc={result} "
+         "(p=REJECT sp=REJECT dis=NONE) header.from=example.org")
+OUTLOOK = ("microsoft", "Authentication-Results: spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=example.org; "
+           "dkim=pass (signature was verified) header.d=example.org;dmarc={result} action=none "
+           "header.from=example.org;compauth=pass reason=100")
+POSTFIX = ("mx.cites-unies-france.org", "Authentication-Results: mx.cites-unies-france.org; dmarc={result} "
+           "(p=none dis=none) header.from=example.org")
+
+
+@pytest.mark.parametrize(("authserv_id", "shape"), [GMAIL, OUTLOOK, POSTFIX], ids=["gmail", "outlook", "opendmarc"])
+def test_the_dmarc_verdict_is_read_in_the_header_shapes_servers_write(project: Path, authserv_id: str,
+                                                                        shape: str) -> None:
+    project.write_text(project.read_text(encoding="utf-8").replace("mx.cites-unies-france.org", authserv_id),
+                       encoding="utf-8")
+    run(project, mail("Claire <claire@example.org>", "stop", shape.format(result="fail")))
+    assert unchanged(project) and aside(project) == 1
+    run(project, mail("Zoé <zoe@example.org>", "désabonnement", shape.format(result="pass")))
+    assert statuses(project)["zoe@example.org"] == "unsubscribed"
+    assert list(statuses(project).values()).count("unsubscribed") == 1
+
+
+def test_dmarc_pass_written_into_another_methods_property_is_no_verdict(project: Path) -> None:
+    """Gmail writes SPF first: a sender who puts `dmarc=pass` in its SPF mail-from must not pass for DMARC."""
+    spf_first = ('Authentication-Results: mx.cites-unies-france.org; spf=pass (domain of x@evil.example '
+                 'dmarc=pass) smtp.mailfrom="dmarc=pass"@evil.example; dmarc=fail (p=NONE) header.from=example.org')
+    none = 'Authentication-Results: mx.cites-unies-france.org; spf=pass smtp.mailfrom="dmarc=pass"@example.org'
+    other_domain = "Authentication-Results: mx.cites-unies-france.org; dmarc=pass header.from=evil.example"
+    run(project, mail("zoe@example.org", "stop", spf_first), mail("eve@example.org", "stop", none),
+        mail("anne@example.org", "stop", other_domain))
+    assert unchanged(project) and aside(project) == 3
+
+
 # --- forged returns -----------------------------------------------------------------------------------------------
 
 def test_a_forged_dsn_at_the_plain_return_path_is_set_aside_and_listed(project: Path) -> None:

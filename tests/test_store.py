@@ -22,6 +22,7 @@ from digest.contribute.states import State
 from digest.contribute.store import Contributions
 from digest.mail import signing
 from digest.store import Migration, Store, StoreError
+from digest.store.caps import Limits
 from digest.store.queue import MailKind, MailQueue
 
 FIXTURE = Path(__file__).parent / "data" / "store" / "store-0.1.0.sqlite"
@@ -149,12 +150,13 @@ def test_confirmation_links_mailed_by_0_1_0_still_work(old_store: Path) -> None:
 def test_a_pending_token_is_opaque_spent_once_and_stored_only_as_its_hash(tmp_path: Path) -> None:
     with Signups(tmp_path / "subscribers.sqlite") as signups:
         assert signups.ask("lea@example.org", "Léa", "J'accepte", origin="", client="192.0.2.1", ip="",
-                           per_ip_hour=5)
+                           limits=Limits(5)) == (True, None)
         mail = signups.queue.claim()
         assert mail is not None and mail.kind == MailKind.SIGNUP_CONFIRM
         token = signups.pendings.add("signup", mail.ref, timedelta(days=1))
         assert not token.startswith(f"{mail.ref}.") and len(token) >= 32  # names no row: random, 192 bits
-        assert signups.look(SECRET, LIST, token, 30) == "lea@example.org"
+        waiting = signups.look(SECRET, LIST, token, 30)
+        assert waiting is not None and waiting.email == "lea@example.org" and waiting.wording == "J'accepte"
         assert signups.look(SECRET, LIST, token[:-1] + ("A" if token[-1] != "A" else "B"), 30) is None
         assert signups.confirm(SECRET, LIST, token, ip="", pending_days=30) == "lea@example.org"
         assert signups.confirm(SECRET, LIST, token, ip="", pending_days=30) is None

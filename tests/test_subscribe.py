@@ -27,6 +27,7 @@ from digest.audience.joining import Signups, wording_hash
 from digest.audience.states import Means, Status
 from digest.audience.subscribers import mask
 from digest.config import DEFAULT_CONSENT
+from digest.store.caps import Limits
 from tests import installed
 from tests.conftest import LETTER_DATE
 from tests.preview_support import cookie_for, running
@@ -153,20 +154,25 @@ def test_the_form_is_a_french_page_with_an_unticked_consent_box_a_privacy_link_a
 
 def test_a_new_address_gets_one_mail_and_only_the_post_of_its_button_subscribes(server: Server) -> None:
     email = fresh()
-    answer = server.post(email, name="Zoé Durand")
+    answer = server.post(email, name="Zoé Durand <b>Offre : http://evil.example/x</b>")
     assert answer.status_code == 200 and "Vérifiez votre boîte de réception" in answer.text
     mail = server.wait_mail(email).message  # how fast: benchmarks/bench_subscribe.py
     assert mail["From"] == "Cités Unies France <lettre@cites-unies-france.org>" and mail["To"] == email
     assert "Confirmez votre inscription" in mail["Subject"]
     text, html = mail.get_body(("plain",)), mail.get_body(("html",))
     assert text is not None and html is not None
-    assert "Bonjour Zoé Durand," in text.get_content() and "Confirmer mon inscription" in html.get_content()
+    # Nothing the poster typed rides in a mail to an address nobody has confirmed yet: the words are fixed.
+    assert text.get_content().startswith("Bonjour,") and "Confirmer mon inscription" in html.get_content()
+    assert "Zoé" not in mail.as_string() and "evil" not in mail.as_string()
     link = server.link(email)
     assert urlparse(link).query.split("=", 1)[1] in html.get_content()  # the same link in both parts
     for _ in range(2):  # a mail scanner opens the link (twice, as some do): nothing changes
         scanned = _scanner(link)
         assert scanned.stdout.endswith("\n200") and "Confirmer mon inscription" in scanned.stdout
         assert mask(email) in scanned.stdout and email not in scanned.stdout
+    # what was typed shows on the page (escaped), with the wording the button agrees to
+    assert "Zoé Durand &lt;b&gt;Offre : http://evil.example/x&lt;/b&gt;" in scanned.stdout.replace("\u00a0", " ")
+    assert "J’accepte de recevoir la lettre" in scanned.stdout
     assert server.status(email) is None
     confirmed = httpx.post(link, data={"action": "confirm"}, headers={"Origin": "https://cites-unies-france.org"})
     assert confirmed.status_code == 200 and "Votre inscription est confirmée" in confirmed.text
@@ -468,7 +474,7 @@ def test_a_form_that_cannot_work_stops_digest_serve_with_one_clear_line(tmp_path
 
 def _ask(store: Signups, email: str) -> None:
     assert store.ask(email, "", "J'accepte", origin="https://cites-unies-france.org", client="192.0.2.7", ip="",
-                     per_ip_hour=10)
+                     limits=Limits(10)) == (True, None)
 
 
 def test_a_mail_claimed_by_a_worker_that_died_is_sent_by_another(tmp_path: Path) -> None:

@@ -104,6 +104,9 @@ class Summary:
     too_large: int = 0
 
 
+MICROSOFT = "microsoft"  # [returns] authserv_id for Outlook.com and Microsoft 365, which write no authserv-id
+
+
 @dataclass
 class Rules:
     """What the mailbox's messages are matched against, and what proves a recipient."""
@@ -234,23 +237,51 @@ def _proven(message: Message, raw: bytes, rules: Rules) -> dict[str, str]:
 
 
 def _vouched_sender(message: Message, rules: Rules) -> str | None:
-    """The From address, when the receiving server's own Authentication-Results (its authserv-id; the first
-    such header, the one it added) says DMARC passed for the From's domain; else None."""
+    """The From address, when the receiving server's own Authentication-Results say DMARC passed for the From's
+    domain; else None. The header is read as RFC 8601 writes it (authres): the authserv-id first, then one
+    `method=result` per resinfo; only the `dmarc` method's result counts, with its `header.from` the From's
+    domain — a `dmarc=pass` written into another method's property (an SPF mail-from) or a comment is no
+    verdict. The trusted header is the first one whose authserv-id is [returns] authserv_id (the one that
+    server added on top); Microsoft writes none: with `authserv_id = "microsoft"` only the first header counts,
+    and only in that shape."""
     senders = [a for _, a in getaddresses([str(v) for v in message.get_all("From", [])])]
     if not rules.authserv_id or len(senders) != 1 or "@" not in senders[0]:
         return None
     domain = senders[0].rpartition("@")[2].lower()
-    for value in message.get_all("Authentication-Results", []):
-        text = re.sub(r"\([^()]*\)", " ", str(value))  # comments say nothing binding
-        server, _sep, results = text.partition(";")
-        if [w.lower() for w in server.split()[:1]] != [rules.authserv_id.lower()]:
+    verdicts = _authentication_results(message, rules.authserv_id)
+    if verdicts is None:
+        return None
+    for_domain = [result for result, header_from in verdicts if header_from == domain]
+    return senders[0] if for_domain and all(result == "pass" for result in for_domain) else None
+
+
+def _authentication_results(message: Message, authserv_id: str) -> list[tuple[str, str]] | None:
+    """The dmarc verdicts (result, header.from) of the trusted Authentication-Results header, None without one."""
+    import authres
+
+    microsoft = authserv_id.lower() == MICROSOFT
+    for number, value in enumerate(message.get_all("Authentication-Results", [])[:MAX_PROOFS]):
+        text = " ".join(str(value).split())[:4000]
+        if microsoft:
+            if number or "=" not in text.partition(";")[0]:
+                return None  # Microsoft's own header is the first, and has no authserv-id
+            text = f"{MICROSOFT}; {text}"
+        try:
+            header = authres.AuthenticationResultsHeader.parse_value(text)
+        except Exception:  # authres raises its own SyntaxError and others for a header it cannot read
+            continue
+        if str(header.authserv_id).lower() != authserv_id.lower():
             continue  # another server's word, or one the sender wrote
-        dmarc = re.search(r"(?i)\bdmarc\s*=\s*([a-z]+)", results)
-        header_from = re.search(r"(?i)\bheader\.from\s*=\s*\"?([^\s;\"]+)", results)
-        passed = bool(dmarc and dmarc.group(1).lower() == "pass" and header_from
-                      and header_from.group(1).lower() == domain)
-        return senders[0] if passed else None
+        return [(str(result.result).lower(), _header_from(result)) for result in header.results
+                if str(result.method).lower() == "dmarc"]
     return None
+
+
+def _header_from(result: object) -> str:
+    for prop in getattr(result, "properties", []):
+        if str(prop.type).lower() == "header" and str(prop.name).lower() == "from":
+            return str(prop.value).strip('"').rpartition("@")[2].lower()
+    return ""
 
 
 def _report_fields(part: Message, name: str) -> list[str]:

@@ -30,12 +30,14 @@ from digest.audience.states import Means, Status
 from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Subscribers, _cell
 from digest.mail import signing
 from digest.store import Store, now
+from digest.store.caps import Limits, Refusal, network
 from digest.store.forms import FormPart
 from digest.store.queue import MailKind, since
 
-MAIL_EVERY = timedelta(hours=24)  # at most one confirmation mail per address in this time
 PENDING = "signup"  # the kind of the sign-ups' pending tokens
 CAP_SCOPE = "client"  # the subscribe form's per-client count
+MAILBOX_SCOPE = "signup mailbox"  # its confirmation mails per mailbox: one a day
+DAY = timedelta(hours=24)
 JOINED = ("confirmed", "added", "import")  # the records that make a subscriber
 LEFT = ("unsubscribed", "bounced", "complained")  # the store's events that end a subscription
 ORDER = {"created": 0, "added": 1, "import": 1, "asked": 3, "confirmed": 4, "resubscribed": 5, "erased": 6}
@@ -54,6 +56,15 @@ class SignUp:
     def key(self) -> str:
         """The address as the store names it."""
         return key_of(self.email)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What the page a confirmation link opens shows: what was typed, and the wording consent is given to."""
+
+    email: str
+    name: str
+    wording: str
 
 
 @dataclass(frozen=True)
@@ -94,18 +105,23 @@ class Signups(FormPart):
     # --- the form ----------------------------------------------------------------------------------------------
 
     def ask(self, email: str, name: str, wording: str, *, origin: str, client: str, ip: str,
-            per_ip_hour: int) -> bool:
-        """A form post for a checked address: whether a confirmation mail was queued. The same statements run
-        whatever the address's state; `client` is the poster's IP address (counted under a keyed hash), `ip`
-        what the records keep of it ('' unless [subscribe] record_ip)."""
+            limits: Limits) -> tuple[bool, Refusal | None]:
+        """A form post for a checked address: whether a confirmation mail was queued, and which cap stopped it
+        (None for an address already subscribed). The same statements run whatever the address's state;
+        `client` is the poster's IP address (its network counted under a keyed hash), `ip` what the records
+        keep of it ('' unless [subscribe] record_ip). One mail a day per mailbox, whatever its variants."""
         key, moment = key_of(email), now()
         version = wording_hash(wording)
         with self._transaction() as db:
-            count = self.caps.count(db, CAP_SCOPE, client)
+            ceiling = self.caps.ceiling_reached(db, limits.mails_per_hour)
+            count = self.caps.count(db, CAP_SCOPE, network(client, limits.ipv6_prefix))
             status = db.execute("SELECT status FROM subscriber WHERE key=?", (key,)).fetchone()
             last = db.execute("SELECT mailed FROM pending WHERE key=?", (key,)).fetchone()
-            mail = (count <= per_ip_hour and (status is None or status[0] != Status.SUBSCRIBED)
-                    and (last is None or last[0] < since(MAIL_EVERY)))
+            # The mailbox's count, and the address's own last mail (what a store of 0.2 counted by).
+            today = self.caps.mailbox_today(db, MAILBOX_SCOPE, email) or (last and last[0] >= since(DAY))
+            refusal = (Refusal.CEILING if ceiling else Refusal.CLIENT if count > limits.per_client_hour
+                       else Refusal.MAILBOX if today else None)
+            mail = refusal is None and (status is None or status[0] != Status.SUBSCRIBED)
             db.execute("INSERT INTO wording (hash, text, first) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING",
                        (version, wording, moment))
             # The sign-up keeps its number (an earlier mail's link still works); the rest is the latest.
@@ -117,9 +133,10 @@ class Signups(FormPart):
             if mail:
                 number = db.execute("SELECT id FROM pending WHERE key=?", (key,)).fetchone()[0]
                 self.queue.put(db, MailKind.SIGNUP_CONFIRM, number)
+                self.caps.mailed(db, MAILBOX_SCOPE, email)
                 db.execute("INSERT INTO consent (key, at, kind, means, wording, origin, ip) "
                            "VALUES (?, ?, 'asked', 'form', ?, ?, ?)", (key, moment, version, origin, ip))
-        return mail
+        return mail, refusal
 
     def link_token(self, number: int, lifetime: timedelta) -> str:
         """A new confirmation token for a sign-up's mail."""
@@ -130,10 +147,14 @@ class Signups(FormPart):
         row = self._db.execute("SELECT id, email, name FROM pending WHERE id=?", (number,)).fetchone()
         return SignUp(*row) if row else None
 
-    def look(self, secret: bytes, list_id: str, given: str, pending_days: int) -> str | None:
-        """The address a confirmation token is for, while its sign-up waits; None otherwise. Changes nothing."""
+    def look(self, secret: bytes, list_id: str, given: str, pending_days: int) -> Waiting | None:
+        """The sign-up a confirmation token is for, while it waits, with the wording its consent is given to;
+        None otherwise. Changes nothing."""
         found = self._pending(self._db, secret, list_id, given, pending_days, spend=False)
-        return found[1] if found else None
+        if found is None:
+            return None
+        _number, email, name, version, _origin, _key = found
+        return Waiting(email, name, self.wordings().get(version, ""))
 
     def _pending(self, db: sqlite3.Connection, secret: bytes, list_id: str, given: str, pending_days: int, *,
                  spend: bool) -> tuple[int, str, str, str, str, str] | None:

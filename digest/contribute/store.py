@@ -20,12 +20,14 @@ from digest.contribute.pictures import Picture
 from digest.contribute.states import State
 from digest.mail import signing
 from digest.store import now
+from digest.store.caps import Limits, Refusal, network
 from digest.store.forms import FormPart
 from digest.store.queue import MailKind, since
 
-PER_ADDRESS_DAY = 3  # contributions one address may send in 24 hours
+PER_ADDRESS_DAY = 3  # contributions one mailbox may send in 24 hours
 PENDING = "contribution"  # the kind of the contributions' pending tokens
 CAP_SCOPE = "contribution client"  # the contribution form's per-client count
+MAILBOX_SCOPE = "contribution mailbox"  # its confirmation mails per mailbox
 MAILS = (MailKind.CONTRIBUTION_CONFIRM, MailKind.CONTRIBUTION_ACCEPTED, MailKind.CONTRIBUTION_REFUSED,
          MailKind.CONTRIBUTION_PUBLISHED)
 
@@ -68,15 +70,28 @@ def _contribution(row: tuple[object, ...]) -> Contribution:
 class Contributions(FormPart):
     """The contributions part of the store, on its queue, pending tokens and caps."""
 
-    def receive(self, fields_: dict[str, str], picture: Picture | None, *, client: str, per_ip_hour: int) -> int | None:
-        """A form post already checked: the new contribution's number with its confirmation mail queued, or None
-        when the address or the client is over its cap (the same answer is given either way)."""
+    def admit(self, email: str, client: str, limits: Limits) -> Refusal | None:
+        """Before any costly work on a post (its photo): count it against its client's network and say which cap
+        it is over, if any (the client's, its mailbox's, the hourly ceiling of confirmation mails)."""
+        with self._transaction() as db:
+            count = self.caps.count(db, CAP_SCOPE, network(client, limits.ipv6_prefix))
+            return self._over(db, email, limits) or (Refusal.CLIENT if count > limits.per_client_hour else None)
+
+    def _over(self, db: sqlite3.Connection, email: str, limits: Limits) -> Refusal | None:
+        if self.caps.ceiling_reached(db, limits.mails_per_hour):
+            return Refusal.CEILING
+        if self.caps.mailbox_today(db, MAILBOX_SCOPE, email) >= PER_ADDRESS_DAY:
+            return Refusal.MAILBOX
+        recent = db.execute("SELECT COUNT(*) FROM contribution WHERE key=? AND received > ?",
+                            (key_of(email), since(timedelta(days=1)))).fetchone()[0]
+        return Refusal.MAILBOX if recent >= PER_ADDRESS_DAY else None  # what a store of 0.2 counted by
+
+    def receive(self, fields_: dict[str, str], picture: Picture | None, limits: Limits) -> int | None:
+        """A form post admitted and checked: the new contribution's number with its confirmation mail queued, or
+        None when its mailbox or the ceiling filled up meanwhile (the same answer is given either way)."""
         key, moment = key_of(fields_["email"]), now()
         with self._transaction() as db:
-            count = self.caps.count(db, CAP_SCOPE, client)
-            recent = db.execute("SELECT COUNT(*) FROM contribution WHERE key=? AND received > ?",
-                                (key, since(timedelta(days=1)))).fetchone()[0]
-            if count > per_ip_hour or recent >= PER_ADDRESS_DAY:
+            if self._over(db, fields_["email"], limits) is not None:
                 return None
             if picture is not None:
                 db.execute("INSERT OR IGNORE INTO contribpicture (name, thumb, web) VALUES (?, ?, ?)",
@@ -91,6 +106,7 @@ class Contributions(FormPart):
                  picture.name if picture else "", fields_.get("alt", ""), secrets.token_hex(8), moment)).lastrowid
             assert number is not None
             self.queue.put(db, MailKind.CONTRIBUTION_CONFIRM, number)
+            self.caps.mailed(db, MAILBOX_SCOPE, fields_["email"])
         return int(number)
 
     def confirm(self, secret: bytes, list_id: str, given: str) -> Contribution | None:

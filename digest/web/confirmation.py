@@ -140,6 +140,13 @@ class ConfirmedForm(ABC):
         return shell_page(403, _("Request refused"), [_("This form cannot be sent from this page."),
                                                       *self.refused()], self.title)
 
+    def later(self) -> Response:
+        """The page of a post refused because the forms sent their hour's ceiling of confirmation mails: the
+        same for every address, and nothing was sent."""
+        return shell_page(503, _("Try again later"), [
+            _("The form receives too many requests at the moment: nothing was sent. Try again in an hour.")],
+            self.title, headers={"referrer-policy": "same-origin", "retry-after": "3600"})
+
     def say(self, status: int, said: Said, **options: Any) -> Response:
         """A page of the form's shell."""
         return shell_page(status, said.heading, said.lines, self.title, **options)

@@ -19,16 +19,19 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,16 +40,20 @@ from digest.config import Config
 from digest.contribute import pictures
 from digest.contribute.states import State
 from digest.contribute.store import MAILS, Contribution, Contributions
+from digest.dates import has_time, parse_date
 from digest.i18n import _, speaking
 from digest.message import sender_domain
 from digest.store import Store
+from digest.store.caps import Refusal
 from digest.store.queue import MailKind, Queued
+from digest.text import CONTROL
 from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address
 from digest.web.courier import Courier, Outgoing
 from digest.web.subscribe import Joining, joining_settings
 
 LOG = logging.getLogger("digest.serve")
 MAX_FIELD = 300  # a name, a title, a place: one line
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")  # the bidirectional overrides and isolates
 BODY = pictures.MAX_BYTES + 64 * 1024  # one photo and the form's text
 FIELDS = ("collectivite", "contact", "email", "titre", "texte", "lien", "date", "lieu", "debut", "alt", "droits",
           TRAP)
@@ -110,6 +117,53 @@ def read_members(path: Path | None) -> dict[str, str]:
     return found
 
 
+def clean(value: str) -> str:
+    """A field as the form keeps it: no control character (a terminal's escape, a NUL), no bidirectional
+    override (a title that reads backwards in the desk)."""
+    return BIDI.sub("", CONTROL.sub("", value.replace("\t", " ")))
+
+
+def checked(values: dict[str, str], photo: bool, max_text: int, members: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """What is wrong with a post, in the letter's language ('' when nothing), naming the field and the form it
+    expects; and its fields as stored (cleaned, dates as dd/mm/yyyy [hh:mm])."""
+    line = {k: " ".join(clean(values[k]).split())[:MAX_FIELD] for k in FIELDS if k != "texte"}
+    text = clean(values["texte"].replace("\r\n", "\n").replace("\r", "\n")).strip()
+    email = address(line["email"])
+    if email is None:
+        return _("Check the e-mail address: it is incomplete or holds characters an address cannot have "
+                 "(such as accents)."), {}
+    if not all(line[k] for k in ("collectivite", "contact", "titre")) or not text:
+        return _("Fill in your authority, your name, a title and a text."), {}
+    if len(text) > max_text:
+        return _("The text has {count} characters: keep it under {most}.").format(count=len(text), most=max_text), {}
+    if line["lien"] and urlparse(line["lien"]).scheme not in ("http", "https"):
+        return _("The link must be a web address beginning with https://."), {}
+    day, start = form_date(line["date"], with_time=False), form_date(line["debut"], with_time=True)
+    if day is None:
+        return _("The date of the action: write it day/month/year, for instance 05/12/2026."), {}
+    if start is None:
+        return _("The event's start: write it day/month/year hour:minutes, for instance 05/12/2026 14:30."), {}
+    if photo and (not line["alt"] or line["droits"] != "oui"):
+        return _("With a photo, say what it shows and tick the box certifying the right to publish it."), {}
+    return "", {"email": email, "contact": line["contact"], "authority": line["collectivite"],
+                "member": member_of(members, email), "title": line["titre"], "text": text, "link": line["lien"],
+                "day": day, "place": line["lieu"], "start": start, "alt": line["alt"] if photo else ""}
+
+
+def form_date(typed: str, *, with_time: bool) -> str | None:
+    """A date field as stored (dd/mm/yyyy, with hh:mm when given and asked for), '' when empty, None when it is
+    not a date of this century (a browser's date field sends yyyy-mm-dd, a person types dd/mm/yyyy)."""
+    if not typed:
+        return ""
+    try:
+        when = parse_date(typed, ZoneInfo("UTC"))
+    except ValueError:
+        return None
+    if not 2000 <= when.year <= 2100:
+        return None
+    return f"{when:%d/%m/%Y %H:%M}" if with_time and has_time(typed) else f"{when:%d/%m/%Y}"
+
+
 def member_of(members: dict[str, str], email: str) -> str:
     """The member authority an address's domain (or a parent domain) belongs to, '' when none."""
     domain = email.rpartition("@")[2].lower()
@@ -146,9 +200,9 @@ class Contribute(ConfirmedForm):
                   ("contact", _("Your name"), "text", True), ("email", _("Your e-mail address"), "email", True),
                   ("titre", _("Title"), "text", True), ("texte", _("Text"), "textarea", True),
                   ("lien", _("Link to read more (optional)"), "url", False),
-                  ("date", _("Date of the action (optional, dd/mm/yyyy)"), "text", False),
+                  ("date", _("Date of the action (optional)"), "date", False),
                   ("lieu", _("Place (optional)"), "text", False),
-                  ("debut", _("An event's start, for the agenda (optional, dd/mm/yyyy hh:mm)"), "text", False),
+                  ("debut", _("An event's start, for the agenda (optional)"), "datetime-local", False),
                   ("photo", _("One photo (optional: JPEG, PNG or WebP)"), "file", False),
                   ("alt", _("What the photo shows, for those who cannot see it (required with a photo)"), "text",
                    False)]
@@ -158,18 +212,25 @@ class Contribute(ConfirmedForm):
                                     words=words, trap=TRAP, max_text=self.settings.max_text))
 
     async def post(self, request: Request) -> Response:
-        """A form post: checked, its photo made fit, stored unconfirmed with its confirmation mail queued."""
+        """A form post: the cheap checks first (trap, fields, the caps), then its photo made fit, then stored
+        unconfirmed with its confirmation mail queued."""
         async with request.form(max_files=1, max_fields=len(FIELDS) + 2,
                                 max_part_size=self.settings.max_text * 4 + 1024) as form:
             values = {k: str(form.get(k) or "") for k in FIELDS}
             upload = form.get("photo")
-            data = await upload.read(pictures.MAX_BYTES + 1) if upload is not None and hasattr(upload, "read") else b""
+            data = await upload.read(pictures.MAX_BYTES + 1) if isinstance(upload, UploadFile) else b""
         if values[TRAP]:
             LOG.info("contribution form: trap field filled, nothing done")
             return self._check_inbox()
-        problem, fields = self._checked(values, bool(data))
+        problem, fields = checked(values, bool(data), self.settings.max_text, self.settings.members)
         if problem:
             return await self.form(status=400, values=values, alert=problem)
+        client = request.client.host if request.client else ""
+        limits = self.settings.mail.limits(self.settings.per_ip_hour)
+        refusal = await self.with_store(lambda store: Contributions(store).admit(fields["email"], client, limits))
+        if refusal is not None:  # before the photo is decoded: a capped client costs nothing more
+            LOG.info("contribution form: nothing sent to %s (%s cap)", mask(fields["email"]), refusal.value)
+            return self.later() if refusal == Refusal.CEILING else self._check_inbox()
         picture = None
         if data:
             try:
@@ -179,38 +240,10 @@ class Contribute(ConfirmedForm):
                     why=exc.message))
             finally:
                 data = b""  # the original goes as soon as its copies are made
-        client = request.client.host if request.client else ""
-        number = await self.with_store(self._receive, fields, picture, client)
+        number = await self.with_store(lambda store: Contributions(store).receive(fields, picture, limits))
         if number is not None:
             self.courier.wake()
         return self._check_inbox()
-
-    def _checked(self, values: dict[str, str], photo: bool) -> tuple[str, dict[str, str]]:
-        """What is wrong with a post, in the letter's language ('' when nothing), and its cleaned fields."""
-        line = {k: " ".join(values[k].split())[:MAX_FIELD] for k in FIELDS if k != "texte"}
-        text = values["texte"].replace("\r\n", "\n").strip()
-        email = address(line["email"])
-        if email is None:
-            return _("Check the e-mail address: it is incomplete or holds characters an address cannot have "
-                     "(such as accents)."), {}
-        if not all(line[k] for k in ("collectivite", "contact", "titre")) or not text:
-            return _("Fill in your authority, your name, a title and a text."), {}
-        if len(text) > self.settings.max_text:
-            return _("The text has {count} characters: keep it under {most}.").format(
-                count=len(text), most=self.settings.max_text), {}
-        if line["lien"] and urlparse(line["lien"]).scheme not in ("http", "https"):
-            return _("The link must be a web address beginning with https://."), {}
-        if photo and (not line["alt"] or line["droits"] != "oui"):
-            return _("With a photo, say what it shows and tick the box certifying the right to publish it."), {}
-        fields = {"email": email, "contact": line["contact"], "authority": line["collectivite"],
-                  "member": member_of(self.settings.members, email), "title": line["titre"], "text": text,
-                  "link": line["lien"], "day": line["date"], "place": line["lieu"], "start": line["debut"],
-                  "alt": line["alt"] if photo else ""}
-        return "", fields
-
-    def _receive(self, store: Store, fields: dict[str, str], picture: pictures.Picture | None,
-                 client: str) -> int | None:
-        return Contributions(store).receive(fields, picture, client=client, per_ip_hour=self.settings.per_ip_hour)
 
     def _check_inbox(self) -> Response:
         return self.say(200, Said(_("Check your inbox"), [
@@ -275,7 +308,9 @@ def message(settings: Contributing, title: str, kind: MailKind, found: Contribut
                     "refused": _("Your contribution to {title}"),
                     "published": _("Your contribution is in {title}")}
         bodies = {
-            "confirm": _("To send “{item}” to the team of {title}, open this link and press “Confirm my "
+            # Nothing the poster typed: the address is not yet proven theirs (a stranger's inbox, the association's
+            # domain). What they sent shows on the page the link opens.
+            "confirm": _("To send your contribution to the team of {title}, open this link and press “Confirm my "
                          "contribution”:\n{link}\n\nIf it was not you, do nothing: nothing will be sent."),
             "accepted": _("The team of {title} has accepted “{item}”: it will be in the next letter."),
             "refused": _("The team of {title} will not publish “{item}”.\n\n{note}"),
@@ -289,7 +324,8 @@ def message(settings: Contributing, title: str, kind: MailKind, found: Contribut
         message_["Date"] = format_datetime(datetime.now(UTC))
         message_["Message-ID"] = make_msgid("contribution", domain=sender_domain(settings.mail.envelope))
         message_["Auto-Submitted"] = "auto-generated"
-        hello = _("Hello {name},").format(name=found.contact)
+        confirming = kind == MailKind.CONTRIBUTION_CONFIRM
+        hello = _("Hello,") if confirming else _("Hello {name},").format(name=found.contact)
         body = bodies[which].format(title=title, item=found.title, link=link, note=found.note).strip()
         message_.set_content(f"{hello}\n\n{body}\n")
         return message_

@@ -27,7 +27,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -77,6 +77,7 @@ ERRORS = {  # translated where shown
     405: (N_("Method not allowed"), N_("Your browser sent a request this site does not handle.")),
     413: (N_("Request too large"), N_("This site does not accept such uploads.")),
     421: (N_("Address not recognised"), N_("This server does not answer under this name.")),
+    431: (N_("Request too large"), N_("Your browser sent more headers than this site accepts.")),
 }
 
 
@@ -121,7 +122,12 @@ def error_handlers(title: str, log: logging.Logger) -> dict[Any, Callable[..., A
             return error_page(exc.status_code, title, dict(exc.headers or {}))
         log.error("error while answering %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return page(500, _("Server error"), [_("An error keeps us from answering. Try again in a moment.")], title)
-    return {HTTPException: failed, Exception: failed}
+
+    async def gone(request: Request, exc: Exception) -> Response:
+        # A client that goes away mid-body is no error of ours: one quiet line, no traceback, no 500.
+        log.info("%s %s: the client went away before the end of its request", request.method, request.url.path)
+        return Response(status_code=400)
+    return {HTTPException: failed, ClientDisconnect: gone, Exception: failed}
 
 
 # --- the guard around every app ------------------------------------------------------------------------------
@@ -160,7 +166,7 @@ class Guard:
         secured = self._secured(scope, send)
         # A body's cap may depend on the page: a photo for the contribution form, a few dozen bytes elsewhere.
         most = self.max_body(str(scope["path"])) if callable(self.max_body) else self.max_body
-        refused = self._refusal(scope["method"], headers, most)
+        refused = self._refusal(scope["method"], headers, most) or _over_size(scope, headers, self.title)
         if refused is not None:
             # The app's own policy, not the shell's: the refusal is the answer to every request of that page.
             refused.headers["content-security-policy"] = self.policy
@@ -284,6 +290,17 @@ class Login:
               "key).").format(command=self.where),
             _("Start {command} again or open the address it showed; an address already used no longer works: "
               "start it again to get a new one.").format(command=self.where)], "", asked)
+
+
+def _over_size(scope: Scope, headers: Headers, title: str) -> Response | None:
+    """A 431 page when the request line and headers are over MAX_HEADER_BYTES. uvicorn's parser bounds only what
+    arrives in pieces: 70 KB of headers in one packet reach the app whole, and are refused here."""
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    size += sum(len(name) + len(value) + 4 for name, value in headers.raw)
+    if size <= MAX_HEADER_BYTES:
+        return None
+    heading, line = ERRORS[431]
+    return refusal(431, _(heading), [_(line)], title, headers)
 
 
 # --- uvicorn's HTTP protocol with a deadline for headers -------------------------------------------------------

@@ -38,6 +38,7 @@ from digest.config import Config, SmtpConfig
 from digest.i18n import _, current, speaking
 from digest.message import sender_domain
 from digest.store import Store
+from digest.store.caps import Limits, Refusal
 from digest.store.queue import MailKind, Queued
 from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address, shell_page
 from digest.web.courier import Courier, Outgoing, Post
@@ -82,6 +83,12 @@ class Joining:
     outbox: Path
     private_dir: Path
     language: str = "fr"  # [letter] language: the form's pages and mails speak it
+    ipv6_prefix: int = 64  # [subscribe] ipv6_prefix: the network a client is counted by
+    mails_per_hour: int = 100  # [subscribe] mails_per_hour: both forms' confirmation mails, in all
+
+    def limits(self, per_client_hour: int | None = None) -> Limits:
+        """The caps of a form: its own per-client cap (the subscribe form's by default), the shared rest."""
+        return Limits(per_client_hour or self.per_ip_hour, self.ipv6_prefix, self.mails_per_hour)
 
     @property
     def path(self) -> str:
@@ -120,7 +127,8 @@ def joining_settings(cfg: Config, url: str, allowed: tuple[str, ...], table_name
                    record_ip=sub.record_ip, pending_days=sub.pending_days, per_ip_hour=sub.per_ip_hour,
                    sender=cfg.letter.sender, envelope=identity.envelope_sender(cfg),
                    smtp=table, password=password, base_url=cfg.letter.base_url, outbox=cfg.outbox,
-                   private_dir=cfg.private_dir, language=cfg.letter.language)
+                   private_dir=cfg.private_dir, language=cfg.letter.language, ipv6_prefix=sub.ipv6_prefix,
+                   mails_per_hour=sub.mails_per_hour)
 
 
 def form_markup(consent: str, privacy_url: str | None, action: str, *, email: str = "", name: str = "",
@@ -181,17 +189,20 @@ class Subscribe(ConfirmedForm):
                 _("Tick the box to agree to receive the letter: without your consent we cannot send it to "
                   "you.")))
         client = request.client.host if request.client else ""
-        mailed = await self.with_store(self._ask, checked, name, fields["formulation"],
-                                       request.headers.get("origin", "")[:200], client)
+        mailed, refusal = await self.with_store(self._ask, checked, name, fields["formulation"],
+                                                request.headers.get("origin", "")[:200], client)
         if mailed:
             self.courier.wake()
-        return self._check_inbox()
+        if refusal is not None:
+            LOG.info("subscribe form: nothing sent to %s (%s cap)", mask(checked), refusal.value)
+        return self.later() if refusal == Refusal.CEILING else self._check_inbox()
 
-    def _ask(self, store: Store, email: str, name: str, version: str, origin: str, client: str) -> bool:
+    def _ask(self, store: Store, email: str, name: str, version: str, origin: str,
+             client: str) -> tuple[bool, Refusal | None]:
         signups = Signups(store)
         wording = _wording_of(signups, version, self.joining.consent)
         return signups.ask(email, name, wording, origin=origin, client=client,
-                           ip=client if self.joining.record_ip else "", per_ip_hour=self.joining.per_ip_hour)
+                           ip=client if self.joining.record_ip else "", limits=self.joining.limits())
 
     def _check_inbox(self) -> Response:
         return self.say(200, Said(_("Check your inbox"), [
@@ -202,12 +213,16 @@ class Subscribe(ConfirmedForm):
 
     def pending(self, store: Store, given: str) -> Said | None:
         """The page of the mail's link: whose subscription the button confirms."""
-        email = Signups(store).look(self.secret, self.list_id, given, self.joining.pending_days)
-        if email is None:
+        waiting = Signups(store).look(self.secret, self.list_id, given, self.joining.pending_days)
+        if waiting is None:
             return None
-        return Said(_("Confirm your subscription"), [
-            _("To receive {title} at the address {address}, press the button below.").format(
-                title=self.title, address=mask(email))], _("Confirm my subscription"))
+        lines = [_("To receive {title} at the address {address}, press the button below.").format(
+            title=self.title, address=mask(waiting.email))]
+        if waiting.name:  # what the poster typed, shown here (escaped by the page), never in the mail
+            lines.append(_("Name given: {name}").format(name=waiting.name))
+        lines.append(_("By pressing it, you agree to this: “{wording}”").format(
+            wording=waiting.wording or self.joining.consent))
+        return Said(_("Confirm your subscription"), lines, _("Confirm my subscription"))
 
     def confirmed(self, store: Store, given: str, client: str) -> Said | None:
         """The button: subscribe the address the token is for."""
@@ -294,7 +309,9 @@ def _confirmation(joining: Joining, title: str, mail: SignUp, link: str) -> Emai
     message["Message-ID"] = make_msgid("confirmation", domain=sender_domain(joining.envelope))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it
     words = {
-        "hello": _("Hello {name},").format(name=mail.name) if mail.name else _("Hello,"),
+        # Nothing the poster typed (not even the name): the address is not yet proven theirs. The page the link
+        # opens shows what was typed.
+        "hello": _("Hello,"),
         "asked": _("Someone, no doubt you, asked to receive {title} at this address.").format(title=title),
         "open": _("To confirm your subscription, open this link and press “Confirm my subscription”:"),
         "button": _("Confirm my subscription"),
