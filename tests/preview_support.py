@@ -35,9 +35,10 @@ COOKIES: dict[str, str] = {}  # each running desk's base URL: the Cookie header 
 def login(server: desk.Running) -> str:
     """Open the URL with the one-time key as a browser does; the Cookie header the desk set, checked."""
     answer = httpx.get(server.login_url(), follow_redirects=False, timeout=10)
-    assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
+    assert answer.status_code == 200 and f'content="0;url={server.desk.prefix}"' in answer.text, answer.text
     set_cookie = answer.headers["set-cookie"]
-    assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie and "Path=/" in set_cookie, set_cookie
+    assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie, set_cookie
+    assert f"Path={server.desk.prefix}" in set_cookie, set_cookie  # no other listener of the machine gets it
     return f"{layer.COOKIE}={answer.cookies[layer.COOKIE]}"
 
 

@@ -67,7 +67,7 @@ def page(browser: Any) -> Iterator[Any]:
 def open_desk(page: Any, server: desk.Running) -> None:
     """Open the desk as its user does: the URL `digest preview` prints, with its one-time key."""
     page.goto(server.login_url())
-    assert page.url == server.url  # redirected to the plain URL: the key leaves the address bar
+    page.wait_for_url(server.url)  # forwarded to the plain URL: the key leaves the address bar
 
 
 def shot(page: Any, name: str) -> None:
@@ -460,7 +460,72 @@ def test_the_desk_opens_by_the_printed_url_and_its_cookie_is_out_of_scripts_reac
     assert page.evaluate("document.cookie") == ""  # HttpOnly: no script of the page reads it
     assert "cle=" not in page.content()
     cookie = next(c for c in page.context.cookies() if c["name"] == "digest-desk")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == server.desk.prefix
+
+
+def test_nothing_the_browser_sends_to_another_port_of_the_machine_opens_the_desk(
+        page: Any, desk_site: tuple[Path, desk.Running]) -> None:
+    """Cookies know no port: a contribution's link to another user's listener on 127.0.0.1 must carry nothing
+    that opens the desk."""
+    _issue, server = desk_site
+    heard: list[dict[str, str]] = []
+
+    class Listener(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            heard.append(dict(self.headers))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<p>another listener</p>")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        open_desk(page, server)
+        port = listener.server_address[1]
+        for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/action"):
+            page.goto(url)
+    finally:
+        listener.shutdown()
+    assert len(heard) == 2 and not any("digest-desk" in h.get("Cookie", "") for h in heard), heard
+    assert not any("Referer" in h for h in heard)
+
+
+def test_the_browser_is_started_on_a_private_file_never_on_the_key(page: Any, tmp_path: Path) -> None:
+    """The key never sits on a command line (every user of the machine reads them in /proc): the browser gets a
+    file only this user can read, which forwards to the desk."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests import installed
+
+    seen = tmp_path / "browser-saw.txt"
+    fake = tmp_path / "browser.sh"
+    fake.write_text(f'#!/bin/sh\nf="${{1#file://}}"\n{{ echo "$@"; stat -c %a "$f" "$(dirname "$f")"; }} '
+                    f'> "{seen}.part"\nmv "{seen}.part" "{seen}"\n', encoding="utf-8")
+    fake.chmod(0o700)
+    process = subprocess.Popen([*installed.command(), "preview", "-c", str(make_site(tmp_path)), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "BROWSER": str(fake), "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while not seen.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "the browser was never started"
+            time.sleep(0.05)
+        argv, file_mode, folder_mode = seen.read_text(encoding="utf-8").split("\n")[:3]
+        assert argv.startswith("file:///") and "cle=" not in argv and "127.0.0.1" not in argv
+        assert (file_mode, folder_mode) == ("600", "700")
+        page.goto(argv)  # what the browser does with it: forwarded to the desk, the key spent on the way
+        page.wait_for_url("http://127.0.0.1:*/*/")
+        assert "cle=" not in page.url and page.locator("#subject").is_visible(), page.content()[:3000]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert not Path(argv[len("file://"):]).parent.exists()  # gone when the desk stops
 
 
 # --- the desk on every screen the team uses: a wide laptop, a small one, a tablet, a phone ------------------

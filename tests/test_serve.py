@@ -454,3 +454,17 @@ def test_several_workers_answer_and_share_the_store(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_the_undo_never_subscribes_an_address_the_store_never_had(server: Server) -> None:
+    """A letter sent from a CSV file reached it: its unsubscribe is recorded, and no button puts it on the list."""
+    email = "jamais.inscrite@example.org"
+    assert server.status(email) is None
+    page = httpx.post(server.url + server.link(email), data={"action": "unsubscribe"})
+    assert "ne recevra plus" in page.text.replace("\u00a0", " ") and "resubscribe" not in page.text
+    assert server.status(email) == "unsubscribed"
+    with Subscribers(server.root / "subscribers.sqlite") as store:  # a proof made by hand for its very change
+        changed = store.get(email).changed  # type: ignore[union-attr]
+    replayed = httpx.post(server.url + server.link(email),
+                          data={"action": f"resubscribe:{undo_proof(email, changed)}"})
+    assert "recevra de nouveau" not in replayed.text and server.status(email) == "unsubscribed"

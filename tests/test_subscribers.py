@@ -45,8 +45,11 @@ def test_tokens_are_bound_to_their_list_and_old_tokens_still_work() -> None:
     token = signing.unsubscribe_token(key, "Anne@example.org", LIST)
     assert signing.unsubscribe_address(key, token, LIST) == "Anne@example.org"
     assert signing.unsubscribe_address(key, token, "autre.example.org") is None  # another list, same secret
-    old = signing.unsubscribe_token(key, "anne@example.org")  # a letter sent before tokens named their list
+    old = signing.legacy_unsubscribe_token(key, "anne@example.org")  # a letter sent before tokens named their list
     assert signing.unsubscribe_address(key, old, LIST) == "anne@example.org"
+    v2 = signing.legacy_unsubscribe_token(key, "anne@example.org", LIST)  # a letter sent by digest 0.2
+    assert signing.unsubscribe_address(key, v2, LIST) == "anne@example.org"
+    assert signing.unsubscribe_address(key, v2, "autre.example.org") is None
 
 
 @pytest.mark.parametrize("bad", ["é" * 10, "YW5uZUBleGFtcGxlLm9yZw.", "YW5uZUBleGFtcGxlLm9yZw", "", ".", "%00",

@@ -50,7 +50,8 @@ MAX_PROOFS = 20  # signed Message-IDs or tokens looked at in one message
 # The Message-ID digest gives every copy: <YYYY-MM-DD.<24 hex>@domain>, the hex an HMAC of the recipient.
 LETTER_ID = re.compile(rb"<(\d{4}-\d{2}-\d{2})\.([0-9a-f]{24})@")
 # A recipient's token, in the unsubscribe URL (t=…) or in the unsubscribe mailto's subject (unsubscribe-…).
-TOKEN = re.compile(rb"(?:[?&;]t=|unsubscribe-)([A-Za-z0-9_-]{2,400}\.[A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])")
+# An unsubscribe token in a returned copy: sealed (v3, no dot) or address.mac (letters of digest 0.2 and before).
+TOKEN = re.compile(rb"(?:[?&;]t=|unsubscribe-)([A-Za-z0-9_-]{2,400}(?:\.[A-Za-z0-9_-]{22})?)(?![A-Za-z0-9_.-])")
 RECIPIENT_FIELD = re.compile(rb"(?im)^(?:final|original)-recipient\s*:|^original-rcpt-to\s*:")
 
 

@@ -29,3 +29,4 @@ class Means(StrEnum):
     ADD = "subscribers add"
     REMOVE = "subscribers remove"
     FORM = "form"  # the subscribe form, confirmed
+    UNLISTED = "unlisted"  # the unsubscribe page, for an address the store did not have (a letter sent to a CSV)

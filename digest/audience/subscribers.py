@@ -178,11 +178,13 @@ class Subscribers(Part):
         """Unsubscribe a subscribed address (the unsubscribe page, one-click): nothing else changes. An address
         the store does not have is recorded as unsubscribed (a letter sent from a CSV file reached it: its next
         send must leave it out), unless it was erased: erasure is final. The time of the change (what
-        undo_leave() needs), or None when nothing changed."""
+        undo_leave() needs; '' for an address the store did not have, which no undo subscribes), or None when
+        nothing changed."""
         with self._transaction() as db:
             if self.get(email) is None and not self.erased(email):
-                self._insert(db, _checked(email), "", Status.UNSUBSCRIBED, reason, {}, means)
-            elif not self._set(db, email, Status.UNSUBSCRIBED, reason, means, letter=letter,
+                self._insert(db, _checked(email), "", Status.UNSUBSCRIBED, reason, {}, Means.UNLISTED)
+                return ""
+            if not self._set(db, email, Status.UNSUBSCRIBED, reason, means, letter=letter,
                                only_from=Status.SUBSCRIBED):
                 return None
             found: str = db.execute("SELECT changed FROM subscriber WHERE key=?", (key_of(email),)).fetchone()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections import Counter
 from datetime import date, datetime
@@ -228,10 +229,16 @@ def preview(config_path: Path, letter_date: date | None, port: int, host: str, n
         if not no_open:
             import webbrowser  # only the preview opens a browser
 
-            webbrowser.open(url)
+            opened.append(desk.opener(url))  # the key in a file of this user's, not on the browser's command line
+            webbrowser.open(opened[-1].as_uri())
 
+    opened: list[Path] = []
     session = review.Preview(config_path, letter_date, log=lambda line: click.echo(f"  {line}"))
-    desk.serve(session, host, port, ready)
+    try:
+        desk.serve(session, host, port, ready)
+    finally:
+        for page in opened:
+            shutil.rmtree(page.parent, ignore_errors=True)
     click.echo(_("Preview stopped."))
 
 

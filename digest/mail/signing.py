@@ -3,7 +3,8 @@ purpose and its fields, so that a token made for one purpose is worth nothing fo
 
 | purpose | what it proves | shape |
 |---|---|---|
-| digest-unsubscribe-v2 | the unsubscribe link and mailto of a copy (bound to the list) | address.mac |
+| digest-unsubscribe-v3 | the unsubscribe link and mailto of a copy, its address sealed (AES-SIV), list bound | sealed |
+| digest-unsubscribe-v2 | the same, in letters sent by digest 0.2 and before (still accepted) | address.mac |
 | digest-unsubscribe-v1 | the same, in letters sent before tokens named their list (still accepted) | address.mac |
 | digest-verp-v1 | the recipient of a bounce (the envelope sender's +id) | 20 base32 characters |
 | mid | the recipient of a copy, from its Message-ID | 24 hex digits |
@@ -11,6 +12,9 @@ purpose and its fields, so that a token made for one purpose is worth nothing fo
 | digest-confirm-v1, digest-contribution-v1 | links mailed before the pending tokens (still accepted) | n.mac |
 
 Each purpose's bytes are those digest has always signed: every link in letters already sent keeps working.
+A v3 unsubscribe token names nobody: its address is encrypted (AES-SIV, deterministic and authenticated, with a
+key derived from the secret), so a proxy's log, a link scanner or a forwarded letter learns no address from it;
+no store is needed to read it back (a letter may go to addresses of a CSV file, never in the store).
 The pending confirmations of the forms use random tokens instead (digest.store.pendings).
 """
 
@@ -21,6 +25,7 @@ import hashlib
 import hmac
 
 MAX_TOKEN = 1024  # an address is at most 254 characters: a longer token is not ours, and is not decoded
+UNSUBSCRIBE_SEALED = "digest-unsubscribe-v3"
 UNSUBSCRIBE = "digest-unsubscribe-v2"
 UNSUBSCRIBE_BEFORE_LISTS = "digest-unsubscribe-v1"
 VERP = "digest-verp-v1"
@@ -57,20 +62,32 @@ def _ascii_lower(email: str) -> str:
 
 
 def unsubscribe_token(secret: bytes, email: str, list_id: str | None = None) -> str:
-    """The unsubscribe token: the address (base64url) and a MAC of it and of the list (when given)."""
+    """The unsubscribe token of a copy: its address sealed with AES-SIV under the list (base64url, no dot)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    sealed = AESSIV(_seal_key(secret)).encrypt(email.encode("utf-8"), [UNSUBSCRIBE_SEALED.encode(),
+                                                                         (list_id or "").encode("utf-8")])
+    return b64(sealed)
+
+
+def legacy_unsubscribe_token(secret: bytes, email: str, list_id: str | None = None) -> str:
+    """The unsubscribe token as digest 0.2 and before made it: the address (base64url) and a MAC of it and of
+    the list (when given). Still accepted; no longer made."""
     fields = (list_id, _ascii_lower(email)) if list_id else (_ascii_lower(email),)
     purpose = UNSUBSCRIBE if list_id else UNSUBSCRIBE_BEFORE_LISTS
     return f"{b64(email.encode('utf-8'))}.{b64(mac(secret, purpose, *fields))}"
 
 
 def unsubscribe_address(secret: bytes, token: str, list_id: str | None = None) -> str | None:
-    """The address a token was made for, or None if it was not signed with `secret`.
+    """The address a token was made for, or None if it was not made with `secret`.
 
     With `list_id`, a token of that list and a token made before tokens named their list are both accepted.
     Anything else (forged, truncated, not ASCII, too long) gives None, never an exception.
     """
     if not token.isascii() or len(token) > MAX_TOKEN:
         return None
+    if "." not in token:
+        return _unsealed(secret, token, list_id)
     encoded, _sep, signature = token.partition(".")
     try:
         email = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
@@ -78,9 +95,35 @@ def unsubscribe_address(secret: bytes, token: str, list_id: str | None = None) -
         return None
     if not signature:
         return None
-    expected = [unsubscribe_token(secret, email, list_id)] if list_id else []
-    expected.append(unsubscribe_token(secret, email))
+    expected = [legacy_unsubscribe_token(secret, email, list_id)] if list_id else []
+    expected.append(legacy_unsubscribe_token(secret, email))
     return email if any(same(e, token) for e in expected) else None
+
+
+def _unsealed(secret: bytes, token: str, list_id: str | None) -> str | None:
+    """The address a v3 token seals, when it was sealed with `secret` for `list_id` (or for no list)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    try:
+        sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        return None
+    if len(sealed) <= 16:
+        return None
+    siv = AESSIV(_seal_key(secret))
+    for lists in dict.fromkeys((list_id or "", "")):
+        try:
+            email = siv.decrypt(sealed, [UNSUBSCRIBE_SEALED.encode(), lists.encode("utf-8")]).decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            continue
+        return email
+    return None
+
+
+def _seal_key(secret: bytes) -> bytes:
+    """The AES-SIV key (512 bits: two AES-256 keys) derived from the secret for the unsubscribe tokens only."""
+    return hmac.new(secret, UNSUBSCRIBE_SEALED.encode(), hashlib.sha512).digest()
 
 
 def verp_id(secret: bytes, list_id: str, email: str) -> str:

@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import secrets
 import tempfile
 import threading
@@ -32,7 +33,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest import hosts, i18n, letterfolder
@@ -67,7 +68,11 @@ class Desk:
         # The page's token against cross-site posts, made anew each session: a page of an older session cannot
         # post. It is in the page, which only the holder of the login cookie gets; the login key never is.
         self.token = secrets.token_urlsafe(32)
-        self.login = layer.Login("digest preview")
+        # Cookies know no port: another listener of this machine (a link to 127.0.0.1:<its port> in a
+        # contribution) would receive a cookie scoped to "/". The desk lives under a random path of this session,
+        # its cookie scoped to that path, which no other listener's address starts with.
+        self.prefix = f"/{secrets.token_urlsafe(12)}/"
+        self.login = layer.Login("digest preview", path=self.prefix)
         self.hosts: set[str] = set()
         self.origins: set[str] = set()
         self.tests: deque[float] = deque()  # when the last test sends went, for the per-minute limit
@@ -319,7 +324,7 @@ def create_app(desk: Desk) -> ASGIApp:
                 return JSONResponse({"ok": False, "message": refusal.message}, status_code=refusal.status)
             return PlainTextResponse(refusal.message + "\n", status_code=refusal.status)
         if not wants_json:
-            return RedirectResponse("/", status_code=303)  # a form posted without script: back to the page
+            return RedirectResponse(desk.prefix, status_code=303)  # a form posted without script: back to the page
         return JSONResponse({"ok": True, "message": message, "version": snapshot.version,
                              "issue_version": snapshot.issue_version})
 
@@ -336,7 +341,7 @@ def create_app(desk: Desk) -> ASGIApp:
             form = await _form(request, desk)
         except DeskRefusal as refusal:
             return PlainTextResponse(refusal.message + "\n", status_code=refusal.status)
-        answer = RedirectResponse("/", status_code=303)
+        answer = RedirectResponse(desk.prefix, status_code=303)
         if form.get("lang") in i18n.LANGUAGES:  # remembered for a year; read by the Guard on every request
             answer.set_cookie(LANGUAGE_COOKIE, form["lang"], max_age=365 * 86400, httponly=True,
                               samesite="strict", path="/")
@@ -359,7 +364,8 @@ def create_app(desk: Desk) -> ASGIApp:
         Route("/events", events), Route("/static/{name}", static),
         Route("/language", language, methods=["POST"]),
     ]
-    application = Starlette(routes=routes, exception_handlers=layer.error_handlers("", LOG))
+    application = Starlette(routes=[Mount(desk.prefix.rstrip("/"), routes=routes)],
+                            exception_handlers=layer.error_handlers("", LOG))
     application.router.redirect_slashes = False
     return layer.Guard(LoggedIn(application, desk.login), max_body=MAX_FORM_BYTES, policy=PAGE_POLICY, log=LOG,
                        hosts=lambda: desk.hosts, no_store=True, language=desk_language)
@@ -440,7 +446,7 @@ class Running:
         self.sock = bind(host, port)
         bound = self.sock.getsockname()[1]
         self.desk.serve_at(host, bound)
-        self.url = f"http://{host}:{bound}/"  # the plain URL: without the login cookie, a 403 page
+        self.url = f"http://{host}:{bound}{self.desk.prefix}"  # the plain URL: without the login cookie, a 403
         self.server = Server(self.desk, create_app(self.desk))
         self.thread = threading.Thread(target=self._run, name="digest-desk", daemon=True)
 
@@ -468,6 +474,22 @@ class Running:
         self.sock.close()
 
 
+def opener(url: str) -> Path:
+    """A page only this user can read that forwards the browser to `url` and its one-time key (Jupyter's way):
+    the browser is started on this file, so the key never sits on a command line, which every user of the
+    machine reads in /proc. Its folder (0700) is the caller's to remove."""
+    from html import escape
+
+    folder = Path(tempfile.mkdtemp(prefix="digest-desk-"))
+    path = folder / "bureau.html"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(f'<!doctype html><html lang="{i18n.current()}"><meta charset="utf-8">'
+                  f'<meta http-equiv="refresh" content="0;url={escape(url)}"><title>{escape(_("The desk"))}</title>'
+                  f'<p><a href="{escape(url)}">{escape(_("Open the desk"))}</a></p></html>\n')
+    return path
+
+
 def serve(preview: Preview, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Build, serve until Ctrl-C, then stop cleanly (event streams closed, port released)."""
     sock = bind(host, port)
@@ -477,7 +499,7 @@ def serve(preview: Preview, host: str, port: int, on_ready: Callable[[str], None
     desk.serve_at(host, bound)
     server = Server(desk, create_app(desk))
     preview.start_watching()
-    on_ready(desk.login.url(f"http://{f'[{host}]' if ':' in host else host}:{bound}/"))
+    on_ready(desk.login.url(f"http://{f'[{host}]' if ':' in host else host}:{bound}{desk.prefix}"))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

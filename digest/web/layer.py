@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import logging
 import secrets
 import sys
@@ -240,12 +241,21 @@ COOKIE = "digest-desk"
 SECRET_PARAMETER = "cle"
 
 
+def forwarding(path: str) -> HTMLResponse:
+    """A page that sends the browser on to `path` of this site at once (a meta refresh: no script needed)."""
+    target = html.escape(path)
+    return HTMLResponse(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+                        f'<title>digest</title><p><a href="{target}">{html.escape(_("Continue"))}</a></p>\n',
+                        headers={"cache-control": "no-store"})
+
+
 class Login:
     """One-time secrets for printed URLs; a visit with one sets the session cookie and redirects to the plain
     URL. The secret never appears in a page, and a page without the cookie shows nothing."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, path: str = "/") -> None:
         self.where = where  # what the refusal page tells to run, e.g. `digest preview`
+        self.path = path  # where the session cookie goes: the desk's own path, no other listener's
         self.secrets: set[str] = set()
         self.sessions: set[str] = set()
 
@@ -277,10 +287,13 @@ class Login:
         self.secrets.discard(found)  # one time: a URL seen in a history or a shoulder's glance is spent
         session = secrets.token_urlsafe(32)
         self.sessions.add(session)
-        answer = RedirectResponse(request.url.path, status_code=303)
+        # A page that forwards itself rather than a redirect: a visit that came from a file (the page `digest
+        # preview` opens the browser on) is a cross-site navigation, and a browser sends no SameSite=Strict
+        # cookie along its redirects; the page's own navigation is same-site, and carries it.
+        answer = forwarding(request.url.path)
         # No Secure: browsers drop Secure cookies on plain http://127.0.0.1. SameSite=Strict: no other site's
         # page sends it; HttpOnly: no script reads it.
-        answer.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/")
+        answer.set_cookie(COOKIE, session, httponly=True, samesite="strict", path=self.path)
         return answer
 
     def refused(self, asked: Headers) -> Response:

@@ -165,9 +165,12 @@ class Unsubscribe:
                 _("The address {address} does not receive {title}: there was nothing to change.").format(
                     address=mask(address), title=self.settings.title)], self.settings.title)
         LOG.info("unsubscribed %s (%s)", mask(address), REASONS[how])
+        gone = _("The address {address} will no longer receive {title}.").format(address=mask(address),
+                                                                              title=self.settings.title)
+        if not changed:  # it was never on the list (a letter sent to a CSV file): no way onto it from here
+            return page(200, _("Your unsubscription is done"), [gone], self.settings.title)
         return page(200, _("Your unsubscription is done"), [
-            _("The address {address} will no longer receive {title}.").format(
-                address=mask(address), title=self.settings.title),
+            gone,
             _("A mistake? The button below subscribes you again for {minutes} minutes.").format(
                 minutes=UNDO_MINUTES)], self.settings.title,
             button=Button(f"{UNDO}:{self._undo_proof(address, changed)}", _("It was a mistake: subscribe me again"),

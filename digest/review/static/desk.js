@@ -4,8 +4,8 @@
 
 const token = document.querySelector('meta[name="csrf-token"]').content;
 const body = document.body;
-const FRAMES = { "desktop-frame": "/letter.html", "phone-frame": "/letter.html", "dark-frame": "/letter-dark.html",
-                 "text-frame": "/letter.txt" };
+const FRAMES = { "desktop-frame": "letter.html", "phone-frame": "letter.html", "dark-frame": "letter-dark.html",
+                 "text-frame": "letter.txt" };
 let queue = Promise.resolve();  // one change at a time: each is made on the version the previous one wrote
 let typing = null;
 let loading = Promise.resolve();  // the frame on show loading a new letter: the rest of the page waits for it
@@ -72,7 +72,7 @@ function finder(form, name, op) {
 function change(data, form) {
   const find = finder(form, data.get("name"), data.get("op"));
   return later(async () => {
-    const { ok, answer } = await post("/action", data);
+    const { ok, answer } = await post("action", data);
     if (ok) {
       body.dataset.issueVersion = answer.issue_version;
       reload(answer.version);  // the letter first: it is what the editor looks at
@@ -89,7 +89,7 @@ function change(data, form) {
 }
 
 async function refresh() {
-  const response = await fetch("/state", { headers: { "Accept": "application/json" } });
+  const response = await fetch("state", { headers: { "Accept": "application/json" } });
   const state = await response.json();
   reload(state.version);
   for (const old of document.querySelectorAll("p.said")) old.remove();  // not part of the page's parts
@@ -148,14 +148,14 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
     data.set("lang", event.submitter.value);
-    fetch("/language", { method: "POST", body: new URLSearchParams(data) }).then(() => window.location.reload());
+    fetch("language", { method: "POST", body: new URLSearchParams(data) }).then(() => window.location.reload());
     return;
   }
   if (form.id === "test-form") {
     event.preventDefault();
     const result = document.getElementById("test-result");
     result.textContent = WORDS.sending;
-    post("/test-send", new FormData(form)).then(({ answer }) => { result.textContent = answer.message; })
+    post("test-send", new FormData(form)).then(({ answer }) => { result.textContent = answer.message; })
       .catch((error) => { result.textContent = WORDS.no_answer + error; });
     return;
   }
@@ -203,7 +203,7 @@ for (const frame of document.querySelectorAll("iframe")) {
 }
 counts();
 
-const events = new EventSource("/events");
+const events = new EventSource("events");
 events.addEventListener("build", (event) => {
   const built = JSON.parse(event.data);
   if (String(built.version) === body.dataset.version) return;
