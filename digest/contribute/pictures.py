@@ -16,6 +16,7 @@ import hashlib
 import io
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,12 @@ _ONE_AT_A_TIME = threading.BoundedSemaphore(1)
 
 def process(data: bytes) -> Picture:
     """The photo `data` made fit for the letter; PictureRefused when it is not a JPEG, PNG or WebP photo within
-    the limits."""
+    the limits. Its header is read before it waits its turn: a refused bomb makes no honest photo wait."""
+    if len(data) > MAX_BYTES:
+        raise PictureRefused(_("the photo weighs {size} MB: send one under {most} MB").format(
+            size=len(data) // (1024 * 1024), most=MAX_BYTES // (1024 * 1024)))
+    with _reading():
+        _opened(data).close()
     with _ONE_AT_A_TIME:
         try:
             return _process(data)
@@ -88,36 +94,53 @@ _LIBC = _libc()
 
 
 def _process(data: bytes) -> Picture:
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    if len(data) > MAX_BYTES:
-        raise PictureRefused(_("the photo weighs {size} MB: send one under {most} MB").format(
-            size=len(data) // (1024 * 1024), most=MAX_BYTES // (1024 * 1024)))
+    with _reading(), _opened(data) as opened:
+        small = _reduced(opened)
+        upright = ImageOps.exif_transpose(small)  # as the phone held it; the EXIF goes with the copy
+    picture = _pixels_only(upright)
+    thumb, web = _jpeg(picture, THUMB), _jpeg(picture, WEB)
+    return Picture(hashlib.sha256(web).hexdigest()[:16], thumb, web)
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    """Pillow's many ways of refusing a file, as PictureRefused saying what to send instead."""
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as opened:
-                if opened.format not in KINDS:
-                    raise PictureRefused(_("this file is not a JPEG, PNG or WebP photo"))
-                if opened.width * opened.height > MAX_PIXELS:
-                    raise PictureRefused(_("the photo has {pixels} million pixels: send one under {most} "
-                                           "million").format(pixels=opened.width * opened.height // 1_000_000,
-                                                             most=MAX_PIXELS // 1_000_000))
-                opened.draft("RGB", (WEB[0] * 2, WEB[1] * 2))  # a JPEG is decoded at a reduced size: fast, small
-                frames = 1 if opened.format == "MPO" else getattr(opened, "n_frames", 1)
-                if decoded_size(opened.width, opened.height, opened.mode, frames) > MAX_DECODED:
-                    raise PictureRefused(_("the photo is far too large once decoded: send an ordinary photo"))
-                small = _reduced(opened)
-                upright = ImageOps.exif_transpose(small)  # as the phone held it; the EXIF goes with the copy
+            yield
         except PictureRefused:
             raise
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             raise PictureRefused(_("the photo is far too large once decoded: send an ordinary photo")) from None
-        except Exception:  # Pillow's many ways of saying "not an image I can read"
+        except Exception:  # "not an image I can read", whatever the plugin
             raise PictureRefused(_("this file is not a JPEG, PNG or WebP photo that can be read")) from None
-    picture = _pixels_only(upright)
-    thumb, web = _jpeg(picture, THUMB), _jpeg(picture, WEB)
-    return Picture(hashlib.sha256(web).hexdigest()[:16], thumb, web)
+
+
+def _opened(data: bytes) -> Any:
+    """The picture opened from its header only (no pixel decoded), once its kind, its pixels and its decoded
+    size (after a JPEG's reduced decoding is chosen) are within the limits."""
+    from PIL import Image
+
+    opened = Image.open(io.BytesIO(data))
+    try:
+        if opened.format not in KINDS:
+            raise PictureRefused(_("this file is not a JPEG, PNG or WebP photo"))
+        if opened.width * opened.height > MAX_PIXELS:
+            raise PictureRefused(_("the photo has {pixels} million pixels: send one under {most} million").format(
+                pixels=opened.width * opened.height // 1_000_000, most=MAX_PIXELS // 1_000_000))
+        opened.draft("RGB", (WEB[0] * 2, WEB[1] * 2))  # a JPEG is decoded at a reduced size: fast, small
+        frames = 1 if opened.format == "MPO" else getattr(opened, "n_frames", 1)
+        if decoded_size(opened.width, opened.height, opened.mode, frames) > MAX_DECODED:
+            raise PictureRefused(_("the photo is far too large once decoded: send an ordinary photo"))
+    except BaseException:
+        opened.close()
+        raise
+    return opened
 
 
 def _pixels_only(picture: Any) -> Any:

@@ -77,6 +77,10 @@ class Contributions(FormPart):
             count = self.caps.count(db, CAP_SCOPE, network(client, limits.ipv6_prefix))
             return self._over(db, email, limits) or (Refusal.CLIENT if count > limits.per_client_hour else None)
 
+    def client_over(self, client: str, limits: Limits) -> bool:
+        """Whether the client's network used its hour's posts already: then its post is not even read."""
+        return self.caps.recent(self._db, CAP_SCOPE, network(client, limits.ipv6_prefix)) >= limits.per_client_hour
+
     def _over(self, db: sqlite3.Connection, email: str, limits: Limits) -> Refusal | None:
         if self.caps.ceiling_reached(db, limits.mails_per_hour):
             return Refusal.CEILING

@@ -483,10 +483,11 @@ def opener(url: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="digest-desk-"))
     path = folder / "bureau.html"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    title, link = escape(_("The editorial desk")), escape(_("Open the desk"))
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         out.write(f'<!doctype html><html lang="{i18n.current()}"><meta charset="utf-8">'
-                  f'<meta http-equiv="refresh" content="0;url={escape(url)}"><title>{escape(_("The desk"))}</title>'
-                  f'<p><a href="{escape(url)}">{escape(_("Open the desk"))}</a></p></html>\n')
+                  f'<meta http-equiv="refresh" content="0;url={escape(url)}"><title>{title}</title>'
+                  f'<p><a href="{escape(url)}">{link}</a></p></html>\n')
     return path
 
 

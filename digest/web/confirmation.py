@@ -143,7 +143,7 @@ class ConfirmedForm(ABC):
     def later(self) -> Response:
         """The page of a post refused because the forms sent their hour's ceiling of confirmation mails: the
         same for every address, and nothing was sent."""
-        return shell_page(503, _("Try again later"), [
+        return page(503, _("Try again later"), [
             _("The form receives too many requests at the moment: nothing was sent. Try again in an hour.")],
             self.title, headers={"referrer-policy": "same-origin", "retry-after": "3600"})
 

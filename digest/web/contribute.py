@@ -214,6 +214,11 @@ class Contribute(ConfirmedForm):
     async def post(self, request: Request) -> Response:
         """A form post: the cheap checks first (trap, fields, the caps), then its photo made fit, then stored
         unconfirmed with its confirmation mail queued."""
+        client = request.client.host if request.client else ""
+        limits = self.settings.mail.limits(self.settings.per_ip_hour)
+        if await self.with_store(lambda store: Contributions(store).client_over(client, limits)):
+            LOG.info("contribution form: a client over its cap, its post not read")  # (its body: not even parsed)
+            return self._check_inbox()
         async with request.form(max_files=1, max_fields=len(FIELDS) + 2,
                                 max_part_size=self.settings.max_text * 4 + 1024) as form:
             values = {k: str(form.get(k) or "") for k in FIELDS}
@@ -225,8 +230,6 @@ class Contribute(ConfirmedForm):
         problem, fields = checked(values, bool(data), self.settings.max_text, self.settings.members)
         if problem:
             return await self.form(status=400, values=values, alert=problem)
-        client = request.client.host if request.client else ""
-        limits = self.settings.mail.limits(self.settings.per_ip_hour)
         refusal = await self.with_store(lambda store: Contributions(store).admit(fields["email"], client, limits))
         if refusal is not None:  # before the photo is decoded: a capped client costs nothing more
             LOG.info("contribution form: nothing sent to %s (%s cap)", mask(fields["email"]), refusal.value)

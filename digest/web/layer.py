@@ -243,9 +243,9 @@ SECRET_PARAMETER = "cle"
 
 def forwarding(path: str) -> HTMLResponse:
     """A page that sends the browser on to `path` of this site at once (a meta refresh: no script needed)."""
-    target = html.escape(path)
+    target, words = html.escape(path), html.escape(_("Continue"))
     return HTMLResponse(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
-                        f'<title>digest</title><p><a href="{target}">{html.escape(_("Continue"))}</a></p>\n',
+                        f'<title>digest</title><p><a href="{target}">{words}</a></p>\n',
                         headers={"cache-control": "no-store"})
 
 
