@@ -3,6 +3,10 @@ each from its own client (X-Forwarded-For, as the reverse proxy says it) for a n
 
 Targets: the 95th percentile of the answers' times under 100 ms (a post never waits on SMTP: its mail is queued
 in the store); each confirmation mail received by a local SMTP server (aiosmtpd) within 10 s of its post.
+
+Then the enumeration probe (issue 29): one post at a time for addresses in each of seven states (new, waiting,
+subscribed, unsubscribed, bounced, complained, erased), interleaved; target: the medians of the states' answer
+times within 10 ms of each other (the answer, its status and its headers are the same: tests/test_subscribe.py).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from tests.smtp_sink import Sink, free_port  # noqa: E402
 
 POSTS = 50
 ROUNDS = 3
-TARGETS = {"p95": 0.100, "mail": 10.0}
+TARGETS = {"p95": 0.100, "mail": 10.0, "spread": 0.010}
+STATES = ("new", "pending", "subscribed", "unsubscribed", "bounced", "complained", "erased")
+PROBES = 25
 PATH = "/lettre/inscription"
 
 
@@ -53,6 +59,42 @@ async def burst(port: int, round_: int) -> tuple[list[float], dict[str, float]]:
     return [seconds for _email, _began, seconds in done], {email: began for email, began, _s in done}
 
 
+def prepare(store: Path) -> dict[str, list[str]]:
+    """Addresses in each state, PROBES of each, written into the store before the server starts."""
+    from digest.audience.joining import Signups
+    from digest.audience.states import Means, Status
+
+    addresses = {state: [f"probe-{state}-{n:02d}@example.org" for n in range(PROBES)] for state in STATES}
+    with Signups(store) as signups:
+        for state in STATES[2:]:
+            for email in addresses[state]:
+                signups.subscribers.add(email)
+                if state == "unsubscribed":
+                    signups.subscribers.unsubscribe(email, "bench", Means.REMOVE)
+                elif state in ("bounced", "complained"):
+                    signups.subscribers.set_status(email, Status(state), "bench", Means.BOUNCE)
+                elif state == "erased":
+                    signups.subscribers.erase(email)
+    return addresses
+
+
+def probe(base: str, addresses: dict[str, list[str]]) -> dict[str, float]:
+    """The median answer time of each state's posts, one post at a time, the states interleaved."""
+    times: dict[str, list[float]] = {state: [] for state in STATES}
+    with httpx.Client() as client:
+        for email in addresses["pending"]:  # waiting for their confirmation: asked once already
+            client.post(base + PATH, data={"email": email, "consentement": "oui"},
+                        headers={"X-Forwarded-For": "203.0.113.250"})
+        for number in range(PROBES):
+            for state in STATES:
+                began = time.perf_counter()
+                answer = client.post(base + PATH, data={"email": addresses[state][number], "consentement": "oui"},
+                                     headers={"X-Forwarded-For": f"192.0.2.{number % 250 + 1}"})
+                times[state].append(time.perf_counter() - began)
+                assert answer.status_code == 200
+    return {state: statistics.median(values) for state, values in times.items()}
+
+
 def main() -> int:
     """Print the figures; exit 1 when a target is missed."""
     with tempfile.TemporaryDirectory() as tmp, Sink() as sink:
@@ -66,8 +108,9 @@ def main() -> int:
 
         sink.recorder.handle_DATA = stamped  # type: ignore[method-assign]
         (folder / "sources.toml").write_text(config_text(sink.port) + (
-            '\n[subscribe]\nurl = "https://cites-unies-france.org/lettre/inscription"\nper_ip_hour = 1000\n'),
+            '\n[subscribe]\nurl = "https://cites-unies-france.org/lettre/inscription"\nper_ip_hour = 1000\nmails_per_hour = 100000\n'),
             encoding="utf-8")
+        addresses = prepare(folder / "subscribers.sqlite")
         port = free_port()
         process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(folder / "sources.toml"),
                                     "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -90,6 +133,7 @@ def main() -> int:
             deadline = time.monotonic() + 30
             while len(received) < len(posted) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            medians = probe(base, addresses)
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -102,7 +146,11 @@ def main() -> int:
     print(f"confirmation mails received: {len(delays)} of {len(posted)}; post to mail median "
           f"{statistics.median(delays) if delays else float('inf'):.2f} s, slowest {slowest:.2f} s "
           f"(target {TARGETS['mail']:g} s)")
-    return 0 if p95 < TARGETS["p95"] and slowest < TARGETS["mail"] else 1
+    spread = max(medians.values()) - min(medians.values())
+    print("enumeration probe, median answer per state: " + ", ".join(
+        f"{state} {seconds * 1000:.1f} ms" for state, seconds in medians.items())
+        + f"; spread {spread * 1000:.1f} ms (target {TARGETS['spread'] * 1000:g} ms)")
+    return 0 if p95 < TARGETS["p95"] and slowest < TARGETS["mail"] and spread < TARGETS["spread"] else 1
 
 
 if __name__ == "__main__":

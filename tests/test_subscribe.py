@@ -201,12 +201,15 @@ def test_every_state_of_an_address_gets_the_same_page_and_the_same_status(server
     for email in addresses["pending"]:
         assert server.post(email).status_code == 200
     bodies: dict[str, set[str]] = {state: set() for state in states}
+    headers: set[frozenset[tuple[str, str]]] = set()
     for number in range(rounds):  # (their timing alike: benchmarks/bench_subscribe.py measures it)
         for state in states:
             answer = server.post(addresses[state][number])
             assert answer.status_code == 200
             bodies[state].add(answer.text)
+            headers.add(frozenset((k, v) for k, v in answer.headers.items() if k != "date"))
     assert len(set().union(*bodies.values())) == 1  # one page, word for word, whatever the state
+    assert len(headers) == 1 and not any(k == "set-cookie" for k, _v in next(iter(headers)))  # no identifier
     for state in ("new", "unsubscribed", "bounced", "complained", "erased"):
         for email in addresses[state]:
             server.wait_mail(email)
