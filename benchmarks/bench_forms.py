@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,9 +26,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.serving import serving  # noqa: E402
 from benchmarks.treemem import PeakSampler, tree_rss_mb  # noqa: E402
-from tests.send_support import SECRET, config_text  # noqa: E402
-from tests.smtp_sink import Sink, free_port  # noqa: E402
+from tests.send_support import config_text  # noqa: E402
+from tests.smtp_sink import Sink  # noqa: E402
 from tests.test_contribute import png16  # noqa: E402
 
 LOOPS = 16
@@ -79,18 +78,7 @@ def attack(caps: str, one_client: bool, bombs: list[tuple[str, bytes, str]], pho
 url = "https://cites-unies-france.org{PATH}"
 section = "collectivites"
 """ + ("per_ip_hour = 1000000\n" if caps else ""), encoding="utf-8")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(folder / "sources.toml"),
-                                    "--port", str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, env={**os.environ, "DIGEST_SECRET": SECRET})
-        try:
-            for _ in range(300):
-                try:
-                    httpx.get(base + PATH)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with serving(folder / "sources.toml", PATH, "--workers", "2") as (process, base):
             idle = tree_rss_mb(process.pid)
             stop = time.monotonic() + SECONDS
             lock = threading.Lock()
@@ -119,9 +107,6 @@ section = "collectivites"
                     thread.join()
             time.sleep(2.0)  # the workers settle: what they keep after the attack
             after = tree_rss_mb(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
     print(f"{LOOPS} loops of decompression bombs for {SECONDS:g} s against 2 workers, "
           f"{'one client, default caps' if one_client else 'each its own client, no cap reached'}: "
           f"{sum(answers.values())} posts answered {dict(sorted(answers.items()))}")

@@ -12,9 +12,7 @@ times within 10 ms of each other (the answer, its status and its headers are the
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +24,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.send_support import SECRET, config_text  # noqa: E402
-from tests.smtp_sink import Sink, free_port  # noqa: E402
+from benchmarks.serving import serving  # noqa: E402
+from tests.send_support import config_text  # noqa: E402
+from tests.smtp_sink import Sink  # noqa: E402
 
 POSTS = 50
 ROUNDS = 3
@@ -108,21 +107,12 @@ def main() -> int:
 
         sink.recorder.handle_DATA = stamped  # type: ignore[method-assign]
         (folder / "sources.toml").write_text(config_text(sink.port) + (
-            '\n[subscribe]\nurl = "https://cites-unies-france.org/lettre/inscription"\nper_ip_hour = 1000\nmails_per_hour = 100000\n'),
+            '\n[subscribe]\nurl = "https://cites-unies-france.org/lettre/inscription"\nper_ip_hour = 1000\n'
+            'mails_per_hour = 100000\n'),
             encoding="utf-8")
         addresses = prepare(folder / "subscribers.sqlite")
-        port = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "-c", str(folder / "sources.toml"),
-                                    "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env={**os.environ, "DIGEST_SECRET": SECRET})
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    httpx.get(base + PATH)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with serving(folder / "sources.toml", PATH) as (_process, base):
+            port = int(base.rpartition(":")[2])
             times: list[float] = []
             posted: dict[str, float] = {}
             for round_ in range(ROUNDS):
@@ -134,9 +124,6 @@ def main() -> int:
             while len(received) < len(posted) and time.monotonic() < deadline:
                 time.sleep(0.05)
             medians = probe(base, addresses)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
     p95 = statistics.quantiles(times, n=20)[-1]
     delays = [received[email] - began for email, began in posted.items() if email in received]
     slowest = max(delays) if len(delays) == len(posted) else float("inf")
