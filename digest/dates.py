@@ -34,6 +34,22 @@ def parse_date(value: object, tz: ZoneInfo) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
+def as_typed(typed: str, *, with_time: bool) -> str | None:
+    """A date a person typed, as the issue file keeps it (dd/mm/yyyy, with hh:mm when given and asked for); ''
+    when empty, None when it is not a date of this century (a browser's date field sends yyyy-mm-dd, a person
+    types dd/mm/yyyy)."""
+    typed = typed.strip()
+    if not typed:
+        return ""
+    try:
+        when = parse_date(typed, ZoneInfo("UTC"))
+    except ValueError:
+        return None
+    if not 2000 <= when.year <= 2100:
+        return None
+    return f"{when:%d/%m/%Y %H:%M}" if with_time and has_time(typed) else f"{when:%d/%m/%Y}"
+
+
 def _day_month_year_hint(text: str, day: int, month: int, year: int) -> str:
     """Why a dd/mm/yyyy date is not one, in plain words; the likely fix for a month/day/year date."""
     if month > 12 and 1 <= day <= 12:

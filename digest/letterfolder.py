@@ -232,6 +232,7 @@ def item_record(item: Item) -> dict[str, Any]:
         "date": _iso(item.date), "summary": item.summary, "image": item.image, "place": item.place,
         "start": _iso(item.start), "end": _iso(item.end), "all_day": item.all_day, "pinned": item.pinned,
         "also_in": [{"source": c.source, "uid": c.uid, "url": c.url} for c in item.also_in],
+        **({"image_alt": item.image_alt} if item.image_alt else {}),
     }
 
 
@@ -378,6 +379,13 @@ def began(sends: Sends) -> Callable[[date], bool]:
     return lambda day: bool((found := sends(day)) and found.get("sent"))
 
 
+def pictures(folder: Path) -> set[str]:
+    """The pictures the items of the letter in `folder` show (their addresses)."""
+    record = _record(folder)
+    items = [*record.get("featured", []), *(i for section in record["sections"] for i in section["items"])]
+    return {str(item["image"]) for item in items if item.get("image")}
+
+
 def carried(folder: Path) -> set[str]:
     """The uids of the items the letter in `folder` carries."""
     return {uid for uid, _url in _carried(_record(folder))}
@@ -497,6 +505,14 @@ def every(cfg: Config, outbox: Path, sends: Sends) -> list[LetterState]:
         marked.append(replace(state, superseded=later_sent and state.counts is None))
         later_sent = later_sent or state.began
     return marked
+
+
+def of_month(cfg: Config, outbox: Path, day: date, sends: Sends) -> LetterState | None:
+    """The letter of `day`'s month as the team sees it: the one whose list send began, else the one dated `day`,
+    else the newest built that month; None when none was built."""
+    month = [state for state in every(cfg, outbox, sends) if (state.day.year, state.day.month) == (day.year, day.month)]
+    return next((s for s in month if s.began), None) or next((s for s in month if s.day == day), None) or \
+        next(iter(month), None)
 
 
 @dataclass(frozen=True)

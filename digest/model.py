@@ -42,6 +42,7 @@ class Item:
     all_day: bool = False
     also_in: tuple[Copy, ...] = ()  # near-duplicates from other sources, left out in favour of this copy
     pinned: bool = False  # named in the issue file's pin or featured list
+    image_alt: str = ""  # what the picture shows, when it says more than the title (a contributed photo)
 
 
 @dataclass(frozen=True)

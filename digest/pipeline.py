@@ -92,9 +92,11 @@ class _Clock:
 def build(config: Config, today: date, out: Path | None = None, strict: bool = False,
           on_source: Callable[[Collected], None] | None = None, include_sent: bool = False,
           sent_in: Path | None = None, offline: bool = False, record_health: bool | None = None,
-          sends: letterfolder.Sends = letterfolder.no_sends, collected: tuple[Collected, ...] | None = None
-          ) -> Built:
+          sends: letterfolder.Sends = letterfolder.no_sends, collected: tuple[Collected, ...] | None = None,
+          empty_ok: bool = False) -> Built:
     """Build the letter dated `today`; write it to `out` unless None (a dry build, which writes nothing).
+    `empty_ok`: a month with no item yet is a letter of empty sections (the desk's, to be filled), not a failure;
+    it is never written.
 
     Items that letters already in `out` (or `sent_in`, for a dry build) carried are left out, unless pinned
     or `include_sent`; only a letter whose list send began (`sends`) counts. Sources' health is recorded by a
@@ -102,7 +104,7 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     """
     record = out is not None if record_health is None else record_health
     prepared = prepare(config, today, None if include_sent else (out or sent_in), on_source, offline, record, sends,
-                       collected)
+                       collected, empty_ok=empty_ok and out is None)
     clock = _Clock()
     with clock.timed("render"):
         rendered = renderer.render(prepared.letter, config.letter.templates)
@@ -123,7 +125,7 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
 def prepare(config: Config, today: date, sent_in: Path | None = None,
             on_source: Callable[[Collected], None] | None = None, offline: bool = False,
             record_health: bool = False, sends: letterfolder.Sends = letterfolder.no_sends,
-            collected: tuple[Collected, ...] | None = None) -> Prepared:
+            collected: tuple[Collected, ...] | None = None, *, empty_ok: bool = False) -> Prepared:
     """Collect and select: the letter dated `today` (not rendered), minus what letters in `sent_in` whose list
     send began (`sends`) carried.
 
@@ -140,7 +142,7 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         earlier = (letterfolder.load_history(sent_in, today, letterfolder.began(sends)) if sent_in is not None
                    else History())
         selection = selector.select(config, list(collected), today, issue, earlier)
-        if not selection.sections and not selection.featured:
+        if not selection.sections and not selection.featured and not empty_ok:
             warnings = (*(p for c in collected for p in c.problems), *earlier.problems, *selection.problems)
             raise BuildFailed(_("no item to send for {value}: every section is empty. Check the sections' "
                                 "window_days / horizon_days").format(

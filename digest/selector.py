@@ -350,14 +350,16 @@ class _TitleIndex:
 
 
 def _in_time(section: SectionConfig, items: list[Item], today: date, tz: ZoneInfo) -> tuple[list[Item], int]:
-    """The section's items inside its dates, in reading order, and how many were outside."""
+    """The section's items inside its dates, in reading order, and how many were outside. A pinned item is in
+    whatever its date (the team chose it for this letter; an accepted contribution is pinned), except an event
+    already over."""
     if section.kind == "agenda":
         horizon = today + timedelta(days=section.horizon_days)
         events = [i for i in items if event_start(i) and event_last_day(i, tz) >= today
-                  and _day(event_start(i), tz) <= horizon]
+                  and (i.pinned or _day(event_start(i), tz) <= horizon)]
         return sorted(events, key=lambda i: (event_start(i), i.title)), len(items) - len(events)
     oldest = today - timedelta(days=section.window_days)
-    dated = [i for i in items if i.date and oldest < _day(i.date, tz) <= today]
+    dated = [i for i in items if i.date and (i.pinned or oldest < _day(i.date, tz) <= today)]
     undated = [i for i in items if i.date is None]  # hand-kept items without a date are meant for now
     dated.sort(key=lambda i: (-(i.date.timestamp() if i.date else 0), i.title))
     return dated + undated, len(items) - len(dated) - len(undated)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -48,10 +49,11 @@ def cookie_for(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(config_path: Path, *, logged_in: bool = True) -> Iterator[tuple[preview.Preview, desk.Running]]:
-    """The desk for `config_path` served on a free port of 127.0.0.1 (logged in, as its user is, unless told),
-    stopped afterwards."""
-    session = preview.Preview(config_path, outbox=config_path.parent / "outbox")
+def running(config_path: Path, *, logged_in: bool = True, letter_date: date | None = None
+            ) -> Iterator[tuple[preview.Preview, desk.Running]]:
+    """The desk for `config_path` (the letter of `letter_date`, else its default) served on a free port of
+    127.0.0.1 (logged in, as its user is, unless told), stopped afterwards."""
+    session = preview.Preview(config_path, letter_date, outbox=config_path.parent / "outbox")
     server = desk.Running(session).start()
     session.start_watching(timeout=30)
     if logged_in:

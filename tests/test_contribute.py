@@ -323,8 +323,14 @@ def test_the_team_accepts_a_proposal_in_the_desk_and_publish_puts_its_picture_at
             proposal = panel.locator("li.proposal").filter(has_text="délégation de Kanazawa")
             expect(proposal).to_contain_text("adhérent : Ville de Nancy")
             proposal.get_by_role("button", name="Accepter", exact=True).click()
-            expect(page.locator("#message")).to_contain_text("Contribution acceptée", timeout=8000)
+            expect(page.locator("#message")).to_contain_text("Contribution retenue pour la lettre de", timeout=8000)
             day = session.snapshot.letter_date
+            # the desk shows the picture from this machine (it is on the web only once published)
+            frame = page.frame_locator("#desktop-frame")
+            expect(frame.locator(f'img[src="images/{server.contributions()[0].picture}-vignette.jpg"]')).to_have_count(
+                1, timeout=8000)
+            loaded = frame.locator("img[src^='images/']").first.evaluate("i => i.complete && i.naturalWidth")
+            assert loaded == 192
     finally:
         i18n.use("en")
     issue = next((server.root / "issues").glob("*.toml")).read_text(encoding="utf-8")
@@ -333,21 +339,30 @@ def test_the_team_accepts_a_proposal_in_the_desk_and_publish_puts_its_picture_at
     assert found.status == "accepted"
     told = server.wait_mail(email, count=2)  # the confirmation, then the decision
     assert "sera dans" in str(told.message["Subject"])
+    decided = told.message.get_body(("plain",))
+    assert decided is not None and "paraîtra dans la lettre de" in decided.get_content()
     built = in_process_of_its_own("build", "-c", str(server.root / "sources.toml"), "--date", day)
     assert built.returncode == 0, built.stderr
     letter = (server.root / "outbox" / day / "letter.html").read_text(encoding="utf-8")
     image = f"https://cites-unies-france.org/lettre/images/{found.picture}-vignette.jpg"
     assert "délégation de Kanazawa" in letter and image in letter
+    assert 'alt="Deux cuisiniers devant un plan de travail"' in letter  # the photo's words reach the reader
+    text = (server.root / "outbox" / day / "letter.txt").read_text(encoding="utf-8")
+    assert "[Photo : Deux cuisiniers devant un plan de travail]" in text.replace("\u00a0", " ").replace("\n", " ")
     config = str(server.root / "sources.toml")
     assert in_process_of_its_own("subscribers", "add", "lecteur@example.org", "-c", config).returncode == 0
+    early = in_process_of_its_own("send", "--list", "--yes", "--date", day, "-c", config)
+    assert early.returncode == 2 and "publish" in early.stderr and found.picture in early.stderr  # not on the web
+    checked = in_process_of_its_own("check", "-c", config, "--date", day)
+    assert f"{found.picture}-vignette.jpg" in checked.stdout and checked.returncode == 1
+    site = tmp_path / "site"
+    published = in_process_of_its_own("publish", str(site), "-c", str(server.root / "sources.toml"), "--date", day)
+    assert published.returncode == 0, published.stderr
     sent = in_process_of_its_own("send", "--list", "--yes", "--date", day, "-c", config)
     assert sent.returncode == 0, sent.stdout + sent.stderr
     gone_out = server.wait_mail(email, count=3)  # the letter went out: its contact gets its web address
     body = gone_out.message.get_body(("plain",))
     assert body is not None and f"https://cites-unies-france.org/lettre/{day}/" in body.get_content()
-    site = tmp_path / "site"
-    published = in_process_of_its_own("publish", str(site), "-c", str(server.root / "sources.toml"), "--date", day)
-    assert published.returncode == 0, published.stderr
     assert Image.open(site / "images" / f"{found.picture}-vignette.jpg").size == pictures.THUMB
     assert (site / "images" / f"{found.picture}.jpg").is_file()
     assert not list(site.rglob("*.sqlite")) and "lea@" not in "".join(
@@ -416,3 +431,27 @@ def test_photos_posted_at_once_are_made_one_at_a_time(monkeypatch: pytest.Monkey
     with ThreadPoolExecutor(6) as pool:
         made = list(pool.map(pictures.process, [photo(1600, 1200)] * 6))
     assert len({m.name for m in made}) == 1 and most[0] == 1
+
+
+def test_the_contact_withdraws_a_contribution_until_the_team_accepts_it(server: Server) -> None:
+    email = "retrait@nancy.fr"
+    server.post(email, titre="Une annonce envoyée trop tôt", picture=photo())
+    text = server.wait_mail(email).message.get_body(("plain",))
+    assert text is not None
+    found = re.search(r"https://\S+\?retirer=\S+", text.get_content())
+    assert found is not None
+    parsed = urlparse(found.group())
+    link = f"{server.url}{parsed.path}?{parsed.query}"
+    httpx.post(server.link(email), data={"action": "confirm"}, headers={"Origin": server.url})  # proposed
+    shown = httpx.get(link)  # a mail scanner opens it: nothing changes
+    assert shown.status_code == 200 and "Retirer ma contribution" in shown.text and "envoyée trop tôt" in shown.text
+    [before] = [c for c in server.contributions() if c.email == email]
+    assert before.status == "proposed"
+    done = httpx.post(link, data={"action": "withdraw"}, headers={"Origin": ORIGIN})
+    assert done.status_code == 200 and "Votre contribution est retirée" in done.text
+    [after] = [c for c in server.contributions() if c.email == email]
+    assert after.status == "withdrawn"
+    with Contributions(server.store) as store:
+        assert store.picture(after.picture) is None  # its photo deleted with it
+    again = httpx.post(link, data={"action": "withdraw"}, headers={"Origin": ORIGIN})
+    assert "ne peut plus être retirée" in again.text

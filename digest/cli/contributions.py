@@ -41,7 +41,8 @@ def contributions_list(config_path: Path, status: str | None) -> None:
 
 
 CONTRIBUTION_STATES = {"unconfirmed": N_("awaiting confirmation"), "proposed": N_("to decide"),
-                       "accepted": N_("accepted into a letter"), "refused": N_("refused by the team")}
+                       "accepted": N_("accepted into a letter"), "refused": N_("refused by the team"),
+                       "withdrawn": N_("withdrawn by its contact")}
 
 
 @contributions_group.command(name="show")
@@ -70,19 +71,33 @@ def contributions_show(config_path: Path, number: int) -> None:
 
 @contributions_group.command(name="accept")
 @config_option
-@date_option("The letter the item goes into (default: [letter] date, else today): its issue file.")
+@date_option("The letter the item goes into (default: the next letter whose list send has not begun).")
 @click.argument("number", type=int)
 @click.option("--title", default="", help="The item's title, if the team changes it.")
 @click.option("--text", default="", help="The item's text, if the team changes it.")
-def contributions_accept(config_path: Path, letter_date: date | None, number: int, title: str, text: str) -> None:
-    """Put a proposed contribution into the issue file as an [[item]] of [contribute] section (an event, with a
-    start, of the agenda); its picture goes with the letter; its contact is told."""
+@click.option("--item-date", default=None, metavar="DD/MM/YYYY", help="The item's date, if the team changes it.")
+def contributions_accept(config_path: Path, letter_date: date | None, number: int, title: str, text: str,
+                         item_date: str | None) -> None:
+    """Put a proposed contribution into the next letter whose list send has not begun, as a pinned [[item]] of
+    [contribute] section (an event, with a start, of the agenda) in its issue file; its picture goes with the
+    letter; its contact is told which letter."""
+    from digest import dates, i18n
     from digest.contribute import moderate
+    from digest.delivery import journal
+    from digest.errors import DigestError
 
     cfg = loaded(config_path)
+    wanted = letter_day(cfg, letter_date)
+    day = moderate.letter_for(cfg, wanted, journal.sends(cfg))
+    if letter_date is not None and (day.year, day.month) != (wanted.year, wanted.month):
+        raise DigestError(_("the letter of {month} has gone out: a contribution accepted now goes into the next "
+                            "one; leave out --date, or give --date {next}").format(
+                              month=dates.month_year(wanted, i18n.current()), next=day.isoformat()))
+    when = moderate.form_day(item_date) if item_date is not None else None
     agenda = next((s.id for s in cfg.sections if s.kind == "agenda"), None)
-    path = moderate.accept(cfg, letter_day(cfg, letter_date), number, title=title, text=text, agenda=agenda)
-    click.echo(_("Contribution {number} is in {path}; its contact will be told.").format(number=number, path=path))
+    path = moderate.accept(cfg, day, number, title=title, text=text, when=when, agenda=agenda)
+    click.echo(_("Contribution {number} is in the letter of {month} ({path}); its contact will be told.").format(
+        number=number, month=dates.month_year(day, i18n.current()), path=path))
 
 
 @contributions_group.command(name="refuse")

@@ -185,11 +185,14 @@ def draft(config_path: Path, letter_date: date | None, out: Path | None) -> None
     if path.exists():
         raise drafting.DraftExists(_("{path} already exists; edit it, or move it away to draft a new one").format(
                                        path=path))
-    prepared = pipeline.prepare(cfg, today, out or cfg.outbox, sends=journal.sends(cfg))
+    prepared = pipeline.prepare(cfg, today, out or cfg.outbox, sends=journal.sends(cfg), empty_ok=True)
     for note in prepared.notes:
         click.echo(_("  note: {note}").format(note=note))
     for problem in prepared.warnings:
         click.echo(_("warning: {problem}").format(problem=problem), err=True)
+    if not prepared.letter.items:  # an empty month: the file to fill, in the desk or by hand
+        click.echo(_("  note: no item yet for {day}: the sections are empty; add articles ([[item]]), accept "
+                     "contributions or wait for the sources").format(day=today.isoformat()))
     written = drafting.write_new(path, drafting.draft_text(prepared.letter))
     click.echo(_("Wrote {path} with {count} items; edit it, then run digest build.").format(
                    path=written.path, count=len(prepared.letter.items)))

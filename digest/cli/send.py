@@ -10,6 +10,7 @@ import click
 
 from digest import config, i18n
 from digest.cli.common import STORE, config_option, date_option, loaded
+from digest.errors import DigestError
 from digest.i18n import _
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
         _print_letter_stats(cfg, day)
         return
     _refuse_stale(cfg, chosen, allow_stale)
+    if not dry_run:
+        _refuse_unpublished(cfg, chosen)
     job = smtp.load_job(cfg, day, outbox, test=bool(to))
     if to:
         _send_test(job, to, dry_run)
@@ -91,6 +94,19 @@ def _refuse_stale(cfg: config.Config, letter: letterfolder.LetterState, allow_st
     if changed:
         click.echo(_("warning: used as built although these files changed since: {value}").format(
                        value=', '.join(changed)), err=True)
+
+
+def _refuse_unpublished(cfg: config.Config, letter: letterfolder.LetterState) -> None:
+    """DigestError (exit 2) when a contributed picture the letter shows is not on the web yet: every reader (a
+    test's too) would see it broken."""
+    from digest import letterfolder
+    from digest.contribute.moderate import unpublished
+
+    missing = unpublished(cfg, letterfolder.pictures(letter.folder))
+    if missing:
+        raise DigestError(_("pictures of this letter are not on the web yet ({names}): readers would see them "
+                            "broken; run `digest publish DEST --date {day}`, copy DEST to the web server, then send "
+                            "again").format(names=", ".join(missing), day=letter.day.isoformat()))
 
 
 def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:

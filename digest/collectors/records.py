@@ -17,7 +17,7 @@ from digest.i18n import _
 from digest.model import Collected, Item, Problem
 from digest.text import fold, forbidden_in, html_to_text, made_safe, removed_note, safe_url, teaser
 
-COLUMNS = ("uid", "title", "url", "date", "summary", "image", "place", "start", "end")
+COLUMNS = ("uid", "title", "url", "date", "summary", "image", "image_alt", "place", "start", "end")
 
 
 def item_from_record(record: Mapping[str, Any], source_name: str, ctx: Context) -> Item:
@@ -39,8 +39,9 @@ def item_from_record(record: Mapping[str, Any], source_name: str, ctx: Context) 
     uid = _text(values.get("uid")) or url or hashed_uid(title, str(date or start or ""))
     return Item(
         uid=uid, source=source_name, title=title, url=url, date=date, summary=summary,
-        image=_link(values, "image"), place=fold(_text(values.get("place"))) or None,
+        image=(image := _link(values, "image")), place=fold(_text(values.get("place"))) or None,
         start=start, end=end, all_day=all_day,
+        image_alt=fold(html_to_text(_text(values.get("image_alt"))))[:300] if image else "",
     )
 
 

@@ -12,6 +12,7 @@ class State(StrEnum):
     PROPOSED = "proposed"
     ACCEPTED = "accepted"
     REFUSED = "refused"
+    WITHDRAWN = "withdrawn"  # by its contact, before the team accepted it
 
 
 STATUSES = tuple(State)

@@ -26,6 +26,8 @@ from digest.store.queue import MailKind, since
 
 PER_ADDRESS_DAY = 3  # contributions one mailbox may send in 24 hours
 PENDING = "contribution"  # the kind of the contributions' pending tokens
+WITHDRAWAL = "contribution-withdraw"  # the kind of the tokens that let a contact withdraw a contribution
+WITHDRAWABLE = (State.UNCONFIRMED, State.PROPOSED)
 CAP_SCOPE = "contribution client"  # the contribution form's per-client count
 MAILBOX_SCOPE = "contribution mailbox"  # its confirmation mails per mailbox
 MAILS = (MailKind.CONTRIBUTION_CONFIRM, MailKind.CONTRIBUTION_ACCEPTED, MailKind.CONTRIBUTION_REFUSED,
@@ -58,6 +60,7 @@ class Contribution:
     decided: str
     note: str  # the team's message with a refusal
     published: str  # the web address of the letter that carried it, once sent
+    letter: str = ""  # the month (YYYY-MM) of the letter it was accepted into
 
 
 COLUMNS = ", ".join(f.name for f in fields(Contribution))
@@ -147,6 +150,34 @@ class Contributions(FormPart):
         """A new confirmation token for a contribution's mail."""
         return self.pendings.add(PENDING, number, lifetime)
 
+    def withdrawal_token(self, number: int, lifetime: timedelta) -> str:
+        """A new token that lets the contact withdraw the contribution until the team accepts it."""
+        return self.pendings.add(WITHDRAWAL, number, lifetime)
+
+    def withdrawable(self, given: str) -> Contribution | None:
+        """The contribution a withdrawal token is for, while it can still be withdrawn. Changes nothing."""
+        number = self.pendings.look(WITHDRAWAL, given)
+        found = self.get_contribution(number) if number is not None else None
+        return found if found is not None and found.status in WITHDRAWABLE else None
+
+    def withdraw(self, given: str) -> Contribution | None:
+        """Withdraw the contribution of a withdrawal token (its picture and waiting mails gone); None when the
+        token is not one or the team has decided already."""
+        with self._transaction() as db:
+            number = self.pendings.look(WITHDRAWAL, given)
+            found = self.get_contribution(number) if number is not None else None
+            if found is None or found.status not in WITHDRAWABLE:
+                return None
+            db.execute("UPDATE contribution SET status=?, decided=? WHERE id=?", (State.WITHDRAWN.value, now(),
+                                                                                   found.id))
+            for kind in (PENDING, WITHDRAWAL):
+                self.pendings.expunge(db, kind, found.id)
+            self.queue.forget(db, MAILS, "?", found.id)
+            db.execute("DELETE FROM contribpicture WHERE name=? AND name NOT IN (SELECT picture FROM contribution "
+                       "WHERE status IN ('proposed', 'unconfirmed', 'accepted') AND id != ?)",
+                       (found.picture, found.id))
+        return self.get_contribution(found.id)
+
     def get_contribution(self, number: int) -> Contribution | None:
         """One contribution by its number."""
         row = self._db.execute(f"SELECT {COLUMNS} FROM contribution WHERE id=?", (number,)).fetchone()
@@ -162,12 +193,13 @@ class Contributions(FormPart):
         row = self._db.execute("SELECT thumb, web FROM contribpicture WHERE name=?", (name,)).fetchone()
         return (bytes(row[0]), bytes(row[1])) if row else None
 
-    def decide(self, number: int, status: State, note: str = "") -> bool:
-        """Accept or refuse a proposed contribution, queueing the mail that tells its contact; whether it was
-        proposed (a decision is made once)."""
+    def decide(self, number: int, status: State, note: str = "", letter: str = "") -> bool:
+        """Accept (into the letter of the month `letter`, YYYY-MM) or refuse a proposed contribution, queueing the
+        mail that tells its contact; whether it was proposed (a decision is made once)."""
         with self._transaction() as db:
-            changed = db.execute("UPDATE contribution SET status=?, decided=?, note=? WHERE id=? AND status=?",
-                                 (status.value, now(), note, number, State.PROPOSED.value)).rowcount
+            changed = db.execute("UPDATE contribution SET status=?, decided=?, note=?, letter=? WHERE id=? AND "
+                                 "status=?", (status.value, now(), note, letter, number,
+                                              State.PROPOSED.value)).rowcount
             if changed:
                 self.queue.put(db, DECIDED[status], number)
                 if status == State.REFUSED:  # its picture is of no more use

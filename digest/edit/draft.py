@@ -68,6 +68,9 @@ def draft_text(letter: Letter) -> str:
         sections=", ".join(_quote(s.id) for s in letter.sections),
         first=letter.sections[0].id if letter.sections else "",
     )]
+    if not letter.sections:
+        lines.append("\n" + _comment(_("No item yet in any section: add articles ([[item]] tables, or in the desk), "
+                                       "accept contributions, or build later when the sources have news.")))
     for section in letter.sections:
         lines.append("\n" + _comment(_("--- {title} ({id}): {count} item(s) ---").format(
                                          title=section.title, id=section.id, count=len(section.items))))

@@ -226,7 +226,8 @@ def add_item(fields: Mapping[str, str], note: str = "") -> Change:
                 raise Refused(_("This article is already in the issue file (same title and address): it was "
                                 "not added twice."))
         table = tomlkit.table()
-        for key in ("uid", "section", "title", "url", "summary", "image", "date", "place", "start", "end"):
+        for key in ("uid", "section", "title", "url", "summary", "image", "image_alt", "date", "place", "start",
+                    "end"):
             value = fields.get(key, "").strip()
             if value:
                 table[key] = value if key == "summary" else " ".join(value.split())

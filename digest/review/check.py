@@ -77,7 +77,8 @@ class Finding:
 
 
 def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
-                    collected: tuple[Collected, ...] | None = None) -> tuple[Built, list[Finding]]:
+                    collected: tuple[Collected, ...] | None = None, *, empty_ok: bool = False
+                    ) -> tuple[Built, list[Finding]]:
     """Build the letter without writing anything, then check it: what `digest check` and `digest preview` show.
 
     Items that letters in `sent_in` (default: the outbox) carried are left out, as `digest build` would;
@@ -86,8 +87,22 @@ def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
     from digest.delivery import journal
 
     built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg),
-                           collected=collected)
-    return built, ordered([*run(built, health.load(cfg.cache_dir)), *built_by_another(cfg.outbox, today)])
+                           collected=collected, empty_ok=empty_ok)
+    empty = [] if built.letter.items else [Finding("error", "empty", _(
+        "no item in any section yet: accept a contribution, add an article or pin one left out; the letter cannot "
+        "be built or sent empty"))]
+    return built, ordered([*empty, *run(built, health.load(cfg.cache_dir)), *built_by_another(cfg.outbox, today),
+                           *not_yet_published(cfg, {i.image for i in built.letter.items if i.image}, today)])
+
+
+def not_yet_published(cfg: Config, shown: set[str], day: date) -> list[Finding]:
+    """An error for each contributed picture the letter shows that `digest publish` has not put out yet."""
+    from digest.contribute.moderate import unpublished
+
+    return [Finding("error", "picture", _("the picture {name} is not on the web yet: readers would see it "
+                                          "broken; run `digest publish DEST --date {day}` and copy DEST to the "
+                                          "server before sending").format(name=name, day=day.isoformat()))
+            for name in unpublished(cfg, shown)]
 
 
 def built_by_another(outbox: Path, today: date) -> list[Finding]:

@@ -16,12 +16,14 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import date
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,7 @@ MAX_FIELDS = 64  # the largest form (Ajouter un article) has a dozen fields
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
                "frame-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The letter: no script at all (the frame's sandbox forbids them too), shown only inside the desk.
-LETTER_POLICY = ("default-src 'none'; img-src https: http: data: cid:; style-src 'unsafe-inline'; "
+LETTER_POLICY = ("default-src 'none'; img-src 'self' https: http: data: cid:; style-src 'unsafe-inline'; "
                  "font-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 TEXT_TYPES = {"letter.html": "text/html", "letter-dark.html": "text/html", "letter.txt": "text/plain"}
 MAX_TEST_ADDRESSES = 5  # typed addresses a test send takes: a test, not a way to mail strangers
@@ -171,6 +173,9 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
             return _save_look(desk, cfg.path, form)
         if form.get("op") in ("contrib-accept", "contrib-refuse"):
             return _decide(desk, cfg, snapshot, form)
+        gone = deskview.gone(cfg, desk_day(desk, snapshot))
+        if gone is not None:  # the letter went out: what it says can no longer change
+            raise DeskRefusal(409, gone)
         issue = snapshot.built.prepared.issue if snapshot.built else None
         order = [s.id for s in deskview.section_order(cfg, issue)] if issue else [s.id for s in cfg.sections]
         change = change_for(form, order)
@@ -185,10 +190,11 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
 
 
 def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]) -> tuple[Snapshot, str]:
-    """A contribution accepted into the issue file (with the team's changes) or refused with a message."""
-    from datetime import date
-
+    """A contribution accepted into the issue file of the next letter whose list send has not begun (with the
+    team's changes), or refused with a message."""
+    from digest import dates
     from digest.contribute import moderate
+    from digest.delivery import journal
 
     number = form.get("name", "")
     if not number.isdigit():
@@ -200,17 +206,30 @@ def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]
             moderate.refuse(cfg, int(number), form["note"])
             return desk.preview.rebuild(), _("Contribution refused; its contact will receive your message.")
         agenda = next((s.id for s in cfg.sections if s.kind == "agenda"), None)
-        day = date.fromisoformat(snapshot.letter_date) if snapshot.letter_date else cfg.letter.date or date.today()
-        moderate.accept(cfg, day, int(number), title=form.get("title", ""), text=form.get("text", ""),
-                        version=form.get("version", ""), agenda=agenda)
-    except moderate.NotProposed as exc:
-        raise DeskRefusal(409, exc.message) from None
-    except issueedit.Conflict as exc:
-        desk.preview.rebuild_if_changed()
-        raise DeskRefusal(409, exc.message) from None
-    except issueedit.Refused as exc:
-        raise DeskRefusal(422, exc.message) from None
-    return desk.preview.rebuild(), _("Contribution accepted: it is in the letter; its contact will be told.")
+        shown = desk_day(desk, snapshot)
+        day = moderate.letter_for(cfg, shown, journal.sends(cfg))  # never a letter that went out
+        here = (day.year, day.month) == (shown.year, shown.month)
+        when = moderate.form_day(form["date"]) if form.get("date", "").strip() else None
+        moderate.accept(cfg, day, int(number), title=form.get("title", ""), text=form.get("text", ""), when=when,
+                        version=form.get("version", "") if here else None, agenda=agenda)
+    except DigestError as exc:
+        if isinstance(exc, issueedit.Conflict):
+            desk.preview.rebuild_if_changed()
+        raise DeskRefusal(422 if isinstance(exc, issueedit.Refused) else 409, exc.message) from None
+    month = dates.month_year(day, i18n.current())
+    if here:
+        return desk.preview.rebuild(), _("Contribution accepted into the letter of {month}; its contact will be "
+                                         "told.").format(month=month)
+    return desk.preview.rebuild(), _("This letter has gone out: the contribution is accepted into the letter of "
+                                     "{month}; its contact will be told.").format(month=month)
+
+
+def desk_day(desk: Desk, snapshot: Snapshot) -> date:
+    """The date of the letter the desk shows (its last build's, even a failed one's)."""
+    cfg = desk.preview.config
+    if snapshot.letter_date:
+        return date.fromisoformat(snapshot.letter_date)
+    return desk.preview.letter_day(cfg) if cfg else date.today()
 
 
 def _save_look(desk: Desk, path: Path, form: Mapping[str, str]) -> tuple[Snapshot, str]:
@@ -301,7 +320,7 @@ def create_app(desk: Desk) -> ASGIApp:
     def letter(name: str) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             snapshot = desk.preview.snapshot
-            html = snapshot.html or _no_letter(snapshot)
+            html = local_pictures(desk.config, snapshot.html) if snapshot.html else _no_letter(snapshot)
             body = {"letter.html": html, "letter-dark.html": dark(html), "letter.txt": snapshot.text}[name]
             return Response(body, media_type=TEXT_TYPES[name],
                             headers={"Content-Security-Policy": LETTER_POLICY, "X-Frame-Options": "SAMEORIGIN"})
@@ -350,6 +369,15 @@ def create_app(desk: Desk) -> ASGIApp:
     async def events(request: Request) -> Response:
         return StreamingResponse(_stream(desk), media_type="text/event-stream")
 
+    async def picture(request: Request) -> Response:
+        from digest.contribute.moderate import images_dir
+
+        name, cfg = request.path_params["name"], desk.config
+        path = images_dir(cfg) / name if cfg is not None and PICTURE_NAME.fullmatch(name) else None
+        if path is None or not path.is_file():
+            return PlainTextResponse(_("not found") + "\n", status_code=404)
+        return Response(path.read_bytes(), media_type="image/jpeg")
+
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         kinds = {"desk.css": "text/css", "desk.js": "text/javascript"}
@@ -361,7 +389,7 @@ def create_app(desk: Desk) -> ASGIApp:
         Route("/", home), Route("/state", state), Route("/report.json", report),
         *(Route(f"/{name}", letter(name)) for name in TEXT_TYPES),
         Route("/action", action, methods=["POST"]), Route("/test-send", send_test, methods=["POST"]),
-        Route("/events", events), Route("/static/{name}", static),
+        Route("/events", events), Route("/static/{name}", static), Route("/images/{name}", picture),
         Route("/language", language, methods=["POST"]),
     ]
     application = Starlette(routes=[Mount(desk.prefix.rstrip("/"), routes=routes)],
@@ -406,6 +434,21 @@ async def _stream(desk: Desk) -> AsyncIterator[str]:
             yield f"event: build\ndata: {json.dumps({'version': seen, 'ok': snapshot.error is None})}\n\n"
         else:
             yield ": keepalive\n\n"
+
+
+PICTURE_NAME = re.compile(r"[0-9a-f]{16}(-vignette)?\.jpg")  # a contributed picture, named by its content
+
+
+def local_pictures(cfg: Config | None, html: str) -> str:
+    """The letter with its contributed pictures (base_url's images/) shown from this machine's copies: they are
+    on the web only once published, and the desk never shows a broken picture."""
+    from urllib.parse import urljoin
+
+    from digest.contribute.moderate import IMAGES
+
+    if cfg is None:
+        return html
+    return html.replace(urljoin(cfg.letter.base_url, f"{IMAGES}/"), f"{IMAGES}/")
 
 
 def _no_letter(snapshot: Snapshot) -> str:

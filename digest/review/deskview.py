@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from digest import i18n, selector
+from digest import i18n, letterfolder, selector
 from digest.config import Config, SectionConfig
 from digest.i18n import N_, _, ngettext
 from digest.issuefile import ISSUE_SOURCE, IssueFile
@@ -139,6 +139,7 @@ def environment() -> jinja2.Environment:
     env.install_gettext_callables(_, ngettext, newstyle=True)  # type: ignore[attr-defined]  # the extension's
     env.filters["when"] = when
     env.filters["day"] = lambda iso: i18n.day(date.fromisoformat(iso)) if iso else ""
+    env.filters["iso_day"] = iso_day
     return env
 
 
@@ -163,7 +164,45 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "lang": i18n.current(), "languages": list(i18n.NAMES.items()), "script_words": script_words(),
         "hand_source": ISSUE_SOURCE, "audience": check.audience(cfg) if cfg else None,
         "contributions": contributions(cfg) if cfg else [], "contribute": bool(cfg and cfg.contribute.url),
+        **_standing(cfg, snapshot),
     }
+
+
+def iso_day(typed: str) -> str:
+    """A dd/mm/yyyy date as a date field's value (yyyy-mm-dd), '' when it is not one."""
+    from digest import dates
+
+    kept = dates.as_typed(typed or "", with_time=False)
+    return f"{kept[6:10]}-{kept[3:5]}-{kept[0:2]}" if kept else ""
+
+
+def _standing(cfg: Config | None, snapshot: Snapshot) -> dict[str, str]:
+    """Where the letter on show stands (built, tested, sending, sent), and the banner of one that went out."""
+    if cfg is None or not snapshot.letter_date:
+        return {"stage": "", "gone": ""}
+    day = date.fromisoformat(snapshot.letter_date)
+    state = standing(cfg, day)
+    stage = state.described if state is not None else _("not built yet (`digest build` writes it)")
+    return {"stage": stage, "gone": gone(cfg, day, state) or ""}
+
+
+def standing(cfg: Config, day: date) -> letterfolder.LetterState | None:
+    """The letter of `day`'s month in the outbox, as the team sees it (the one whose list send began, first)."""
+    from digest.delivery import journal
+
+    return letterfolder.of_month(cfg, cfg.outbox, day, journal.sends(cfg))
+
+
+def gone(cfg: Config, day: date, state: letterfolder.LetterState | None = None) -> str | None:
+    """What the desk says of a letter whose list send began (it no longer changes); None for one still to send."""
+    state = state if state is not None else standing(cfg, day)
+    if state is None or not state.began:
+        return None
+    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    sent = date.fromisoformat(state.sent_at[:10]) if state.sent_at else state.day
+    return _("This letter went out on {day}: it no longer changes here. For the next one, start `digest preview "
+             "--date {next}`; contributions accepted here go into it.").format(day=i18n.day(sent),
+                                                                                 next=following.isoformat())
 
 
 @dataclass(frozen=True)

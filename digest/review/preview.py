@@ -72,6 +72,10 @@ class Preview:
         self._thread: threading.Thread | None = None
         self._sources: tuple[object, tuple[Collected, ...], float] | None = None  # (inputs, collected, when)
 
+    def letter_day(self, cfg: config.Config) -> date:
+        """The date of the letter under review: --date, else [letter] date, else today."""
+        return self.letter_date or cfg.letter.date or date.today()
+
     def rebuild(self) -> Snapshot:
         """Build the letter without writing it and check it; on failure keep the last good letter."""
         with self.building:
@@ -93,7 +97,7 @@ class Preview:
             return self._publish(_failed(previous, exc.format_message()))
         self.config = cfg
         self._seen = mtimes(self._paths)  # taken before building: a change made during the build is seen next
-        today = self.letter_date or cfg.letter.date or date.today()
+        today = self.letter_day(cfg)
         issue_path = issuefile.path_for(cfg, today)
         issue_version = issueedit.version_of(issue_path)
         try:
@@ -101,16 +105,16 @@ class Preview:
                                                 if not s.location.startswith(("http://", "https://"))).items()))
             kept = self._sources
             reuse = kept[1] if kept and kept[0] == inputs and time.monotonic() - kept[2] < RECOLLECT_SECONDS else None
-            built, findings = check.build_and_check(cfg, today, self.outbox, reuse)
+            built, findings = check.build_and_check(cfg, today, self.outbox, reuse, empty_ok=True)
             if reuse is None:
                 self._sources = (inputs, built.prepared.collected, time.monotonic())
             # as `digest check` shows them: the template's accepted findings are not the editors' business
             findings, _accepted = accept.split(findings, accept.load(cfg.letter.templates))
         except DigestError as exc:
-            return self._publish(_failed(previous, exc.format_message(), issue_path, issue_version))
+            return self._publish(_failed(previous, exc.format_message(), issue_path, issue_version, today))
         except Exception as exc:  # a bug must not stop the preview: show it, keep serving the last letter
             traceback.print_exc(file=sys.stderr)
-            return self._publish(_failed(previous, f"{type(exc).__name__}: {exc}", issue_path, issue_version))
+            return self._publish(_failed(previous, f"{type(exc).__name__}: {exc}", issue_path, issue_version, today))
         rendered = built.rendered
         return self._publish(Snapshot(
             html=rendered.html, text=rendered.text, subject=rendered.subject, preheader=rendered.preheader,
@@ -200,10 +204,11 @@ def mtimes(paths: Iterable[Path]) -> dict[Path, int | None]:
 
 
 def _failed(previous: Snapshot, message: str, issue_path: Path | None = None,
-            issue_version: str | None = None) -> Snapshot:
-    """The previous snapshot (its letter and report) with the new error, and the issue file as it is now."""
-    return Snapshot(html=previous.html, text=previous.text, subject=previous.subject,
-                    preheader=previous.preheader, sender=previous.sender, letter_date=previous.letter_date,
+            issue_version: str | None = None, day: date | None = None) -> Snapshot:
+    """The previous snapshot (its letter and report) with the new error, and the issue file (and the date) of
+    the letter the build was for: a change the desk makes goes to that letter's file, never today's."""
+    return Snapshot(html=previous.html, text=previous.text, subject=previous.subject, preheader=previous.preheader,
+                    sender=previous.sender, letter_date=day.isoformat() if day else previous.letter_date,
                     findings=previous.findings, built_at=previous.built_at, seconds=previous.seconds,
                     error=message, built=previous.built, issue_path=issue_path or previous.issue_path,
                     issue_version=previous.issue_version if issue_version is None else issue_version)

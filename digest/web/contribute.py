@@ -21,12 +21,11 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
+from urllib.parse import quote, urlparse
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -34,13 +33,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from digest import dates
 from digest.audience.subscribers import mask
 from digest.config import Config
 from digest.contribute import pictures
 from digest.contribute.states import State
 from digest.contribute.store import MAILS, Contribution, Contributions
-from digest.dates import has_time, parse_date
 from digest.i18n import _, speaking
 from digest.message import sender_domain
 from digest.store import Store
@@ -49,10 +49,13 @@ from digest.store.queue import MailKind, Queued
 from digest.text import CONTROL
 from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address
 from digest.web.courier import Courier, Outgoing
+from digest.web.layer import Button
 from digest.web.subscribe import Joining, joining_settings
 
 LOG = logging.getLogger("digest.serve")
 MAX_FIELD = 300  # a name, a title, a place: one line
+WITHDRAW_PARAMETER = "retirer"  # the withdrawal link's token
+KEEP = timedelta(days=120)  # a withdrawal link works this long (a contribution waits for a letter or two)
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")  # the bidirectional overrides and isolates
 BODY = pictures.MAX_BYTES + 64 * 1024  # one photo and the form's text
 FIELDS = ("collectivite", "contact", "email", "titre", "texte", "lien", "date", "lieu", "debut", "alt", "droits",
@@ -138,7 +141,7 @@ def checked(values: dict[str, str], photo: bool, max_text: int, members: dict[st
         return _("The text has {count} characters: keep it under {most}.").format(count=len(text), most=max_text), {}
     if line["lien"] and urlparse(line["lien"]).scheme not in ("http", "https"):
         return _("The link must be a web address beginning with https://."), {}
-    day, start = form_date(line["date"], with_time=False), form_date(line["debut"], with_time=True)
+    day, start = dates.as_typed(line["date"], with_time=False), dates.as_typed(line["debut"], with_time=True)
     if day is None:
         return _("The date of the action: write it day/month/year, for instance 05/12/2026."), {}
     if start is None:
@@ -148,20 +151,6 @@ def checked(values: dict[str, str], photo: bool, max_text: int, members: dict[st
     return "", {"email": email, "contact": line["contact"], "authority": line["collectivite"],
                 "member": member_of(members, email), "title": line["titre"], "text": text, "link": line["lien"],
                 "day": day, "place": line["lieu"], "start": start, "alt": line["alt"] if photo else ""}
-
-
-def form_date(typed: str, *, with_time: bool) -> str | None:
-    """A date field as stored (dd/mm/yyyy, with hh:mm when given and asked for), '' when empty, None when it is
-    not a date of this century (a browser's date field sends yyyy-mm-dd, a person types dd/mm/yyyy)."""
-    if not typed:
-        return ""
-    try:
-        when = parse_date(typed, ZoneInfo("UTC"))
-    except ValueError:
-        return None
-    if not 2000 <= when.year <= 2100:
-        return None
-    return f"{when:%d/%m/%Y %H:%M}" if with_time and has_time(typed) else f"{when:%d/%m/%Y}"
 
 
 def member_of(members: dict[str, str], email: str) -> str:
@@ -285,11 +274,50 @@ class Contribute(ConfirmedForm):
         found = contributions.get_contribution(mail.ref)
         if found is None or not found.email:
             return None
-        link = found.published
+        link, withdraw = found.published, ""
         if mail.kind == MailKind.CONTRIBUTION_CONFIRM:
             token = contributions.link_token(found.id, timedelta(days=self.settings.mail.pending_days))
             link = f"{self.settings.url}?{TOKEN_PARAMETER}={token}"
-        return Outgoing(found.email, message(self.settings, self.title, mail.kind, found, link))
+            withdraw = f"{self.settings.url}?{WITHDRAW_PARAMETER}={contributions.withdrawal_token(found.id, KEEP)}"
+        return Outgoing(found.email, message(self.settings, self.title, mail.kind, found, link, withdraw))
+
+    # --- withdrawing ----------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        given = request.query_params.get(WITHDRAW_PARAMETER)
+        if given is None or request.method not in ("GET", "HEAD", "POST"):
+            await super().__call__(scope, receive, send)
+            return
+        response = await (self.withdrawn(request, given) if request.method == "POST" else
+                          self.withdrawal_page(request, given))
+        await response(scope, receive, send)
+
+    async def withdrawal_page(self, request: Request, given: str) -> Response:
+        """The mail's withdrawal link: what the button withdraws. A GET changes nothing."""
+        found = await self.with_store(lambda store: Contributions(store).withdrawable(given))
+        if found is None:
+            return self.say(200, Said(_("This link no longer works"), [
+                _("This contribution can no longer be withdrawn: the team has decided, or it was withdrawn "
+                  "already.")]))
+        said = Said(_("Withdraw your contribution"), [
+            _("“{title}”, sent by {contact} ({authority}).").format(title=found.title, contact=found.contact,
+                                                                   authority=found.authority),
+            _("Withdrawn, it will not be published, and its photo is deleted.")], _("Withdraw my contribution"))
+        return self.say(200, said, button=Button("withdraw", said.button),
+                        action=f"{request.url.path}?{WITHDRAW_PARAMETER}={quote(given, safe='.-_')}")
+
+    async def withdrawn(self, request: Request, given: str) -> Response:
+        """The button: the contribution is withdrawn, if the team has not decided yet."""
+        refused = self.foreign(request)
+        if refused is not None:
+            return refused
+        found = await self.with_store(lambda store: Contributions(store).withdraw(given))
+        if found is None:
+            return await self.withdrawal_page(request, given)
+        LOG.info("contribution %d withdrawn by %s", found.id, mask(found.email))
+        return self.say(200, Said(_("Your contribution is withdrawn"), [
+            _("It will not be published. Thank you for writing to us.")]))
 
     def purge(self, store: Store) -> None:
         """Delete the contributions never confirmed."""
@@ -303,7 +331,8 @@ SUBJECTS = {MailKind.CONTRIBUTION_CONFIRM: "confirm", MailKind.CONTRIBUTION_ACCE
             MailKind.CONTRIBUTION_REFUSED: "refused", MailKind.CONTRIBUTION_PUBLISHED: "published"}
 
 
-def message(settings: Contributing, title: str, kind: MailKind, found: Contribution, link: str) -> EmailMessage:
+def message(settings: Contributing, title: str, kind: MailKind, found: Contribution, link: str,
+            withdraw: str = "") -> EmailMessage:
     """The mail a contribution causes (its confirmation, a decision), in the letter's language."""
     with speaking(settings.mail.language):
         subjects = {"confirm": _("Confirm your contribution to {title}"),
@@ -314,8 +343,11 @@ def message(settings: Contributing, title: str, kind: MailKind, found: Contribut
             # Nothing the poster typed: the address is not yet proven theirs (a stranger's inbox, the association's
             # domain). What they sent shows on the page the link opens.
             "confirm": _("To send your contribution to the team of {title}, open this link and press “Confirm my "
-                         "contribution”:\n{link}\n\nIf it was not you, do nothing: nothing will be sent."),
-            "accepted": _("The team of {title} has accepted “{item}”: it will be in the next letter."),
+                         "contribution”:\n{link}\n\nIf it was not you, do nothing: nothing will be sent.\n\n"
+                         "To withdraw it later, as long as the team has not accepted it:\n{withdraw}"),
+            "accepted": (_("The team of {title} has accepted “{item}”: it will be in the letter of {month}.")
+                         if found.letter else
+                         _("The team of {title} has accepted “{item}”: it will be in the next letter.")),
             "refused": _("The team of {title} will not publish “{item}”.\n\n{note}"),
             "published": _("{title} has gone out with “{item}”. Read it on the web: {link}"),
         }
@@ -329,6 +361,9 @@ def message(settings: Contributing, title: str, kind: MailKind, found: Contribut
         message_["Auto-Submitted"] = "auto-generated"
         confirming = kind == MailKind.CONTRIBUTION_CONFIRM
         hello = _("Hello,") if confirming else _("Hello {name},").format(name=found.contact)
-        body = bodies[which].format(title=title, item=found.title, link=link, note=found.note).strip()
+        month = dates.month_year(date.fromisoformat(f"{found.letter}-01"), settings.mail.language) \
+            if found.letter else ""
+        body = bodies[which].format(title=title, item=found.title, link=link, note=found.note, month=month,
+                                    withdraw=withdraw).strip()
         message_.set_content(f"{hello}\n\n{body}\n")
         return message_

@@ -58,8 +58,10 @@ button { background: #1b4f8f; color: #ffffff; border: 0; border-radius: 4px; pad
 button.second { background: #ffffff; color: #1b4f8f; border: 1px solid #1b4f8f; }
 label { display: block; margin: 14px 0 4px; font-weight: bold; }
 label.box { font-weight: normal; }
-input[type=email], input[type=text] { box-sizing: border-box; width: 100%; padding: 10px; font-size: 16px;
+input[type=email], input[type=text], input[type=url], input[type=date], input[type=datetime-local],
+input[type=file], textarea { box-sizing: border-box; width: 100%; padding: 10px; font: inherit; font-size: 16px;
   border: 1px solid #52606d; border-radius: 4px; }
+textarea { min-height: 10em; resize: vertical; }
 .piege { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
 .alerte { color: #a61b1b; font-weight: bold; }
 </style></head>

@@ -106,7 +106,7 @@ def publish_letters(cfg: Config, outbox: Path, dest: Path, sends: Sends, letter_
     """Publish into `dest` the letters the list received (and the one of `letter_date`, named on purpose),
     with the archive page and the feed, each letter noted as published; with `dry_run`, only the plan."""
     from digest import letterfolder
-    from digest.contribute.moderate import images_dir
+    from digest.contribute.moderate import images_dir, record_published
     from digest.web import feed
 
     states = letterfolder.every(cfg, outbox, sends)
@@ -125,6 +125,7 @@ def publish_letters(cfg: Config, outbox: Path, dest: Path, sends: Sends, letter_
         return Publishing(titles, found, [])
     archive = Archive(cfg.letter.title, cfg.letter.language, cfg.letter.address, cfg.subscribe.url, feed.FILE)
     written = publish(found, dest, archive, feed.for_letters(cfg, states, dest, days))
+    record_published(cfg, (picture.name for picture in found.pictures))
     for day in found.folders:
         letterfolder.note(cfg, date.fromisoformat(day), "published")
     return Publishing(titles, found, written)
