@@ -215,7 +215,8 @@ def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]
     except DigestError as exc:
         if isinstance(exc, issueedit.Conflict):
             desk.preview.rebuild_if_changed()
-        raise DeskRefusal(422 if isinstance(exc, issueedit.Refused) else 409, exc.message) from None
+        conflict = isinstance(exc, (issueedit.Conflict, moderate.NotProposed))  # else the team's input: 422
+        raise DeskRefusal(409 if conflict else 422, exc.message) from None
     month = dates.month_year(day, i18n.current())
     if here:
         return desk.preview.rebuild(), _("Contribution accepted into the letter of {month}; its contact will be "
