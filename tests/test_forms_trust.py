@@ -227,7 +227,8 @@ def test_headers_over_the_limit_are_refused_however_they_arrive(forms: Forms, si
         raw.sendall(f"GET {test_contribute.PATH} HTTP/1.1\r\nHost: {url.netloc}\r\nX-Big: {'a' * size}\r\n\r\n"
                     .encode())
         answer = raw.recv(100)
-    assert answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")), answer
+    # whole, they are a 431; a read that cuts them leaves h11 an incomplete request over 16 KB: its 400
+    assert answer.startswith(b"HTTP/1.1 431") or (size > 64 * 1024 and answer.startswith(b"HTTP/1.1 400")), answer
     assert httpx.get(forms.contribute.url + test_contribute.PATH, headers={"X-Big": "a" * 15000}).status_code == 200
 
 
