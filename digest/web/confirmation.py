@@ -120,8 +120,12 @@ class ConfirmedForm(ABC):
         said = await self.with_store(self.pending, given)
         if said is None:
             return self.say(200, self.spent())
-        return self.say(200, said, button=Button("confirm", said.button),
-                        action=f"{request.url.path}?{TOKEN_PARAMETER}={quote(given, safe='.-_')}")
+        return self.button_page(request, said, "confirm", TOKEN_PARAMETER, given)
+
+    def button_page(self, request: Request, said: Said, action: str, parameter: str, given: str) -> Response:
+        """A page with one button that posts `action` back to this path with the link's token."""
+        return self.say(200, said, button=Button(action, said.button),
+                        action=f"{request.url.path}?{parameter}={quote(given, safe='.-_')}")
 
     async def confirm(self, request: Request, given: str) -> Response:
         """The button: confirm what the token is for."""

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -49,7 +49,6 @@ from digest.store.queue import MailKind, Queued
 from digest.text import CONTROL
 from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address
 from digest.web.courier import Courier, Outgoing
-from digest.web.layer import Button
 from digest.web.subscribe import Joining, joining_settings
 
 LOG = logging.getLogger("digest.serve")
@@ -304,8 +303,7 @@ class Contribute(ConfirmedForm):
             _("“{title}”, sent by {contact} ({authority}).").format(title=found.title, contact=found.contact,
                                                                    authority=found.authority),
             _("Withdrawn, it will not be published, and its photo is deleted.")], _("Withdraw my contribution"))
-        return self.say(200, said, button=Button("withdraw", said.button),
-                        action=f"{request.url.path}?{WITHDRAW_PARAMETER}={quote(given, safe='.-_')}")
+        return self.button_page(request, said, "withdraw", WITHDRAW_PARAMETER, given)
 
     async def withdrawn(self, request: Request, given: str) -> Response:
         """The button: the contribution is withdrawn, if the team has not decided yet."""
