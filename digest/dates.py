@@ -140,6 +140,8 @@ def weekday(day: date, locale: str = "fr") -> str:
     return WEEKDAYS[language][day.weekday()] if language else _babel(day, "EEEE", locale)
 
 
-def clock(moment: datetime) -> str:
-    """A time of day in French style: '10 h 00'."""
-    return f"{moment.hour}{NBSP}h{NBSP}{moment.minute:02d}"
+def clock(moment: datetime, locale: str = "fr") -> str:
+    """A time of day: '10 h 00' in French, '10:00' elsewhere."""
+    if locale.startswith("fr"):
+        return f"{moment.hour}{NBSP}h{NBSP}{moment.minute:02d}"
+    return f"{moment.hour}:{moment.minute:02d}"

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from digest import agenda, dates
 from digest.errors import TemplateError
-from digest.i18n import _
+from digest.i18n import N_, _, speaking
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
 
@@ -40,7 +40,7 @@ INLINE_MARK = "digest:inline"
 
 def render(letter: Letter, templates: tuple[Path, ...]) -> Rendered:
     """The finished HTML e-mail, its text twin and the intermediate MJML of one letter."""
-    env = environment(templates, ZoneInfo(letter.timezone))
+    env = environment(templates, ZoneInfo(letter.timezone), letter.language)
     env.filters.update(agenda.filters(letter))  # ics_url, google_url: they need the letter's base_url and date
     env.finalize = neutralizer(letter)
     subject = letter.subject or default_subject(letter)
@@ -94,8 +94,10 @@ def neutralizer(letter: Letter) -> Callable[[object], object]:
     return finalize
 
 
-def environment(templates: tuple[Path, ...], tz: ZoneInfo) -> jinja2.Environment:
-    """A Jinja2 environment that escapes everything in MJML and refuses undefined names.
+def environment(templates: tuple[Path, ...], tz: ZoneInfo, language: str = "fr") -> jinja2.Environment:
+    """A Jinja2 environment that escapes everything in MJML and refuses undefined names, its dates and words in
+    the letter's `language` (`_` in a template is digest's catalogue in that language: « En savoir plus », "Read
+    more"; digest's own messages, a template's error, stay in the team's).
 
     Templates are looked for in each folder in turn: the user's first, then the package's.
     """
@@ -106,15 +108,27 @@ def environment(templates: tuple[Path, ...], tz: ZoneInfo) -> jinja2.Environment
         keep_trailing_newline=True,
         bytecode_cache=_BYTECODE,
     )
+    env.globals["_"] = functools.partial(readers, language)
     env.filters.update(
-        fr=french,
-        month_year=dates.month_year,
-        news_date=lambda item: "Le" + NBSP + dates.day_month_year(item.date.astimezone(tz).date()),
-        badge=lambda item: dates.badge(_start_day(item, tz)),
-        when=lambda item: event_when(item, tz),
+        fr=french if language.startswith("fr") else _as_written,  # French typography, for French only
+        month_year=lambda day: dates.month_year(day, language),
+        news_date=lambda item: readers(language, N_("On {day}")).format(
+            day=dates.day_month_year(item.date.astimezone(tz).date(), language)),
+        badge=lambda item: dates.badge(_start_day(item, tz), language),
+        when=lambda item: event_when(item, tz, language),
         wrap=wrap,
     )
     return env
+
+
+def _as_written(text: str) -> str:
+    return text
+
+
+def readers(language: str, message: str) -> str:
+    """`message` in the readers' language (the letter's), whatever the team's."""
+    with speaking(language):
+        return _(message)
 
 
 class TemplateCache(jinja2.BytecodeCache):
@@ -290,24 +304,28 @@ def default_preheader(letter: Letter) -> str:
     return text
 
 
-def event_when(item: Item, tz: ZoneInfo) -> str:
-    """'jeudi 26 mars 2026, 10 h 00 – 11 h 30', 'jeudi 26 mars 2026 à 10 h 00', 'du 12 au 15 novembre 2025'."""
+def event_when(item: Item, tz: ZoneInfo, language: str = "fr") -> str:
+    """'jeudi 26 mars 2026, 10 h 00 – 11 h 30', 'jeudi 26 mars 2026 à 10 h 00', 'du 12 au 15 novembre 2025'; in
+    English 'Thursday 26 March 2026, 10:00 – 11:30', 'from 12 to 15 November 2025' (the words: the catalogue)."""
     start_day = _start_day(item, tz)
     end_day = item.end.astimezone(tz).date() if item.end else start_day
     if end_day > start_day:
-        return f"du{NBSP}{_short(start_day, end_day)} au{NBSP}{dates.day_month_year(end_day)}"
-    text = f"{dates.weekday(start_day)} {dates.day_month_year(start_day)}"
+        return readers(language, N_("from {first} to {last}")).format(first=_short(start_day, end_day, language),
+                                                   last=dates.day_month_year(end_day, language))
+    text = f"{dates.weekday(start_day, language)} {dates.day_month_year(start_day, language)}"
     start = item.start or item.date
     if item.all_day or start is None:
         return text
     if not (item.end and item.end > start):
-        return f"{text} à{NBSP}{dates.clock(start.astimezone(tz))}"
-    return f"{text}, {dates.clock(start.astimezone(tz))}{NBSP}–{NBSP}{dates.clock(item.end.astimezone(tz))}"
+        clock = dates.clock(start.astimezone(tz), language)
+        return readers(language, N_("{day} at {time}")).format(day=text, time=clock)
+    return f"{text}, {dates.clock(start.astimezone(tz), language)}{NBSP}–{NBSP}" \
+        f"{dates.clock(item.end.astimezone(tz), language)}"
 
 
-def _short(start: date, end: date) -> str:
+def _short(start: date, end: date, language: str = "fr") -> str:
     """The first day of a span, without what it shares with the last: '12' in 'du 12 au 15 novembre 2025'."""
-    full = dates.day_month_year(start)
+    full = dates.day_month_year(start, language)
     if start.year == end.year and start.month == end.month:
         return full.split(NBSP)[0]
     if start.year == end.year:
