@@ -68,7 +68,7 @@ STILL_TO_SEND = (SendState.PENDING, SendState.SENDING, SendState.DEFERRED, SendS
 COUNTED = (SendState.SENT, SendState.FAILED, SendState.DEFERRED, SendState.UNKNOWN)  # a sent letter's line counts
 COUNT_WORDS: dict[str, str] = {  # the send journal's words, as shown (translated there)
     SendState.SENT: N_("sent"), SendState.FAILED: N_("failed"), SendState.DEFERRED: N_("deferred"),
-    SendState.UNKNOWN: N_("unknown"), SendState.PENDING: N_("pending")}
+    SendState.UNKNOWN: N_("unknown"), SendState.PENDING: N_("pending"), SendState.SENDING: N_("sending")}
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 Sends = Callable[[date], Mapping[str, int] | None]  # a letter's list send, recipients per state; None: none yet
@@ -476,8 +476,8 @@ class LetterState:
         return words + (", " + _("published") if self.published else "")
 
     def title(self) -> str:
-        """`2025-12-18 “subject”`, as every command names the letter it acts on."""
-        return f"{self.day.isoformat()} “{self.subject}”"
+        """`2025-12-18 « subject »`, as every command names the letter it acts on (quoted as the team writes)."""
+        return _("{day} “{subject}”").format(day=self.day.isoformat(), subject=self.subject)
 
 
 def read(cfg: Config, outbox: Path, day: date, sends: Sends) -> LetterState | None:

@@ -146,17 +146,31 @@ def subscribers_stats(config_path: Path) -> None:
     click.echo(" · ".join(f"{_status(status)} {count}" for status, count in counts.items())
                + _(" · pending {pending}").format(pending=pending))
     if weeks:
-        click.echo(f"{_('week'):<10} {_('sign-ups'):>8} {_('confirmed'):>9} {_('rate'):>5} {_('left'):>5}")
-    for week in weeks:
-        rate = f"{100 * week.confirmed / week.asked:.0f}%" if week.asked else "-"
-        click.echo(f"{week.week:<10} {week.asked:>8} {week.confirmed:>9} {rate:>5} {week.left:>5}")
+        _table([_("week"), _("sign-ups"), _("confirmed"), _("rate"), _("left")],
+               [[w.week, w.asked, w.confirmed, f"{100 * w.confirmed / w.asked:.0f}\u00a0%" if w.asked else "-", w.left]
+                for w in weeks])
     if letters:
-        click.echo(f"{_('letter'):<12} {_('unsubscribed'):>12} {_('bounced'):>8} {_('temporary'):>10} "
-                   f"{_('complained'):>10}")
-    for stats in letters:
-        click.echo(f"{stats.letter:<12} {stats.unsubscribed:>12} {stats.bounced:>8} {stats.soft_bounces:>10} "
-                   f"{stats.complained:>10}")
+        _table([_("letter"), _("unsubscribed"), _("bounced"), _("temporary"), _("complained")],
+               [[s.letter, s.unsubscribed, s.bounced, s.soft_bounces, s.complained] for s in letters])
 
+
+def _table(heads: list[str], rows: list[list[object]]) -> None:
+    """Columns as wide as their longest word or value: the first on the left, the numbers on the right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(heads, *rows, strict=True)]
+    for row in [list[object](heads), *rows]:
+        cells = [f"{row[0]!s:<{widths[0]}}", *(f"{cell!s:>{width}}" for cell, width in zip(row[1:], widths[1:],
+                                                                                       strict=True))]
+        click.echo(" ".join(cells))
+
+
+CONSENT_WORDS = {"asked": N_("sign-up asked"), "confirmed": N_("sign-up confirmed"), "created": N_("created"),
+                 "added": N_("added"), "import": N_("imported"), "resubscribed": N_("resubscribed"), "erased": N_("erased"),
+                 "unsubscribed": N_("unsubscribed"), "bounced": N_("bounced"), "complained": N_("complained")}
+MEANS_WORDS = {"form": N_("the form"), "one-click": N_("one click (RFC 8058)"), "page": N_("the unsubscribe page"),
+               "mail": N_("an unsubscribe mail"), "bounce": N_("a bounce"), "complaint": N_("a complaint"),
+               "import": N_("an import"), "subscribers add": N_("subscribers add"),
+               "subscribers remove": N_("subscribers remove"), "subscribers erase": N_("subscribers erase"),
+               "unlisted": N_("the unsubscribe page (not on the list)")}
 
 @subscribers_group.command(name="consent")
 @config_option
@@ -168,11 +182,12 @@ def subscribers_consent(config_path: Path, address: str) -> None:
     if not history:
         raise click.UsageError(_("{address}: nothing in the store").format(address=address))
     for record in history:
-        where = f" from {record.origin}" if record.origin else ""
+        where = _(" from {origin}").format(origin=record.origin) if record.origin else ""
         ip = f" IP {record.ip}" if record.ip else ""
         detail = f" ({record.detail})" if record.detail and record.detail != record.means else ""
+        what, means = _(CONSENT_WORDS.get(record.what, record.what)), _(MEANS_WORDS.get(record.means, record.means))
         click.echo(_("{at}  {what:<12} via {means}{detail}{where}{ip}").format(
-                       at=record.at, what=record.what, means=record.means, detail=detail, where=where, ip=ip))
+                       at=record.at, what=what, means=means, detail=detail, where=where, ip=ip))
         if record.wording:
             click.echo(_("{value:27}wording {wording}: « {value2} »").format(
                            value='', wording=record.wording, value2=wordings.get(record.wording, '?')))

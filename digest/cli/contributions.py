@@ -35,7 +35,7 @@ def contributions_list(config_path: Path, status: str | None) -> None:
     for item in found:
         who = _("member: {name}").format(name=item.member) if item.member else _("not verified")
         click.echo(f"{item.id:>4}  {_(CONTRIBUTION_STATES[item.status]):<12} {item.received[:10]}  "
-                   f"{item.authority} ({who})  “{item.title}”")
+                   f"{item.authority} ({who})  " + _("“{title}”").format(title=item.title))
     click.echo(ngettext("{count} contribution", "{count} contributions", len(found)).format(count=len(found)),
                err=True)
 

@@ -82,7 +82,7 @@ class SourceLines:
     """Prints each source as it completes; on a terminal, a progress bar stays below the lines."""
 
     def __init__(self, total: int) -> None:
-        self.bar = (click.progressbar(length=total, label="Collecting", show_pos=True, show_eta=False)
+        self.bar = (click.progressbar(length=total, label=_("Collecting"), show_pos=True, show_eta=False)
                     if total and sys.stdout.isatty() else None)
         self.total = total
         self.done = 0
@@ -115,6 +115,13 @@ class SourceLines:
 STAGES = {"collect": N_("collect"), "select": N_("select"), "render": N_("render"), "write": N_("write")}
 
 
+def _source_name(name: str) -> str:
+    """A source as the report names it: its name, or the issue file for the items written there by hand."""
+    from digest.issuefile import ISSUE_SOURCE
+
+    return _("the issue file") if name == ISSUE_SOURCE else name
+
+
 def _print_report(built: pipeline.Built) -> None:
     prepared, letter = built.prepared, built.letter
     if prepared.issue.path:
@@ -123,7 +130,7 @@ def _print_report(built: pipeline.Built) -> None:
                        count3=len(prepared.issue.exclude)))
     click.echo(_("Sections:"))
     for section in letter.sections:
-        sources = ", ".join(f"{name} {n}" for name, n in Counter(i.source for i in section.items).items())
+        sources = ", ".join(f"{_source_name(name)} {n}" for name, n in Counter(i.source for i in section.items).items())
         click.echo(_("  {title} ({id}): {count} kept, from {sources}").format(
                        title=section.title, id=section.id, count=len(section.items), sources=sources))
     for note in prepared.notes:

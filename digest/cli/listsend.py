@@ -23,12 +23,14 @@ from digest import config, i18n, letterfolder
 from digest.audience import subscribers
 from digest.cli.common import ask_first
 from digest.delivery import aftersend, journal, smtp
-from digest.i18n import _
+from digest.i18n import N_, _
 from digest.letterfolder import SendState
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
+
+SECURITY_WORDS = {"starttls": N_("STARTTLS"), "ssl": N_("TLS"), "none": N_("unencrypted")}  # as shown
 
 def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_path: Path | None, dry_run: bool,
                  resend_unknown: bool, yes: bool) -> None:
@@ -49,7 +51,8 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     confirm(letter, len(todo), connection, yes)
     click.echo(_("Sending “{subject}” ({value}) via {host}:{port} ({security})").format(
                    subject=job.letter.subject, value=i18n.day(job.letter.date), host=connection.smtp.host,
-                   port=connection.smtp.port, security=connection.smtp.security)
+                   port=connection.smtp.port, security=_(SECURITY_WORDS.get(connection.smtp.security,
+                                                                            connection.smtp.security)))
                + (_(", at most {rate:g} per second").format(rate=connection.smtp.rate) if connection.smtp.rate else ""))
     with stoppable() as stop, SendProgress() as progress:
         try:
@@ -188,11 +191,11 @@ class SendProgress:
             return
         if self.bar is None:
             self.started = time.monotonic()
-            self.bar = click.progressbar(length=total, label="Sending", show_eta=True, show_pos=True,
+            self.bar = click.progressbar(length=total, label=_("Sending"), show_eta=True, show_pos=True,
                                          file=sys.stderr, item_show_func=lambda rate: rate)
             self.bar.__enter__()
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        self.bar.update(done - self.done, f"{done / elapsed:.0f} msg/s")
+        self.bar.update(done - self.done, _("{rate} messages a second").format(rate=round(done / elapsed)))
         self.done = done
 
     def __exit__(self, *exc: object) -> None:

@@ -134,6 +134,7 @@ def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
 
 def _print_status(folder: Path, day: date) -> None:
     from digest.delivery import journal
+    from digest.letterfolder import COUNT_WORDS
 
     found = journal.status(folder)
     if found is None:
@@ -143,10 +144,10 @@ def _print_status(folder: Path, day: date) -> None:
     counts, rows = found
     click.echo(_("Send journal of {value} ({value2}):").format(
         value=i18n.day(day), value2=folder / journal.FILE_NAME))
-    click.echo("  " + " · ".join(f"{state} {count}" for state, count in counts.items()))
+    click.echo("  " + " · ".join(f"{_(COUNT_WORDS.get(state, state))} {count}" for state, count in counts.items()))
     for row in rows:
         words = f"{row.code} {row.response}" if row.code else (row.response or "")
-        click.echo(f"  {row.state:<9} {row.email}  {words}".rstrip())
+        click.echo(f"  {_(COUNT_WORDS.get(row.state, row.state)):<12} {row.email}  {words}".rstrip())
     if counts["unknown"]:
         click.echo(_("Unknown: their transaction was under way when a run stopped; `--resend-unknown` sends again."))
 

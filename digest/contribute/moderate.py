@@ -113,7 +113,8 @@ def accept(cfg: Config, day: date, number: int, *, title: str = "", text: str = 
     fields = {"uid": uid, "section": section, "title": title or found.title, "url": found.link,
               "summary": text or found.text, "image": image, "image_alt": found.alt if image else "",
               "date": found.day if when is None else when, "place": found.place, "start": found.start}
-    who = f"{found.authority} ({found.contact})" + (f", {_('member')}" if found.member else "")
+    member = _("member")
+    who = f"{found.authority} ({found.contact})" + (f", {member}" if found.member else "")
     added = issueedit.add_item(fields, note=_("contribution {number} from {who}").format(number=number, who=who))
     pinned = issueedit.toggle("pin", uid)  # accepted for this letter: first in its section, never cut by max_items
 

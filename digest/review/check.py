@@ -226,7 +226,8 @@ def links(document: lxml.html.HtmlElement) -> list[Finding]:
             continue
         text = " ".join(anchor.text_content().split())
         found.extend(replace(f, url=href.strip()) for f in _address(href.strip(),
-                                                                     f"link “{_short(text, 50)}” ({_short(href)})",
+                                                                     _("link “{text}” ({url})").format(
+                                                                         text=_short(text, 50), url=_short(href)),
                                                                      image=False))
     return found
 
@@ -437,7 +438,7 @@ def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
     table = table or cssdata.load()
     found = []
     for d in cssdata.dropped(html, table):
-        times = "once" if d.usage.count == 1 else f"{d.usage.count} times"
+        times = ngettext("once", "{count} times", d.usage.count).format(count=d.usage.count)
         found.append(Finding(
             "warning", "css", _("ignored by ") + ", ".join(c.name for c in d.clients),
             _("CSS {title} ({slug})").format(title=d.feature.title, slug=d.feature.slug), topic=d.feature.slug,

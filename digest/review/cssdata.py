@@ -19,7 +19,7 @@ import lxml.html
 import tinycss2
 from tinycss2 import ast
 
-from digest.i18n import _, ngettext
+from digest.i18n import _
 
 SOURCE_NAME = "caniemail.com"
 
@@ -83,7 +83,7 @@ class Table:
     @property
     def source(self) -> str:
         """How a report names the data: 'caniemail.com, data of 2026-05-13'."""
-        return f"{SOURCE_NAME}, data of {self.updated[:10]}"
+        return _("{name}, data of {day}").format(name=SOURCE_NAME, day=self.updated[:10])
 
 
 @lru_cache(maxsize=1)
@@ -264,7 +264,7 @@ def features_in(html: str, known: Iterable[str]) -> dict[str, Usage]:
     for element in document.iter():
         declarations = element.get("style") if isinstance(element.tag, str) else None
         if declarations:
-            here = f"style of {_describe(element)}"
+            here = _("style of {element}").format(element=_describe(element))
             _count(((slug, here if place == HERE else place) for slug, place in _uses_in_style(declarations, wanted)),
                    found)
     return {slug: usage for slug, usage in found.items() if slug in wanted}
@@ -282,14 +282,6 @@ class Dropped:
     feature: Feature
     clients: tuple[Client, ...]
     usage: Usage
-
-    def describe(self, source: str) -> str:
-        """'ignored by Outlook (Windows), Orange (webmail): used 3 times, in …'."""
-        names = ", ".join(c.name for c in self.clients)
-        places = "; ".join(self.usage.places)
-        times = ngettext("once", "{count} times", self.usage.count).format(count=self.usage.count)
-        return _("ignored by {names}: used {times}, in {places} (source: {source}, {url})").format(
-                   names=names, times=times, places=places, source=source, url=self.feature.url)
 
 
 def dropped(html: str, table: Table | None = None, clients: Iterable[Client] = CLIENTS) -> list[Dropped]:

@@ -114,9 +114,10 @@ def targets(html: str) -> list[Target]:
         url = url.strip()
         if not url.lower().startswith(("http://", "https://")) or url in seen:
             continue
-        kind = "link" if element.tag == "a" else "image"
-        text = " ".join((element.text_content() if kind == "link" else element.get("alt", "")).split())[:50]
-        seen[url] = Target(url, f"{kind} “{text}”" if text else kind)
+        link = element.tag == "a"
+        text = " ".join((element.text_content() if link else element.get("alt", "")).split())[:50]
+        named = (_("link “{text}”") if link else _("image “{text}”")).format(text=text)
+        seen[url] = Target(url, named if text else _("link") if link else _("image"))
     return list(seen.values())
 
 

@@ -22,6 +22,7 @@ import watchfiles
 from digest import config, issuefile
 from digest.edit import issueedit
 from digest.errors import DigestError
+from digest.i18n import _
 from digest.model import Collected
 from digest.pipeline import Built
 from digest.review import accept, check
@@ -128,9 +129,10 @@ class Preview:
             self.snapshot = snapshot
             self.changed.notify_all()
         if snapshot.error:
-            self.log(f"rebuild failed: {snapshot.error}")
+            self.log(_("rebuild failed: {error}").format(error=snapshot.error))
         else:
-            self.log(f"rebuilt in {snapshot.seconds * 1000:.0f} ms: {check.summary(snapshot.findings)}")
+            self.log(_("rebuilt in {ms} ms: {summary}").format(ms=round(snapshot.seconds * 1000),
+                                                                 summary=check.summary(snapshot.findings)))
         return snapshot
 
     def wait(self, seen_version: int, timeout: float | None) -> Snapshot:
