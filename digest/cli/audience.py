@@ -164,8 +164,9 @@ def _table(heads: list[str], rows: list[list[object]]) -> None:
 
 
 CONSENT_WORDS = {"asked": N_("sign-up asked"), "confirmed": N_("sign-up confirmed"), "created": N_("created"),
-                 "added": N_("added"), "import": N_("imported"), "resubscribed": N_("resubscribed"), "erased": N_("erased"),
-                 "unsubscribed": N_("unsubscribed"), "bounced": N_("bounced"), "complained": N_("complained")}
+                 "added": N_("added"), "import": N_("imported"), "resubscribed": N_("resubscribed"),
+                 "erased": N_("erased"), "unsubscribed": N_("unsubscribed"), "bounced": N_("bounced"),
+                 "complained": N_("complained")}
 MEANS_WORDS = {"form": N_("the form"), "one-click": N_("one click (RFC 8058)"), "page": N_("the unsubscribe page"),
                "mail": N_("an unsubscribe mail"), "bounce": N_("a bounce"), "complaint": N_("a complaint"),
                "import": N_("an import"), "subscribers add": N_("subscribers add"),
