@@ -6,6 +6,7 @@ from __future__ import annotations
 import mailbox
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -226,7 +227,7 @@ def test_a_maildir_is_read_moved_to_done_and_a_rerun_changes_nothing(tmp_path: P
     assert "0 address(es) processed" in again.output and statuses(tmp_path) == EXPECTED
     stats = digest("subscribers", "stats", "-c", str(cfg)).output
     assert "subscribed 2 · unsubscribed 1 · bounced 3 · complained 1" in stats
-    assert "2025-11-20              0        0          0          1" in stats  # the complaint names its letter
+    assert re.search(r"(?m)^2025-11-20 +0 +0 +0 +1$", stats)  # the complaint names its letter
 
 
 def test_an_mbox_is_read_the_same_way(tmp_path: Path) -> None:

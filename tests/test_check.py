@@ -191,7 +191,8 @@ def test_a_template_without_unsubscribe_link_fails_check_with_exit_1(tmp_path: P
     shutil.copytree(ROOT / "templates", templates)
     source = (templates / "letter.mjml.j2").read_text(encoding="utf-8")
     assert "letter.unsubscribe_url" in source
-    source = source.replace("{{ letter.unsubscribe_url }}", "https://example.org/").replace("Se désinscrire", "Aide")
+    source = source.replace("{{ letter.unsubscribe_url }}", "https://example.org/")
+    source = source.replace('{{ _("Unsubscribe") }}', "Aide")
     (templates / "letter.mjml.j2").write_text(source, encoding="utf-8")
     shutil.copy(SAMPLES / "collectivites.csv", tmp_path / "collectivites.csv")
     path = write_config('[[source]]\nname = "c"\nsection = "cuf"\nurl = "collectivites.csv"\n',

@@ -378,9 +378,9 @@ def test_the_team_reads_the_consent_history_the_export_and_the_weekly_stats(serv
     history = digest("subscribers", "consent", email, "-c", config)
     assert history.exit_code == 0, history.output
     lines = history.stdout.splitlines()
-    assert " asked " in lines[0] and "via form from https://cites-unies-france.org" in lines[0]
+    assert " sign-up asked " in lines[0] and "via the form from https://cites-unies-france.org" in lines[0]
     assert f"wording {wording_hash(DEFAULT_CONSENT)}: « {DEFAULT_CONSENT} »" in lines[1]
-    assert " confirmed " in lines[2] and "IP" not in history.stdout  # record_ip is off: no IP kept
+    assert " sign-up confirmed " in lines[2] and "IP" not in history.stdout  # record_ip is off: no IP kept
     exported = digest("subscribers", "export", "-c", config)
     header, *rows = exported.stdout.splitlines()
     assert header.startswith("email;name;status;reason;letter;changed;created;updated;consent_at;consent_means;"
@@ -424,7 +424,7 @@ def test_an_import_and_an_addition_say_where_consent_came_from(tmp_path: Path) -
     added = digest("subscribers", "add", "paul@example.org", "-c", str(config), "--consent", "courriel du 3 mars")
     assert added.exit_code == 0, added.output
     marie = digest("subscribers", "consent", "marie@example.org", "-c", str(config)).stdout
-    assert " import       via import (liste.csv)" in marie and "« formulaire papier AG 2025 »" in marie
+    assert " imported     via an import (liste.csv)" in marie and "« formulaire papier AG 2025 »" in marie
     paul = digest("subscribers", "consent", "paul@example.org", "-c", str(config)).stdout
     assert " added        via subscribers add" in paul and "« courriel du 3 mars »" in paul
 

@@ -3,6 +3,7 @@ honouring unsubscribes made while it runs (against a real aiosmtpd on 127.0.0.1)
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +189,7 @@ def test_erase_deletes_the_person_everywhere_and_an_import_cannot_add_them_back(
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("subscribers.sqlite*"))
     assert b"anne@example.org" not in raw.lower()
     stats = digest("subscribers", "stats", "-c", str(cfg)).output
-    assert "unsubscribed 0" in stats and f"{DAY}              1" in stats  # the letter's count stays, anonymous
+    assert "unsubscribed 0" in stats and re.search(rf"(?m)^{DAY} +1 ", stats)  # the letter's count stays, anonymous
     again = digest("subscribers", "import", "-c", str(cfg), str(csv))
     assert "0 added" in again.output and "erased on request" in again.output
     assert "subscribed 1 ·" in digest("subscribers", "stats", "-c", str(cfg)).output
@@ -284,7 +285,7 @@ def test_send_status_shows_what_happened_to_the_letter_afterwards(tmp_path: Path
     result = digest("send", "-c", str(cfg), "--status")
     assert "Since: unsubscribed 1 · bounced 1 · temporary failures 0 · complained 0" in result.output
     stats = digest("subscribers", "stats", "-c", str(cfg))
-    assert f"{DAY}              1        1          0          0" in stats.output
+    assert re.search(rf"(?m)^{DAY} +1 +1 +0 +0$", stats.output)
 
 
 def test_the_store_is_readable_by_its_owner_only_and_a_name_cannot_break_a_header(tmp_path: Path) -> None:

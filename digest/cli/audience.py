@@ -147,11 +147,15 @@ def subscribers_stats(config_path: Path) -> None:
                + _(" · pending {pending}").format(pending=pending))
     if weeks:
         _table([_("week"), _("sign-ups"), _("confirmed"), _("rate"), _("left")],
-               [[w.week, w.asked, w.confirmed, f"{100 * w.confirmed / w.asked:.0f}\u00a0%" if w.asked else "-", w.left]
-                for w in weeks])
+               [[w.week, w.asked, w.confirmed, _percent(w.confirmed, w.asked), w.left] for w in weeks])
     if letters:
         _table([_("letter"), _("unsubscribed"), _("bounced"), _("temporary"), _("complained")],
                [[s.letter, s.unsubscribed, s.bounced, s.soft_bounces, s.complained] for s in letters])
+
+
+def _percent(part: int, whole: int) -> str:
+    """'50%' ('50 %' in French), '-' of nothing."""
+    return _("{percent}%").format(percent=round(100 * part / whole)) if whole else "-"
 
 
 def _table(heads: list[str], rows: list[list[object]]) -> None:
