@@ -101,7 +101,7 @@ def test_the_page_loads_and_every_frame_shows_the_letter(page: Any, shared_previ
         expect(frame(page, frame_id)).to_contain_text("La Lettre de CUF")
         expect(frame(page, frame_id)).to_contain_text(FIRST_ITEM)
     expect(page.locator(".inbox.desktop .subject")).to_have_text("La Lettre de CUF – novembre 2025")
-    expect(page.locator("#report")).to_contain_text("no-date")  # the undated briefs; accepted CSS findings stay out
+    expect(page.locator("#report")).to_contain_text("sans date")  # the undated briefs; accepted CSS findings stay out
     expect(page.locator("#report")).not_to_contain_text("css-border-radius")
     expect(frame(page, "text-frame")).to_contain_text("LA LETTRE DE CUF")
     assert page.locator("#desktop-frame").bounding_box()["width"] >= 600

@@ -63,7 +63,7 @@ def test_default_letter_has_no_error_and_flags_the_badge_border_radius(default_b
     assert "caniemail.com, data of 2026-05-13" in radius[0].detail
     line = radius[0].line()
     assert "\n" not in line
-    assert line.startswith("warning  css            CSS border-radius (css-border-radius): ignored by")
+    assert line.startswith("warning  CSS              CSS border-radius (css-border-radius): ignored by")
 
 
 def test_errors_come_before_warnings() -> None:
@@ -383,7 +383,7 @@ def test_check_command_on_the_default_letter_exits_0_with_no_css_warning_one_lin
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     findings = [line for line in lines if line.startswith(("error ", "warning "))]
-    assert findings and not any(" css" in line for line in findings), result.output
+    assert findings and not any(" CSS " in line for line in findings), result.output
     assert len(lines) == len(findings) + 2  # a heading, one line per finding, the summary
     assert "0 errors" in lines[-1]
     assert "accepted in " in lines[-1] and "check-accept.toml" in lines[-1]
@@ -392,8 +392,9 @@ def test_check_command_on_the_default_letter_exits_0_with_no_css_warning_one_lin
 def test_check_command_verbose_gives_details_and_the_accepted_findings() -> None:
     result = CliRunner().invoke(main, ["check", "-c", str(ROOT / "sources.toml"), "-v"])
     assert result.exit_code == 0, result.output
-    assert "accepted css            CSS border-radius (css-border-radius)" in result.output
+    assert "accepted CSS              CSS border-radius (css-border-radius)" in result.output
     assert "Outlook (Windows)" in result.output
+    assert "--accept css-border-radius" in result.output  # the id to accept it, under each warning
 
 
 def _user_template(tmp_path: Path, write_config: Callable[..., Path], accept: str | None) -> Path:
@@ -453,5 +454,5 @@ def test_check_command_reports_a_past_event_from_data(write_config: Callable[...
                         files={"events.json": json.dumps(events)})
     result = CliRunner().invoke(main, ["check", "-c", str(path), "--date", "2025-11-20"])
     assert result.exit_code == 0, result.output  # the selector already leaves past events out
-    assert "past-event" not in result.output
+    assert "past event" not in result.output
     assert "section cuf" in result.output  # no news at all: the news section is reported empty

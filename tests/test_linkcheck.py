@@ -196,10 +196,10 @@ def test_check_links_command_lists_broken_links(server: tuple[str, Recorder],
     path = write_config('[[source]]\nname = "news"\nsection = "cuf"\nurl = "news.json"\n',
                         letter=letter, files={"news.json": json.dumps(items)})
     without = CliRunner().invoke(main, ["check", "-c", str(path)])
-    assert "broken-link" not in without.output  # nothing is fetched without --links
+    assert "broken link" not in without.output  # nothing is fetched without --links
     result = CliRunner().invoke(main, ["check", "-c", str(path), "--links", "--timeout", "2", "--allow-private"])
     assert result.exit_code == 1, result.output
-    assert "broken-link" in result.output and f"{base}/missing" in result.output
+    assert "broken link" in result.output and f"{base}/missing" in result.output
     assert f"{base}/ok" not in [line.split(": ")[-1] for line in result.output.splitlines() if "broken" in line]
 
 

@@ -353,7 +353,8 @@ def test_each_report_finding_about_an_item_links_to_its_card(tmp_path: Path) -> 
 
     with running(make_site(tmp_path)) as (_session, server):
         page = request(server.url)[2]
-        rows = re.findall(r'<tr class="warning"><td>Attention</td><td>no-date</td>\s*<td><a href="#(item-\d+)">', page)
+        rows = re.findall(r'<tr class="warning"><td>Attention</td><td>sans date</td>\s*<td><a href="#(item-\d+)">',
+                          page)
         assert len(rows) == 3  # the three undated "En bref" items
         for anchor in rows:  # each link leads to an undated card of the "En bref" section
             card = page[page.index(f'id="{anchor}"'):]

@@ -291,6 +291,9 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
         click.echo(line)
         if verbose and finding.detail:
             click.echo(f"{'':9}{finding.detail}")
+        if verbose and finding.level == "warning":
+            click.echo(" " * 9 + _("to accept it: --accept {key}, or {key} in check-accept.toml").format(
+                key=finding.key))
     also = ""
     if hidden and not verbose:
         also = " " + (_("({count} accepted in {file}; -v lists them)") if accepted.file else

@@ -33,6 +33,15 @@ from digest.selector import canonical_url, event_last_day, event_start
 Level = Literal["error", "warning"]
 
 LEVELS = {"error": N_("error"), "warning": N_("warning")}  # a finding's level as shown (translated there)
+# Each check as the team reads it (its id stays what --accept and check-accept.toml name).
+CHECKS = {"broken-link": N_("broken link"), "build": N_("build"), "contrast": N_("contrast"),
+          "duplicate-url": N_("same link twice"), "empty": N_("empty letter"), "empty-section": N_("empty section"),
+          "image-alt": N_("image text"), "image-width": N_("image size"), "link-scheme": N_("link address"),
+          "logo": N_("logo"), "no-date": N_("no date"), "past-event": N_("past event"),
+          "picture": N_("picture not online"), "preheader": N_("preview text"), "private-link": N_("private link"),
+          "source": N_("source"), "stale-source": N_("stale source"), "subject": N_("subject"),
+          "unsubscribe": N_("unsubscribe"), "version": N_("digest version"), "css": N_("CSS"),
+          "size": N_("size")}
 SUBJECT_LENGTH = 60  # desktop inboxes cut subjects at about 60-70 characters, phones at about 35-40
 PREHEADER_LENGTH = 110  # inbox previews show about 90-110 characters; spam filters dislike long hidden text
 ALT_LENGTH = 100  # longer, it no longer fits a picture's box when pictures are blocked
@@ -70,10 +79,15 @@ class Finding:
         """What `--accept` and check-accept.toml name: the topic, else the check."""
         return self.topic or self.check
 
+    @property
+    def label(self) -> str:
+        """The check, as the team reads it."""
+        return _(CHECKS[self.check]) if self.check in CHECKS else self.check
+
     def line(self, label: str | None = None) -> str:
         """The finding on one line: level (or `label`, e.g. "accepted"), check, where (which names the topic),
         what."""
-        return f"{label or _(LEVELS[self.level]):<8} {self.check:<14} {self.place}: {self.message}"
+        return f"{label or _(LEVELS[self.level]):<8} {self.label:<16} {self.place}: {self.message}"
 
 
 def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,

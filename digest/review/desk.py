@@ -456,8 +456,9 @@ def _no_letter(snapshot: Snapshot) -> str:
     from html import escape
 
     message = escape(snapshot.error or _("build under way…"))
-    return (f"<!doctype html><meta charset=utf-8><title>{escape(_('No letter'))}</title>"
-            f"<p>{escape(_('No letter built yet.'))}</p><pre>{message}</pre>")
+    title, line = escape(_("No letter")), escape(_("No letter built yet."))
+    return (f"<!doctype html><meta charset=utf-8><title>{title}</title><p>{line}</p>"
+            f'<pre style="white-space:pre-wrap">{message}</pre>')
 
 
 # --- serving -----------------------------------------------------------------------------------------------
