@@ -46,6 +46,12 @@ def _from_environment() -> str:
     return choose(None, os.environ, None, None)
 
 
+def team(message: str) -> str:
+    """`message` in the team's language (the process's), whatever the request being answered speaks: a line of
+    `digest serve`'s log, read by the team in its terminal or journal."""
+    return _catalogue(_process[0] or _from_environment()).gettext(message)
+
+
 @contextmanager
 def speaking(language: str) -> Iterator[None]:
     """Translate into `language` inside the block only (one web request, one e-mail to a subscriber)."""

@@ -8,7 +8,7 @@ import click
 
 from digest import hosts, i18n
 from digest.cli.common import config_option, loaded
-from digest.i18n import _
+from digest.i18n import _, ngettext
 
 
 @click.command(name="subscribe-form")
@@ -52,10 +52,18 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
     if not hosts.is_loopback(host):
         click.echo(_("warning: listening on {host}; put the site's web server in front (see docs/serve.md)").format(
                        host=host), err=True)
-    form = _(" and the subscribe form ({path})").format(path=settings.joining.path) if settings.joining else ""
-    click.echo(_("Serving the unsubscribe page{form} on http://{host}:{port} ({workers} worker(s)); Ctrl-C to "
-                 "stop.").format(
-                   form=form, host=host, port=port, workers=workers))
+    served = [_("the unsubscribe page ({path})").format(path=settings.path)]
+    if settings.joining:
+        served.append(_("the subscribe form ({path})").format(path=settings.joining.path))
+    if settings.contributing:
+        served.append(_("the contribution form ({path})").format(path=settings.contributing.path))
+    if settings.site:
+        served.append(_("the letters of {folder} ({path})").format(folder=settings.site, path=settings.site_path))
+    listed = served[0] if len(served) == 1 else _("{first} and {last}").format(first=", ".join(served[:-1]),
+                                                                             last=served[-1])
+    click.echo(ngettext("On http://{host}:{port}, {count} process serves {served}; Ctrl-C stops it.",
+                        "On http://{host}:{port}, {count} processes serve {served}; Ctrl-C stops them.",
+                        workers).format(host=host, port=port, count=workers, served=listed))
     public.run(config_path, site, host, port, workers)
 
 

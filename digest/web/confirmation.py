@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from digest.audience.recipients import check_address
-from digest.i18n import _
+from digest.i18n import N_, _
 from digest.store import Store
 from digest.web.layer import Button, page
 
@@ -140,7 +140,7 @@ class ConfirmedForm(ABC):
         """A 403 page for a POST from a page of a site not allowed; None when the origin is allowed or absent."""
         if origin_allowed(request, self.origins):
             return None
-        LOG.warning("%s posted from another site: %s", request.url.path, request.headers.get("origin", "")[:100])
+        LOG.warning(N_("%s posted from another site: %s"), request.url.path, request.headers.get("origin", "")[:100])
         return shell_page(403, _("Request refused"), [_("This form cannot be sent from this page."),
                                                       *self.refused()], self.title)
 

@@ -41,7 +41,7 @@ from digest.config import Config
 from digest.contribute import pictures
 from digest.contribute.states import State
 from digest.contribute.store import MAILS, Contribution, Contributions
-from digest.i18n import _, speaking
+from digest.i18n import N_, _, speaking
 from digest.message import sender_domain
 from digest.store import Store
 from digest.store.caps import Refusal
@@ -205,7 +205,7 @@ class Contribute(ConfirmedForm):
         client = request.client.host if request.client else ""
         limits = self.settings.mail.limits(self.settings.per_ip_hour)
         if await self.with_store(lambda store: Contributions(store).client_over(client, limits)):
-            LOG.info("contribution form: a client over its cap, its post not read")  # (its body: not even parsed)
+            LOG.info(N_("contribution form: a client over its cap, its post not read"))  # (its body: not even parsed)
             return self._check_inbox()
         async with request.form(max_files=1, max_fields=len(FIELDS) + 2,
                                 max_part_size=self.settings.max_text * 4 + 1024) as form:
@@ -213,14 +213,14 @@ class Contribute(ConfirmedForm):
             upload = form.get("photo")
             data = await upload.read(pictures.MAX_BYTES + 1) if isinstance(upload, UploadFile) else b""
         if values[TRAP]:
-            LOG.info("contribution form: trap field filled, nothing done")
+            LOG.info(N_("contribution form: trap field filled, nothing done"))
             return self._check_inbox()
         problem, fields = checked(values, bool(data), self.settings.max_text, self.settings.members)
         if problem:
             return await self.form(status=400, values=values, alert=problem)
         refusal = await self.with_store(lambda store: Contributions(store).admit(fields["email"], client, limits))
         if refusal is not None:  # before the photo is decoded: a capped client costs nothing more
-            LOG.info("contribution form: nothing sent to %s (%s cap)", mask(fields["email"]), refusal.value)
+            LOG.info(N_("contribution form: nothing sent to %s (%s cap)"), mask(fields["email"]), refusal.value)
             return self.later() if refusal == Refusal.CEILING else self._check_inbox()
         picture = None
         if data:
@@ -256,7 +256,7 @@ class Contribute(ConfirmedForm):
         found = Contributions(store).confirm(self.secret, self.list_id, given)
         if found is None:
             return None
-        LOG.info("contribution %d confirmed by %s", found.id, mask(found.email))
+        LOG.info(N_("contribution %d confirmed by %s"), found.id, mask(found.email))
         return Said(_("Your contribution is with the team"), [
             _("Thank you: the team reads it and will write to you when it decides.")])
 
@@ -313,7 +313,7 @@ class Contribute(ConfirmedForm):
         found = await self.with_store(lambda store: Contributions(store).withdraw(given))
         if found is None:
             return await self.withdrawal_page(request, given)
-        LOG.info("contribution %d withdrawn by %s", found.id, mask(found.email))
+        LOG.info(N_("contribution %d withdrawn by %s"), found.id, mask(found.email))
         return self.say(200, Said(_("Your contribution is withdrawn"), [
             _("It will not be published. Thank you for writing to us.")]))
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from digest.audience.subscribers import mask
 from digest.config import SmtpConfig
+from digest.i18n import N_
 from digest.store import Store
 from digest.store.queue import MailKind, MailQueue, Queued
 
@@ -84,7 +85,7 @@ class Courier:
             try:
                 await asyncio.to_thread(self.drain)
             except Exception as exc:  # a broken store or a bug: say it, keep serving the pages
-                LOG.error("queued mails: %s: %s", type(exc).__name__, exc)
+                LOG.error(N_("queued mails: %s: %s"), type(exc).__name__, exc)
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                 # Woken by a post: let the posts of a burst be answered first (building a mail takes the
@@ -143,12 +144,12 @@ class Courier:
             connection.drop()
             return self._failed(queue, mail, outgoing, False, type(exc).__name__)
         queue.done(mail)
-        LOG.info("mail (%s) sent to %s", mail.kind.value, mask(outgoing.to))
+        LOG.info(N_("mail (%s) sent to %s"), mail.kind.value, mask(outgoing.to))
         return 1
 
     def _failed(self, queue: MailQueue, mail: Queued, outgoing: Outgoing, permanent: bool, why: str) -> int:
         kept = queue.retry(mail, permanent)
-        LOG.warning("mail (%s) to %s failed (%s): %s", mail.kind.value, mask(outgoing.to), why,
+        LOG.warning(N_("mail (%s) to %s failed (%s): %s"), mail.kind.value, mask(outgoing.to), why,
                     "tried again later" if kept else "dropped")
         return 0
 

@@ -17,6 +17,7 @@ import asyncio
 import hmac
 import html
 import logging
+import re
 import secrets
 import sys
 from collections.abc import Callable, MutableMapping
@@ -33,7 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from digest.i18n import N_, _, current, speaking
+from digest.i18n import N_, _, current, speaking, team
 
 # The shell's pages: their own inline style, forms to this site only, never framed.
 SHELL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
@@ -123,12 +124,12 @@ def error_handlers(title: str, log: logging.Logger) -> dict[Any, Callable[..., A
     async def failed(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
             return error_page(exc.status_code, title, dict(exc.headers or {}))
-        log.error("error while answering %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.error(N_("error while answering %s %s: %s"), request.method, request.url.path, type(exc).__name__)
         return page(500, _("Server error"), [_("An error keeps us from answering. Try again in a moment.")], title)
 
     async def gone(request: Request, exc: Exception) -> Response:
         # A client that goes away mid-body is no error of ours: one quiet line, no traceback, no 500.
-        log.info("%s %s: the client went away before the end of its request", request.method, request.url.path)
+        log.info(N_("%s %s: the client went away before the end of its request"), request.method, request.url.path)
         return Response(status_code=400)
     return {HTTPException: failed, ClientDisconnect: gone, Exception: failed}
 
@@ -220,17 +221,74 @@ class Guard:
                 message["headers"] = headers
                 status = int(message["status"])
                 if status >= 400 and status != 404:  # 404s are every scanner's noise; the rest is worth a line
-                    self.log.warning("refused %s %s: %d", scope["method"], scope["path"][:200], status)
+                    self.log.warning(N_("refused %s %s: %d"), scope["method"], scope["path"][:200], status)
             await send(message)
 
         return secured
+
+
+# uvicorn's own lines, as the team reads them (uvicorn writes some with the number already in).
+UVICORN_LINES = tuple((re.compile(pattern), words) for pattern, words in (
+    (r"Started server process \[(?P<pid>\d+)\]", N_("server process {pid} started")),
+    (r"Started parent process \[(?P<pid>\d+)\]", N_("parent process {pid} started")),
+    (r"Waiting for application startup\.", N_("starting")),
+    (r"Application startup complete\.", N_("ready")),
+    (r"Uvicorn running on (?P<url>\S+) \(Press CTRL\+C to quit\)", N_("listening on {url} (Ctrl-C stops it)")),
+    (r"Shutting down", N_("stopping")),
+    (r"Waiting for application shutdown\.", N_("closing")),
+    (r"Application shutdown complete\.", N_("closed")),
+    (r"Finished server process \[(?P<pid>\d+)\]", N_("server process {pid} finished")),
+    (r"Received SIG(?P<signal>\w+), exiting\.", N_("SIG{signal} received: stopping")),
+    (r"Terminated child process \[(?P<pid>\d+)\]", N_("worker {pid} stopped")),
+    (r"Waiting for child process \[(?P<pid>\d+)\]", N_("waiting for worker {pid}")),
+    (r"Stopping parent process \[(?P<pid>\d+)\]", N_("parent process {pid} stopping")),
+    (r"Child process \[(?P<pid>\d+)\] died", N_("worker {pid} died")),
+))
+LEVEL_WORDS = {logging.WARNING: N_("warning"), logging.ERROR: N_("error"), logging.CRITICAL: N_("error")}
+
+
+class TeamLines(logging.Formatter):
+    """A line of `digest serve`'s log in the team's language: the time, "attention" or "erreur" when it is one,
+    the message (digest's own are marked for the catalogue; uvicorn's are matched to its words)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line."""
+        text = _uvicorn_line(record.getMessage()) if record.name.startswith("uvicorn") else _digest_line(record)
+        level = LEVEL_WORDS.get(record.levelno)
+        stamp = self.formatTime(record, "%Y-%m-%d %H:%M:%S")
+        return f"{stamp} {team(level)}: {text}" if level else f"{stamp} {text}"
+
+
+def _digest_line(record: logging.LogRecord) -> str:
+    message = team(str(record.msg))
+    try:
+        return message % record.args if record.args else message
+    except (TypeError, ValueError):  # a translation that lost a placeholder: the English line, whole
+        return record.getMessage()
+
+
+def _uvicorn_line(text: str) -> str:
+    for pattern, words in UVICORN_LINES:
+        found = pattern.fullmatch(text)
+        if found:
+            return team(words).format(**found.groupdict())
+    return text
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, through TeamLines (its access log stays off: its lines would carry tokens)."""
+    return {"version": 1, "disable_existing_loggers": False,
+            "formatters": {"team": {"()": "digest.web.layer.TeamLines"}},
+            "handlers": {"team": {"class": "logging.StreamHandler", "formatter": "team", "stream": "ext://sys.stderr"}},
+            "loggers": {"uvicorn": {"handlers": ["team"], "level": "INFO", "propagate": False},
+                        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False}}}
 
 
 def log_to_stderr(log: logging.Logger) -> None:
     """One line per event on stderr (journalctl keeps it), added once however often the app is built."""
     if not any(getattr(h, "digest_stderr", False) for h in log.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        handler.setFormatter(TeamLines())
         handler.digest_stderr = True  # type: ignore[attr-defined]
         log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -383,4 +441,5 @@ class Protocol(H11Protocol):
 def serving_options() -> dict[str, Any]:
     """uvicorn's settings for a server facing strangers: limits, no access log, no server header."""
     return {"http": Protocol, "timeout_keep_alive": IDLE_SECONDS, "limit_concurrency": MAX_IN_FLIGHT,
-            "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "access_log": False, "server_header": False}
+            "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "access_log": False, "server_header": False,
+            "log_config": log_config()}

@@ -33,7 +33,7 @@ from digest import hosts
 from digest.audience.recipients import key_of
 from digest.audience.states import Means, Status
 from digest.audience.subscribers import Subscribers, mask
-from digest.i18n import _
+from digest.i18n import N_, _
 from digest.letterfolder import DRY_RUN
 from digest.mail import signing
 from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
@@ -164,7 +164,7 @@ class Unsubscribe:
             return page(200, _("Your unsubscription is done"), [
                 _("The address {address} does not receive {title}: there was nothing to change.").format(
                     address=mask(address), title=self.settings.title)], self.settings.title)
-        LOG.info("unsubscribed %s (%s)", mask(address), REASONS[how])
+        LOG.info(N_("unsubscribed %s (%s)"), mask(address), REASONS[how])
         gone = _("The address {address} will no longer receive {title}.").format(address=mask(address),
                                                                               title=self.settings.title)
         if not changed:  # it was never on the list (a letter sent to a CSV file): no way onto it from here
@@ -180,7 +180,7 @@ class Unsubscribe:
         """Subscribe again, only within UNDO_MINUTES of an unsubscribe this page made and nothing since."""
         changed = self._undo_checked(address, proof)
         if changed is not None and await run_in_threadpool(self._come_back, address, changed):
-            LOG.info("subscribed again %s (unsubscribe page)", mask(address))
+            LOG.info(N_("subscribed again %s (unsubscribe page)"), mask(address))
             return page(200, _("Your subscription is back"), [
                 _("The address {address} will receive {title} again.").format(
                     address=mask(address), title=self.settings.title)], self.settings.title)

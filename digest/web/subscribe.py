@@ -35,7 +35,7 @@ from digest.audience.joining import SignUp, Signups, wording_hash
 from digest.audience.recipients import _name, check_address
 from digest.audience.subscribers import mask
 from digest.config import Config, SmtpConfig
-from digest.i18n import _, current, speaking
+from digest.i18n import N_, _, current, speaking
 from digest.message import sender_domain
 from digest.store import Store
 from digest.store.caps import Limits, Refusal
@@ -177,7 +177,7 @@ class Subscribe(ConfirmedForm):
             fields = {k: str(form.get(k) or "") for k in ("email", "nom", "consentement", "formulation", TRAP)}
         raw, name = fields["email"].strip(), _name(fields["nom"])
         if fields[TRAP]:
-            LOG.info("subscribe form: trap field filled, nothing done")
+            LOG.info(N_("subscribe form: trap field filled, nothing done"))
             return self._check_inbox()
         checked = address(raw)
         if checked is None:
@@ -194,7 +194,7 @@ class Subscribe(ConfirmedForm):
         if mailed:
             self.courier.wake()
         if refusal is not None:
-            LOG.info("subscribe form: nothing sent to %s (%s cap)", mask(checked), refusal.value)
+            LOG.info(N_("subscribe form: nothing sent to %s (%s cap)"), mask(checked), refusal.value)
         return self.later() if refusal == Refusal.CEILING else self._check_inbox()
 
     def _ask(self, store: Store, email: str, name: str, version: str, origin: str,
@@ -231,7 +231,7 @@ class Subscribe(ConfirmedForm):
                                        pending_days=self.joining.pending_days)
         if email is None:
             return None
-        LOG.info("subscribed %s (form, confirmed)", mask(email))
+        LOG.info(N_("subscribed %s (form, confirmed)"), mask(email))
         lines = [_("The address {address} will receive {title}. Thank you!").format(address=mask(email),
                                                                                    title=self.title)]
         latest = latest_letter(self.joining)
@@ -262,7 +262,7 @@ class Subscribe(ConfirmedForm):
         """Delete what waited too long for its confirmation."""
         gone = Signups(store).purge(self.joining.pending_days)
         if gone:
-            LOG.info("deleted %d sign-up(s) not confirmed within %d days", gone, self.joining.pending_days)
+            LOG.info(N_("deleted %d sign-up(s) not confirmed within %d days"), gone, self.joining.pending_days)
 
 
 def _wording_of(store: Signups, version: str, current: str) -> str:
@@ -272,8 +272,8 @@ def _wording_of(store: Signups, version: str, current: str) -> str:
         known = store.wordings().get(version[:32])
         if known is not None:
             return known
-        LOG.warning("subscribe form: a page shows a wording the store does not know; paste `digest subscribe-form` "
-                    "again there")
+        LOG.warning(N_("subscribe form: a page shows a wording the store does not know; paste `digest subscribe-form` "
+                    "again there"))
     return current
 
 
