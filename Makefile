@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 ## run: set up, then build the default letter from the bundled samples (offline)
 run: $(STAMP) $(MO)
 	$(BIN)/digest build -c sources.toml
-	@echo "digest is installed in $(VENV): run it as $(BIN)/digest (or 'source $(BIN)/activate', then digest)."
-	@echo "On a team's machine: pipx install . (then digest anywhere); digest init DOSSIER starts a new letter."
+	@echo "digest est installé dans $(VENV) : lancez-le avec $(BIN)/digest (ou « source $(BIN)/activate », puis digest)."
+	@echo "Sur la machine de l’équipe : pipx install . (puis digest partout) ; digest init DOSSIER commence une lettre."
 
 ## test: set up (the Debian packages the tests drive, .venv, axe-core, the wheel installed in .venv-installed), then
 ## lint, type-check and run every test; the month's end-to-end tests run the installed `digest` (tests/installed.py)

@@ -53,10 +53,20 @@ def help_texts(command: click.Command) -> Iterator[tuple[click.Command | click.P
 
 
 def translate_helps(command: click.Command) -> None:
-    """Show the help texts of every command and option in the interface language (the source kept aside)."""
+    """Show the help texts of every command and option in the interface language (the source kept aside), and
+    the usage line's words ([OPTIONS], COMMAND [ARGS]...)."""
     for owner, text in list(help_texts(command)):
         owner.source_help = text  # type: ignore[union-attr]
         owner.help = _(text)
+    _usage_words(command)
+
+
+def _usage_words(command: click.Command) -> None:
+    command.options_metavar = _("[OPTIONS]")
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = _("COMMAND [ARGS]...")
+        for sub in command.commands.values():
+            _usage_words(sub)
 
 
 @click.group(cls=Digest, context_settings={"help_option_names": ["-h", "--help"]})

@@ -99,6 +99,30 @@ def translate_click() -> None:
             module._ = _  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext  # type: ignore[attr-defined]
+    click.core.Option.make_metavar = _metavar  # type: ignore[method-assign,assignment]
+    click.types._NumberRangeBase._describe_range = _range  # type: ignore[method-assign]
+
+
+TYPE_WORDS = {"StringParamType": N_("TEXT"), "IntParamType": N_("INTEGER"), "IntRange": N_("INTEGER"),
+              "FloatParamType": N_("NUMBER"), "FloatRange": N_("NUMBER"), "Path": N_("PATH"), "File": N_("FILE")}
+_CLICK_METAVAR = click.core.Option.make_metavar
+
+
+def _metavar(self: click.Option, ctx: click.Context) -> str:
+    """An option's value as --help names it, in the interface language (TEXTE, ENTIER, CHEMIN in French)."""
+    word = TYPE_WORDS.get(type(self.type).__name__)
+    if self.metavar is not None or word is None or self.type.get_metavar(param=self, ctx=ctx) is not None:
+        return _CLICK_METAVAR(self, ctx)
+    return _(word) + ("..." if self.nargs != 1 else "")
+
+
+def _range(self: Any) -> str:
+    """A number's bounds as --help says them: 'from 0 to 65535', '1 or more'."""
+    if self.min is None:
+        return _("{most} at most").format(most=self.max)
+    if self.max is None:
+        return _("{least} or more").format(least=self.min)
+    return _("from {least} to {most}").format(least=self.min, most=self.max)
 
 
 # Click's own words that digest's commands show, marked here so that the catalogue carries them (click looks
