@@ -544,7 +544,7 @@ def choose(cfg: Config, outbox: Path, given: date | None, sends: Sends, *, sent_
     if not sent_ok:
         raise DigestError(_("every letter in {outbox} has been sent to its list (newest: {title}); give --date "
                             "YYYY-MM-DD to act on one of them").format(outbox=outbox, title=states[0].title()))
-    return Choice(states[0], _("the newest letter (every list send is complete)"))
+    return Choice(states[0], _("the newest letter; every list send is complete"))
 
 
 def discard(cfg: Config, outbox: Path, day: date, sends: Sends) -> Path:

@@ -319,7 +319,7 @@ def test_the_team_accepts_a_proposal_in_the_desk_and_publish_puts_its_picture_at
         with running(server.root / "sources.toml") as (session, desk):
             open_desk(page, desk)
             panel = page.locator("#contributions")
-            expect(panel.locator("h2")).to_contain_text("Contributions (")
+            expect(panel).to_contain_text("une décision")  # how many wait, said in words
             proposal = panel.locator("li.proposal").filter(has_text="délégation de Kanazawa")
             expect(proposal).to_contain_text("adhérent : Ville de Nancy")
             proposal.get_by_role("button", name="Accepter", exact=True).click()

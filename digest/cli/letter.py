@@ -296,7 +296,9 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
                 key=finding.key))
     also = ""
     if hidden and not verbose:
-        also = " " + (_("({count} accepted in {file}; -v lists them)") if accepted.file else
+        stock = accepted.file is not None and accepted.file.parent == config.package_templates()
+        also = " " + (_("({count} accepted by digest's stock template; -v lists them)") if stock else
+                      _("({count} accepted in {file}; -v lists them)") if accepted.file else
                       _("({count} accepted; -v lists them)")).format(count=len(hidden), file=accepted.file)
     click.echo(check.summary(shown) + also + ".")
     if (list_line := check.audience(cfg)) is not None:

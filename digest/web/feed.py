@@ -79,7 +79,9 @@ def _entry(root: etree._Element, entry: Entry, base_url: str) -> None:
     _text(node, "id", url)
     _link(node, url, "alternate", "text/html")
     _text(node, "updated", entry.updated.isoformat())
-    summary = " · ".join(part for part in (entry.preheader, *entry.headlines) if part)
+    # The headlines the preheader does not already give (a letter's default preheader is its first headlines).
+    headlines = [h for h in entry.headlines if h and h not in entry.preheader]
+    summary = " · ".join(part for part in (entry.preheader, *headlines) if part)
     _text(node, "summary", summary)
     _text(node, "content", entry.text).set("type", "text")
 

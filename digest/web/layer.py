@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import h11
 from jinja2 import Environment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -102,6 +102,12 @@ def page(status: int, heading: str, lines: list[str], title: str, *, button: But
                          lang=current())
     return HTMLResponse(body, status_code=status, headers={
         "cache-control": "no-store", "content-security-policy": SHELL_POLICY, **(headers or {})})
+
+
+def linked(text: str, url: str) -> Markup:
+    """A page's line (escaped) whose address is a link one can click."""
+    shown = escape(url)
+    return Markup(str(escape(text)).replace(str(shown), f'<a href="{shown}">{shown}</a>'))
 
 
 def refusal(status: int, heading: str, lines: list[str], title: str, asked: Headers) -> Response:

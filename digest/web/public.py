@@ -171,7 +171,7 @@ class Unsubscribe:
             return page(200, _("Your unsubscription is done"), [gone], self.settings.title)
         return page(200, _("Your unsubscription is done"), [
             gone,
-            _("A mistake? The button below subscribes you again for {minutes} minutes.").format(
+            _("A mistake? For {minutes} minutes, the button below subscribes you again.").format(
                 minutes=UNDO_MINUTES)], self.settings.title,
             button=Button(f"{UNDO}:{self._undo_proof(address, changed)}", _("It was a mistake: subscribe me again"),
                           second=True), action=_action(request))

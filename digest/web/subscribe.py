@@ -42,6 +42,7 @@ from digest.store.caps import Limits, Refusal
 from digest.store.queue import MailKind, Queued
 from digest.web.confirmation import TOKEN_PARAMETER, TRAP, ConfirmedForm, Said, address, shell_page
 from digest.web.courier import Courier, Outgoing, Post
+from digest.web.layer import linked
 
 LOG = logging.getLogger("digest.serve")
 
@@ -169,7 +170,7 @@ class Subscribe(ConfirmedForm):
 
     def refused(self) -> list[str]:
         """A post from another site: where to subscribe."""
-        return [_("Subscribe at {url}.").format(url=self.joining.url)]
+        return [linked(_("Subscribe at {url}.").format(url=self.joining.url), self.joining.url)]
 
     async def post(self, request: Request) -> Response:
         """A form post: the same answer for every state of a valid address."""
@@ -236,15 +237,16 @@ class Subscribe(ConfirmedForm):
                                                                                    title=self.title)]
         latest = latest_letter(self.joining)
         if latest:
-            lines.append(_("Until the next one, here is the latest letter: {latest}").format(latest=latest))
+            lines.append(linked(_("Until the next one, here is the latest letter: {latest}").format(latest=latest),
+                                latest))
         return Said(_("Your subscription is confirmed"), lines)
 
     def spent(self) -> Said:
         """A link used already or expired."""
         return Said(_("This link no longer works"), [
             _("This confirmation link has already been used or has expired."),
-            _("If you already pressed “Confirm my subscription”, your subscription is made. Otherwise, subscribe "
-              "again: {url}").format(url=self.joining.url)])
+            linked(_("If you already pressed “Confirm my subscription”, your subscription is made. Otherwise, "
+                     "subscribe again: {url}").format(url=self.joining.url), self.joining.url)])
 
     # --- for the courier ---------------------------------------------------------------------------------------
 
