@@ -125,8 +125,9 @@ def test_the_interface_language_is_chosen_in_order(flag: str | None, environ: di
 # --- the month's commands, run as the team runs them ----------------------------------------------------------
 
 MONTH = [
-    ("build",), ("check",), ("draft",), ("letters",), ("sources",), ("send", "--to", "moi@example.org"),
-    ("send", "--list"), ("send", "--status"), ("publish", "site"), ("subscribers", "add", "anne@example.org"),
+    ("build",), ("check",), ("check", "-v"), ("draft",), ("letters",), ("sources",),
+    ("send", "--to", "moi@example.org"), ("send", "--list"), ("send", "--status"), ("publish", "site"),
+    ("subscribers", "add", "anne@example.org"), ("send", "--list", "--yes"), ("send", "--status"),
     ("subscribers", "list"), ("subscribers", "stats"), ("subscribers", "consent", "anne@example.org"),
     ("contributions", "list"), ("contributions", "show", "7"),
     ("bounces", "--maildir", "retours"), ("build", "--nope"), ("build", "--date", "demain"), ("nosuchcommand",),
@@ -198,7 +199,10 @@ def _set_aside(text: str, content: list[str]) -> str:
 TECHNICAL = {"digest", "Ctrl", "HTTP", "SMTP", "Ko", "KB", "ms", "csv", "ics", "html", "txt", "mjml", "eml", "json",
              "toml", "cache", "rsync", "mbox", "Maildir", "imaps", "python",  # python: `python -m digest`
              # the check's keys (what --accept and check-accept.toml name): identifiers, as a command's name is
-             "source", "size", "contrast", "logo", "subject", "preheader", "unsubscribe", "css", "agenda"}
+             "source", "size", "contrast", "logo", "subject", "preheader", "unsubscribe", "css", "agenda",
+             # the mail clients check -v names: proper names
+             "Gmail", "webmail", "iOS", "Android", "Outlook", "Windows", "SFR", "La", "Poste", "Orange", "Apple",
+             "Mail", "Yahoo", "Thunderbird", "Samsung", "Email", "macOS"}
 
 
 def _commands() -> set[str]:

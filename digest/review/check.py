@@ -457,7 +457,8 @@ def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
             "warning", "css", _("ignored by ") + ", ".join(c.name for c in d.clients),
             _("CSS {title} ({slug})").format(title=d.feature.title, slug=d.feature.slug), topic=d.feature.slug,
             detail=_("used {times}, in {value} (source: {source}, {url})").format(
-                       times=times, value='; '.join(d.usage.places), source=table.source, url=d.feature.url)))
+                       times=times, value='; '.join(_("“{title}”").format(title=p) for p in d.usage.places),
+                       source=table.source, url=d.feature.url)))
     return found
 
 
