@@ -115,3 +115,24 @@ def snapshot(folder: Path) -> dict[str, int]:
     """Every file below the folder with its modification time."""
     return {os.path.relpath(os.path.join(top, name), folder): os.stat(os.path.join(top, name)).st_mtime_ns
             for top, _dirs, names in os.walk(folder) for name in names}
+
+
+def test_the_teams_guide_examples_read_as_it_says(tmp_path: Path) -> None:
+    """docs/pour-l-equipe.md: the subscribers CSV (Paul left) and the members file (Nancy's two domains)."""
+    import re as regex
+
+    from digest.audience import recipients
+    from digest.web.contribute import member_of, read_members
+
+    guide = (ROOT / "docs" / "pour-l-equipe.md").read_text(encoding="utf-8")
+    blocks = regex.findall(r"```text\n(.*?)```", guide, regex.S)
+    csv_text = next(b for b in blocks if b.startswith("email;"))
+    members_text = next(b for b in blocks if b.startswith("collectivite;"))
+    (tmp_path / "abonnes.csv").write_text(csv_text, encoding="utf-8")
+    found = recipients.read(tmp_path / "abonnes.csv")
+    assert [r.email for r in found.recipients] == ["anne.martin@nancy.fr"] and found.unsubscribed == 1
+    assert found.recipients[0].name == "Anne Martin"
+    (tmp_path / "adherents.csv").write_text(members_text, encoding="utf-8")
+    members = read_members(tmp_path / "adherents.csv")
+    assert member_of(members, "anne@mairie-nancy.fr") == "Ville de Nancy"
+    assert member_of(members, "x@example.org") == ""
