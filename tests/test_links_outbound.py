@@ -71,7 +71,7 @@ def test_outbound_a_letters_link_to_a_local_server_receives_no_request(
                         letter=letter, files={"news.json": json.dumps(items)})
     result = CliRunner().invoke(main, ["check", "-c", str(path), "--links", "--timeout", "2"])
     assert requests == []
-    assert "private-link" in result.output and f"{admin}/admin/delete-all" in result.output
+    assert "private link" in result.output and f"{admin}/admin/delete-all" in result.output
     assert "a private or local address" in result.output and "--allow-private" in result.output
     allowed = CliRunner().invoke(main, ["check", "-c", str(path), "--links", "--timeout", "2", "--allow-private"])
     assert ("HEAD", "/admin/delete-all") in requests and "private-link" not in allowed.output
