@@ -293,7 +293,7 @@ def _only_ours(html: str) -> str:
 
 def default_subject(letter: Letter) -> str:
     """'La Lettre de CUF – novembre 2025'."""
-    return f"{letter.title} – {dates.month_year(letter.date).replace(NBSP, ' ')}"
+    return f"{letter.title} – {dates.month_year(letter.date, letter.language).replace(NBSP, ' ')}"
 
 
 def default_preheader(letter: Letter) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.send_support import DAY, config_text, digest
+from tests.installed import run as digest
+from tests.send_support import DAY, config_text
 
 FRENCH = ("En savoir plus", "Se désinscrire", "Bonjour", "À la une", "Ajouter à mon agenda", "Voir la lettre",
           "Version en ligne", "Centre de ressources", "Le\u00a0", "\u00a0h\u00a0")
@@ -47,3 +48,21 @@ def test_a_french_letter_reads_french_whatever_the_team_speaks(tmp_path: Path,
     for word in ENGLISH:
         assert word not in html and word not in text, word
     assert "En savoir plus" in html and "Se désinscrire" in text and "Bonjour" in text
+
+
+def test_an_english_letters_archive_and_feed_read_english(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.send_support import SECRET
+
+    monkeypatch.setenv("DIGEST_LANG", "fr")  # a French team publishing an English letter
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    built(tmp_path / "en", "en")
+    index = (tmp_path / "en" / "outbox" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="en"' in index and "Every issue" in index
+    for word in ("Tous les numéros", "archives", "S’abonner", "novembre"):
+        assert word not in index, word
+    published = digest("publish", str(tmp_path / "site"), "-c", str(tmp_path / "en" / "sources.toml"), "--date", DAY)
+    assert published.exit_code == 0, published.output
+    feed = (tmp_path / "site" / "feed.xml").read_text(encoding="utf-8")
+    assert 'xml:lang="en"' in feed or "<language>en" in feed or 'lang="en"' in feed
+    for word in FRENCH:
+        assert word not in feed, word
