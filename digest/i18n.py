@@ -181,6 +181,12 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:
     return singular, plural
 
 
+def number(value: int) -> str:
+    """A count as its reader writes it: « 1 234 » in French (a narrow no-break space), "1,234" in English."""
+    written = f"{value:,}"
+    return written.replace(",", "\u202f") if current() == "fr" else written
+
+
 def day(value: date) -> str:
     """A date as a person reads it: "18 décembre 2026", "1er mars 2027", "18 December 2026"."""
     from digest.dates import MONTHS  # the calendar's words, kept once

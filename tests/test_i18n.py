@@ -103,8 +103,10 @@ def test_french_typography_and_dates() -> None:
         assert i18n._("Did you mean {possibility}?") .endswith("\u202f?")
         from datetime import date
         assert i18n.day(date(2026, 12, 18)) == "18 décembre 2026" and i18n.day(date(2027, 3, 1)) == "1er mars 2027"
+        assert i18n.number(1234) == "1\u202f234" and i18n.number(12) == "12"  # « 1 234 » abonnés
     with i18n.speaking("en"):
         assert i18n.day(date(2026, 12, 18)) == "18 December 2026"
+        assert i18n.number(1234) == "1,234"
 
 
 @pytest.mark.parametrize(("flag", "environ", "interface", "letter", "expected"), [

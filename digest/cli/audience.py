@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from digest import i18n
 from digest.audience.states import Means, Status
 from digest.cli.common import config_option, loaded
 from digest.i18n import N_, _
@@ -143,7 +144,7 @@ def subscribers_stats(config_path: Path) -> None:
     with _store(config_path) as store:
         counts, letters = store.subscribers.counts(), store.subscribers.letters()
         weeks, pending = store.weeks(), store.pending_count()
-    click.echo(" · ".join(f"{_status(status)} {count}" for status, count in counts.items())
+    click.echo(" · ".join(f"{_status(status)} {i18n.number(count)}" for status, count in counts.items())
                + _(" · pending {pending}").format(pending=pending))
     if weeks:
         _table([_("week"), _("sign-ups"), _("confirmed"), _("rate"), _("left")],

@@ -89,11 +89,12 @@ def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Conne
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
     click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {astimezone:%Y-%m-%d %H:%M}\n  to:      "
                  " {count} subscriber(s) not yet sent to, via {host}:{port}").format(
-                   subject=letter.subject, sender=letter.sender, astimezone=letter.built.astimezone(), count=count,
+                   subject=letter.subject, sender=letter.sender, astimezone=letter.built.astimezone(),
+                   count=i18n.number(count),
                    host=connection.smtp.host, port=connection.smtp.port))
     if not count:
         return
-    if not ask_first(_("Send to {count} subscribers? [y/N]").format(count=count), yes,
+    if not ask_first(_("Send to {count} subscribers? [y/N]").format(count=i18n.number(count)), yes,
                      _("a list send asks before it starts and there is no terminal to ask: add --yes to send from a "
                        "script. Nothing sent.")):
         click.echo(_("Nothing sent."))
