@@ -33,7 +33,7 @@ from digest import hosts
 from digest.audience.recipients import key_of
 from digest.audience.states import Means, Status
 from digest.audience.subscribers import Subscribers, mask
-from digest.i18n import N_, _
+from digest.i18n import N_, _, current
 from digest.letterfolder import DRY_RUN
 from digest.mail import signing
 from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
@@ -290,6 +290,7 @@ def run(config_path: Path, site: Path | None, host: str, port: int, workers: int
     import uvicorn
 
     os.environ[CONFIG_VARIABLE] = str(config_path.resolve())
+    os.environ["DIGEST_LANG"] = current()  # the workers log in the language this command chose for the team
     if site is not None:
         os.environ[SITE_VARIABLE] = str(site.resolve())
     uvicorn.run("digest.web.public:from_environment", factory=True, host=host, port=port, workers=workers,
