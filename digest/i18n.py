@@ -46,10 +46,16 @@ def _from_environment() -> str:
     return choose(None, os.environ, None, None)
 
 
+def said_in(language: str, message: str) -> str:
+    """`message` in `language` (one digest speaks, else the current one), whatever this request speaks: the
+    letter's words for its readers, a log line for the team."""
+    return _catalogue(language if language in (*LANGUAGES, PSEUDO) else current()).gettext(message)
+
+
 def team(message: str) -> str:
     """`message` in the team's language (the process's), whatever the request being answered speaks: a line of
     `digest serve`'s log, read by the team in its terminal or journal."""
-    return _catalogue(_process[0] or _from_environment()).gettext(message)
+    return said_in(_process[0] or _from_environment(), message)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from digest import agenda, dates
 from digest.errors import TemplateError
-from digest.i18n import N_, _, speaking
+from digest.i18n import N_, _, said_in
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
 
@@ -108,11 +108,11 @@ def environment(templates: tuple[Path, ...], tz: ZoneInfo, language: str = "fr")
         keep_trailing_newline=True,
         bytecode_cache=_BYTECODE,
     )
-    env.globals["_"] = functools.partial(readers, language)
+    env.globals["_"] = functools.partial(said_in, language)
     env.filters.update(
         fr=french if language.startswith("fr") else _as_written,  # French typography, for French only
         month_year=lambda day: dates.month_year(day, language),
-        news_date=lambda item: readers(language, N_("On {day}")).format(
+        news_date=lambda item: said_in(language, N_("On {day}")).format(
             day=dates.day_month_year(item.date.astimezone(tz).date(), language)),
         badge=lambda item: dates.badge(_start_day(item, tz), language),
         when=lambda item: event_when(item, tz, language),
@@ -125,10 +125,6 @@ def _as_written(text: str) -> str:
     return text
 
 
-def readers(language: str, message: str) -> str:
-    """`message` in the readers' language (the letter's), whatever the team's."""
-    with speaking(language):
-        return _(message)
 
 
 class TemplateCache(jinja2.BytecodeCache):
@@ -310,7 +306,7 @@ def event_when(item: Item, tz: ZoneInfo, language: str = "fr") -> str:
     start_day = _start_day(item, tz)
     end_day = item.end.astimezone(tz).date() if item.end else start_day
     if end_day > start_day:
-        return readers(language, N_("from {first} to {last}")).format(first=_short(start_day, end_day, language),
+        return said_in(language, N_("from {first} to {last}")).format(first=_short(start_day, end_day, language),
                                                    last=dates.day_month_year(end_day, language))
     text = f"{dates.weekday(start_day, language)} {dates.day_month_year(start_day, language)}"
     start = item.start or item.date
@@ -318,7 +314,7 @@ def event_when(item: Item, tz: ZoneInfo, language: str = "fr") -> str:
         return text
     if not (item.end and item.end > start):
         clock = dates.clock(start.astimezone(tz), language)
-        return readers(language, N_("{day} at {time}")).format(day=text, time=clock)
+        return said_in(language, N_("{day} at {time}")).format(day=text, time=clock)
     return f"{text}, {dates.clock(start.astimezone(tz), language)}{NBSP}–{NBSP}" \
         f"{dates.clock(item.end.astimezone(tz), language)}"
 
