@@ -80,7 +80,7 @@ def _links(value: Any) -> tuple[Link, ...]:
 
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise ValueError(_("expected a port number such as 587, got {value!r}").format(value=value))
+        raise ValueError(_("expected a port number such as 587, got {given!r}").format(given=value))
     return value
 
 
@@ -220,7 +220,7 @@ class SubscribersConfig:
 def _colour(value: Any) -> str:
     """A CSS colour as every e-mail client reads it: #rgb or #rrggbb."""
     if not isinstance(value, str) or not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value.strip()):
-        raise ValueError(_("expected a colour written #rrggbb (such as #16365f), got {value!r}").format(value=value))
+        raise ValueError(_("expected a colour written #rrggbb (such as #16365f), got {given!r}").format(given=value))
     return value.strip().lower()
 
 
@@ -491,7 +491,7 @@ def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, An
     for number, source in enumerate(sources, 1):
         if source["section"] and source["section"] not in section_ids:
             hint = difflib.get_close_matches(source["section"], section_ids, n=1)
-            known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {value}").format(
+            known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {sections}").format(
                                                                   value=', '.join(section_ids) or 'none')
             problems.add(_("[[source]] #{number} ({source}) section").format(number=number, source=source['name']),
                          _("no section has id '{source}'; {known}").format(source=source['section'], known=known))
@@ -519,8 +519,8 @@ def guess_format(url: str) -> str:
         return BY_EXTENSION[suffix]
     if parsed.scheme in ("http", "https"):
         return "rss"
-    raise ValueError(_("cannot tell the format of {url!r} from its name; add format = one of {value}").format(
-                         url=url, value=', '.join(NAMES)))
+    raise ValueError(_("cannot tell the format of {url!r} from its name; add format = one of {formats}").format(
+                         url=url, formats=', '.join(NAMES)))
 
 
 def resolve_location(url: str, root: Path) -> str:

@@ -78,7 +78,7 @@ def _unsafe(raw: str) -> list[str]:
             if name.lower().startswith("on"):
                 found.append(f"the event handler {name}= on <{element.tag}>")
             elif name in ("href", "src") and _scheme(value) not in SCHEMES | {""}:
-                found.append(_("the link {value!r}").format(value=value[:60]))
+                found.append(_("the link {url!r}").format(url=value[:60]))
     return found
 
 

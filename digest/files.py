@@ -83,7 +83,7 @@ REASONS = {errno.ENOSPC: N_("disk full"), errno.EFBIG: N_("disk full"), errno.ED
 def failure(path: Path, exc: OSError) -> WriteFailed:
     """The one-line error for a write that failed: `could not write outbox/…: disk full`."""
     reason = _(REASONS[exc.errno]) if exc.errno in REASONS else exc.strerror or str(exc)
-    return WriteFailed(_("could not write {value}: {reason}").format(value=shown(path), reason=reason))
+    return WriteFailed(_("could not write {path}: {reason}").format(path=shown(path), reason=reason))
 
 
 def shown(path: Path) -> str:

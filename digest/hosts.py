@@ -51,8 +51,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise DigestError(_("cannot listen on {host}:{port}: {value}; pass another --port (0 picks a free one)").format(
-                              host=host, port=port, value=exc.strerror or exc)) from None
+        raise DigestError(_("cannot listen on {host}:{port}: {reason}; pass another --port "
+                              "(0 picks a free one)").format(
+                              host=host, port=port, reason=exc.strerror or exc)) from None
     sock.listen(64)
     sock.setblocking(False)
     return sock

@@ -191,7 +191,7 @@ def _array(data: dict[str, Any], key: str, problems: Problems) -> list[dict[str,
 def _check_section(section: Any, where: str, section_ids: list[str], problems: Problems) -> None:
     if section not in section_ids:
         hint = difflib.get_close_matches(str(section), section_ids, n=1)
-        known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {value}").format(
+        known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {sections}").format(
                                                               value=', '.join(section_ids))
         problems.add(where, _("no section has id {section!r}; {known}").format(section=section, known=known))
 

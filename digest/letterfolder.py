@@ -281,9 +281,9 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
     folder = path(outbox, day)
     missing = [n for n in (HTML, TEXT, RECORD) if not (folder / n).is_file()]
     if missing:
-        raise LetterNotBuilt(_("the letter for {value} has not been built ({folder} has no {value2}); run `digest "
-                               "build --date {value}` first").format(
-                                 value=day.isoformat(), folder=folder, value2=', '.join(missing)))
+        raise LetterNotBuilt(_("the letter for {day} has not been built ({folder} has no {missing}); run `digest "
+                               "build --date {day}` first").format(
+                                 day=day.isoformat(), folder=folder, missing=', '.join(missing)))
     try:
         meta = _record(folder)
         return BuiltLetter(
@@ -529,9 +529,9 @@ def choose(cfg: Config, outbox: Path, given: date | None, sends: Sends, *, sent_
     if given is not None:
         found = read(cfg, outbox, given, sends)
         if found is None:
-            raise LetterNotBuilt(_("the letter for {value} has not been built ({value2} has no letter); run "
-                                   "`digest build --date {value}` first").format(
-                                     value=given.isoformat(), value2=path(outbox, given)))
+            raise LetterNotBuilt(_("the letter for {day} has not been built ({folder} has no letter); run "
+                                   "`digest build --date {day}` first").format(
+                                     day=given.isoformat(), folder=path(outbox, given)))
         return Choice(found, _("given by --date"))
     states = every(cfg, outbox, sends)
     if not states:
@@ -552,10 +552,10 @@ def discard(cfg: Config, outbox: Path, day: date, sends: Sends) -> Path:
     it can be moved back); DigestError (exit 2) for a letter whose list send began. Where it went."""
     state = read(cfg, outbox, day, sends)
     if state is None:
-        raise LetterNotBuilt(_("{value} holds no built letter: nothing to discard").format(value=path(outbox, day)))
+        raise LetterNotBuilt(_("{folder} holds no built letter: nothing to discard").format(folder=path(outbox, day)))
     if state.counts is not None:
-        raise DigestError(_("the list send of {value} has begun: that letter is part of the list's history and "
-                            "stays (see digest send --status)").format(value=i18n.day(day)))
+        raise DigestError(_("the list send of {day} has begun: that letter is part of the list's history and "
+                            "stays (see digest send --status)").format(day=i18n.day(day)))
     target = cfg.private_dir / DISCARDED / day.isoformat()
     for number in range(2, 1000):  # a letter of that date discarded before keeps its place
         if not target.exists():
@@ -574,9 +574,9 @@ def may_rebuild(day: date, force: bool, sends: Sends) -> int:
     found = sends(day)
     sent = found["sent"] if found else 0
     if sent and not force:
-        raise DigestError(_("the list send of {value} has begun ({sent} subscriber(s) got it): building it again "
+        raise DigestError(_("the list send of {day} has begun ({sent} subscriber(s) got it): building it again "
                             "would send them and the others different letters; --force builds it anyway").format(
-                              value=i18n.day(day), sent=sent))
+                              day=i18n.day(day), sent=sent))
     return sent
 
 
@@ -593,9 +593,9 @@ def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[st
     """The inputs changed since the letter was built; DigestError (exit 2) naming them unless `allow_stale`."""
     found = changed(cfg, letter.folder, letter.day) or []
     if found and not allow_stale:
-        raise DigestError(_("these files changed since the letter of {value} was built: {value2}; build it again "
-                            "(digest build --date {value}) or add --allow-stale to use it as it was built").format(
-                              value=letter.day.isoformat(), value2=', '.join(found)))
+        raise DigestError(_("these files changed since the letter of {day} was built: {files}; build it again "
+                            "(digest build --date {day}) or add --allow-stale to use it as it was built").format(
+                              day=letter.day.isoformat(), files=', '.join(found)))
     return found
 
 

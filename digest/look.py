@@ -91,8 +91,8 @@ class Verdict:
             mode=_("dark mode") if self.mode == "dark" else _("light mode"))
         if self.passes:
             return said
-        return _("{said}; nearest passing: {value}").format(
-                   said=said, value=nearest_passing(self.colour, self.other, self.needed))
+        return _("{said}; nearest passing: {nearest}").format(
+                   said=said, nearest=nearest_passing(self.colour, self.other, self.needed))
 
 
 def verdicts(look: Look) -> list[Verdict]:
@@ -134,8 +134,8 @@ def _made(path: Path, changed: int, shown_width: int) -> tuple[bytes, str, int, 
         with Image.open(path) as image:
             kind = LOGO_FORMATS.get(image.format or "")
             if kind is None:
-                raise ConfigError([_("[look] logo: {path} is a {value} picture; give a PNG or JPEG file").format(
-                                       path=path, value=image.format)])
+                raise ConfigError([_("[look] logo: {path} is a {kind} picture; give a PNG or JPEG file").format(
+                                       path=path, kind=image.format)])
             image.load()
             width = min(shown_width, image.width)
             height = max(1, round(image.height * width / image.width))
@@ -172,8 +172,8 @@ def for_letter(cfg: Config, day: date) -> tuple[Look, dict[str, bytes]]:
             continue
         if "://" in value:
             raise ConfigError([_("{path}: [look] {key}: an address must start with https:// (a picture over http "
-                                 "is blocked by mail clients), got {value!r}").format(
-                                   path=cfg.path, key=key, value=value)])
+                                 "is blocked by mail clients), got {given!r}").format(
+                                   path=cfg.path, key=key, given=value)])
         data, kind, width, height = logo_file(cfg.root / value, table.logo_width)
         files[f"{stem}.{kind}"] = data
         shown[key] = (f"{cfg.letter.base_url.rstrip('/')}/{day.isoformat()}/{stem}.{kind}", width, height)

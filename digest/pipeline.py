@@ -144,9 +144,9 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         selection = selector.select(config, list(collected), today, issue, earlier)
         if not selection.sections and not selection.featured and not empty_ok:
             warnings = (*(p for c in collected for p in c.problems), *earlier.problems, *selection.problems)
-            raise BuildFailed(_("no item to send for {value}: every section is empty. Check the sections' "
+            raise BuildFailed(_("no item to send for {day}: every section is empty. Check the sections' "
                                 "window_days / horizon_days").format(
-                                    value=today.isoformat()) + (_(", and these warnings:") if warnings else ".")
+                                    day=today.isoformat()) + (_(", and these warnings:") if warnings else ".")
                               + _listed(warnings))
         letter, edito_problems = _with_issue(selector.make_letter(config, selection.sections, today,
                                                           letterfolder.web_path(today)), selection,

@@ -196,8 +196,8 @@ def _render_template(env: jinja2.Environment, name: str, context: dict[str, obje
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(_("{value}, line {lineno}: {message}").format(
-                                value=exc.filename or name, lineno=exc.lineno, message=exc.message)) from None
+        raise TemplateError(_("{template}, line {lineno}: {message}").format(
+                                template=exc.filename or name, lineno=exc.lineno, message=exc.message)) from None
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(_("template {name} not found in {searchpath}").format(
                                 name=exc.name, searchpath=env.loader.searchpath)  # type: ignore[union-attr]
@@ -212,8 +212,8 @@ def mjml_to_html(source: str) -> str:
     try:
         return str(mjml.mjml2html(source, fonts={}))
     except ValueError as exc:
-        raise TemplateError(_("the MJML made from {HTML_TEMPLATE} does not parse: {value}").format(
-                                HTML_TEMPLATE=HTML_TEMPLATE, value=_locate(exc, source))) from None
+        raise TemplateError(_("the MJML made from {HTML_TEMPLATE} does not parse: {reason}").format(
+                                HTML_TEMPLATE=HTML_TEMPLATE, reason=_locate(exc, source))) from None
 
 
 def _locate(exc: ValueError, source: str) -> str:
@@ -354,10 +354,10 @@ def size_problem(html: str, where: str = "letter") -> SizeProblem | None:
     the HTML for the reader (the letter folder's owner gives its file's name)."""
     size = len(html.encode("utf-8"))
     if size > CLIP_BYTES:
-        return SizeProblem("error", Problem(where, _("the HTML is {value:.1f} KB: Gmail clips a message past ~102 "
+        return SizeProblem("error", Problem(where, _("the HTML is {size_kb:.1f} KB: Gmail clips a message past ~102 "
                                                     "KB, hiding the footer and its unsubscribe link; lower "
-                                                    "max_items or teaser_length").format(value=size / 1024)))
+                                                    "max_items or teaser_length").format(size_kb=size / 1024)))
     if size > WARN_BYTES:
-        return SizeProblem("warning", Problem(where, _("the HTML is {value:.1f} KB, near Gmail's ~102 KB clipping "
-                                                      "limit").format(value=size / 1024)))
+        return SizeProblem("warning", Problem(where, _("the HTML is {size_kb:.1f} KB, near Gmail's ~102 KB clipping "
+                                                      "limit").format(size_kb=size / 1024)))
     return None

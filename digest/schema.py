@@ -113,7 +113,7 @@ def check_unknown(table: Mapping[str, Any], known: Mapping[str, Any], where: str
 def text(value: Any) -> str:
     """Non-empty text, stripped."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(_("expected non-empty text, got {value!r}").format(value=value))
+        raise ValueError(_("expected non-empty text, got {given!r}").format(given=value))
     return value.strip()
 
 
@@ -121,8 +121,8 @@ def line(value: Any) -> str:
     """Text on one line: no line break or other control character (it may end up in a mail header)."""
     found = text(value)
     if broken := BREAKS.search(found):
-        raise ValueError(_("it holds a line break or a control character (U+{value:04X}), and it goes into the "
-                           "e-mail's headers: write it on one line").format(value=ord(broken.group())))
+        raise ValueError(_("it holds a line break or a control character (U+{code_point:04X}), and it goes into the "
+                           "e-mail's headers: write it on one line").format(code_point=ord(broken.group())))
     return found
 
 
@@ -142,21 +142,21 @@ def ascii_only(check: Check) -> Check:
 def boolean(value: Any) -> bool:
     """true or false."""
     if not isinstance(value, bool):
-        raise ValueError(_("expected true or false, got {value!r}").format(value=value))
+        raise ValueError(_("expected true or false, got {given!r}").format(given=value))
     return value
 
 
 def positive_int(value: Any) -> int:
     """A whole number above 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(_("expected a whole number above 0, got {value!r}").format(value=value))
+        raise ValueError(_("expected a whole number above 0, got {given!r}").format(given=value))
     return value
 
 
 def whole(value: Any) -> int:
     """A whole number, 0 or more."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(_("expected a whole number, 0 or more, got {value!r}").format(value=value))
+        raise ValueError(_("expected a whole number, 0 or more, got {given!r}").format(given=value))
     return value
 
 
@@ -165,8 +165,8 @@ def within(low: int, high: int) -> Check:
 
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(_("expected a whole number from {low} to {high}, got {value!r}").format(
-                low=low, high=high, value=value))
+            raise ValueError(_("expected a whole number from {low} to {high}, got {given!r}").format(
+                low=low, high=high, given=value))
         return value
 
     return check
@@ -177,7 +177,7 @@ def positive(what: str) -> Check:
 
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ValueError(_("expected {what} above 0, got {value!r}").format(what=_(what), value=value))
+            raise ValueError(_("expected {what} above 0, got {given!r}").format(what=_(what), given=value))
         return float(value)
 
     return check
@@ -189,7 +189,7 @@ positive_seconds = positive(N_("a number of seconds"))
 def seconds(value: Any) -> float:
     """A number of seconds, 0 or more."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(_("expected a number of seconds, 0 or more, got {value!r}").format(value=value))
+        raise ValueError(_("expected a number of seconds, 0 or more, got {given!r}").format(given=value))
     return float(value)
 
 
@@ -209,8 +209,8 @@ def iso_date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(_("{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20").format(
-            value=value)) from None
+        raise ValueError(_("{given!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20").format(
+            given=value)) from None
 
 
 def timezone(value: Any) -> str:
@@ -229,8 +229,8 @@ def choice(*choices: str) -> Check:
 
     def check(value: Any) -> str:
         if value not in choices:
-            raise ValueError(_("expected one of {choices}, got {value!r}").format(
-                choices=", ".join(choices), value=value))
+            raise ValueError(_("expected one of {choices}, got {given!r}").format(
+                choices=", ".join(choices), given=value))
         return cast(str, value)
 
     return check

@@ -102,8 +102,8 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
     for section in _ordered(config.sections, issue.sections):
         kept = _pinned_first(by_section[section.id], issue.pin)
         if len(kept) > section.max_items:
-            notes.append(_("{id}: {value} item(s) over max_items left out").format(
-                             id=section.id, value=len(kept) - section.max_items))
+            notes.append(_("{id}: {left_out} item(s) over max_items left out").format(
+                             id=section.id, left_out=len(kept) - section.max_items))
             left_out += [LeftOut(section.id, item, OVER_MAX) for item in kept[section.max_items:]]
         if kept:
             sections.append(Section(section.id, section.title, section.kind, tuple(kept[: section.max_items]),

@@ -82,8 +82,8 @@ def read(path: Path) -> Subscribers:
     columns = {(c or "").strip().casefold(): c for c in reader.fieldnames or []}
     email_column = _column(columns, EMAIL_COLUMNS)
     if email_column is None:
-        raise RecipientsError(_("{path}: no 'email' column in the header line ({value}); the file needs at least: "
-                                "email;name;unsubscribed").format(path=path, value=delimiter.join(columns)))
+        raise RecipientsError(_("{path}: no 'email' column in the header line ({header}); the file needs at least: "
+                                "email;name;unsubscribed").format(path=path, header=delimiter.join(columns)))
     name_column = _column(columns, NAME_COLUMNS)
     gone_column = _column(columns, UNSUBSCRIBED_COLUMNS)
     recipients: dict[str, Recipient] = {}

@@ -269,8 +269,8 @@ class Subscribers(Part):
                 changed = self._set(db, email, Status.SUBSCRIBED, "import --resubscribe", Means.IMPORT,
                                     kind="resubscribed") or changed
             else:
-                report.kept_out.append(Rejected(line, email, _("{status} since {value}").format(
-                                                                 status=existing.status, value=existing.changed[:10])
+                report.kept_out.append(Rejected(line, email, _("{status} since {since}").format(
+                                                                 status=existing.status, since=existing.changed[:10])
                                                 + ("" if existing.status == "complained" else
                                                    _("; --resubscribe subscribes it again"))))
         if changed:
@@ -353,9 +353,9 @@ def _csv_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, str, str,
     columns = {(c or "").strip().casefold(): c for c in reader.fieldnames or []}
     email_column = csv_rules._column(columns, csv_rules.EMAIL_COLUMNS)
     if email_column is None:
-        raise csv_rules.RecipientsError(_("{path}: no 'email' column in the header line ({value}); the file needs "
+        raise csv_rules.RecipientsError(_("{path}: no 'email' column in the header line ({header}); the file needs "
                                           "at least: email;name;unsubscribed").format(
-                                            path=path, value=delimiter.join(columns)))
+                                            path=path, header=delimiter.join(columns)))
     name_column = csv_rules._column(columns, csv_rules.NAME_COLUMNS)
     gone_column = csv_rules._column(columns, csv_rules.UNSUBSCRIBED_COLUMNS)
     extra_columns = [c for folded, c in columns.items() if folded and folded not in OWN_COLUMNS]

@@ -52,10 +52,10 @@ def subscribers_import(config_path: Path, csv_path: Path, resubscribe: bool, con
         began = now()
         report = store.subscribers.import_csv(csv_path, resubscribe=resubscribe)
         store.record_import(began, " ".join(consent.split()), csv_path.name)
-    click.echo(_("{csv_path}: {added} added, {updated} updated, {unchanged} unchanged, {count} invalid, {count2} "
-                 "not subscribed again, {count3} merged").format(
+    click.echo(_("{csv_path}: {added} added, {updated} updated, {unchanged} unchanged, {invalid} invalid, {kept_out} "
+                 "not subscribed again, {merged} merged").format(
                    csv_path=csv_path, added=report.added, updated=report.updated, unchanged=report.unchanged,
-                   count=len(report.invalid), count2=len(report.kept_out), count3=len(report.merged)))
+                   invalid=len(report.invalid), kept_out=len(report.kept_out), merged=len(report.merged)))
     for line, kept, email in report.merged:
         click.echo(_("  line {line}: {email} is the address of line {kept} (case aside): line {kept} kept, this "
                      "row left out").format(line=line, email=email, kept=kept))
@@ -81,7 +81,8 @@ def subscribers_export(config_path: Path, csv_path: Path | None) -> None:
         return
     # With a BOM: the team's spreadsheet reads UTF-8. Owner only, whatever the umask: it holds every address.
     written = write_atomic(csv_path, text.encode("utf-8-sig"), mode=PRIVATE)
-    click.echo(_("Wrote {path} ({value} addresses)").format(path=written.path, value=text.count(chr(10)) - 1), err=True)
+    click.echo(_("Wrote {path} ({addresses} addresses)").format(path=written.path, addresses=text.count(chr(10)) - 1),
+               err=True)
 
 
 @subscribers_group.command(name="add")
@@ -195,8 +196,8 @@ def subscribers_consent(config_path: Path, address: str) -> None:
         click.echo(_("{at}  {what:<12} via {means}{detail}{where}{ip}").format(
                        at=record.at, what=what, means=means, detail=detail, where=where, ip=ip))
         if record.wording:
-            click.echo(_("{value:27}wording {wording}: « {value2} »").format(
-                           value='', wording=record.wording, value2=wordings.get(record.wording, '?')))
+            click.echo(_("{indent:27}wording {wording}: « {wording_text} »").format(
+                           indent='', wording=record.wording, wording_text=wordings.get(record.wording, '?')))
 
 
 @subscribers_group.command(name="purge")
@@ -271,11 +272,11 @@ def _print_bounces(summary: bounces.Summary) -> None:
                      "report changes a subscriber only if it proves which copy it answers):").format(
                        count=len(summary.unproven), UNPROVEN=UNPROVEN))
     for unproven in summary.unproven:
-        click.echo(_("  from {value} « {subject} »: {reason}").format(
-                       value=unproven.sender or '?', subject=unproven.subject, reason=unproven.reason))
-    click.echo(_("{count} address(es) processed, {count2} not in the store, {count3} unproven, {delayed} notice(s) "
-                 "that are not bounces, {already} seen before, {not_understood} not understood (left in place), "
-                 "{too_large} too large").format(
-                   count=len(summary.done), count2=len(summary.not_in_store), count3=len(summary.unproven),
+        click.echo(_("  from {sender} « {subject} »: {reason}").format(
+                       sender=unproven.sender or '?', subject=unproven.subject, reason=unproven.reason))
+    click.echo(_("{processed} address(es) processed, {not_in_store} not in the store, {unproven} unproven, "
+                 "{delayed} notice(s) that are not bounces, {already} seen before, {not_understood} not understood "
+                 "(left in place), {too_large} too large").format(
+                   processed=len(summary.done), not_in_store=len(summary.not_in_store), unproven=len(summary.unproven),
                    delayed=summary.delayed, already=summary.already, not_understood=summary.not_understood,
                    too_large=summary.too_large))

@@ -46,8 +46,8 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(_("{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20").format(
-                                     value=value)) from None
+        raise click.BadParameter(_("{given!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-11-20").format(
+                                     given=value)) from None
 
 
 def date_option(help_text: str) -> Callable[[F], F]:

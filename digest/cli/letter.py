@@ -45,8 +45,8 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     today = letter_day(cfg, letter_date)
     out = out or cfg.outbox
     _guard_rebuild(cfg, out, today, force)
-    click.echo(_("Building “{title}” for {value} from {config_path}").format(
-                   title=cfg.letter.title, value=i18n.day(today), config_path=config_path))
+    click.echo(_("Building “{title}” for {day} from {config_path}").format(
+                   title=cfg.letter.title, day=i18n.day(today), config_path=config_path))
     with SourceLines(len(cfg.sources)) as on_source:
         built = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
                                offline=offline, sends=journal.sends(cfg))
@@ -62,8 +62,8 @@ def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> Non
         click.echo(_("note: {note}").format(note=note))
     sent = letterfolder.may_rebuild(day, force, journal.sends(cfg))
     if sent:
-        click.echo(_("warning: {sent} subscriber(s) got the earlier version of {value}; the rest of the list send "
-                     "will carry this one").format(sent=sent, value=i18n.day(day)), err=True)
+        click.echo(_("warning: {sent} subscriber(s) got the earlier version of {day}; the rest of the list send "
+                     "will carry this one").format(sent=sent, day=i18n.day(day)), err=True)
 
 
 def _print_source(result: Collected) -> None:
@@ -74,8 +74,8 @@ def _source_line(result: Collected) -> str:
     status = _("failed") if result.failed else ngettext("{count} item", "{count} items", len(result.items)).format(
         count=len(result.items))
     origin = f"  {result.origin}" if result.origin and not result.failed else ""
-    return _("  read {source:<24} {status:>10}  ({value:.0f} ms){origin}").format(
-               source=result.source, status=status, value=result.seconds * 1000, origin=origin)
+    return _("  read {source:<24} {status:>10}  ({milliseconds:.0f} ms){origin}").format(
+               source=result.source, status=status, milliseconds=result.seconds * 1000, origin=origin)
 
 
 class SourceLines:
@@ -125,9 +125,9 @@ def _source_name(name: str) -> str:
 def _print_report(built: pipeline.Built) -> None:
     prepared, letter = built.prepared, built.letter
     if prepared.issue.path:
-        click.echo(_("Issue file: {path} ({count} featured, {count2} pinned, {count3} excluded)").format(
-                       path=prepared.issue.path, count=len(letter.featured), count2=len(prepared.issue.pin),
-                       count3=len(prepared.issue.exclude)))
+        click.echo(_("Issue file: {path} ({featured} featured, {pinned} pinned, {excluded} excluded)").format(
+                       path=prepared.issue.path, featured=len(letter.featured), pinned=len(prepared.issue.pin),
+                       excluded=len(prepared.issue.exclude)))
     click.echo(_("Sections:"))
     for section in letter.sections:
         sources = ", ".join(f"{_source_name(name)} {n}" for name, n in Counter(i.source for i in section.items).items())
@@ -141,11 +141,11 @@ def _print_report(built: pipeline.Built) -> None:
         click.echo(_("Written to {parent}/:").format(parent=built.written[0].path.parent))
         for written in built.written:
             name = os.path.relpath(written.path, built.written[0].path.parent)  # ../index.html too
-            click.echo(_("  {name:<12} {value:7.1f} KB").format(name=name, value=written.size / 1024))
+            click.echo(_("  {name:<12} {size_kb:7.1f} KB").format(name=name, size_kb=written.size / 1024))
     timings = " · ".join(f"{_(STAGES.get(stage, stage))} {seconds * 1000:.0f} ms"
                          for stage, seconds in built.timings.items())
-    click.echo(_("Time: {timings} · total {value:.0f} ms").format(
-                   timings=timings, value=sum(built.timings.values()) * 1000))
+    click.echo(_("Time: {timings} · total {total_ms:.0f} ms").format(
+                   timings=timings, total_ms=sum(built.timings.values()) * 1000))
     if built.written:
         click.echo(_("Open {path} in a browser to preview it.").format(path=built.written[0].path))
 
@@ -276,13 +276,13 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     accepted = accept.load(cfg.letter.templates, accepted_keys)
     today = letter_day(cfg, letter_date)
     built, findings = check.build_and_check(cfg, today)
-    click.echo(_("Checking “{subject}” for {value} ({value2:.1f} KB of HTML, {count} items)").format(
-                   subject=built.rendered.subject, value=i18n.day(today),
-                   value2=len(built.rendered.html.encode('utf-8')) / 1024, count=len(built.letter.items)))
+    click.echo(_("Checking “{subject}” for {day} ({size_kb:.1f} KB of HTML, {items} items)").format(
+                   subject=built.rendered.subject, day=i18n.day(today),
+                   size_kb=len(built.rendered.html.encode('utf-8')) / 1024, items=len(built.letter.items)))
     if links:
         results, broken = linkcheck.check(built.rendered.html, timeout=timeout, allow_private=allow_private)
-        click.echo(_("Fetched {count} links and images: {count2} broken").format(
-            count=len(results), count2=len(broken)))
+        click.echo(_("Fetched {links} links and images: {broken} broken").format(
+            links=len(results), broken=len(broken)))
         findings = check.ordered([*broken, *findings])
     shown, hidden = accept.split(findings, accepted)
     listed = [(f, f.line()) for f in shown]
@@ -349,7 +349,7 @@ def letters_command(config_path: Path, out: Path | None) -> None:
     cfg = loaded(config_path)
     found = letterfolder.every(cfg, out or cfg.outbox, journal.sends(cfg))
     if not found:
-        click.echo(_("No letter in {value} yet; digest build writes one.").format(value=out or cfg.outbox))
+        click.echo(_("No letter in {folder} yet; digest build writes one.").format(folder=out or cfg.outbox))
     for letter in found:
         changed = letterfolder.changed(cfg, letter.folder, letter.day)
         inputs_word = (_("inputs unknown") if changed is None else
@@ -380,8 +380,8 @@ def discard_command(config_path: Path, day: datetime, out: Path | None) -> None:
     outbox = out or cfg.outbox
     moved = letterfolder.discard(cfg, outbox, day.date(), journal.sends(cfg))
     letterfolder.write_index(outbox, letterfolder.Archive(cfg.letter.title, cfg.letter.language, cfg.letter.address))
-    click.echo(_("Letter {value} moved out of {outbox} into {moved}.\nTo bring it back: mv {moved} {path}").format(
-                   value=day.date().isoformat(), outbox=outbox, moved=moved,
+    click.echo(_("Letter {day} moved out of {outbox} into {moved}.\nTo bring it back: mv {moved} {path}").format(
+                   day=day.date().isoformat(), outbox=outbox, moved=moved,
                    path=letterfolder.path(outbox, day.date())))
 
 

@@ -41,16 +41,16 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     todo = smtp.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
         paths = smtp.dry_run(job.personalizer, todo, job.private / letterfolder.DRY_RUN)
-        click.echo(_("Dry run: {count} copies written to {value}/ (nothing sent)").format(
-                       count=len(paths), value=job.private / letterfolder.DRY_RUN))
+        click.echo(_("Dry run: {count} copies written to {folder}/ (nothing sent)").format(
+                       count=len(paths), folder=job.private / letterfolder.DRY_RUN))
         if len(todo) < len(found.recipients):
-            click.echo(_("  {value} left out: the journal has them sent, failed or unknown").format(
-                           value=len(found.recipients) - len(todo)))
+            click.echo(_("  {left_out} left out: the journal has them sent, failed or unknown").format(
+                           left_out=len(found.recipients) - len(todo)))
         return
     connection = smtp.connection_for(job.cfg)
     confirm(letter, len(todo), connection, yes)
-    click.echo(_("Sending “{subject}” ({value}) via {host}:{port} ({security})").format(
-                   subject=job.letter.subject, value=i18n.day(job.letter.date), host=connection.smtp.host,
+    click.echo(_("Sending “{subject}” ({day}) via {host}:{port} ({security})").format(
+                   subject=job.letter.subject, day=i18n.day(job.letter.date), host=connection.smtp.host,
                    port=connection.smtp.port, security=_(SECURITY_WORDS.get(connection.smtp.security,
                                                                             connection.smtp.security)))
                + (_(", at most {rate:g} per second").format(rate=connection.smtp.rate) if connection.smtp.rate else ""))
@@ -81,7 +81,7 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
             for address in report.unknown_before:
                 click.echo(_("  unknown  {address}").format(address=address))
     print_report(report)
-    click.echo(_("Journal: {value} (digest send --status)").format(value=job.private / journal.FILE_NAME))
+    click.echo(_("Journal: {journal} (digest send --status)").format(journal=job.private / journal.FILE_NAME))
     exit_while_sending(job)
 
 
@@ -138,10 +138,10 @@ def stopped(job: smtp.Job, list_path: Path | None, number: int) -> None:
     left = aftersend.still_to_send(job)
     command = ["digest", "send", "-c", str(job.cfg.path), "--list", *([str(list_path)] if list_path else []),
                "--date", job.letter.date.isoformat()]
-    click.echo(_("Stopped: {value} sent in all, {left} still to send ({value2} unknown). To finish the send, run "
-                 "the same command again:\n  {value3}").format(
-                   value=counts.get(SendState.SENT, 0), left=left, value2=counts.get(SendState.UNKNOWN, 0),
-                   value3=shlex.join(command)))
+    click.echo(_("Stopped: {sent} sent in all, {left} still to send ({unknown} unknown). To finish the send, run "
+                 "the same command again:\n  {command}").format(
+                   sent=counts.get(SendState.SENT, 0), left=left, unknown=counts.get(SendState.UNKNOWN, 0),
+                   command=shlex.join(command)))
     raise SystemExit(128 + number)
 
 
@@ -149,8 +149,8 @@ def exit_while_sending(job: smtp.Job) -> None:
     """Exit 1 while anyone of the journal is still pending, deferred or unknown: the letter is still sending."""
     left = aftersend.still_to_send(job)
     if left:
-        click.echo(_("{left} subscriber(s) still pending, deferred or unknown: the send of {value} is not complete "
-                     "(run it again; see digest send --status)").format(left=left, value=i18n.day(job.letter.date)))
+        click.echo(_("{left} subscriber(s) still pending, deferred or unknown: the send of {day} is not complete "
+                     "(run it again; see digest send --status)").format(left=left, day=i18n.day(job.letter.date)))
         raise SystemExit(1)
 
 
@@ -162,9 +162,9 @@ def list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.S
         click.echo(_("{path}: {count} subscribed addresses to send to").format(
                        path=found.path, count=len(found.recipients)))
     else:
-        click.echo(_("{list_path}: {value} to send to, {unsubscribed} unsubscribed, {count} invalid, {duplicates} "
+        click.echo(_("{list_path}: {recipients} to send to, {unsubscribed} unsubscribed, {count} invalid, {duplicates} "
                      "duplicate(s) left out").format(
-                       list_path=list_path, value=len(found.recipients) + chosen.left_out,
+                       list_path=list_path, recipients=len(found.recipients) + chosen.left_out,
                        unsubscribed=found.unsubscribed, count=len(found.invalid), duplicates=found.duplicates))
     for rejected in found.invalid:
         click.echo(_("warning: {list_path}, line {line}: {email!r} not sent: {reason}").format(
@@ -212,8 +212,8 @@ def print_report(report: smtp.SendReport) -> None:
                    sent=report.sent, seconds=report.seconds, rate=rate)
                + (_("; {already_sent} had it already").format(
                    already_sent=report.already_sent) if report.already_sent else "")
-               + _("; failed {count}, deferred {count2}, unknown {count3}").format(
-                     count=len(report.failed), count2=len(report.deferred), count3=len(report.unknown)))
+               + _("; failed {failed}, deferred {deferred}, unknown {unknown}").format(
+                     failed=len(report.failed), deferred=len(report.deferred), unknown=len(report.unknown)))
     for address, outcome in report.failed:
         click.echo(_("  failed    {address}: {code} {response}").format(
                        address=address, code=outcome.code, response=outcome.response))

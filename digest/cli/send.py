@@ -92,8 +92,8 @@ def _refuse_stale(cfg: config.Config, letter: letterfolder.LetterState, allow_st
 
     changed = letterfolder.refuse_stale(cfg, letter, allow_stale)
     if changed:
-        click.echo(_("warning: used as built although these files changed since: {value}").format(
-                       value=', '.join(changed)), err=True)
+        click.echo(_("warning: used as built although these files changed since: {files}").format(
+                       files=', '.join(changed)), err=True)
 
 
 def _refuse_unpublished(cfg: config.Config, letter: letterfolder.LetterState) -> None:
@@ -117,13 +117,13 @@ def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
     recipients = personalize.recipients_of(to)
     if dry_run:
         paths = smtp.dry_run(job.personalizer, recipients, job.private / letterfolder.DRY_RUN)
-        click.echo(_("Dry run: {count} test copies written to {value}/").format(
-                       count=len(paths), value=job.private / letterfolder.DRY_RUN))
+        click.echo(_("Dry run: {count} test copies written to {folder}/").format(
+                       count=len(paths), folder=job.private / letterfolder.DRY_RUN))
         return
     connection = smtp.connection_for(job.cfg)
-    click.echo(_("Test send of “[TEST] {subject}” to {value} via {host}:{port}").format(
-                   subject=job.letter.subject, value=', '.join(r.email for r in recipients), host=connection.smtp.host,
-                   port=connection.smtp.port))
+    click.echo(_("Test send of “[TEST] {subject}” to {addresses} via {host}:{port}").format(
+                   subject=job.letter.subject, addresses=', '.join(r.email for r in recipients),
+                   host=connection.smtp.host, port=connection.smtp.port))
     report = smtp.send_test(job.personalizer, recipients, connection)
     listsend.print_report(report)
     if report.sent:
@@ -138,12 +138,12 @@ def _print_status(folder: Path, day: date) -> None:
 
     found = journal.status(folder)
     if found is None:
-        click.echo(_("No list send of {value} yet ({folder} has no send journal).").format(
-                       value=i18n.day(day), folder=folder))
+        click.echo(_("No list send of {day} yet ({folder} has no send journal).").format(
+                       day=i18n.day(day), folder=folder))
         return
     counts, rows = found
-    click.echo(_("Send journal of {value} ({value2}):").format(
-        value=i18n.day(day), value2=folder / journal.FILE_NAME))
+    click.echo(_("Send journal of {day} ({journal}):").format(
+        day=i18n.day(day), journal=folder / journal.FILE_NAME))
     click.echo("  " + " · ".join(f"{_(COUNT_WORDS.get(state, state))} {count}" for state, count in counts.items()))
     for row in rows:
         words = f"{row.code} {row.response}" if row.code else (row.response or "")
@@ -170,7 +170,7 @@ def export_command(config_path: Path, letter_date: date | None, out: Path | None
     _refuse_stale(cfg, chosen, allow_stale)
     letter = chosen.letter
     for written in export.export(letter, esp):
-        click.echo(_("Wrote {path} ({value:.1f} KB)").format(path=written.path, value=written.size / 1024))
+        click.echo(_("Wrote {path} ({size_kb:.1f} KB)").format(path=written.path, size_kb=written.size / 1024))
     click.echo(_("Paste the .html into {name}'s HTML editor; its own unsubscribe and web-version links are in "
                  "place of ours.").format(name=export.SERVICES[esp].name))
 
@@ -203,12 +203,12 @@ def publish_command(config_path: Path, dest: Path, letter_date: date | None, out
     if dry_run:
         for name in done.plan.names():
             click.echo(_("  would copy {name}").format(name=name))
-        click.echo(_("Dry run: {count} file(s) of {count2} letter(s) would go to {dest}/").format(
-                       count=len(done.plan.names()), count2=len(done.plan.folders), dest=dest))
+        click.echo(_("Dry run: {files} file(s) of {letters} letter(s) would go to {dest}/").format(
+                       files=len(done.plan.names()), letters=len(done.plan.folders), dest=dest))
         return
-    click.echo(_("Published {count} letter(s), {count2} file(s), to {dest}/; now copy it to the web server, e.g. "
+    click.echo(_("Published {letters} letter(s), {files} file(s), to {dest}/; now copy it to the web server, e.g. "
                  "rsync -a {dest}/ server:/var/www/lettre/").format(
-                   count=len(done.plan.folders), count2=len(done.written), dest=dest))
+                   letters=len(done.plan.folders), files=len(done.written), dest=dest))
 
 
 def _print_letter_stats(cfg: config.Config, day: date) -> None:

@@ -23,7 +23,7 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey="\x00extra")
     columns = reader.fieldnames or []
     if "title" not in [c.strip().lower() for c in columns]:
-        raise SourceError(_("no 'title' column in the header line ({value})").format(value=delimiter.join(columns)))
+        raise SourceError(_("no 'title' column in the header line ({header})").format(header=delimiter.join(columns)))
     rows = []
     problems = [*encoding_problem, *(Problem(source.name, _("column '{c}' is not one digest reads; ignored").format(
         c=c))

@@ -318,12 +318,12 @@ async def _read_body(response: httpx.Response, source: SourceConfig, settings: F
                      meta: Meta, progress: Progress) -> Pending:
     """Stream the body into a pending cache file, decompressing in bounded steps and stopping at the cap."""
     cap = settings.max_bytes
-    too_big = _("body larger than {value} (the [fetch] max_bytes limit)").format(value=megabytes(cap))
+    too_big = _("body larger than {limit} (the [fetch] max_bytes limit)").format(limit=megabytes(cap))
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     announced = response.headers.get("content-length", "")
     if encoding == "identity" and announced.isdigit() and int(announced) > cap:
-        raise FetchFailure(_("{too_big}: the server announces {value}").format(
-                               too_big=too_big, value=megabytes(int(announced))), response.status_code)
+        raise FetchFailure(_("{too_big}: the server announces {announced}").format(
+                               too_big=too_big, announced=megabytes(int(announced))), response.status_code)
     decoder = Decoder(encoding, response.status_code)
     pending = cache.start(source.name, meta)
     wire = 0
@@ -413,8 +413,8 @@ def describe(exc: Exception, source: SourceConfig, settings: FetchConfig, progre
     if isinstance(exc, httpx.UnsupportedProtocol):
         return _("redirected to an address that is not http(s)"), False
     if isinstance(exc, httpx.NetworkError):
-        return _("the connection failed: {value}").format(value=exc or type(exc).__name__), True
-    return _("cannot fetch: {value}").format(value=exc or type(exc).__name__), False
+        return _("the connection failed: {reason}").format(reason=exc or type(exc).__name__), True
+    return _("cannot fetch: {reason}").format(reason=exc or type(exc).__name__), False
 
 
 def _connect_cause(exc: Exception, source: SourceConfig) -> str:
@@ -428,13 +428,13 @@ def _connect_cause(exc: Exception, source: SourceConfig) -> str:
         return _("connection refused by {host}: nothing answers at that address and port").format(host=host)
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return _("the site's certificate is not trusted ({value})").format(
-                       value=cause.verify_message or 'not valid')
+            return _("the site's certificate is not trusted ({reason})").format(
+                       reason=cause.verify_message or 'not valid')
         if isinstance(cause, ssl.SSLError):
-            return _("the secure connection failed: {value}").format(value=cause.reason or cause)
+            return _("the secure connection failed: {reason}").format(reason=cause.reason or cause)
     if "Name or service not known" in str(exc) or "nodename nor servname" in str(exc):
         return _("DNS lookup failed: no address found for {host}").format(host=host)
-    return _("cannot connect to {host}: {value}").format(host=host, value=exc or type(exc).__name__)
+    return _("cannot connect to {host}: {reason}").format(host=host, reason=exc or type(exc).__name__)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

@@ -49,7 +49,7 @@ def _read(source: SourceConfig, fetched: Fetched, ctx: Context) -> tuple[list[It
     try:  # several VCALENDARs in one file are allowed (RFC 5545 3.4): each is read
         calendars = icalendar.Calendar.from_ical(fetched.body, multiple=True)
     except ValueError as exc:
-        raise SourceError(_("not a readable iCalendar file: {value}").format(value=fold(str(exc)))) from None
+        raise SourceError(_("not a readable iCalendar file: {reason}").format(reason=fold(str(exc)))) from None
     if not calendars:
         raise SourceError(_("not a readable iCalendar file: it holds no VCALENDAR"))
     items: list[Item] = []
@@ -173,9 +173,9 @@ def _steps(event: Any, ctx: Context, first: date, last: date) -> float:
         for part in ("BYSECOND", "BYMINUTE", "BYHOUR"):
             period /= max(1, len(one.get(part) or []))
         if span / period > MAX_STEPS:
-            raise BrokenEvent(_("it repeats every {interval} {value} since {start:%d/%m/%Y}: more than {MAX_STEPS} "
+            raise BrokenEvent(_("it repeats every {interval} {unit} since {start:%d/%m/%Y}: more than {MAX_STEPS} "
                                 "repetitions to go through").format(
-                                  interval=interval, value=UNITS.get(frequency, frequency.lower()), start=start,
+                                  interval=interval, unit=UNITS.get(frequency, frequency.lower()), start=start,
                                   MAX_STEPS=MAX_STEPS))
         within += max(window.total_seconds(), 0) / period
     return within

@@ -46,8 +46,8 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
         raise SourceError(_why_empty(parsed, fetched))
     problems: list[Problem] = []
     if parsed.get("bozo"):
-        problems.append(Problem(source.name, _("feed is malformed, read what could be: {value}").format(
-                                                 value=_reason(parsed))))
+        problems.append(Problem(source.name, _("feed is malformed, read what could be: {reason}").format(
+                                                 reason=_reason(parsed))))
     return _items(source, ctx, parsed.entries, parsed.feed.get("link") or fetched.url, problems,
                   lambda: _why_empty(parsed, fetched))
 
@@ -81,7 +81,7 @@ def _why_empty(parsed: Any, fetched: Fetched) -> str:
     if head.startswith((b"<!doctype html", b"<html")):
         return _("got an HTML page, not a feed; check the url")
     if parsed.get("bozo"):
-        return _("invalid XML, not a readable feed: {value}").format(value=_reason(parsed))
+        return _("invalid XML, not a readable feed: {reason}").format(reason=_reason(parsed))
     if not parsed.get("version"):
         return _("XML, but not an RSS or Atom feed; check the url")
     return _("the feed holds no entry")

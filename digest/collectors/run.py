@@ -61,9 +61,9 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
         try:
             cache = Cache(folder)
         except OSError as exc:
-            raise CacheError(_("cannot use the cache folder {folder}: {value}; set [fetch] cache_dir in "
+            raise CacheError(_("cannot use the cache folder {folder}: {reason}; set [fetch] cache_dir in "
                                "sources.toml to a folder digest may write").format(
-                                 folder=folder, value=exc.strerror or exc)) from None
+                                 folder=folder, reason=exc.strerror or exc)) from None
         run = _Run(sources, ctx, settings, cache, on_source, offline=offline,
                    backoff=BACKOFF if backoff is None else backoff)
         results = asyncio.run(run.run())
@@ -78,8 +78,8 @@ def _record_health(folder: Path, sources: tuple[SourceConfig, ...], attempts: di
     try:
         health.save(folder, {name: r for name, r in records.items() if name in names})
     except OSError as exc:
-        raise CacheError(_("cannot write {value}: {value2}").format(
-                             value=folder / health.FILE, value2=exc.strerror or exc)) from None
+        raise CacheError(_("cannot write {path}: {reason}").format(
+                             path=folder / health.FILE, reason=exc.strerror or exc)) from None
 
 
 class _Run:
@@ -204,8 +204,8 @@ class _Run:
             entry = pending.commit()
         except OSError as exc:
             pending.discard()
-            return Problem(source.name, _("cannot keep a copy in {folder}: {value}").format(
-                                            folder=self.cache.folder, value=exc.strerror or exc))
+            return Problem(source.name, _("cannot keep a copy in {folder}: {reason}").format(
+                                            folder=self.cache.folder, reason=exc.strerror or exc))
         self._keep_items(source, entry, collected)
         return None
 
@@ -246,12 +246,12 @@ class _Run:
         when = age(time.time() - cached.stored)
         if collected.failed:
             self.attempts[source.name] = attempt
-            message = _("{reason}; its {value} cannot be read either ({value2})").format(
-                          reason=reason, value=_copy_of(when), value2=_reason(collected))
+            message = _("{reason}; its {copy} cannot be read either ({copy_problem})").format(
+                          reason=reason, copy=_copy_of(when), copy_problem=_reason(collected))
             return Collected(source.name, (), (Problem(source.name, message),), failed=True, origin="failed")
         self.attempts[source.name] = replace(attempt, items=collected.items, from_cache=True)
-        problems = (Problem(source.name, _("{reason}; using the {value}").format(
-            reason=reason, value=_copy_of(when))), *collected.problems)
+        problems = (Problem(source.name, _("{reason}; using the {copy}").format(
+            reason=reason, copy=_copy_of(when))), *collected.problems)
         return replace(collected, problems=problems, origin=_("cache, {age}").format(age=when))
 
     async def _late(self, source: SourceConfig, began: float) -> Collected:
@@ -262,8 +262,8 @@ class _Run:
             "queued": _("not fetched: {limit} passed while it waited for a free connection (raise [fetch] "
                         "concurrency, per_host or deadline)").format(limit=limit),
             "waiting": _("no answer within {limit}").format(limit=limit),
-            "reading": _("still sending when {limit} passed ({value} received); too slow").format(
-                           limit=limit, value=megabytes(progress.received)),
+            "reading": _("still sending when {limit} passed ({received} received); too slow").format(
+                           limit=limit, received=megabytes(progress.received)),
             "retrying": _("{last_error}; {limit} passed before it could be tried again").format(
                             last_error=progress.last_error, limit=limit),
             "parsing": _("still being read when {limit} passed").format(limit=limit),

@@ -230,8 +230,8 @@ def opened(folder: Path) -> Journal:
     except OSError as exc:
         raise failure(folder / FILE_NAME, exc) from None
     except sqlite3.Error as exc:
-        raise DigestError(_("could not write {value}: {exc}").format(
-            value=shown(folder / FILE_NAME), exc=exc)) from None
+        raise DigestError(_("could not write {path}: {exc}").format(
+            path=shown(folder / FILE_NAME), exc=exc)) from None
 
 
 def sends(cfg: Config) -> Callable[[date], dict[str, int] | None]:
@@ -251,17 +251,17 @@ def migrate(cfg: Config, outbox: Path, day: date) -> list[str]:
     if not moving:
         return []
     if (new / FILE_NAME).exists() and FILE_NAME in moving:
-        raise DigestError(_("{value} and {value2} both exist: keep the one of the real send in {new}/ and remove "
-                            "the other (the outbox is public)").format(
-                              value=old / FILE_NAME, value2=new / FILE_NAME, new=new))
+        raise DigestError(_("{old_journal} and {new_journal} both exist: keep the one of the real send in {new}/ and "
+                            "remove the other (the outbox is public)").format(
+                              old_journal=old / FILE_NAME, new_journal=new / FILE_NAME, new=new))
     try:
         new.mkdir(parents=True, exist_ok=True)
         for name in moving:
             _move_or_drop(old / name, new / name)
     except OSError as exc:
         raise failure(new, exc) from None
-    return [_("moved {value} from {value2}/ to {value3}/ (the outbox is public; subscribers' addresses stay "
-              "private)").format(value=', '.join(moving), value2=shown(old), value3=shown(new))]
+    return [_("moved {files} from {old}/ to {new}/ (the outbox is public; subscribers' addresses stay "
+              "private)").format(files=', '.join(moving), old=shown(old), new=shown(new))]
 
 
 def _move_or_drop(old: Path, new: Path) -> None:
@@ -308,8 +308,8 @@ def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
             "SELECT email, name, state, attempts, code, response FROM recipient "
             "WHERE state IN ('failed', 'deferred', 'unknown', 'sending') ORDER BY position")]
     except sqlite3.Error as exc:  # not a journal, or damaged: say which file, never a traceback
-        raise DigestError(_("{value} cannot be read as a send journal ({exc}); if it is not one, move it away").format(
-                              value=shown(folder / FILE_NAME), exc=exc)) from None
+        raise DigestError(_("{path} cannot be read as a send journal ({exc}); if it is not one, move it away").format(
+                              path=shown(folder / FILE_NAME), exc=exc)) from None
     finally:
         db.close()
     return {state.value: found.get(state.value, 0) for state in STATES}, rows

@@ -163,9 +163,9 @@ class Connection:
                 client.login(smtp.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
             client.close()
-            raise SendError(_("{host}:{port} refused the login of {username}: {smtp_code} {value}").format(
+            raise SendError(_("{host}:{port} refused the login of {username}: {smtp_code} {smtp_text}").format(
                                 host=smtp.host, port=smtp.port, username=smtp.username, smtp_code=exc.smtp_code,
-                                value=_words(exc.smtp_error))) from None
+                                smtp_text=_words(exc.smtp_error))) from None
         except smtplib.SMTPNotSupportedError as exc:
             client.close()
             raise SendError(_("{host}:{port}: {exc}; check [smtp] security").format(
@@ -249,8 +249,8 @@ class Connection:
             raise smtplib.SMTPServerDisconnected(_words(reply))
         if code >= 500:
             client.rset()
-            raise SendError(_("the SMTP server refused the sender {sender}: {code} {value}; check [letter] from "
-                              "and [smtp] username").format(sender=sender, code=code, value=_words(reply)))
+            raise SendError(_("the SMTP server refused the sender {sender}: {code} {reply}; check [letter] from "
+                              "and [smtp] username").format(sender=sender, code=code, reply=_words(reply)))
         if code >= 400:
             client.rset()
             return _answer(code, reply)

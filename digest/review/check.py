@@ -170,9 +170,9 @@ def logo_weight(files: Mapping[str, bytes]) -> list[Finding]:
     """A logo heavier than 30 KB: every copy carries a link to it, every reader downloads it."""
     from digest import look
 
-    return [Finding("warning", "logo", _("the logo weighs {value} KB (over {value2} KB): every reader downloads "
+    return [Finding("warning", "logo", _("the logo weighs {size_kb} KB (over {limit_kb} KB): every reader downloads "
                                          "it; give a smaller picture or a narrower logo_width").format(
-                                           value=len(data) // 1024, value2=look.MAX_LOGO_BYTES // 1024),
+                                           size_kb=len(data) // 1024, limit_kb=look.MAX_LOGO_BYTES // 1024),
                     f"outbox/<date>/{name}") for name, data in files.items() if len(data) > look.MAX_LOGO_BYTES]
 
 
@@ -266,8 +266,8 @@ def _address(url: str, where: str, image: bool) -> list[Finding]:
     if not url or url.startswith("#"):
         return [Finding("warning", "link-scheme", _("an empty link, or one to a place in the page: it leads "
                                                     "nowhere in an e-mail"), where)]
-    return [Finding("error", "link-scheme", _("not an absolute https address ({value}): it does not work from a "
-                                              "mailbox").format(value=scheme or 'relative'), where)]
+    return [Finding("error", "link-scheme", _("not an absolute https address ({scheme}): it does not work from a "
+                                              "mailbox").format(scheme=scheme or 'relative'), where)]
 
 
 def unsubscribe(document: lxml.html.HtmlElement, text: str, eml: bytes, letter: Letter) -> list[Finding]:
@@ -321,8 +321,8 @@ def agenda(letter: Letter) -> list[Finding]:
             is_event = kind == "agenda" or item.start is not None
             if is_event and event_start(item) and event_last_day(item, tz) < letter.date:
                 found.append(Finding("error", "past-event", _("the event is over on the letter's date "
-                                                              "({value})").format(
-                                                                value=i18n.day(letter.date)), _where(section_id,
+                                                              "({day})").format(
+                                                                day=i18n.day(letter.date)), _where(section_id,
                                                                 item), uid=item.uid))
     return found
 
@@ -358,9 +358,9 @@ def duplicates(letter: Letter) -> list[Finding]:
             key = canonical_url(item.url)
             if key in first:
                 other_section, other = first[key]
-                found.append(Finding("warning", "duplicate-url", _("the same page as “{value}” (section "
+                found.append(Finding("warning", "duplicate-url", _("the same page as “{other_title}” (section "
                                                                    "{other_section}): {url}").format(
-                                                                     value=_short(other.title, 60),
+                                                                     other_title=_short(other.title, 60),
                                                                      other_section=other_section, url=item.url),
                                      _where(section_id, item), uid=item.uid))
             else:
@@ -406,10 +406,10 @@ def sources(collected: Sequence[Collected], config: Config | None, today: date,
         found.extend(Finding("warning", "source", p.message, where) for p in result.problems)
         row = rows.get(result.source)
         if row and row.record and row.record.consecutive_failures and not result.problems:
-            found.append(Finding("warning", "source", _("failed {consecutive_failures} time(s) in a row ({value}); "
-                                                        "the letter uses its last good copy").format(
+            found.append(Finding("warning", "source", _("failed {consecutive_failures} time(s) in a row "
+                                                        "({last_error}); the letter uses its last good copy").format(
                                                           consecutive_failures=row.record.consecutive_failures,
-                                                          value=row.record.last_error or _("no reason recorded")),
+                                                          last_error=row.record.last_error or _("no reason recorded")),
                                  where))
         if not result.items:
             found.append(Finding("warning", "source", _("read no item"), where))
@@ -443,8 +443,8 @@ def _stale(result: Collected, row: health.HealthRow | None, config: Config | Non
     newest_day = max(dates).astimezone(ZoneInfo(config.letter.timezone)).date()
     if newest_day >= today - timedelta(days=section.window_days):
         return None
-    return (_("stale: its newest item is of {value}, older than section {id}'s {window_days} days").format(
-                value=newest_day.isoformat(), id=section.id, window_days=section.window_days))
+    return (_("stale: its newest item is of {newest_day}, older than section {id}'s {window_days} days").format(
+                newest_day=newest_day.isoformat(), id=section.id, window_days=section.window_days))
 
 
 def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
@@ -456,8 +456,8 @@ def css(html: str, table: cssdata.Table | None = None) -> list[Finding]:
         found.append(Finding(
             "warning", "css", _("ignored by ") + ", ".join(c.name for c in d.clients),
             _("CSS {title} ({slug})").format(title=d.feature.title, slug=d.feature.slug), topic=d.feature.slug,
-            detail=_("used {times}, in {value} (source: {source}, {url})").format(
-                       times=times, value='; '.join(_("“{title}”").format(title=p) for p in d.usage.places),
+            detail=_("used {times}, in {places} (source: {source}, {url})").format(
+                       times=times, places='; '.join(_("“{title}”").format(title=p) for p in d.usage.places),
                        source=table.source, url=d.feature.url)))
     return found
 
