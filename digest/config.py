@@ -492,7 +492,7 @@ def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, An
         if source["section"] and source["section"] not in section_ids:
             hint = difflib.get_close_matches(source["section"], section_ids, n=1)
             known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {sections}").format(
-                                                                  value=', '.join(section_ids) or 'none')
+                                                                  sections=', '.join(section_ids) or _('none'))
             problems.add(_("[[source]] #{number} ({source}) section").format(number=number, source=source['name']),
                          _("no section has id '{source}'; {known}").format(source=source['section'], known=known))
         if source["url"]:

@@ -53,8 +53,9 @@ def as_typed(typed: str, *, with_time: bool) -> str | None:
 def _day_month_year_hint(text: str, day: int, month: int, year: int) -> str:
     """Why a dd/mm/yyyy date is not one, in plain words; the likely fix for a month/day/year date."""
     if month > 12 and 1 <= day <= 12:
-        return _("{text!r} is not a date: dates are written day/month/year; for day {month} of month {day}, "
-                 "write {month:02d}/{day:02d}/{year}").format(text=text, month=month, day=day, year=year)
+        return _("{text!r} is not a date: dates are written day/month/year; for day {likely_day} of month "
+                 "{likely_month}, write {likely_day:02d}/{likely_month:02d}/{year}").format(
+                     text=text, likely_day=month, likely_month=day, year=year)
     if not 1 <= month <= 12 or year < 1:
         reason = _("no such month") if year >= 1 else _("no such year")
     elif not 1 <= day <= _days_in(year, month):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -191,6 +191,29 @@ def number(value: int) -> str:
     """A count as its reader writes it: « 1 234 » in French (a narrow no-break space), "1,234" in English."""
     written = f"{value:,}"
     return written.replace(",", "\u202f") if current() == "fr" else written
+
+
+def clock(value: datetime, seconds: bool = False) -> str:
+    """A time of day as its reader writes it: « 14 h 30 » (« 14 h 30 min 5 s ») in French, "14:30" elsewhere."""
+    from digest.dates import clock as written
+
+    text = written(value, current())
+    if not seconds:
+        return text
+    return f"{text}\u00a0min\u00a0{value.second}\u00a0s" if current() == "fr" else f"{text}:{value.second:02d}"
+
+
+def moment(value: datetime) -> str:
+    """A day and its time: « 5 décembre 2026 à 14 h 30 », "5 December 2026, 14:30"."""
+    return _("{day} at {time}").format(day=day(value.date()), time=clock(value))
+
+
+def decimal(value: float, places: int = 1) -> str:
+    """A measure as its reader writes it: « 12,5 » and « 1 234,5 » in French, "12.5" in English."""
+    written = f"{value:,.{places}f}"
+    if current() != "fr":
+        return written
+    return written.replace(",", "\u202f").replace(".", ",")
 
 
 def day(value: date) -> str:

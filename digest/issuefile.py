@@ -135,8 +135,8 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
     if not match:
         return _("{path}: not valid TOML: {message}").format(path=path, message=message)
     reason = message[: match.start()].strip()
-    return _("{path}, line {group}, column {group2}: not valid TOML: {reason}").format(
-               path=path, group=match.group(1), group2=match.group(2), reason=reason)
+    return _("{path}, line {line}, column {column}: not valid TOML: {reason}").format(
+               path=path, line=match.group(1), column=match.group(2), reason=reason)
 
 
 def parse(path: Path, data: dict[str, Any], config: Config) -> IssueFile:
@@ -192,7 +192,7 @@ def _check_section(section: Any, where: str, section_ids: list[str], problems: P
     if section not in section_ids:
         hint = difflib.get_close_matches(str(section), section_ids, n=1)
         known = _("did you mean '{hint}'?").format(hint=hint[0]) if hint else _("sections are: {sections}").format(
-                                                              value=', '.join(section_ids))
+                                                              sections=', '.join(section_ids))
         problems.add(where, _("no section has id {section!r}; {known}").format(section=section, known=known))
 
 

@@ -282,8 +282,8 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
     missing = [n for n in (HTML, TEXT, RECORD) if not (folder / n).is_file()]
     if missing:
         raise LetterNotBuilt(_("the letter for {day} has not been built ({folder} has no {missing}); run `digest "
-                               "build --date {day}` first").format(
-                                 day=day.isoformat(), folder=folder, missing=', '.join(missing)))
+                               "build --date {iso}` first").format(
+                                 day=i18n.day(day), iso=day.isoformat(), folder=folder, missing=', '.join(missing)))
     try:
         meta = _record(folder)
         return BuiltLetter(
@@ -530,8 +530,8 @@ def choose(cfg: Config, outbox: Path, given: date | None, sends: Sends, *, sent_
         found = read(cfg, outbox, given, sends)
         if found is None:
             raise LetterNotBuilt(_("the letter for {day} has not been built ({folder} has no letter); run "
-                                   "`digest build --date {day}` first").format(
-                                     day=given.isoformat(), folder=path(outbox, given)))
+                                   "`digest build --date {iso}` first").format(
+                                     day=i18n.day(given), iso=given.isoformat(), folder=path(outbox, given)))
         return Choice(found, _("given by --date"))
     states = every(cfg, outbox, sends)
     if not states:
@@ -594,8 +594,8 @@ def refuse_stale(cfg: Config, letter: LetterState, allow_stale: bool) -> list[st
     found = changed(cfg, letter.folder, letter.day) or []
     if found and not allow_stale:
         raise DigestError(_("these files changed since the letter of {day} was built: {files}; build it again "
-                            "(digest build --date {day}) or add --allow-stale to use it as it was built").format(
-                              day=letter.day.isoformat(), files=', '.join(found)))
+                            "(digest build --date {iso}) or add --allow-stale to use it as it was built").format(
+                              day=i18n.day(letter.day), iso=letter.day.isoformat(), files=', '.join(found)))
     return found
 
 

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from digest import agenda, dates
 from digest.errors import TemplateError
-from digest.i18n import N_, _, said_in
+from digest.i18n import N_, _, decimal, said_in
 from digest.model import Item, Letter, Problem, Rendered
 from digest.text import NBSP, french
 
@@ -354,10 +354,10 @@ def size_problem(html: str, where: str = "letter") -> SizeProblem | None:
     the HTML for the reader (the letter folder's owner gives its file's name)."""
     size = len(html.encode("utf-8"))
     if size > CLIP_BYTES:
-        return SizeProblem("error", Problem(where, _("the HTML is {size_kb:.1f} KB: Gmail clips a message past ~102 "
+        return SizeProblem("error", Problem(where, _("the HTML is {size_kb} KB: Gmail clips a message past ~102 "
                                                     "KB, hiding the footer and its unsubscribe link; lower "
-                                                    "max_items or teaser_length").format(size_kb=size / 1024)))
+                                                    "max_items or teaser_length").format(size_kb=decimal(size / 1024))))
     if size > WARN_BYTES:
-        return SizeProblem("warning", Problem(where, _("the HTML is {size_kb:.1f} KB, near Gmail's ~102 KB clipping "
-                                                      "limit").format(size_kb=size / 1024)))
+        return SizeProblem("warning", Problem(where, _("the HTML is {size_kb} KB, near Gmail's ~102 KB clipping "
+                                                      "limit").format(size_kb=decimal(size / 1024))))
     return None

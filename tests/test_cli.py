@@ -38,7 +38,7 @@ def test_build_reports_sections_warnings_files_and_timings(write_config: Callabl
     code, out, err = run("build", "-c", str(path))
     assert code == 0, out + err
     assert "read cuf-feed" in out and "10 items" in out
-    assert "Actualités CUF (cuf): 10 kept, from cuf-feed 10" in out
+    assert "Actualités CUF (cuf): 10 kept, from cuf-feed (10)" in out
     assert "warning: members: file not found:" in err and "missing.csv" in err  # named source and reason
     for name in ("letter.html", "letter.txt", "letter.mjml", "letter.eml", "digest.json"):
         assert name in out

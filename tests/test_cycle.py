@@ -131,7 +131,8 @@ def test_a_file_changed_since_the_build_stops_send_export_and_publish(tmp_path: 
                         ["publish", str(tmp_path / "site"), "--date", DAY]):
             refused = digest(command[0], "-c", str(cfg), *command[1:])
             assert refused.exit_code == 2, refused.output
-            assert "these files changed since the letter of 2025-11-20 was built: issues/2025-11.toml" in refused.output
+            assert ("these files changed since the letter of 20 November 2025 was built: "
+                    "issues/2025-11.toml") in refused.output
         assert not sink.recorder.received and not (tmp_path / "site").exists()
         assert "changed since: issues/2025-11.toml" in digest("letters", "-c", str(cfg)).output
         allowed = digest("send", "-c", str(cfg), "--to", "moi@example.org", "--allow-stale")

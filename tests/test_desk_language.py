@@ -167,3 +167,23 @@ def test_the_pages_subscribers_reach_speak_the_letters_language(pages: tuple[Any
     for answer in answers:
         assert '<html lang="qps">' in answer.text
         assert "⟦" in answer.text and unmarked(_page_texts(answer.text), written) == [], answer.text
+
+
+@pytest.mark.usefixtures("pseudo")
+def test_the_desk_with_no_letter_in_the_pseudo_language_holds_no_word_outside_the_catalogue(
+        page: Any, tmp_path: Path) -> None:
+    """No source has an item yet: the page the team meets then (the build's error, no letter) is in the catalogue
+    too."""
+    path = make_site(tmp_path)
+    (tmp_path / "vide.csv").write_text("title;url;date;summary\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    text = text[:text.index("[[source]]")] + '[[source]]\nname = "vide"\nsection = "cuf"\nurl = "vide.csv"\n\n' + \
+        text[text.index("# Sending"):]
+    path.write_text(text, encoding="utf-8")
+    with running(path) as (session, server):
+        open_desk(page, server)
+        page.wait_for_selector("#subject")
+        said = page.inner_text("body")
+        assert "⟦" in said and not session.snapshot.built.letter.items  # type: ignore[union-attr]
+        assert page.is_hidden(".inbox .pre")  # no preview text: the inbox line ends with the subject, no dash
+        assert unmarked([said], [*_written(session), "vide"]) == []

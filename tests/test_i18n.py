@@ -104,9 +104,29 @@ def test_french_typography_and_dates() -> None:
         from datetime import date
         assert i18n.day(date(2026, 12, 18)) == "18 décembre 2026" and i18n.day(date(2027, 3, 1)) == "1er mars 2027"
         assert i18n.number(1234) == "1\u202f234" and i18n.number(12) == "12"  # « 1 234 » abonnés
+        assert i18n.decimal(1234.56) == "1\u202f234,6" and i18n.decimal(0.25, 2) == "0,25"  # « 12,5 Ko »
+        from datetime import datetime
+        at = datetime(2026, 12, 15, 9, 5, 7)
+        assert i18n.clock(at) == "9\u00a0h\u00a005"
+        assert i18n.clock(at, seconds=True) == "9\u00a0h\u00a005\u00a0min\u00a07\u00a0s"
+        assert i18n.moment(at) == "15 décembre 2026 à\u00a09\u00a0h\u00a005"  # « à 9 h 05 » kept together
     with i18n.speaking("en"):
         assert i18n.day(date(2026, 12, 18)) == "18 December 2026"
-        assert i18n.number(1234) == "1,234"
+        assert i18n.number(1234) == "1,234" and i18n.decimal(1234.56) == "1,234.6"
+        assert i18n.moment(at) == "15 December 2026 at 9:05" and i18n.clock(at, seconds=True) == "9:05:07"
+
+
+GENERIC = re.compile(r"\{(value\d*|count\d+|group\d*|arg\d*|[a-z]|text\d+|name\d+)[:!}]")
+
+
+def test_placeholders_are_named_for_what_they_hold(template: Any) -> None:
+    """A translator sees only the message: « {day} », « {folder} », « {reason} » say what comes in, « {value2} »
+    does not. Click's own messages keep click's names (click fills them in)."""
+    from digest.cli.common import CLICK_WORDS
+
+    clicks = {word for entry in CLICK_WORDS for word in (entry if isinstance(entry, tuple) else (entry,))}
+    blind = [text for m in template if m.id for text in _ids(m) if GENERIC.search(text) and text not in clicks]
+    assert blind == []
 
 
 @pytest.mark.parametrize(("flag", "environ", "interface", "letter", "expected"), [
@@ -268,6 +288,9 @@ def test_a_french_run_of_the_month_says_no_english_sentence(month: tuple[Path, d
     said = outputs["fr"]
     for expected in ("Utilisation", "Commandes", "Erreur", "Construction de « La Lettre de CUF »", "Rubriques"):
         assert expected in said.replace("\u00a0", " "), expected
+    # times and dates written out, as the team writes them (`digest letters`, the list send's question)
+    assert re.search(r"construction\u00a0: \d{1,2}(er)? [a-zéû]+ \d{4} à\u00a0\d{1,2}\u00a0h\u00a0\d\d", said)
+    assert re.search(r"\(\d+,\d Ko de HTML", said), said  # « (16,0 Ko de HTML, 5 articles) »
     assert _words_of(said, ENGLISH, _content(root / "fr")) == []
 
 
@@ -278,3 +301,31 @@ def test_an_english_run_of_the_month_says_no_french_sentence(month: tuple[Path, 
         assert expected in said, expected
     # the letter's own words (its title, sections, items) are French whatever digest speaks: set aside
     assert _words_of(said, FRENCH, _content(root / "en")) == []
+
+
+def _format_calls() -> Iterator[tuple[str, int, str, set[str]]]:
+    """Every `_("…").format(…)` of the package: (file, line, message, the names given)."""
+    import ast
+
+    for path in sorted((ROOT / "digest").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"):
+                continue
+            made = node.func.value
+            if (isinstance(made, ast.Call) and isinstance(made.func, ast.Name) and made.func.id in {"_", "N_"}
+                    and made.args and isinstance(made.args[0], ast.Constant) and isinstance(made.args[0].value, str)
+                    and not any(k.arg is None for k in node.keywords)):
+                yield (str(path.relative_to(ROOT)), node.lineno, made.args[0].value,
+                       {k.arg for k in node.keywords if k.arg})
+
+
+def test_every_message_is_given_the_values_it_names() -> None:
+    """A renamed placeholder whose value kept its old name fails here, not in front of the team (a KeyError)."""
+    import string
+
+    calls = list(_format_calls())
+    assert len(calls) > 300
+    missing = [(where, line, message) for where, line, message, given in calls
+               if {name.split(".")[0].split("[")[0] for _t, name, _s, _c in string.Formatter().parse(message)
+                   if name} - given]
+    assert missing == []

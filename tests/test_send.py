@@ -240,7 +240,7 @@ def test_send_says_when_the_letter_is_not_built(tmp_path: Path) -> None:
     cfg.write_text(config_text(25), encoding="utf-8")
     result = digest("send", "-c", str(cfg), "--date", "2025-12-01", "--to", "moi@example.org")
     assert result.exit_code == 2
-    assert "the letter for 2025-12-01 has not been built" in result.output
+    assert "the letter for 1 December 2025 has not been built" in result.output
     assert "digest build --date 2025-12-01" in result.output
     assert "Traceback" not in result.output
 

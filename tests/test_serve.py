@@ -470,3 +470,24 @@ def test_the_undo_never_subscribes_an_address_the_store_never_had(server: Server
     replayed = httpx.post(server.url + server.link(email),
                           data={"action": f"resubscribe:{undo_proof(email, changed)}"})
     assert "recevra de nouveau" not in replayed.text and server.status(email) == "unsubscribed"
+
+
+def test_serves_terminal_lines_come_from_the_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the pseudo-language every sentence of the start (digest's and uvicorn's, through digest's logging) is
+    marked ⟦ ⟧: what is left is the clock, addresses and paths."""
+    monkeypatch.setenv("DIGEST_LANG", "qps")
+    (tmp_path / "sources.toml").write_text(config_text(25), encoding="utf-8")
+    process, url, log = start(tmp_path, ["--workers", "2"])
+    try:
+        said = _log_with(Server(url, tmp_path, log), "⟦ready⟧")  # a worker's last line of its start
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "⟦" in said and "INFO" not in said and "Uvicorn" not in said
+    left = []
+    for line in said.splitlines():
+        while re.search(r"⟦[^⟦⟧]*⟧", line):
+            line = re.sub(r"⟦[^⟦⟧]*⟧", " ", line)
+        line = re.sub(r"\S*[/:.()\[\]]\S*|\d\S*", " ", line)  # the clock, addresses, paths
+        left += re.findall(r"[A-Za-zÀ-ÿ]{2,}", line)
+    assert left == [], said

@@ -130,7 +130,8 @@ def _print_report(built: pipeline.Built) -> None:
                        excluded=len(prepared.issue.exclude)))
     click.echo(_("Sections:"))
     for section in letter.sections:
-        sources = ", ".join(f"{_source_name(name)} {n}" for name, n in Counter(i.source for i in section.items).items())
+        counted = Counter(i.source for i in section.items)
+        sources = ", ".join(f"{_source_name(name)} ({n})" for name, n in counted.items())
         click.echo(_("  {title} ({id}): {count} kept, from {sources}").format(
                        title=section.title, id=section.id, count=len(section.items), sources=sources))
     for note in prepared.notes:
@@ -141,7 +142,7 @@ def _print_report(built: pipeline.Built) -> None:
         click.echo(_("Written to {parent}/:").format(parent=built.written[0].path.parent))
         for written in built.written:
             name = os.path.relpath(written.path, built.written[0].path.parent)  # ../index.html too
-            click.echo(_("  {name:<12} {size_kb:7.1f} KB").format(name=name, size_kb=written.size / 1024))
+            click.echo(_("  {name:<12} {size_kb:>7} KB").format(name=name, size_kb=i18n.decimal(written.size / 1024)))
     timings = " · ".join(f"{_(STAGES.get(stage, stage))} {seconds * 1000:.0f} ms"
                          for stage, seconds in built.timings.items())
     click.echo(_("Time: {timings} · total {total_ms:.0f} ms").format(
@@ -276,9 +277,10 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
     accepted = accept.load(cfg.letter.templates, accepted_keys)
     today = letter_day(cfg, letter_date)
     built, findings = check.build_and_check(cfg, today)
-    click.echo(_("Checking “{subject}” for {day} ({size_kb:.1f} KB of HTML, {items} items)").format(
+    click.echo(_("Checking “{subject}” for {day} ({size_kb} KB of HTML, {items} items)").format(
                    subject=built.rendered.subject, day=i18n.day(today),
-                   size_kb=len(built.rendered.html.encode('utf-8')) / 1024, items=len(built.letter.items)))
+                   size_kb=i18n.decimal(len(built.rendered.html.encode('utf-8')) / 1024),
+                   items=i18n.number(len(built.letter.items))))
     if links:
         results, broken = linkcheck.check(built.rendered.html, timeout=timeout, allow_private=allow_private)
         click.echo(_("Fetched {links} links and images: {broken} broken").format(
@@ -356,8 +358,8 @@ def letters_command(config_path: Path, out: Path | None) -> None:
                        _("changed since: {files}").format(files=", ".join(changed)) if changed else
                        _("inputs unchanged"))
         other = letter.letter.other_version
-        click.echo(_("{title}  {state}  built {astimezone:%Y-%m-%d %H:%M}  {inputs_word}").format(
-                       title=letter.title(), state=letter.described, astimezone=letter.built.astimezone(),
+        click.echo(_("{title}  {state}  built {built}  {inputs_word}").format(
+                       title=letter.title(), state=letter.described, built=i18n.moment(letter.built.astimezone()),
                        inputs_word=inputs_word)
                    + (_("  (built by digest {version})").format(version=other) if other else ""))
 

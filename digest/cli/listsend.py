@@ -42,10 +42,10 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     if dry_run:
         paths = smtp.dry_run(job.personalizer, todo, job.private / letterfolder.DRY_RUN)
         click.echo(_("Dry run: {count} copies written to {folder}/ (nothing sent)").format(
-                       count=len(paths), folder=job.private / letterfolder.DRY_RUN))
+                       count=i18n.number(len(paths)), folder=job.private / letterfolder.DRY_RUN))
         if len(todo) < len(found.recipients):
             click.echo(_("  {left_out} left out: the journal has them sent, failed or unknown").format(
-                           left_out=len(found.recipients) - len(todo)))
+                           left_out=i18n.number(len(found.recipients) - len(todo))))
         return
     connection = smtp.connection_for(job.cfg)
     confirm(letter, len(todo), connection, yes)
@@ -68,7 +68,8 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
         print_report(report)
         stopped(job, list_path, stop.signal or signal.SIGINT)
     if report.left:
-        click.echo(_("{count} left the list while the send ran and were not sent to.").format(count=len(report.left)))
+        click.echo(_("{count} left the list while the send ran and were not sent to.").format(
+                       count=i18n.number(len(report.left))))
     if report.letter_changed and report.already_sent:
         click.echo(_("warning: the letter was built again since this issue's send began: {already_sent} "
                      "subscriber(s) have the earlier version, the others get this one").format(
@@ -87,9 +88,9 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
 
 def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
-    click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {astimezone:%Y-%m-%d %H:%M}\n  to:      "
-                 " {count} subscriber(s) not yet sent to, via {host}:{port}").format(
-                   subject=letter.subject, sender=letter.sender, astimezone=letter.built.astimezone(),
+    click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {built}\n  to:       {count} "
+                 "subscriber(s) not yet sent to, via {host}:{port}").format(
+                   subject=letter.subject, sender=letter.sender, built=i18n.moment(letter.built.astimezone()),
                    count=i18n.number(count),
                    host=connection.smtp.host, port=connection.smtp.port))
     if not count:
@@ -140,7 +141,8 @@ def stopped(job: smtp.Job, list_path: Path | None, number: int) -> None:
                "--date", job.letter.date.isoformat()]
     click.echo(_("Stopped: {sent} sent in all, {left} still to send ({unknown} unknown). To finish the send, run "
                  "the same command again:\n  {command}").format(
-                   sent=counts.get(SendState.SENT, 0), left=left, unknown=counts.get(SendState.UNKNOWN, 0),
+                   sent=i18n.number(counts.get(SendState.SENT, 0)), left=i18n.number(left),
+                   unknown=i18n.number(counts.get(SendState.UNKNOWN, 0)),
                    command=shlex.join(command)))
     raise SystemExit(128 + number)
 
@@ -150,7 +152,8 @@ def exit_while_sending(job: smtp.Job) -> None:
     left = aftersend.still_to_send(job)
     if left:
         click.echo(_("{left} subscriber(s) still pending, deferred or unknown: the send of {day} is not complete "
-                     "(run it again; see digest send --status)").format(left=left, day=i18n.day(job.letter.date)))
+                     "(run it again; see digest send --status)").format(
+                         left=i18n.number(left), day=i18n.day(job.letter.date)))
         raise SystemExit(1)
 
 
@@ -160,19 +163,20 @@ def list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.S
     found = chosen.found
     if chosen.from_store:
         click.echo(_("{path}: {count} subscribed addresses to send to").format(
-                       path=found.path, count=len(found.recipients)))
+                       path=found.path, count=i18n.number(len(found.recipients))))
     else:
-        click.echo(_("{list_path}: {recipients} to send to, {unsubscribed} unsubscribed, {count} invalid, {duplicates} "
-                     "duplicate(s) left out").format(
-                       list_path=list_path, recipients=len(found.recipients) + chosen.left_out,
-                       unsubscribed=found.unsubscribed, count=len(found.invalid), duplicates=found.duplicates))
+        click.echo(_("{list_path}: {recipients} to send to, {unsubscribed} unsubscribed, {invalid} invalid, "
+                     "{duplicates} duplicate(s) left out").format(
+                       list_path=list_path, recipients=i18n.number(len(found.recipients) + chosen.left_out),
+                       unsubscribed=i18n.number(found.unsubscribed), invalid=i18n.number(len(found.invalid)),
+                       duplicates=i18n.number(found.duplicates)))
     for rejected in found.invalid:
         click.echo(_("warning: {list_path}, line {line}: {email!r} not sent: {reason}").format(
                        list_path=list_path, line=rejected.line, email=rejected.email, reason=rejected.reason),
                    err=True)
     if chosen.left_out:
         click.echo(_("  {left_out} left out: unsubscribed, bounced or complained in {subscribers_path}").format(
-                       left_out=chosen.left_out, subscribers_path=cfg.subscribers_path))
+                       left_out=i18n.number(chosen.left_out), subscribers_path=cfg.subscribers_path))
     return chosen
 
 
@@ -208,12 +212,13 @@ class SendProgress:
 def print_report(report: smtp.SendReport) -> None:
     """A send's figures, then each failed, deferred and unknown address."""
     rate = report.attempted / report.seconds if report.seconds else 0.0
-    click.echo(_("Sent {sent} in {seconds:.1f} s ({rate:.0f} per second)").format(
-                   sent=report.sent, seconds=report.seconds, rate=rate)
+    click.echo(_("Sent {sent} in {seconds} s ({rate} per second)").format(
+                   sent=i18n.number(report.sent), seconds=i18n.decimal(report.seconds), rate=i18n.number(round(rate)))
                + (_("; {already_sent} had it already").format(
-                   already_sent=report.already_sent) if report.already_sent else "")
+                   already_sent=i18n.number(report.already_sent)) if report.already_sent else "")
                + _("; failed {failed}, deferred {deferred}, unknown {unknown}").format(
-                     failed=len(report.failed), deferred=len(report.deferred), unknown=len(report.unknown)))
+                     failed=i18n.number(len(report.failed)), deferred=i18n.number(len(report.deferred)),
+                     unknown=i18n.number(len(report.unknown))))
     for address, outcome in report.failed:
         click.echo(_("  failed    {address}: {code} {response}").format(
                        address=address, code=outcome.code, response=outcome.response))

@@ -170,7 +170,8 @@ def export_command(config_path: Path, letter_date: date | None, out: Path | None
     _refuse_stale(cfg, chosen, allow_stale)
     letter = chosen.letter
     for written in export.export(letter, esp):
-        click.echo(_("Wrote {path} ({size_kb:.1f} KB)").format(path=written.path, size_kb=written.size / 1024))
+        click.echo(_("Wrote {path} ({size_kb} KB)").format(path=written.path,
+                                                            size_kb=i18n.decimal(written.size / 1024)))
     click.echo(_("Paste the .html into {name}'s HTML editor; its own unsubscribe and web-version links are in "
                  "place of ours.").format(name=export.SERVICES[esp].name))
 

@@ -43,8 +43,9 @@ def subscribe_form(config_path: Path) -> None:
               help="Also serve this folder of published letters (web versions, agenda .ics files).")
 def serve_command(config_path: Path, host: str, port: int, workers: int, site: Path | None) -> None:
     """The public side: the unsubscribe page at the path of unsubscribe_url (one-click POST included), the
-    subscribe form at the path of [subscribe] url (its confirmation mails sent by each worker) and, with --site,
-    the published letters. Nothing else. Ctrl-C stops it."""
+    subscribe form at the path of [subscribe] url and the contribution form at the path of [contribute] url (their
+    confirmation mails sent by each worker) and, with --site, the published letters. Nothing else. Ctrl-C stops
+    it."""
     from digest.web import public
 
     settings = public.settings_from(config_path, site)  # a broken configuration or a missing secret stops here

@@ -25,9 +25,8 @@ def collect(source: SourceConfig, fetched: Fetched, ctx: Context) -> Collected:
     if "title" not in [c.strip().lower() for c in columns]:
         raise SourceError(_("no 'title' column in the header line ({header})").format(header=delimiter.join(columns)))
     rows = []
-    problems = [*encoding_problem, *(Problem(source.name, _("column '{c}' is not one digest reads; ignored").format(
-        c=c))
-                                     for c in unknown_columns(columns))]
+    unread = _("column '{column}' is not one digest reads; ignored")
+    problems = [*encoding_problem, *(Problem(source.name, unread.format(column=c)) for c in unknown_columns(columns))]
     try:
         for row in reader:
             where = f"line {reader.line_num}"

@@ -104,6 +104,6 @@ def _when(values: Mapping[str, Any], column: str, ctx: Context) -> datetime | No
 def with_unknown_columns(collected: Collected, rows: Iterable[Mapping[str, Any]], source: SourceConfig) -> Collected:
     """The rows' keys that digest does not read, one warning each (as the CSV reader warns of its columns)."""
     keys = [k for k in dict.fromkeys(k for row in rows for k in row) if isinstance(k, str)]
-    found = tuple(Problem(source.name, _("key '{k}' is not one digest reads; ignored").format(
-        k=k)) for k in unknown_columns(keys))
+    found = tuple(Problem(source.name, _("key '{key}' is not one digest reads; ignored").format(
+        key=k)) for k in unknown_columns(keys))
     return Collected(collected.source, collected.items, (*found, *collected.problems))

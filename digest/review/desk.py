@@ -330,7 +330,8 @@ def create_app(desk: Desk) -> ASGIApp:
     async def report(request: Request) -> Response:
         snapshot = desk.preview.snapshot
         return JSONResponse({
-            "version": snapshot.version, "error": snapshot.error, "built_at": snapshot.built_at,
+            "version": snapshot.version, "error": snapshot.error,
+            "built_at": snapshot.built_at.isoformat() if snapshot.built_at else "",
             "findings": [{"level": f.level, "check": f.check, "where": f.where, "message": f.message}
                          for f in snapshot.findings]})
 

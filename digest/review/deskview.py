@@ -140,6 +140,8 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = when
     env.filters["day"] = lambda iso: i18n.day(date.fromisoformat(iso)) if iso else ""
     env.filters["iso_day"] = iso_day
+    env.filters["clock"] = lambda moment: i18n.clock(moment, seconds=True) if moment else ""
+    env.filters["decimal"] = i18n.decimal
     return env
 
 

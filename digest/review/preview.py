@@ -46,7 +46,7 @@ class Snapshot:
     sender: str = ""
     letter_date: str = ""
     findings: list[check.Finding] = field(default_factory=list)
-    built_at: str = ""
+    built_at: datetime | None = None  # the page writes it in its reader's language
     seconds: float = 0.0
     error: str | None = None
     built: Built | None = None  # the last good build, for the desk's candidates and test sends
@@ -120,7 +120,7 @@ class Preview:
         return self._publish(Snapshot(
             html=rendered.html, text=rendered.text, subject=rendered.subject, preheader=rendered.preheader,
             sender=built.letter.sender, letter_date=today.isoformat(), findings=findings,
-            built_at=datetime.now().strftime("%H:%M:%S"), seconds=time.perf_counter() - began, built=built,
+            built_at=datetime.now(), seconds=time.perf_counter() - began, built=built,
             issue_path=issue_path, issue_version=issue_version))
 
     def _publish(self, snapshot: Snapshot) -> Snapshot:

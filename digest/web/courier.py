@@ -85,7 +85,7 @@ class Courier:
             try:
                 await asyncio.to_thread(self.drain)
             except Exception as exc:  # a broken store or a bug: say it, keep serving the pages
-                LOG.error(N_("queued mails: %s: %s"), type(exc).__name__, exc)
+                LOG.error(N_("the mail queue failed: %s: %s"), type(exc).__name__, exc)
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                 # Woken by a post: let the posts of a burst be answered first (building a mail takes the
