@@ -45,7 +45,8 @@ def _mailto(value: Any) -> str:
 def _sender(value: Any) -> str:
     found = schema.line(value)
     if "@" not in parseaddr(found)[1]:
-        raise ValueError(f"expected an address such as 'Cités Unies France <lettre@example.org>', got {found!r}")
+        raise ValueError(_("expected an address such as 'Cités Unies France <lettre@example.org>', got "
+                           "{found!r}").format(found=found))
     return found
 
 
@@ -316,6 +317,21 @@ class ContributeConfig:
 
 
 @dataclass(frozen=True)
+class SendConfig:
+    """The optional [send] table: who approves a letter before its list send, and sends at an hour."""
+
+    approvers: tuple[str, ...] = field(default=(), metadata=key(
+        _addresses, "who must approve a letter before its list send (each asked by mail)"))
+    approval_url: str | None = field(default=None, metadata=key(
+        schema.ascii_only(schema.http_url), "the page of digest serve the approvers' links open (default: "
+                                            "/validation on the unsubscribe page's site)"))
+    team: str | None = field(default=None, metadata=key(
+        _address, "where the team's notices go: answers, scheduled sends (default: the From address)"))
+    late_minutes: int = field(default=60, metadata=key(
+        schema.positive_int, "a scheduled send found later than this (the server was down) is held, not sent"))
+
+
+@dataclass(frozen=True)
 class ReturnsConfig:
     """The optional [returns] table: what `digest bounces` trusts in the returns mailbox."""
 
@@ -341,6 +357,7 @@ class Config:
     subscribe: SubscribeConfig = SubscribeConfig()
     look: LookConfig = LookConfig()
     contribute: ContributeConfig = ContributeConfig()
+    send: SendConfig = SendConfig()
 
     @property
     def root(self) -> Path:
@@ -376,7 +393,8 @@ class Config:
 TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "source": SourceConfig,
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
                            "preview": PreviewConfig, "returns": ReturnsConfig,
-                           "subscribe": SubscribeConfig, "look": LookConfig, "contribute": ContributeConfig}
+                           "subscribe": SubscribeConfig, "look": LookConfig, "contribute": ContributeConfig,
+                           "send": SendConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -406,6 +424,9 @@ def load(path: Path, text: str | None = None) -> Config:
     subscribe = _optional(data, "subscribe", SubscribeConfig, problems)
     look = _optional(data, "look", LookConfig, problems)
     contribute = _contribute(data, path, sections, problems)
+    send = _optional(data, "send", SendConfig, problems)
+    if send.approvers and smtp is None and "smtp" not in data:
+        problems.add(_("[send] approvers"), _("the approvers are asked by mail: add an [smtp] table"))
     if problems.items:
         raise ConfigError(problems.items)
     root = path.resolve().parent
@@ -422,6 +443,7 @@ def load(path: Path, text: str | None = None) -> Config:
         subscribe=subscribe,
         look=look,
         contribute=contribute,
+        send=send,
     )
 
 

@@ -86,10 +86,12 @@ def _file_hash(path: Path) -> str:
 
 
 def _settings_hash(path: Path) -> str | None:
-    """sources.toml's letter settings: all but [smtp], which changes how the letter goes, not what it says."""
+    """sources.toml's letter settings: all but [smtp] and [send], which change how the letter goes, not what it
+    says (a letter built before approvers were named is still the letter they approve)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     data.pop("smtp", None)
+    data.pop("send", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()

@@ -14,6 +14,7 @@ and log.json (this module's: when the letter was tested and published).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -267,6 +268,12 @@ class BuiltLetter:
     preheader: str = ""
     headlines: tuple[str, ...] = ()  # every item's title, "À la une" first, in the letter's order
     built_by: str = ""  # the digest version that built it ("": 0.1.0 or earlier, which did not record it)
+
+    @property
+    def fingerprint(self) -> str:
+        """This build, as a send journal and an approval name it: its HTML and text, and its subject."""
+        made = hashlib.sha256((self.html + self.text).encode("utf-8")).hexdigest()
+        return f"{made}:{self.subject}"
 
     @property
     def other_version(self) -> str | None:

@@ -48,6 +48,8 @@ class Recorder:
     refuse_after: like drop_after, then refuse every new connection while `refusing` stays True.
     lose_data_of: addresses whose DATA is read and then dropped: the connection closes with no answer.
     delay: seconds to wait in DATA after recording the message (a slow server).
+    hold_at: after recording this many messages, withhold DATA's answer (`holding` set) until `release` is set: a
+    client killed meanwhile has sent a message it never heard was accepted.
     """
 
     rcpt_replies: dict[str, list[str | None]] = field(default_factory=dict)
@@ -59,6 +61,9 @@ class Recorder:
     connections: int = 0
     refusing: bool = False
     entered_data: threading.Event = field(default_factory=threading.Event)
+    hold_at: int | None = None
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def counts(self) -> Counter[str]:
@@ -115,6 +120,9 @@ class Recorder:
         self.entered_data.set()
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold_at is not None and len(self.received) >= self.hold_at and not self.release.is_set():
+            self.holding.set()
+            await asyncio.to_thread(self.release.wait)
         return "250 2.0.0 queued"
 
 

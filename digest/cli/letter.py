@@ -343,10 +343,11 @@ def letters_command(config_path: Path, out: Path | None) -> None:
     """One line per letter of the outbox: date, subject, state, when built, whether its inputs changed since.
 
     States: built, tested (a --to send went), sending (list send begun, someone still pending, deferred or
-    unknown), sent (with its counts), and published.
+    unknown), sent (with its counts), and published. Under a letter: its approval ([send] approvers) and its
+    scheduled send.
     """
     from digest import letterfolder
-    from digest.delivery import journal
+    from digest.delivery import approval, journal, schedule
 
     cfg = loaded(config_path)
     found = letterfolder.every(cfg, out or cfg.outbox, journal.sends(cfg))
@@ -362,6 +363,11 @@ def letters_command(config_path: Path, out: Path | None) -> None:
                        title=letter.title(), state=letter.described, built=i18n.moment(letter.built.astimezone()),
                        inputs_word=inputs_word)
                    + (_("  (built by digest {version})").format(version=other) if other else ""))
+        release = [approval.described(approval.of_letter(cfg, letter.letter))]
+        if (planned := schedule.of_letter(cfg, letter.day)) is not None:
+            release.append(schedule.described(planned))
+        if any(release):
+            click.echo("    " + " · ".join(w for w in release if w))
 
 
 @click.command(name="discard")

@@ -86,13 +86,30 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     exit_while_sending(job)
 
 
-def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool) -> None:
-    """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
+def schedule_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_path: Path | None, at: str,
+                         yes: bool) -> None:
+    """A list send at an hour: who (said), what (the same lines as a send now), the question, then recorded."""
+    from digest.cli import release
+
+    chosen = list_recipients(job.cfg, list_path)
+    todo = smtp.pending_for_dry_run(job.private, chosen.found.recipients, False)
+    connection = smtp.connection_for(job.cfg)
+    show(letter, len(todo), connection)
+    release.schedule_send(job.cfg, letter, at, list_path, len(todo), yes)
+
+
+def show(letter: letterfolder.LetterState, count: int, connection: smtp.Connection) -> None:
+    """What a list send is about to send, where."""
     click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {built}\n  to:       {count} "
                  "subscriber(s) not yet sent to, via {host}:{port}").format(
                    subject=letter.subject, sender=letter.sender, built=i18n.moment(letter.built.astimezone()),
                    count=i18n.number(count),
                    host=connection.smtp.host, port=connection.smtp.port))
+
+
+def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool) -> None:
+    """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
+    show(letter, count, connection)
     if not count:
         return
     if not ask_first(_("Send to {count} subscribers? [y/N]").format(count=i18n.number(count)), yes,

@@ -34,9 +34,18 @@ if TYPE_CHECKING:
               help="Also send to those whose earlier transaction ended with no answer (they may get it twice).")
 @click.option("--yes", is_flag=True, help="Answer yes to the question a list send asks first (for scripts).")
 @click.option("--allow-stale", is_flag=True, help="Send even though a file the letter was built from changed since.")
+@click.option("--ask-approval", is_flag=True,
+              help="Mail each of [send] approvers the letter with a link to approve it or ask for changes.")
+@click.option("--at", "at", metavar="TIME",
+              help="With --list: send at this time (YYYY-MM-DD HH:MM, [letter] timezone) instead of now.")
+@click.option("--scheduled", is_flag=True, help="List the scheduled sends: when, state, and why one was held.")
+@click.option("--cancel", is_flag=True, help="Cancel the letter's scheduled send.")
+@click.option("--due", is_flag=True, help="Perform the scheduled sends whose time has come (for cron, where no "
+                                          "digest serve runs).")
 def send_command(config_path: Path, letter_date: date | None, out: Path | None, to: tuple[str, ...],
                  list_path: str | None, dry_run: bool, status: bool, resend_unknown: bool, yes: bool,
-                 allow_stale: bool) -> None:
+                 allow_stale: bool, ask_approval: bool, at: str | None, scheduled: bool, cancel: bool,
+                 due: bool) -> None:
     """Send the built letter: a test with --to, the real send with --list, exactly once per subscriber.
 
     The letter is --date's, else the newest built letter whose list send is not complete ([letter] date is
@@ -44,15 +53,27 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     first. Every transaction is recorded before and after in <private_dir>/<date>/send-journal.sqlite: after
     a crash or a network failure, run the same command again and only those not yet sent get it. Exit codes:
     0 done, 1 some recipients still to send (pending, deferred, unknown, server unreachable), 2 a user's error.
+
+    With [send] approvers, a list send waits for an approver to approve this very build (--ask-approval asks
+    them). --list --at TIME schedules the send: `digest serve` performs it then (or `digest send --due` from cron).
     """
-    from digest.cli import listsend
+    from digest.cli import listsend, release
     from digest.delivery import journal, smtp
 
-    if sum(map(bool, (to, list_path, status))) != 1:
-        raise click.UsageError(_("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV] or --status"))
+    if sum(map(bool, (to, list_path, status, ask_approval, scheduled, cancel, due))) != 1:
+        raise click.UsageError(_("give exactly one of --to ADDRESS, --list [SUBSCRIBERS.CSV], --status, "
+                                 "--ask-approval, --scheduled, --cancel or --due"))
+    if at is not None and (list_path is None or dry_run):
+        raise click.UsageError(_("--at goes with --list (a real send, not a dry run)"))
     cfg = loaded(config_path)
+    if scheduled or due:
+        (release.print_scheduled if scheduled else release.run_due)(cfg)
+        return
     outbox = out or cfg.outbox
     chosen = _which_letter(cfg, outbox, letter_date, sent_ok=list_path is None or dry_run)
+    if cancel:
+        release.cancel(cfg, chosen)
+        return
     day = chosen.day
     for note in journal.migrate(cfg, outbox, day):
         click.echo(_("note: {note}").format(note=note))
@@ -63,9 +84,17 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     _refuse_stale(cfg, chosen, allow_stale)
     if not dry_run:
         _refuse_unpublished(cfg, chosen)
+    if ask_approval:
+        release.ask_approval(cfg, chosen)
+        return
+    if list_path is not None and not dry_run and at is None:
+        release.refuse_unapproved(cfg, chosen)
     job = smtp.load_job(cfg, day, outbox, test=bool(to))
     if to:
         _send_test(job, to, dry_run)
+    elif at is not None:
+        assert list_path is not None
+        listsend.schedule_at_terminal(job, chosen, None if list_path == STORE else Path(list_path), at, yes)
     else:
         assert list_path is not None
         listsend.list_send_at_terminal(job, chosen, None if list_path == STORE else Path(list_path), dry_run,

@@ -58,8 +58,12 @@ def serve_command(config_path: Path, host: str, port: int, workers: int, site: P
         served.append(_("the subscribe form ({path})").format(path=settings.joining.path))
     if settings.contributing:
         served.append(_("the contribution form ({path})").format(path=settings.contributing.path))
+    if settings.approving:
+        served.append(_("the approvers' page ({path})").format(path=settings.approving.path))
     if settings.site:
         served.append(_("the letters of {folder} ({path})").format(folder=settings.site, path=settings.site_path))
+    if settings.post is not None:
+        served.append(_("the scheduled sends"))
     listed = served[0] if len(served) == 1 else _("{first} and {last}").format(first=", ".join(served[:-1]),
                                                                              last=served[-1])
     click.echo(ngettext("On http://{host}:{port}, {count} process serves {served}; Ctrl-C stops it.",

@@ -7,7 +7,6 @@ precomputed bytes (see digest.message.MessageTemplate). Pure: the clock and the 
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from collections.abc import Sequence
@@ -53,8 +52,8 @@ class Personalizer:
         self.list_id = list_id
         self.verp = verp and bool(return_path)
         subject = (TEST_PREFIX if test else "") + letter.subject
-        fingerprint = hashlib.sha256((letter.html + letter.text).encode("utf-8")).hexdigest()
-        self.fingerprint = f"{fingerprint}:{letter.subject}"
+        self.fingerprint = letter.fingerprint  # what the send journal and an approval name this build by
+        fingerprint = self.fingerprint.partition(":")[0]
         headers = b"".join([
             header_line("From", letter.sender),
             header_line("Subject", subject),

@@ -280,6 +280,31 @@ def test_send(desk: Desk, typed: str) -> tuple[bool, str]:
         sent=report.sent, count=len(recipients), failed=", ".join(failed))
 
 
+def ask_approval(desk: Desk) -> tuple[bool, str]:
+    """Ask [send] approvers to approve the letter built in the outbox for this month (the one that will leave):
+    whether every approver was mailed, and what happened, in the interface language."""
+    from digest.delivery import approval
+
+    snapshot, cfg = desk.preview.snapshot, desk.preview.config
+    if cfg is None or not cfg.send.approvers:
+        return False, _("No [send] approvers in sources.toml: nobody to ask.")
+    state = deskview.standing(cfg, desk_day(desk, snapshot))
+    if state is None or state.began:
+        return False, _("Build the letter first (digest build): the approval is for the letter that will leave.")
+    refused = _test_refused(desk, [])
+    if refused:
+        return False, refused
+    try:
+        asked = approval.ask(cfg, state.letter)
+    except DigestError as exc:
+        return False, _("Approval not asked: {reason}").format(reason=exc.format_message())
+    mailed = [a for a, sent in asked if sent]
+    if len(mailed) == len(asked):
+        return True, _("Approval asked of {approvers}.").format(approvers=", ".join(mailed))
+    return False, _("Approval asked of {approvers}; the server refused the mail to {failed}.").format(
+        approvers=", ".join(mailed) or "—", failed=", ".join(a for a, sent in asked if not sent))
+
+
 def _test_refused(desk: Desk, typed: list[str]) -> str | None:
     """Why a test send is refused (too many typed addresses, too many sends this minute), else None."""
     if len(typed) > MAX_TEST_ADDRESSES:
@@ -357,6 +382,14 @@ def create_app(desk: Desk) -> ASGIApp:
         ok, message = await anyio.to_thread.run_sync(test_send, desk, form.get("to", ""))
         return JSONResponse({"ok": ok, "message": message})
 
+    async def approval_asked(request: Request) -> Response:
+        try:
+            await _form(request, desk)
+        except DeskRefusal as refusal:
+            return JSONResponse({"ok": False, "message": refusal.message}, status_code=refusal.status)
+        ok, message = await anyio.to_thread.run_sync(ask_approval, desk)
+        return JSONResponse({"ok": ok, "message": message})
+
     async def language(request: Request) -> Response:
         try:
             form = await _form(request, desk)
@@ -391,6 +424,7 @@ def create_app(desk: Desk) -> ASGIApp:
         Route("/", home), Route("/state", state), Route("/report.json", report),
         *(Route(f"/{name}", letter(name)) for name in TEXT_TYPES),
         Route("/action", action, methods=["POST"]), Route("/test-send", send_test, methods=["POST"]),
+        Route("/ask-approval", approval_asked, methods=["POST"]),
         Route("/events", events), Route("/static/{name}", static), Route("/images/{name}", picture),
         Route("/language", language, methods=["POST"]),
     ]

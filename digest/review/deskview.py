@@ -159,6 +159,7 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "choices": [(s.id, s.title) for s in cfg.sections] if cfg else [],
         "timezone": cfg.letter.timezone if cfg else "Europe/Paris",
         "test_to": ", ".join(cfg.preview.test_to) if cfg else "",
+        "approvers": ", ".join(cfg.send.approvers) if cfg else "",
         "size_kb": len((snapshot.html or "").encode("utf-8")) / 1024,
         "editorial_html": snapshot.built.letter.editorial_html if snapshot.built else "",
         "issue_name": snapshot.issue_path.name if snapshot.issue_path else "",
@@ -185,7 +186,18 @@ def _standing(cfg: Config | None, snapshot: Snapshot) -> dict[str, str]:
     day = date.fromisoformat(snapshot.letter_date)
     state = standing(cfg, day)
     stage = state.described if state is not None else _("not built yet (`digest build` writes it)")
+    if state is not None:
+        stage = " · ".join(w for w in (stage, *release(cfg, state)) if w)
     return {"stage": stage, "gone": gone(cfg, day, state) or ""}
+
+
+def release(cfg: Config, state: letterfolder.LetterState) -> list[str]:
+    """The built letter's approval ([send] approvers) and scheduled send, in the team's words."""
+    from digest.delivery import approval, schedule
+
+    found = [approval.described(approval.of_letter(cfg, state.letter))]
+    planned = schedule.of_letter(cfg, state.day)
+    return [*found, schedule.described(planned) if planned is not None else ""]
 
 
 def standing(cfg: Config, day: date) -> letterfolder.LetterState | None:

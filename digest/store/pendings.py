@@ -37,6 +37,10 @@ class Pendings(Part):
         """The row a token of `kind` confirms while it has not expired; None otherwise. Changes nothing."""
         return self._look(self._db, kind, token)
 
+    def look_in(self, db: sqlite3.Connection, kind: str, token: str) -> int | None:
+        """As look(), inside the caller's transaction."""
+        return self._look(db, kind, token)
+
     def spend(self, db: sqlite3.Connection, kind: str, token: str) -> int | None:
         """Inside the caller's transaction: the row the token confirms, with every token of that row spent."""
         ref = self._look(db, kind, token)

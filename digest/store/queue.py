@@ -28,6 +28,7 @@ class MailKind(StrEnum):
     CONTRIBUTION_ACCEPTED = "contribution-accepted"
     CONTRIBUTION_REFUSED = "contribution-refused"
     CONTRIBUTION_PUBLISHED = "contribution-published"
+    APPROVAL_ANSWERED = "approval-answered"  # the team told an approver's answer (digest.web.approve)
 
 
 @dataclass(frozen=True)

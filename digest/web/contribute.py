@@ -21,9 +21,8 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -42,7 +41,7 @@ from digest.contribute import pictures
 from digest.contribute.states import State
 from digest.contribute.store import MAILS, Contribution, Contributions
 from digest.i18n import N_, _, speaking
-from digest.message import sender_domain
+from digest.mail import auto
 from digest.store import Store
 from digest.store.caps import Refusal
 from digest.store.queue import MailKind, Queued
@@ -350,13 +349,8 @@ def message(settings: Contributing, title: str, kind: MailKind, found: Contribut
             "published": _("{title} has gone out with “{item}”. Read it on the web: {link}"),
         }
         which = SUBJECTS[kind]
-        message_ = EmailMessage()
-        message_["From"] = settings.mail.sender
-        message_["To"] = found.email
-        message_["Subject"] = subjects[which].format(title=title)
-        message_["Date"] = format_datetime(datetime.now(UTC))
-        message_["Message-ID"] = make_msgid("contribution", domain=sender_domain(settings.mail.envelope))
-        message_["Auto-Submitted"] = "auto-generated"
+        message_ = auto.message(settings.mail.sender, found.email, subjects[which].format(title=title),
+                                settings.mail.envelope, "contribution")
         confirming = kind == MailKind.CONTRIBUTION_CONFIRM
         hello = _("Hello,") if confirming else _("Hello {name},").format(name=found.contact)
         month = dates.month_year(date.fromisoformat(f"{found.letter}-01"), settings.mail.language) \

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import smtplib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -154,15 +154,17 @@ class Courier:
         return 0
 
 
-def lifespan(courier: Courier) -> Any:
-    """Starlette's lifespan: the courier runs as long as the server process."""
+def lifespan(*runs: Callable[[], Coroutine[Any, Any, None]]) -> Any:
+    """Starlette's lifespan: each of `runs` (the courier's, the clock's) runs as long as the server process."""
     @asynccontextmanager
     async def running(_app: object) -> AsyncIterator[None]:
-        task = asyncio.create_task(courier.run())
+        tasks = [asyncio.create_task(run()) for run in runs]
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
     return running

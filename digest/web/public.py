@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlparse
 
 from starlette.applications import Starlette
@@ -37,9 +38,13 @@ from digest.i18n import N_, _, current
 from digest.letterfolder import DRY_RUN
 from digest.mail import signing
 from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
-from digest.web import contribute, layer, subscribe
-from digest.web.courier import Courier, lifespan
+from digest.web import approve, contribute, layer, subscribe
+from digest.web.clock import Clock
+from digest.web.courier import Courier, Post, lifespan
 from digest.web.layer import Button, page
+
+if TYPE_CHECKING:
+    from digest.config import Config
 
 LOG = logging.getLogger("digest.serve")
 MAX_BODY = 16 * 1024  # a one-click POST is 26 bytes; a page's form a few dozen
@@ -69,13 +74,15 @@ class Settings:
     joining: subscribe.Joining | None = None  # the subscribe form, when [subscribe] url is set
     language: str = "fr"  # [letter] language: the pages subscribers reach speak the letter's language
     contributing: contribute.Contributing | None = None  # the contribution form, when [contribute] url is set
+    approving: approve.Approving | None = None  # the approvers' page, when [send] approvers is set
+    post: Post | None = None  # [smtp], for the server's own mails and scheduled sends
+    config_path: Path | None = None  # sources.toml: the clock reads it again at each tick
 
 
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
     routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
-    mail = settings.joining or (settings.contributing.mail if settings.contributing else None)
-    courier = Courier(mail.post, settings.store) if mail is not None else None  # the one queue's sender
+    courier = Courier(settings.post, settings.store) if settings.post is not None else None  # the one queue's sender
     if settings.joining is not None and courier is not None:  # the way in: the form, its confirmation page
         form = subscribe.Subscribe(settings.joining, settings.store, settings.secret, settings.list_id,
                                    settings.title, courier)
@@ -84,11 +91,17 @@ def app(settings: Settings) -> layer.Guard:
         sent_in = contribute.Contribute(settings.contributing, settings.store, settings.secret, settings.list_id,
                                         settings.title, courier)
         routes.append(Route(settings.contributing.path, sent_in, methods=["GET", "HEAD", "POST"]))
+    if settings.approving is not None and courier is not None:  # the approvers' answers, mailed to the team
+        routes.append(Route(settings.approving.path, approve.Approve(settings.approving, settings.store,
+                                                                     settings.title, courier),
+                            methods=["GET", "HEAD", "POST"]))
     if settings.site is not None:
         # At base_url's path, so every link a letter carries (its web version, its .ics files) works here too.
         routes.append(Mount(settings.site_path.rstrip("/"), app=Site(directory=settings.site, html=True)))
+    runs = [courier.run, Clock(settings.config_path, settings.store).run] if courier is not None and \
+        settings.config_path is not None else [courier.run] if courier is not None else []
     application = Starlette(routes=routes, exception_handlers=layer.error_handlers(settings.title, LOG),
-                            lifespan=lifespan(courier) if courier is not None else None)
+                            lifespan=lifespan(*runs) if runs else None)
     application.router.redirect_slashes = False  # its redirect is absolute, built from the Host header
     # Behind the site's web server: any Host (the proxy sets it), no Origin check (a one-click POST has none).
     photo_path = settings.contributing.path if settings.contributing else None  # the one page that takes a photo
@@ -268,7 +281,19 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
                     title=cfg.letter.title, path=path, site=site.resolve() if site else None,
                     site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining,
                     contributing=contribute.contributing_from(cfg),
-                    language=cfg.letter.language)
+                    language=cfg.letter.language, approving=approve.approving_from(cfg), post=_post(cfg),
+                    config_path=cfg.path)
+
+
+def _post(cfg: Config) -> Post | None:
+    """[smtp] for the server's own mails (confirmations, the team's notices) and scheduled sends; None without."""
+    from digest.delivery import smtp
+    from digest.mail import identity
+
+    if cfg.smtp is None:
+        return None
+    table, password = smtp.smtp_settings(cfg)
+    return Post(table, password, identity.envelope_sender(cfg))
 
 
 def from_environment() -> layer.Guard:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -36,7 +35,7 @@ from digest.audience.recipients import _name, check_address
 from digest.audience.subscribers import mask
 from digest.config import Config, SmtpConfig
 from digest.i18n import N_, _, current, speaking
-from digest.message import sender_domain
+from digest.mail import auto
 from digest.store import Store
 from digest.store.caps import Limits, Refusal
 from digest.store.queue import MailKind, Queued
@@ -303,13 +302,8 @@ def confirmation(joining: Joining, title: str, mail: SignUp, link: str) -> Email
 
 
 def _confirmation(joining: Joining, title: str, mail: SignUp, link: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = joining.sender
-    message["To"] = mail.email
-    message["Subject"] = _("Confirm your subscription to {title}").format(title=title)
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid("confirmation", domain=sender_domain(joining.envelope))
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it
+    message = auto.message(joining.sender, mail.email, _("Confirm your subscription to {title}").format(title=title),
+                           joining.envelope, "confirmation")
     words = {
         # Nothing the poster typed (not even the name): the address is not yet proven theirs. The page the link
         # opens shows what was typed.

@@ -151,11 +151,11 @@ document.addEventListener("submit", (event) => {
     fetch("language", { method: "POST", body: new URLSearchParams(data) }).then(() => window.location.reload());
     return;
   }
-  if (form.id === "test-form") {
+  if (form.id === "test-form" || form.id === "approval-form") {  // a mail goes out: its outcome said below
     event.preventDefault();
-    const result = document.getElementById("test-result");
+    const result = document.getElementById(form.id === "test-form" ? "test-result" : "approval-result");
     result.textContent = WORDS.sending;
-    post("test-send", new FormData(form)).then(({ answer }) => { result.textContent = answer.message; })
+    post(form.getAttribute("action"), new FormData(form)).then(({ answer }) => { result.textContent = answer.message; })
       .catch((error) => { result.textContent = WORDS.no_answer + error; });
     return;
   }
