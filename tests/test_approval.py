@@ -131,6 +131,8 @@ def test_an_approval_on_the_page_lets_the_send_go_and_tells_the_team(site: Path,
     sent = digest("send", "-c", str(site), "--list", str(site.parent / "abonnes.csv"), "--yes")
     assert sent.exit_code == 0, sent.output
     assert "Approval: approved by dg@example.org" in sent.output
+    status = digest("send", "-c", str(site), "--status").output
+    assert "Approved by dg@example.org on " in status  # the send journal keeps who approved the build it sent
     assert len([r for r in sink.recorder.received if r.rcpt.startswith("user")]) == 5
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 SECURITY_WORDS = {"starttls": N_("STARTTLS"), "ssl": N_("TLS"), "none": N_("unencrypted")}  # as shown
 
 def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_path: Path | None, dry_run: bool,
-                 resend_unknown: bool, yes: bool) -> None:
+                 resend_unknown: bool, yes: bool, notes: dict[str, str] | None = None) -> None:
     """The list send: who (said), a dry run or the question then the send with its progress, the report; exit 1
     while anyone is still to send."""
     chosen = list_recipients(job.cfg, list_path)
@@ -57,7 +57,7 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     with stoppable() as stop, SendProgress() as progress:
         try:
             report = smtp.send_to_list(job, found.recipients, connection, resend_unknown=resend_unknown,
-                                   on_progress=progress, gone=gone, stop=stop)
+                                   on_progress=progress, gone=gone, stop=stop, notes=notes)
         except KeyboardInterrupt:  # the second Ctrl-C: stopped at once, the message in flight left "unknown"
             progress.__exit__()
             click.echo(_("\nStopped at once."), err=True)

@@ -19,14 +19,16 @@ from digest.errors import DigestError
 from digest.i18n import _
 
 
-def refuse_unapproved(cfg: config.Config, letter: letterfolder.LetterState) -> None:
-    """DigestError (exit 2) when [send] approvers is set and this build is not approved; else say who approved."""
+def refuse_unapproved(cfg: config.Config, letter: letterfolder.LetterState) -> dict[str, str]:
+    """DigestError (exit 2) when [send] approvers is set and this build is not approved; else say who approved,
+    and give what the send journal keeps of it."""
     found = approval.of_letter(cfg, letter.letter)
     why = approval.refusal(cfg, found)
     if why is not None:
         raise DigestError(why)
     if found.standing == approval.Standing.APPROVED:
         click.echo(_("Approval: {said}").format(said=approval.described(found)))
+    return approval.notes(found, letter.letter.fingerprint)
 
 
 def ask_approval(cfg: config.Config, letter: letterfolder.LetterState) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,8 +87,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     if ask_approval:
         release.ask_approval(cfg, chosen)
         return
-    if list_path is not None and not dry_run and at is None:
-        release.refuse_unapproved(cfg, chosen)
+    approved = release.refuse_unapproved(cfg, chosen) if list_path is not None and not dry_run and at is None else {}
     job = smtp.load_job(cfg, day, outbox, test=bool(to))
     if to:
         _send_test(job, to, dry_run)
@@ -98,7 +97,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     else:
         assert list_path is not None
         listsend.list_send_at_terminal(job, chosen, None if list_path == STORE else Path(list_path), dry_run,
-                              resend_unknown, yes)
+                              resend_unknown, yes, approved)
 
 
 def _which_letter(cfg: config.Config, outbox: Path, given: date | None, *, sent_ok: bool) -> letterfolder.LetterState:
@@ -179,6 +178,10 @@ def _print_status(folder: Path, day: date) -> None:
         click.echo(f"  {_(COUNT_WORDS.get(row.state, row.state)):<12} {row.email}  {words}".rstrip())
     if counts["unknown"]:
         click.echo(_("Unknown: their transaction was under way when a run stopped; `--resend-unknown` sends again."))
+    kept = journal.notes(folder)
+    if kept.get("approved_by"):
+        click.echo(_("Approved by {who} on {when}, before the send.").format(
+            who=kept["approved_by"], when=i18n.moment(datetime.fromisoformat(kept["approved_at"]).astimezone())))
 
 
 @click.command(name="export")

@@ -182,6 +182,14 @@ def described(approval: Approval) -> str:
     return ""
 
 
+def notes(approval: Approval, fingerprint: str) -> dict[str, str]:
+    """What the send journal keeps of an approval: who, when, which build (empty when none was needed)."""
+    if approval.standing != Standing.APPROVED or approval.when is None:
+        return {}
+    return {"approved_by": approval.who, "approved_at": approval.when.isoformat(timespec="seconds"),
+            "approved_build": fingerprint}
+
+
 def refusal(cfg: Config, approval: Approval) -> str | None:
     """Why a list send of this build may not go (one line naming the approvers and --ask-approval); None: it may."""
     if approval.standing in (Standing.NOT_NEEDED, Standing.APPROVED):

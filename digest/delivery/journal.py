@@ -13,7 +13,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -120,6 +120,12 @@ class Journal:
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('letter', ?)", (fingerprint,))
             found = db.execute("SELECT value FROM meta WHERE key='letter'").fetchone()
         return bool(found and found[0] == fingerprint)
+
+    def note(self, notes: Mapping[str, str]) -> None:
+        """Keep these facts about the send (who approved which build, when), the latest of each."""
+        with self._transaction() as db:
+            db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                           "value=excluded.value", notes.items())
 
     def add(self, recipients: Iterable[Recipient]) -> int:
         """Record recipients not yet in the journal as pending; how many were new."""
@@ -313,6 +319,19 @@ def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
     finally:
         db.close()
     return {state.value: found.get(state.value, 0) for state in STATES}, rows
+
+
+def notes(folder: Path) -> dict[str, str]:
+    """The facts kept about the send (note()), read-only; empty before any list send."""
+    if not exists(folder):
+        return {}
+    db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
+    try:
+        return {k: v for k, v in db.execute("SELECT key, value FROM meta").fetchall() if k.startswith("approved")}
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
 
 
 def states(folder: Path) -> dict[str, str]:

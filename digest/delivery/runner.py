@@ -109,7 +109,9 @@ def perform(cfg: Config, found: Scheduled, moment: datetime, who: str) -> Outcom
                         count=i18n.number(len(chosen.found.recipients)))])
     beats = _Beats(cfg, found.id, who)
     try:
-        report = smtp.send_to_list(job, chosen.found.recipients, connection, gone=chosen.gone, on_progress=beats)
+        approved = approval.notes(approval.of_letter(cfg, job.letter), job.letter.fingerprint)
+        report = smtp.send_to_list(job, chosen.found.recipients, connection, gone=chosen.gone, on_progress=beats,
+                                   notes=approved)
     except journal.JournalBusy:
         with Schedules(cfg.subscribers_path) as schedules:
             schedules.release(found.id)

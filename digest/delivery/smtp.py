@@ -10,7 +10,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -441,10 +441,12 @@ def connection_for(cfg: Config) -> Connection:
 
 def send_to_list(job: Job, recipients: Sequence[Recipient], connection: Connection, *, resend_unknown: bool = False,
              on_progress: OnProgress | None = None, gone: Gone | None = None,
-             stop: threading.Event | None = None) -> SendReport:
-    """The real send to a list, journalled in <private_dir>/<date>/."""
+             stop: threading.Event | None = None, notes: Mapping[str, str] | None = None) -> SendReport:
+    """The real send to a list, journalled in <private_dir>/<date>/ (with `notes`: who approved it)."""
     smtp = job.cfg.smtp
     with journal_module.opened(job.private) as journal:
+        if notes:
+            journal.note(notes)
         return send_exactly_once(job.personalizer, journal, recipients, connection,
                          rate=smtp.rate if smtp else None, retry_wait=smtp.retry_wait if smtp else 60.0,
                          resend_unknown=resend_unknown, on_progress=on_progress, gone=gone, stop=stop)
