@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import main
 from tests.conftest import LETTER_DATE, ROOT, SAMPLES
+from tests.smtp_sink import Sink
 
 SECRET = "test-secret-0123456789-abcdefghij"
 # Long enough that a folded header would break it, with an '&' that HTML must escape.
@@ -69,3 +73,20 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """The unsubscribe secret in its environment variable (a module uses it with pytest.mark.usefixtures)."""
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A real SMTP server on 127.0.0.1 for one test."""
+    with Sink() as server:
+        yield server
+
+
+def waited(found: Callable[[], Any], seconds: float = 90.0) -> Any:
+    """What `found` gives once it is true: a server (its courier, its clock) works on its own time; the deadline
+    only ends a test that would otherwise hang."""
+    deadline = time.monotonic() + seconds
+    while not (result := found()):
+        assert time.monotonic() < deadline, "never came"
+        time.sleep(0.05)
+    return result

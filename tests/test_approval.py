@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,19 +18,13 @@ from digest import config
 from digest.delivery import approval
 from digest.letterfolder import read_built
 from tests.conftest import LETTER_DATE
-from tests.send_support import DAY, built, digest, setup, subscribers
+from tests.send_support import DAY, built, digest, setup, sink, subscribers, waited
 from tests.smtp_sink import Sink
 from tests.test_serve import start
 
-__all__ = ["built"]
+__all__ = ["built", "sink"]
 pytestmark = pytest.mark.usefixtures("secret")
 APPROVERS = '\n[send]\napprovers = ["dg@example.org", "com@example.org"]\nteam = "equipe@example.org"\n'
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as server:
-        yield server
 
 
 @pytest.fixture
@@ -55,13 +47,6 @@ def _links(sink: Sink) -> dict[str, str]:
     return found
 
 
-def _waited(found: Callable[[], list[Any]], seconds: float = 30.0) -> list[Any]:
-    """What `found` gives once it gives something (the server's courier sends on its own time)."""
-    deadline = time.monotonic() + seconds
-    while not (result := found()):
-        assert time.monotonic() < deadline, "never came"
-        time.sleep(0.05)
-    return result
 
 
 def _local(link: str, url: str) -> str:
@@ -126,7 +111,7 @@ def test_an_approval_on_the_page_lets_the_send_go_and_tells_the_team(site: Path,
     assert "This link no longer works" in again.text  # once
     said = digest("letters", "-c", str(site)).output
     assert "approved by dg@example.org on " in said and "someone@else.org" not in said
-    team = _waited(lambda: [r for r in sink.recorder.received if r.rcpt == "equipe@example.org"])
+    team = waited(lambda: [r for r in sink.recorder.received if r.rcpt == "equipe@example.org"])
     assert len(team) == 1 and team[0].message["Subject"].startswith("Approved by dg@example.org")
     sent = digest("send", "-c", str(site), "--list", str(site.parent / "abonnes.csv"), "--yes")
     assert sent.exit_code == 0, sent.output

@@ -7,12 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,20 +19,14 @@ from digest.delivery import schedule
 from digest.delivery.schedule import Held, Schedules, State
 from digest.letterfolder import read_built
 from tests.conftest import LETTER_DATE
-from tests.send_support import DAY, built, digest, setup, subscribers
+from tests.send_support import DAY, built, digest, setup, sink, subscribers, waited
 from tests.smtp_sink import Recorder, Sink
 from tests.test_serve import start
 
-__all__ = ["built"]
+__all__ = ["built", "sink"]
 pytestmark = pytest.mark.usefixtures("secret")
 TEAM = '\n[send]\nteam = "equipe@example.org"\n'
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as server:
-        yield server
 
 
 @pytest.fixture
@@ -75,13 +66,6 @@ def _team(sink: Sink) -> list[str]:
     return [r.message["Subject"] for r in sink.recorder.received if r.rcpt == "equipe@example.org"]
 
 
-def _waited(found: Callable[[], Any], seconds: float = 90.0) -> Any:
-    """What `found` gives once it is true (a server works on its own time)."""
-    deadline = time.monotonic() + seconds
-    while not (result := found()):
-        assert time.monotonic() < deadline, "never came"
-        time.sleep(0.05)
-    return result
 
 
 def test_at_asks_first_then_records_and_says_how_it_will_be_sent(site: Path, sink: Sink) -> None:
@@ -173,7 +157,7 @@ def test_serve_sends_at_its_time_exactly_once_even_when_the_sending_worker_is_ki
             assert parsedate_to_datetime(first.message["Date"]) - at < timedelta(seconds=60)  # within a minute
             os.kill(int(sender.claimed_by.rpartition(":")[2]), signal.SIGKILL)
             recorder.release.set()
-            _waited(lambda: _row(path, sid).state == State.DONE)
+            waited(lambda: _row(path, sid).state == State.DONE)
         finally:
             process.terminate()
             process.wait(timeout=20)

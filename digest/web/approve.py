@@ -114,15 +114,20 @@ class Approve:
             _("The team built the letter again after asking you: your answer would be about a version that will "
               "not leave. Nothing was recorded; a new request will come for the new version.")], self.title)
 
-    async def get(self, request: Request, token: str) -> Response:
-        """The letter as it would leave, and the two buttons. Nothing changes."""
+    async def _current(self, token: str) -> tuple[Asked, letterfolder.BuiltLetter] | Response:
+        """The request the token opens and the letter it is about, still the build in the outbox; else the page
+        that says why there is nothing to answer."""
         found = await run_in_threadpool(self._opened, token)
         if found is None:
             return self._spent()
-        asked, letter = found
-        if letter.fingerprint != asked.fingerprint:
+        if found[1].fingerprint != found[0].fingerprint:
             return self._rebuilt()
-        return self._page(request, token, asked, letter)
+        return found
+
+    async def get(self, request: Request, token: str) -> Response:
+        """The letter as it would leave, and the two buttons. Nothing changes."""
+        found = await self._current(token)
+        return found if isinstance(found, Response) else self._page(request, token, *found)
 
     def _page(self, request: Request, token: str, asked: Asked, letter: letterfolder.BuiltLetter,
               alert: str = "") -> Response:
@@ -147,12 +152,10 @@ class Approve:
             comment = " ".join(str(form.get("commentaire") or "").split())[:approval.MAX_COMMENT]
         if given not in (Answer.APPROVED, Answer.CHANGES):
             return shell_page(400, _("Request refused"), [_("This form was not sent by our page.")], self.title)
-        found = await run_in_threadpool(self._opened, token)
-        if found is None:
-            return self._spent()
+        found = await self._current(token)
+        if isinstance(found, Response):
+            return found
         asked, letter = found
-        if letter.fingerprint != asked.fingerprint:
-            return self._rebuilt()
         if given == Answer.CHANGES and not comment:
             return self._page(request, token, asked, letter, _("Say what to change in the comment, then press "
                                                                  "« Ask for changes » again."))
