@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from digest import schema
 from digest.errors import ConfigError
 from digest.i18n import N_, _
-from digest.model import Link, SectionKind
+from digest.model import Audience, Link, SectionKind
 from digest.schema import Problems, key
 
 T = TypeVar("T")
@@ -145,6 +145,8 @@ class SectionConfig:
     # Items an earlier letter carried may show again; None: yes for agenda, no for news.
     repeat: bool | None = field(default=None, metadata=key(schema.boolean,
                                                            "whether items of an earlier letter may show again"))
+    audience: Audience = field(default="all", metadata=key(
+        schema.choice("all", "members"), "members: the section is in the members' edition only"))
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class SourceConfig:
     location: str = ""  # an absolute path or the URL, worked out from `url`
     format: str = field(default="", metadata=key(_format, "the format, when the url's extension does not say it"))
     timeout: float = field(default=10.0, metadata=key(schema.positive_seconds, "seconds to wait for a web source"))
+    audience: Audience = field(default="all", metadata=key(
+        schema.choice("all", "members"), "members: its items are in the members' edition only"))
 
 
 @dataclass(frozen=True)
@@ -317,6 +321,15 @@ class ContributeConfig:
 
 
 @dataclass(frozen=True)
+class MembersConfig:
+    """The optional [members] table: the association's member authorities."""
+
+    # collectivite;domaines;site — e.g. "Ville de Nancy;nancy.fr mairie-nancy.fr;https://www.nancy.fr"
+    file: Path | None = field(default=None, metadata=key(schema.text, "a CSV of member authorities: name, e-mail "
+                                                                      "domains, site (beside sources.toml)"))
+
+
+@dataclass(frozen=True)
 class SendConfig:
     """The optional [send] table: who approves a letter before its list send, and sends at an hour."""
 
@@ -358,6 +371,12 @@ class Config:
     look: LookConfig = LookConfig()
     contribute: ContributeConfig = ContributeConfig()
     send: SendConfig = SendConfig()
+    members: MembersConfig = MembersConfig()
+
+    @property
+    def members_file(self) -> Path | None:
+        """The members file: [members] file, else the older [contribute] members (the same file)."""
+        return self.members.file or self.contribute.members
 
     @property
     def root(self) -> Path:
@@ -394,7 +413,7 @@ TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "so
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
                            "preview": PreviewConfig, "returns": ReturnsConfig,
                            "subscribe": SubscribeConfig, "look": LookConfig, "contribute": ContributeConfig,
-                           "send": SendConfig}
+                           "send": SendConfig, "members": MembersConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -425,6 +444,7 @@ def load(path: Path, text: str | None = None) -> Config:
     look = _optional(data, "look", LookConfig, problems)
     contribute = _contribute(data, path, sections, problems)
     send = _optional(data, "send", SendConfig, problems)
+    members = _members(data, path, problems)
     if send.approvers and smtp is None and "smtp" not in data:
         problems.add(_("[send] approvers"), _("the approvers are asked by mail: add an [smtp] table"))
     if problems.items:
@@ -444,7 +464,19 @@ def load(path: Path, text: str | None = None) -> Config:
         look=look,
         contribute=contribute,
         send=send,
+        members=members,
     )
+
+
+def _members(data: Mapping[str, Any], path: Path, problems: Problems) -> MembersConfig:
+    """[members]: its file is beside sources.toml and must exist."""
+    table = _optional(data, "members", MembersConfig, problems)
+    if table.file is None:
+        return table
+    found = path.resolve().parent / Path(table.file)  # an absolute path stays itself
+    if not found.is_file():
+        problems.add(_("[members] file"), _("{path}: file not found").format(path=found))
+    return dataclasses.replace(table, file=found)
 
 
 def _contribute(data: Mapping[str, Any], path: Path, sections: list[dict[str, Any]],

@@ -22,7 +22,7 @@ from digest.collectors.records import COLUMNS, item_from_record
 from digest.config import Config
 from digest.errors import ConfigError
 from digest.i18n import Nn_, _
-from digest.model import Item
+from digest.model import Audience, Item
 from digest.schema import Problems, key
 from digest.text import forbidden_in, made_safe, removed_note, xml_safe
 
@@ -63,6 +63,8 @@ class Override:
     summary: str | None = field(default=None, metadata=key(schema.text, "its new teaser", name="teaser"))
     image: str | None = field(default=None, metadata=key(schema.http_url, "its new image"))
     section: str | None = field(default=None, metadata=key(schema.text, "the section it moves to"))
+    audience: Audience | None = field(default=None, metadata=key(
+        schema.choice("all", "members"), "members: in the members' edition only; all: for every reader"))
 
 
 @dataclass(frozen=True)

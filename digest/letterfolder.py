@@ -42,6 +42,7 @@ EXPORT = "export"  # the exports for an e-mail service (digest export), beside t
 JOURNAL = "send-journal.sqlite"  # in the private folder: the list send's journal (digest.delivery.journal)
 DRY_RUN = "dry-run"  # in the private folder: the dry run's copies, beside the journal
 DISCARDED = "discarded"  # in the private folder: letters taken out of the outbox by `digest discard`
+MEMBERS = "adherents"  # in the letter's folder: the members' edition (HTML, text, .eml, record); never published
 
 
 class SendState(StrEnum):
@@ -115,10 +116,11 @@ def dated(root: Path) -> list[tuple[date, Path]]:
 # --- Writing ----------------------------------------------------------------------------------------------------
 
 def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
-                 inputs: Mapping[str, str | None] | None = None, extra: Mapping[str, bytes] | None = None
-                 ) -> list[Written]:
-    """Write outbox/<date>/ (HTML, text, MJML, .eml, record, inputs' fingerprint, agenda/) whole, in place of the
-    folder there (all or nothing: on failure the previous letter stays as it was); return what was written."""
+                 inputs: Mapping[str, str | None] | None = None, extra: Mapping[str, bytes] | None = None,
+                 members: tuple[Letter, Rendered, bytes] | None = None) -> list[Written]:
+    """Write outbox/<date>/ (HTML, text, MJML, .eml, record, inputs' fingerprint, agenda/, and the members' edition
+    in adherents/ when there is one) whole, in place of the folder there (all or nothing: on failure the previous
+    letter stays as it was); return what was written."""
     files = {
         HTML: rendered.html.encode("utf-8"),
         TEXT: rendered.text.encode("utf-8"),
@@ -128,9 +130,16 @@ def write_letter(outbox: Path, letter: Letter, rendered: Rendered, eml: bytes,
         **({INPUTS: inputs_json(letter.date, inputs)} if inputs is not None else {}),
         **agenda.ics_files(letter),  # agenda/<day>-<title>.ics, linked from each event ("add to calendar")
         **{name: data for name, data in (extra or {}).items() if name in LOGOS},  # the letter shows its logo
+        **(_members_files(*members) if members else {}),
     }
     written = write_folder(path(outbox, letter.date), files)  # swapped in whole: a cancelled event's .ics goes
     return [*written, write_index(outbox, Archive(letter.title, letter.language, letter.address))]
+
+
+def _members_files(letter: Letter, rendered: Rendered, eml: bytes) -> dict[str, bytes]:
+    """The members' edition, as adherents/<file>: what a member receives, and its record."""
+    return {f"{MEMBERS}/{HTML}": rendered.html.encode("utf-8"), f"{MEMBERS}/{TEXT}": rendered.text.encode("utf-8"),
+            f"{MEMBERS}/{EML}": eml, f"{MEMBERS}/{RECORD}": to_json(letter, rendered).encode("utf-8")}
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,7 @@ def item_record(item: Item) -> dict[str, Any]:
         "start": _iso(item.start), "end": _iso(item.end), "all_day": item.all_day, "pinned": item.pinned,
         "also_in": [{"source": c.source, "uid": c.uid, "url": c.url} for c in item.also_in],
         **({"image_alt": item.image_alt} if item.image_alt else {}),
+        **({"audience": item.audience} if item.audience != "all" else {}),
     }
 
 
@@ -268,11 +278,14 @@ class BuiltLetter:
     preheader: str = ""
     headlines: tuple[str, ...] = ()  # every item's title, "À la une" first, in the letter's order
     built_by: str = ""  # the digest version that built it ("": 0.1.0 or earlier, which did not record it)
+    members: BuiltLetter | None = None  # the members' edition (adherents/), when some items are for members only
 
     @property
     def fingerprint(self) -> str:
-        """This build, as a send journal and an approval name it: its HTML and text, and its subject."""
-        made = hashlib.sha256((self.html + self.text).encode("utf-8")).hexdigest()
+        """This build, as a send journal and an approval name it: its HTML and text (both editions'), and its
+        subject."""
+        both = self.html + self.text + (self.members.html + self.members.text if self.members else "")
+        made = hashlib.sha256(both.encode("utf-8")).hexdigest()
         return f"{made}:{self.subject}"
 
     @property
@@ -292,23 +305,30 @@ def read_built(outbox: Path, day: date) -> BuiltLetter:
                                "build --date {iso}` first").format(
                                  day=i18n.day(day), iso=day.isoformat(), folder=folder, missing=', '.join(missing)))
     try:
-        meta = _record(folder)
-        return BuiltLetter(
-            folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
-            web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
-            html=(folder / HTML).read_text(encoding="utf-8"), text=(folder / TEXT).read_text(encoding="utf-8"),
-            item_count=len(meta.get("featured", [])) + sum(len(s.get("items", [])) for s in meta.get("sections", [])),
-            built=datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC),
-            language=str(meta.get("language") or "fr"),
-            preheader=str(meta.get("preheader") or ""),
-            headlines=tuple(str(i.get("title", "")) for i in [*meta.get("featured", []),
-                                                               *(i for s in meta.get("sections", [])
-                                                                 for i in s.get("items", []))]),
-            built_by=str(meta.get("digest_version") or ""),
-        )
+        members = folder / MEMBERS
+        edition = _read_folder(members, day) if all((members / n).is_file() for n in (HTML, TEXT, RECORD)) else None
+        return replace(_read_folder(folder, day), members=edition)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LetterNotBuilt(_("{folder}: the built letter cannot be read ({exc}); build it again").format(
                                  folder=folder, exc=exc)) from None
+
+
+def _read_folder(folder: Path, day: date) -> BuiltLetter:
+    """One edition as `digest build` wrote it in `folder` (OSError, ValueError… when it cannot be read)."""
+    meta = _record(folder)
+    return BuiltLetter(
+        folder=folder, date=day, title=meta["title"], subject=meta["subject"], sender=meta["from"],
+        web_url=meta["web_url"], unsubscribe_url=meta["unsubscribe_url"],
+        html=(folder / HTML).read_text(encoding="utf-8"), text=(folder / TEXT).read_text(encoding="utf-8"),
+        item_count=len(meta.get("featured", [])) + sum(len(s.get("items", [])) for s in meta.get("sections", [])),
+        built=datetime.fromtimestamp((folder / RECORD).stat().st_mtime, UTC),
+        language=str(meta.get("language") or "fr"),
+        preheader=str(meta.get("preheader") or ""),
+        headlines=tuple(str(i.get("title", "")) for i in [*meta.get("featured", []),
+                                                           *(i for s in meta.get("sections", [])
+                                                             for i in s.get("items", []))]),
+        built_by=str(meta.get("digest_version") or ""),
+    )
 
 
 def letters(outbox: Path) -> list[BuiltLetter]:
@@ -366,7 +386,8 @@ def load_history(outbox: Path, before: date, began: Callable[[date], bool]) -> H
         if day >= before or not (folder / RECORD).is_file() or not began(day):
             continue
         try:
-            for uid, url in _carried(_record(folder)):
+            records = [_record(folder), *([_record(folder / MEMBERS)] if (folder / MEMBERS / RECORD).is_file() else [])]
+            for uid, url in (found for record in records for found in _carried(record)):
                 uids.add(uid)
                 sent_on[uid] = day
                 if url:
@@ -387,15 +408,19 @@ def began(sends: Sends) -> Callable[[date], bool]:
 
 
 def pictures(folder: Path) -> set[str]:
-    """The pictures the items of the letter in `folder` show (their addresses)."""
-    record = _record(folder)
-    items = [*record.get("featured", []), *(i for section in record["sections"] for i in section["items"])]
+    """The pictures the items of the letter in `folder` show, in either edition (their addresses)."""
+    records = [_record(folder), *([_record(folder / MEMBERS)] if (folder / MEMBERS / RECORD).is_file() else [])]
+    items = [i for record in records
+             for i in [*record.get("featured", []), *(i for section in record["sections"] for i in section["items"])]]
     return {str(item["image"]) for item in items if item.get("image")}
 
 
 def carried(folder: Path) -> set[str]:
-    """The uids of the items the letter in `folder` carries."""
-    return {uid for uid, _url in _carried(_record(folder))}
+    """The uids of the items the letter in `folder` carries (in either edition)."""
+    found = {uid for uid, _url in _carried(_record(folder))}
+    if (folder / MEMBERS / RECORD).is_file():
+        found |= {uid for uid, _url in _carried(_record(folder / MEMBERS))}
+    return found
 
 
 def _carried(record: dict[str, Any]) -> Iterator[tuple[str, str | None]]:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Literal
 
 SectionKind = Literal["news", "agenda"]
+Audience = Literal["all", "members"]  # who an item is for: every reader, or the members' edition only
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Item:
     also_in: tuple[Copy, ...] = ()  # near-duplicates from other sources, left out in favour of this copy
     pinned: bool = False  # named in the issue file's pin or featured list
     image_alt: str = ""  # what the picture shows, when it says more than the title (a contributed photo)
+    audience: Audience = "all"  # "members": in the members' edition only (its source, section or the team said so)
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,31 @@ class Letter:
     editorial_text: str = ""
     look: Look = Look()
 
+    members_edition: bool = False  # this is the members' edition (its web link: the public edition's)
+
     @property
     def items(self) -> tuple[Item, ...]:
         """Every item of the letter: the featured block first, then section after section."""
         return self.featured + tuple(item for section in self.sections for item in section.items)
+
+    @property
+    def for_members(self) -> tuple[Item, ...]:
+        """The items for members only: with any, the letter has two editions."""
+        return tuple(item for item in self.items if item.audience == "members")
+
+    def public(self) -> Letter:
+        """The public edition: the letter without its members-only items (a section left empty goes)."""
+        from dataclasses import replace
+
+        sections = tuple(replace(s, items=tuple(i for i in s.items if i.audience != "members")) for s in self.sections)
+        return replace(self, featured=tuple(i for i in self.featured if i.audience != "members"),
+                       sections=tuple(s for s in sections if s.items), members_edition=False)
+
+    def members(self) -> Letter:
+        """The members' edition: every item."""
+        from dataclasses import replace
+
+        return replace(self, members_edition=True)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,18 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class Edition:
+    """The members' edition of a letter: every item, members-only ones included, rendered, and its .eml."""
+
+    letter: Letter
+    rendered: Rendered
+    eml: bytes
+
+
+@dataclass(frozen=True)
 class Built:
-    """A rendered letter: the prepared letter, its HTML, text and .eml, and the files written (none if dry)."""
+    """A rendered letter: the prepared letter, its public edition's HTML, text and .eml, the members' edition when
+    some items are for members only, and the files written (none if dry)."""
 
     config: Config
     prepared: Prepared
@@ -55,11 +65,21 @@ class Built:
     eml: bytes
     written: tuple[Written, ...]
     timings: Mapping[str, float]
+    members: Edition | None = None
 
     @property
     def letter(self) -> Letter:
-        """The letter as rendered."""
-        return self.prepared.letter
+        """The public edition's letter, as rendered (prepared.letter holds every item)."""
+        full = self.prepared.letter
+        return full.public() if full.for_members and not full.members_edition else full
+
+    @property
+    def members_view(self) -> Built | None:
+        """The members' edition as a Built of its own (what `digest check` judges too); None: one edition."""
+        if self.members is None:
+            return None
+        return replace(self, prepared=replace(self.prepared, letter=self.members.letter, problems=()),
+                       rendered=self.members.rendered, eml=self.members.eml, members=None)
 
     @property
     def size_problem(self) -> renderer.SizeProblem | None:
@@ -107,9 +127,12 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
                        collected, empty_ok=empty_ok and out is None)
     clock = _Clock()
     with clock.timed("render"):
-        rendered = renderer.render(prepared.letter, config.letter.templates)
-        eml = build_message(prepared.letter, rendered, config.letter.unsubscribe_mailto)
-    built = Built(config, prepared, rendered, eml, (), {})
+        full = prepared.letter
+        public = full.public() if full.for_members else full
+        rendered = renderer.render(public, config.letter.templates)
+        eml = build_message(public, rendered, config.letter.unsubscribe_mailto)
+        members = edition(full.members(), config) if full.for_members else None
+    built = Built(config, prepared, rendered, eml, (), {}, members)
     if strict and built.warnings:
         raise BuildFailed(_("--strict: {count} warning(s), nothing written:").format(
             count=len(built.warnings)) + _listed(built.warnings))
@@ -117,9 +140,16 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     if out is not None:
         with clock.timed("write"):
             fingerprint = inputs.fingerprint(config, today)
-            written = tuple(letterfolder.write_letter(out, prepared.letter, rendered, eml, fingerprint,
-                                                      prepared.files))
+            written = tuple(letterfolder.write_letter(out, public, rendered, eml, fingerprint, prepared.files,
+                                                      members=(members.letter, members.rendered, members.eml)
+                                                      if members else None))
     return replace(built, written=written, timings={**prepared.timings, **clock.timings})
+
+
+def edition(letter: Letter, config: Config) -> Edition:
+    """The members' edition rendered."""
+    rendered = renderer.render(letter, config.letter.templates)
+    return Edition(letter, rendered, build_message(letter, rendered, config.letter.unsubscribe_mailto))
 
 
 def prepare(config: Config, today: date, sent_in: Path | None = None,

@@ -72,6 +72,7 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         by_section[section_of[result.source]].extend(result.items)
     for section_id, item in issue.extra:
         by_section[section_id].append(item)
+    _for_members(config, by_section)
     left_out = [LeftOut(section_id, item, EXCLUDED) for section_id, items in by_section.items() for item in items
                 if any(matches(name, item) for name in issue.exclude)]
     problems, unknown = _apply_issue(issue, by_section)
@@ -136,6 +137,16 @@ def matches(name: str, item: Item) -> bool:
     return bool(item.url) and "//" in name and canonical_url(name) == canonical_url(item.url or "")
 
 
+def _for_members(config: Config, by_section: dict[str, list[Item]]) -> None:
+    """Items of a source or a section for members only are marked so, in place (the members' edition alone
+    carries them)."""
+    members = {s.name for s in config.sources if s.audience == "members"}
+    for section in config.sections:
+        by_section[section.id] = [
+            replace(i, audience="members") if section.audience == "members" or i.source in members else i
+            for i in by_section[section.id]]
+
+
 def _apply_issue(issue: IssueFile, by_section: dict[str, list[Item]]) -> tuple[list[Problem], set[str]]:
     """Overrides, exclusions and pins, in place; a name that matches no item is a warning naming it."""
     problems: list[Problem] = []
@@ -152,7 +163,7 @@ def _apply_issue(issue: IssueFile, by_section: dict[str, list[Item]]) -> tuple[l
             for item in [i for i in items if matches(override.item, i)]:
                 changed = replace(item, title=override.title or item.title,
                                   summary=override.summary if override.summary is not None else item.summary,
-                                  image=override.image or item.image)
+                                  image=override.image or item.image, audience=override.audience or item.audience)
                 items.remove(item)
                 by_section[override.section or section_id].append(changed)
     pinned = issue.pin + issue.featured

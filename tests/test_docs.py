@@ -121,8 +121,8 @@ def test_the_teams_guide_examples_read_as_it_says(tmp_path: Path) -> None:
     """docs/pour-l-equipe.md: the subscribers CSV (Paul left) and the members file (Nancy's two domains)."""
     import re as regex
 
+    from digest.audience import members as member_file
     from digest.audience import recipients
-    from digest.web.contribute import member_of, read_members
 
     guide = (ROOT / "docs" / "pour-l-equipe.md").read_text(encoding="utf-8")
     blocks = regex.findall(r"```text\n(.*?)```", guide, regex.S)
@@ -133,6 +133,6 @@ def test_the_teams_guide_examples_read_as_it_says(tmp_path: Path) -> None:
     assert [r.email for r in found.recipients] == ["anne.martin@nancy.fr"] and found.unsubscribed == 1
     assert found.recipients[0].name == "Anne Martin"
     (tmp_path / "adherents.csv").write_text(members_text, encoding="utf-8")
-    members = read_members(tmp_path / "adherents.csv")
-    assert member_of(members, "anne@mairie-nancy.fr") == "Ville de Nancy"
-    assert member_of(members, "x@example.org") == ""
+    members = member_file.read(tmp_path / "adherents.csv")
+    assert members.member_of("anne@mairie-nancy.fr") == "Ville de Nancy"
+    assert members.member_of("x@example.org") == ""

@@ -13,6 +13,7 @@ from digest.i18n import _
 EMAIL_COLUMNS = ("email", "e-mail", "mail", "courriel", "adresse")
 NAME_COLUMNS = ("name", "nom", "prenom", "prénom", "first_name", "firstname")
 UNSUBSCRIBED_COLUMNS = ("unsubscribed", "desinscrit", "désinscrit", "unsubscribed_at")
+MEMBER_COLUMNS = ("adherent", "adhérent", "member")  # the member authority the team says the address belongs to
 # Values of the unsubscribed column that mean "still subscribed"; anything else (yes, oui, 1, a date) means gone.
 SUBSCRIBED_VALUES = {"", "0", "no", "non", "n", "false", "faux"}
 
@@ -27,6 +28,7 @@ class Recipient:
 
     email: str
     name: str = ""
+    member: str = ""  # the member authority they belong to (the team's word, or the members file's)
 
     @property
     def key(self) -> str:
@@ -86,6 +88,7 @@ def read(path: Path) -> Subscribers:
                                 "email;name;unsubscribed").format(path=path, header=delimiter.join(columns)))
     name_column = _column(columns, NAME_COLUMNS)
     gone_column = _column(columns, UNSUBSCRIBED_COLUMNS)
+    member_column = _column(columns, MEMBER_COLUMNS)
     recipients: dict[str, Recipient] = {}
     invalid: list[Rejected] = []
     unsubscribed = duplicates = 0
@@ -98,7 +101,8 @@ def read(path: Path) -> Subscribers:
                 unsubscribed += 1
                 continue
             try:
-                recipient = Recipient(check_address(raw), _name(row.get(name_column) if name_column else None))
+                recipient = Recipient(check_address(raw), _name(row.get(name_column) if name_column else None),
+                                      _name(row.get(member_column) if member_column else None))
             except ValueError as exc:
                 invalid.append(Rejected(reader.line_num, raw, str(exc)))
                 continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from digest.audience import recipients as csv_rules
+from digest.audience.members import Members
 from digest.audience.recipients import Recipient, Rejected, check_address, key_of
 from digest.audience.states import STATUSES, Means, Status
 from digest.errors import DigestError
@@ -106,8 +107,35 @@ class Subscribers(Part):
 
     def subscribed(self) -> list[Recipient]:
         """Those to send to, in the order they joined."""
-        return [Recipient(email, name) for email, name in self._db.execute(
-            "SELECT email, name FROM subscriber WHERE status='subscribed' ORDER BY created, rowid")]
+        return [Recipient(email, name, member) for email, name, member in self._db.execute(
+            "SELECT email, name, member FROM subscriber WHERE status='subscribed' ORDER BY created, rowid")]
+
+    def set_member(self, email: str, member: str) -> bool:
+        """The team says the address belongs to this member authority ('' : to none); whether it is in the store."""
+        with self._transaction() as db:
+            return db.execute("UPDATE subscriber SET member=?, updated=? WHERE key=?",
+                              (member[:MAX_FIELD], now(), key_of(email))).rowcount > 0
+
+    def set_name(self, email: str, name: str) -> bool:
+        """The name a subscriber gives themselves (their own page); whether it changed."""
+        with self._transaction() as db:
+            return db.execute("UPDATE subscriber SET name=?, updated=? WHERE key=? AND name != ?",
+                              (name, now(), key_of(email), name)).rowcount > 0
+
+    def marked(self) -> dict[str, str]:
+        """The team's member marks, by key (only the marked addresses)."""
+        return dict(self._db.execute("SELECT key, member FROM subscriber WHERE member != ''").fetchall())
+
+    def member(self, email: str) -> str:
+        """The member authority the team marked the address with ('' for none)."""
+        row = self._db.execute("SELECT member FROM subscriber WHERE key=?", (key_of(email),)).fetchone()
+        return str(row[0]) if row else ""
+
+    def audience(self, members: Members) -> tuple[int, int]:
+        """How many subscribed addresses are members (the team's mark or the members file's domains), and others."""
+        found = [bool(member or members.member_of(email)) for email, member in self._db.execute(
+            "SELECT email, member FROM subscriber WHERE status='subscribed'")]
+        return sum(found), len(found) - sum(found)
 
     def gone(self) -> set[str]:
         """The keys of everyone not (or no longer) subscribed: a running send asks this every 100 messages."""
@@ -245,6 +273,13 @@ class Subscribers(Part):
         return report
 
     def _import_row(self, db: sqlite3.Connection, report: ImportReport, line: int, email: str, name: str,
+                    left: bool, extra: dict[str, str], resubscribe: bool) -> None:
+        member = next((extra.pop(c) for c in list(extra) if c.strip().casefold() in csv_rules.MEMBER_COLUMNS), None)
+        self._upsert_row(db, report, line, email, name, left, extra, resubscribe)
+        if member is not None:  # the team's column says who is a member: the store keeps it
+            db.execute("UPDATE subscriber SET member=? WHERE key=?", (member.strip()[:MAX_FIELD], key_of(email)))
+
+    def _upsert_row(self, db: sqlite3.Connection, report: ImportReport, line: int, email: str, name: str,
                     left: bool, extra: dict[str, str], resubscribe: bool) -> None:
         existing = self.get(email)
         if existing is None:
@@ -395,8 +430,17 @@ class SendList:
     gone: Callable[[], set[str]] | None = None
 
 
-def recipients_for_list(store_path: Path, csv_path: Path | None) -> SendList:
-    """The recipients of a list send: the CSV's, else the store's; whatever the list, the store has the last word."""
+def recipients_for_list(store_path: Path, csv_path: Path | None, members: Members | None = None) -> SendList:
+    """The recipients of a list send: the CSV's, else the store's; whatever the list, the store has the last word.
+    Each is marked with the member authority they belong to (the list's or store's mark, else `members`' domains)."""
+    chosen = _recipients_for_list(store_path, csv_path)
+    if members is None or not members.by_domain:
+        return chosen
+    marked = tuple(r if r.member else replace(r, member=members.member_of(r.email)) for r in chosen.found.recipients)
+    return replace(chosen, found=replace(chosen.found, recipients=marked))
+
+
+def _recipients_for_list(store_path: Path, csv_path: Path | None) -> SendList:
     if csv_path is None:
         if not store_path.is_file():
             raise DigestError(_("no subscriber store at {store_path}: fill it with `digest subscribers import "

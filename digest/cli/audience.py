@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest import i18n
+from digest import config, i18n
 from digest.audience.states import Means, Status
 from digest.cli.common import config_option, loaded
 from digest.i18n import N_, _
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @click.group(name="subscribers")
 def subscribers_group() -> None:
-    """The subscriber store (subscribers.sqlite beside sources.toml): import, export, add, remove, list, stats,
+    """The subscriber store (subscribers.sqlite beside sources.toml): import, export, add, set, remove, list, stats,
     erase. `digest send --list` with no file sends to its subscribed addresses."""
 
 
@@ -119,13 +119,53 @@ def subscribers_remove(config_path: Path, address: str) -> None:
               help="Only the addresses with this status.")
 def subscribers_list(config_path: Path, status: str | None) -> None:
     """Every address with its status and since when."""
+    from digest.audience import members as member_file
+    from digest.audience.recipients import key_of
+
+    cfg = loaded(config_path)
+    known = member_file.read(cfg.members_file)
     with _store(config_path) as store:
         rows = store.subscribers.rows(Status(status) if status else None)
+        marked = store.subscribers.marked()
     for row in rows:
         why = f"  {row.reason}" + (f" ({row.letter})" if row.letter else "")
+        member = marked.get(key_of(row.email)) or known.member_of(row.email)
         click.echo(f"{row.email:<40} {_status(row.status):<14} {row.changed[:10]}"
-                   f"{why if row.status != Status.SUBSCRIBED else ''}")
+                   f"{why if row.status != Status.SUBSCRIBED else ''}"
+                   + (_("  member: {member}").format(member=member) if member else ""))
     click.echo(_("{count} address(es)").format(count=len(rows)), err=True)
+    say_audience(store_counts(cfg))
+
+
+def store_counts(cfg: config.Config) -> tuple[int, int]:
+    """How many subscribed addresses are members, and others."""
+    from digest.audience import members as member_file
+
+    with _store(cfg.path) as store:
+        return store.subscribers.audience(member_file.read(cfg.members_file))
+
+
+def say_audience(counted: tuple[int, int]) -> None:
+    """« Abonnés : 12 adhérents, 40 autres » (on stderr: the lines above are the list)."""
+    click.echo(_("Subscribed: {members} member(s), {others} other(s)").format(
+        members=i18n.number(counted[0]), others=i18n.number(counted[1])), err=True)
+
+
+@subscribers_group.command(name="set")
+@config_option
+@click.argument("address")
+@click.option("--member", "member", metavar="NAME",
+              help='The member authority ADDRESS belongs to, e.g. "Ville de Nancy": it gets the members\' edition.')
+@click.option("--not-member", is_flag=True, help="ADDRESS belongs to no member authority (the team's mark removed).")
+def subscribers_set(config_path: Path, address: str, member: str | None, not_member: bool) -> None:
+    """Say what the team knows of ADDRESS: the member authority it belongs to (never the reader's own claim)."""
+    if (member is None) == (not not_member):
+        raise click.UsageError(_("give --member NAME or --not-member"))
+    with _store(config_path) as store:
+        if not store.subscribers.set_member(address, " ".join((member or "").split())):
+            raise click.UsageError(_("{address} is not in the store").format(address=address))
+    click.echo(_("{address}: member of {member}").format(address=address, member=member) if member else
+               _("{address}: no member authority").format(address=address))
 
 
 STATUSES = {"subscribed": N_("subscribed"), "unsubscribed": N_("unsubscribed"), "bounced": N_("bounced"),
@@ -147,6 +187,7 @@ def subscribers_stats(config_path: Path) -> None:
         weeks, pending = store.weeks(), store.pending_count()
     click.echo(" · ".join(f"{_status(status)} {i18n.number(count)}" for status, count in counts.items())
                + _(" · pending {pending}").format(pending=pending))
+    say_audience(store_counts(loaded(config_path)))
     if weeks:
         _table([_("week"), _("sign-ups"), _("confirmed"), _("rate"), _("left")],
                [[w.week, w.asked, w.confirmed, _percent(w.confirmed, w.asked), w.left] for w in weeks])

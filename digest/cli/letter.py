@@ -281,6 +281,15 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
                    subject=built.rendered.subject, day=i18n.day(today),
                    size_kb=i18n.decimal(len(built.rendered.html.encode('utf-8')) / 1024),
                    items=i18n.number(len(built.letter.items))))
+    if built.members is not None:
+        click.echo(_("Members' edition: {size_kb} KB of HTML, {items} items ({only} for members only)").format(
+            size_kb=i18n.decimal(len(built.members.rendered.html.encode('utf-8')) / 1024),
+            items=i18n.number(len(built.members.letter.items)),
+            only=i18n.number(len(built.members.letter.for_members))))
+    if (built.members is not None or cfg.members_file) and cfg.subscribers_path.is_file():
+        from digest.cli.audience import say_audience, store_counts
+
+        say_audience(store_counts(cfg))
     if links:
         results, broken = linkcheck.check(built.rendered.html, timeout=timeout, allow_private=allow_private)
         click.echo(_("Fetched {links} links and images: {broken} broken").format(

@@ -21,6 +21,7 @@ import click
 
 from digest import config, i18n, letterfolder
 from digest.audience import subscribers
+from digest.audience.members import read as read_members
 from digest.cli.common import ask_first
 from digest.delivery import aftersend, journal, smtp
 from digest.i18n import N_, _
@@ -28,6 +29,8 @@ from digest.letterfolder import SendState
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
+
+    from digest.audience.recipients import Recipient
 
 
 SECURITY_WORDS = {"starttls": N_("STARTTLS"), "ssl": N_("TLS"), "none": N_("unencrypted")}  # as shown
@@ -40,7 +43,7 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
     found, gone = chosen.found, chosen.gone
     todo = smtp.pending_for_dry_run(job.private, found.recipients, resend_unknown)
     if dry_run:
-        paths = smtp.dry_run(job.personalizer, todo, job.private / letterfolder.DRY_RUN)
+        paths = smtp.dry_run(job.personalizer, todo, job.private / letterfolder.DRY_RUN, job.members)
         click.echo(_("Dry run: {count} copies written to {folder}/ (nothing sent)").format(
                        count=i18n.number(len(paths)), folder=job.private / letterfolder.DRY_RUN))
         if len(todo) < len(found.recipients):
@@ -48,7 +51,7 @@ def list_send_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_
                            left_out=i18n.number(len(found.recipients) - len(todo))))
         return
     connection = smtp.connection_for(job.cfg)
-    confirm(letter, len(todo), connection, yes)
+    confirm(letter, len(todo), connection, yes, members_among(job, todo))
     click.echo(_("Sending “{subject}” ({day}) via {host}:{port} ({security})").format(
                    subject=job.letter.subject, day=i18n.day(job.letter.date), host=connection.smtp.host,
                    port=connection.smtp.port, security=_(SECURITY_WORDS.get(connection.smtp.security,
@@ -94,22 +97,32 @@ def schedule_at_terminal(job: smtp.Job, letter: letterfolder.LetterState, list_p
     chosen = list_recipients(job.cfg, list_path)
     todo = smtp.pending_for_dry_run(job.private, chosen.found.recipients, False)
     connection = smtp.connection_for(job.cfg)
-    show(letter, len(todo), connection)
+    show(letter, len(todo), connection, members_among(job, todo))
     release.schedule_send(job.cfg, letter, at, list_path, len(todo), yes)
 
 
-def show(letter: letterfolder.LetterState, count: int, connection: smtp.Connection) -> None:
-    """What a list send is about to send, where."""
+def show(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, members: int | None = None
+         ) -> None:
+    """What a list send is about to send, where (and, for a letter with a members' edition, to how many members)."""
     click.echo(_("  subject:  {subject}\n  from:     {sender}\n  built:    {built}\n  to:       {count} "
                  "subscriber(s) not yet sent to, via {host}:{port}").format(
                    subject=letter.subject, sender=letter.sender, built=i18n.moment(letter.built.astimezone()),
                    count=i18n.number(count),
                    host=connection.smtp.host, port=connection.smtp.port))
+    if members is not None:
+        click.echo(_("  editions: {members} member(s) get the members' edition, {others} the public one").format(
+            members=i18n.number(members), others=i18n.number(count - members)))
 
 
-def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool) -> None:
+def members_among(job: smtp.Job, todo: list[Recipient]) -> int | None:
+    """How many of `todo` get the members' edition (None: the letter has one edition)."""
+    return sum(1 for r in todo if r.member) if job.members is not None else None
+
+
+def confirm(letter: letterfolder.LetterState, count: int, connection: smtp.Connection, yes: bool,
+            members: int | None = None) -> None:
     """Show what is about to go where, then ask; --yes answers for scripts, no terminal and no --yes refuses."""
-    show(letter, count, connection)
+    show(letter, count, connection, members)
     if not count:
         return
     if not ask_first(_("Send to {count} subscribers? [y/N]").format(count=i18n.number(count)), yes,
@@ -176,7 +189,7 @@ def exit_while_sending(job: smtp.Job) -> None:
 
 def list_recipients(cfg: config.Config, list_path: Path | None) -> subscribers.SendList:
     """Who a list send goes to, said: the list read, its invalid rows, those the store keeps out."""
-    chosen = subscribers.recipients_for_list(cfg.subscribers_path, list_path)
+    chosen = subscribers.recipients_for_list(cfg.subscribers_path, list_path, read_members(cfg.members_file))
     found = chosen.found
     if chosen.from_store:
         click.echo(_("{path}: {count} subscribed addresses to send to").format(

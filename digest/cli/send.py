@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,12 +41,14 @@ if TYPE_CHECKING:
               help="With --list: send at this time (YYYY-MM-DD HH:MM, [letter] timezone) instead of now.")
 @click.option("--scheduled", is_flag=True, help="List the scheduled sends: when, state, and why one was held.")
 @click.option("--cancel", is_flag=True, help="Cancel the letter's scheduled send.")
+@click.option("--edition", type=click.Choice(["public", "members"]), default="public", show_default=True,
+              help="With --to: the edition the test shows (members: the members' edition, when the letter has one).")
 @click.option("--due", is_flag=True, help="Perform the scheduled sends whose time has come (for cron, where no "
                                           "digest serve runs).")
 def send_command(config_path: Path, letter_date: date | None, out: Path | None, to: tuple[str, ...],
                  list_path: str | None, dry_run: bool, status: bool, resend_unknown: bool, yes: bool,
                  allow_stale: bool, ask_approval: bool, at: str | None, scheduled: bool, cancel: bool,
-                 due: bool) -> None:
+                 edition: str, due: bool) -> None:
     """Send the built letter: a test with --to, the real send with --list, exactly once per subscriber.
 
     The letter is --date's, else the newest built letter whose list send is not complete ([letter] date is
@@ -90,7 +93,7 @@ def send_command(config_path: Path, letter_date: date | None, out: Path | None, 
     approved = release.refuse_unapproved(cfg, chosen) if list_path is not None and not dry_run and at is None else {}
     job = smtp.load_job(cfg, day, outbox, test=bool(to))
     if to:
-        _send_test(job, to, dry_run)
+        _send_test(job, to, dry_run, edition)
     elif at is not None:
         assert list_path is not None
         listsend.schedule_at_terminal(job, chosen, None if list_path == STORE else Path(list_path), at, yes)
@@ -137,11 +140,15 @@ def _refuse_unpublished(cfg: config.Config, letter: letterfolder.LetterState) ->
                             "again").format(names=", ".join(missing), day=letter.day.isoformat()))
 
 
-def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool) -> None:
+def _send_test(job: smtp.Job, to: tuple[str, ...], dry_run: bool, edition: str = "public") -> None:
     from digest import letterfolder
     from digest.cli import listsend
     from digest.delivery import personalize, smtp
 
+    if edition == "members":
+        if job.members is None:
+            raise DigestError(_("this letter has one edition: no item is for members only"))
+        job = replace(job, personalizer=job.members)
     recipients = personalize.recipients_of(to)
     if dry_run:
         paths = smtp.dry_run(job.personalizer, recipients, job.private / letterfolder.DRY_RUN)
@@ -173,6 +180,12 @@ def _print_status(folder: Path, day: date) -> None:
     click.echo(_("Send journal of {day} ({journal}):").format(
         day=i18n.day(day), journal=folder / journal.FILE_NAME))
     click.echo("  " + " · ".join(f"{_(COUNT_WORDS.get(state, state))} {count}" for state, count in counts.items()))
+    editions = journal.by_edition(folder)
+    if journal.MEMBERS in editions:
+        for edition, counted in sorted(editions.items()):
+            said = " · ".join(f"{_(COUNT_WORDS.get(s, s))} {n}" for s, n in counted.items() if n)
+            click.echo("  " + _("{edition}: {counts}").format(edition=_(journal.EDITION_WORDS.get(edition, edition)),
+                                                             counts=said))
     for row in rows:
         words = f"{row.code} {row.response}" if row.code else (row.response or "")
         click.echo(f"  {_(COUNT_WORDS.get(row.state, row.state)):<12} {row.email}  {words}".rstrip())

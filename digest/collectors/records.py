@@ -14,10 +14,11 @@ from digest.collectors.base import Context, hashed_uid, unreadable
 from digest.config import SourceConfig
 from digest.dates import has_time, parse_date
 from digest.i18n import _
-from digest.model import Collected, Item, Problem
+from digest.model import Audience, Collected, Item, Problem
 from digest.text import fold, forbidden_in, html_to_text, made_safe, removed_note, safe_url, teaser
 
-COLUMNS = ("uid", "title", "url", "date", "summary", "image", "image_alt", "place", "start", "end")
+COLUMNS = ("uid", "title", "url", "date", "summary", "image", "image_alt", "place", "start", "end", "audience")
+MEMBERS = ("members", "adherents", "adhérents")  # what an `audience` column says of an item for members only
 
 
 def item_from_record(record: Mapping[str, Any], source_name: str, ctx: Context) -> Item:
@@ -42,7 +43,18 @@ def item_from_record(record: Mapping[str, Any], source_name: str, ctx: Context) 
         image=(image := _link(values, "image")), place=fold(_text(values.get("place"))) or None,
         start=start, end=end, all_day=all_day,
         image_alt=fold(html_to_text(_text(values.get("image_alt"))))[:300] if image else "",
+        audience=_audience(values),
     )
+
+
+def _audience(values: Mapping[str, Any]) -> Audience:
+    """"members" (or "adhérents") keeps the item for the members' edition; empty or "all" is for every reader."""
+    said = _text(values.get("audience")).strip().lower()
+    if said in MEMBERS:
+        return "members"
+    if said in ("", "all", "tous"):
+        return "all"
+    raise ValueError(_("audience {given!r}: write members (for members only) or all").format(given=said))
 
 
 def collect_records(

@@ -229,12 +229,15 @@ BANNER = ('<div style="background:#fff4e5;border:2px solid #e0592a;padding:16px;
           'padding:10px 16px;border-radius:4px;text-decoration:none;font-weight:bold">{button}</a></p></div>')
 
 
-def for_approver(letter: BuiltLetter, url: str, expires: datetime) -> BuiltLetter:
+def for_approver(letter: BuiltLetter, url: str, expires: datetime, both: bool = False) -> BuiltLetter:
     """The letter an approver receives: the same, headed by a banner (HTML and text) with the link to answer, and
-    its subject marked."""
+    its subject marked. With `both`, `letter` is the members' edition, which holds every item of the two."""
     heading = _("This letter waits for your approval before it goes to the list.")
     line = _("Read it below, then approve it or ask for changes (the link works once, until {when}).").format(
         when=i18n.moment(expires.astimezone()))
+    if both:
+        line += " " + _("This is the members' edition: the public one is the same without the items for members "
+                        "only.")
     button = _("Approve or ask for changes")
     banner = BANNER.format(heading=html.escape(heading), line=html.escape(line), url=html.escape(url),
                            button=html.escape(button))
@@ -263,7 +266,7 @@ def ask(cfg: Config, letter: BuiltLetter) -> list[tuple[str, bool]]:
     with Approvals(cfg.subscribers_path) as approvals:
         for approver in cfg.send.approvers:
             _asked, token = approvals.ask(letter.date, letter.fingerprint, letter.subject, approver)
-            shown = for_approver(letter, link(cfg, token), expires_at())
+            shown = for_approver(letter.members or letter, link(cfg, token), expires_at(), both=bool(letter.members))
             personalizer = personalize.Personalizer(shown, secret, list_id, return_path=identity.envelope_sender(cfg))
             report = smtp.send_test(personalizer, [Recipient(approver)], smtp.connection_for(cfg))
             done.append((approver, report.sent == 1))

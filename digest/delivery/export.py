@@ -46,9 +46,13 @@ def for_service(letter: BuiltLetter, service: Service) -> tuple[str, str]:
 
 
 def export(letter: BuiltLetter, service_id: str) -> list[Written]:
-    """Write outbox/<date>/export/<service>.html and .txt, ready to paste into the service's code editor."""
+    """Write outbox/<date>/export/<service>.html and .txt, ready to paste into the service's code editor; with a
+    members' edition, its own pair in outbox/<date>/adherents/export/ (for a campaign to the members' segment)."""
     service = SERVICES[service_id]
-    page, text = for_service(letter, service)
-    folder = letter.folder / EXPORT
-    return [write_atomic(folder / f"{service_id}.html", page.encode("utf-8")),
-            write_atomic(folder / f"{service_id}.txt", text.encode("utf-8"))]
+    written = []
+    for edition in (letter, *([letter.members] if letter.members else [])):
+        page, text = for_service(edition, service)
+        folder = edition.folder / EXPORT
+        written += [write_atomic(folder / f"{service_id}.html", page.encode("utf-8")),
+                    write_atomic(folder / f"{service_id}.txt", text.encode("utf-8"))]
+    return written

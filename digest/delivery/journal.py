@@ -24,7 +24,7 @@ from digest.config import Config
 from digest.db import immediate
 from digest.errors import DigestError
 from digest.files import failure, narrow, private_files, private_folder, safe_name, shown
-from digest.i18n import _
+from digest.i18n import N_, _
 from digest.letterfolder import DRY_RUN, JOURNAL, SendState, private
 from digest.letterfolder import path as letter_path
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from digest.audience.recipients import Recipient
 
 FILE_NAME = JOURNAL  # the names in a letter's private folder are the letter folder's owner's
+PUBLIC, MEMBERS = "public", "members"  # the editions a recipient may get
+EDITION_WORDS = {PUBLIC: N_("public edition"), MEMBERS: N_("members' edition")}  # as the team reads them
 LOCK_NAME = "send-journal.lock"
 # The files an older digest kept in outbox/<date>/, moved to the private folder by the next build or send.
 LEGACY = (FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", LOCK_NAME, DRY_RUN)
@@ -49,7 +51,8 @@ CREATE TABLE IF NOT EXISTS recipient (
     code INTEGER,
     response TEXT,
     message_id TEXT,
-    updated TEXT
+    updated TEXT,
+    edition TEXT NOT NULL DEFAULT 'public'
 );
 CREATE INDEX IF NOT EXISTS recipient_state ON recipient (state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,6 +91,8 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            if not _has_edition(self._db):  # a journal of a digest before editions: everyone got the public one
+                self._db.execute("ALTER TABLE recipient ADD COLUMN edition TEXT NOT NULL DEFAULT 'public'")
         # The "after" rows go through a second connection that does not fsync at commit (see after()).
         self._fast = sqlite3.connect(self.path, isolation_level=None)
         self._fast.execute("PRAGMA synchronous=NORMAL")
@@ -127,14 +132,21 @@ class Journal:
             db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
                            "value=excluded.value", notes.items())
 
-    def add(self, recipients: Iterable[Recipient]) -> int:
-        """Record recipients not yet in the journal as pending; how many were new."""
+    def add(self, recipients: Iterable[Recipient], editions: bool = False) -> int:
+        """Record recipients not yet in the journal as pending, each with the edition they get (with `editions`,
+        a member gets the members' one); how many were new. A recipient already there keeps theirs."""
         with self._transaction() as db:
             start = db.execute("SELECT COALESCE(MAX(position), 0) FROM recipient").fetchone()[0]
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO recipient (key, email, name, position) VALUES (?, ?, ?, ?)",
-                           ((r.key, r.email, r.name, start + i) for i, r in enumerate(recipients, 1)))
+            db.executemany("INSERT OR IGNORE INTO recipient (key, email, name, position, edition) VALUES "
+                           "(?, ?, ?, ?, ?)",
+                           ((r.key, r.email, r.name, start + i, MEMBERS if editions and r.member else PUBLIC)
+                            for i, r in enumerate(recipients, 1)))
             return db.total_changes - before
+
+    def editions(self) -> dict[str, str]:
+        """The edition each recipient gets (recorded when first added), by key."""
+        return dict(self._db.execute("SELECT key, edition FROM recipient").fetchall())
 
     def todo(self, recipients: Iterable[Recipient], resend_unknown: bool = False) -> list[Recipient]:
         """Of `recipients` (the current list), those still to send, in the list's order."""
@@ -319,6 +331,29 @@ def status(folder: Path) -> tuple[dict[str, int], list[JournalRow]] | None:
     finally:
         db.close()
     return {state.value: found.get(state.value, 0) for state in STATES}, rows
+
+
+def _has_edition(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "edition" for row in db.execute("PRAGMA table_info(recipient)"))
+
+
+def by_edition(folder: Path) -> dict[str, dict[str, int]]:
+    """Counts per state of each edition, read-only ({} before any list send; one edition: its counts alone)."""
+    if not exists(folder):
+        return {}
+    db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
+    try:
+        if not _has_edition(db):
+            return {}
+        found: dict[str, dict[str, int]] = {}
+        for edition, state, count in db.execute("SELECT edition, state, COUNT(*) FROM recipient "
+                                                "GROUP BY edition, state"):
+            found.setdefault(edition, dict.fromkeys((s.value for s in STATES), 0))[state] = count
+        return found
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
 
 
 def notes(folder: Path) -> dict[str, str]:

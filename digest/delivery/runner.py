@@ -91,10 +91,11 @@ def perform(cfg: Config, found: Scheduled, moment: datetime, who: str) -> Outcom
     refused = _why_not(cfg, found, moment)
     if refused is not None:
         return _hold(cfg, found, *refused)
-    from digest.audience import subscribers
+    from digest.audience import members, subscribers
 
     try:
-        chosen = subscribers.recipients_for_list(cfg.subscribers_path, Path(found.list) if found.list else None)
+        chosen = subscribers.recipients_for_list(cfg.subscribers_path, Path(found.list) if found.list else None,
+                                                 members.read(cfg.members_file))
         job = smtp.load_job(cfg, found.letter, cfg.outbox)
         connection = smtp.connection_for(cfg)
     except DigestError as exc:

@@ -296,12 +296,15 @@ class Pace:
 def send_exactly_once(personalizer: Personalizer, journal: Journal, recipients: Sequence[Recipient],
               connection: Connection, *, rate: float | None = None, retry_wait: float = 60.0,
               resend_unknown: bool = False, on_progress: OnProgress | None = None,
-              gone: Gone | None = None, stop: threading.Event | None = None) -> SendReport:
+              gone: Gone | None = None, stop: threading.Event | None = None,
+              members: Personalizer | None = None) -> SendReport:
     """Send to every recipient of the list the journal has not sent to (nor, unless asked, may have).
 
     `gone()` names who left the list meanwhile: asked every RECHECK messages and before each retry round,
     so no one is sent to after the moment they unsubscribed (a running send honours it within RECHECK).
     `stop`, once set, ends the send before the next message (the one in flight finishes and is journalled).
+    With `members` (the members' edition's copies), a member gets that edition: the one the journal recorded when
+    they were first added, so a resumed send keeps each address's edition.
     """
     stop = stop or threading.Event()
     report = SendReport()
@@ -309,8 +312,9 @@ def send_exactly_once(personalizer: Personalizer, journal: Journal, recipients: 
     journal.recover()
     report.unknown_before = [r.email for r in journal.rows(SendState.UNKNOWN)]
     report.letter_changed = not journal.same_letter(personalizer.fingerprint)
-    journal.add(recipients)
+    journal.add(recipients, editions=members is not None)
     todo = journal.todo(recipients, resend_unknown)
+    editions = journal.editions() if members is not None else {}
     report.already_sent = journal.counts()[SendState.SENT]
     pace = Pace(rate)
     total, finished = len(todo), 0
@@ -329,7 +333,8 @@ def send_exactly_once(personalizer: Personalizer, journal: Journal, recipients: 
                     finished += 1
                     continue
                 pace.wait()
-                outcome = _send_one(personalizer, journal, connection, recipient)
+                chosen = members if members is not None and editions.get(recipient.key) == "members" else personalizer
+                outcome = _send_one(chosen, journal, connection, recipient)
                 report.attempted += 1
                 if outcome.state == SendState.DEFERRED and round_number < ROUNDS:
                     retry.append(recipient)
@@ -390,15 +395,18 @@ def send_test(personalizer: Personalizer, recipients: Sequence[Recipient], conne
     return report
 
 
-def dry_run(personalizer: Personalizer, recipients: Sequence[Recipient], folder: Path) -> list[Path]:
-    """Write each recipient's copy to folder/ as NNNN-address.eml instead of sending; the paths."""
+def dry_run(personalizer: Personalizer, recipients: Sequence[Recipient], folder: Path,
+            members: Personalizer | None = None) -> list[Path]:
+    """Write each recipient's copy (a member's of the members' edition, with `members`) to folder/ as
+    NNNN-address.eml instead of sending; the paths."""
     now = datetime.now(UTC).astimezone()
     written = []
     for private in (folder.parent.parent, folder.parent, folder):  # <private_dir>/<date>/dry-run/
         private_folder(private)  # the copies carry working unsubscribe links: owner only
     for number, recipient in enumerate(recipients, 1):
         path = folder / f"{number:05d}-{safe_name(recipient.email)}.eml"
-        write_atomic(path, personalizer.copy(recipient, now).raw, mode=PRIVATE)  # WriteFailed names the file
+        chosen = members if members is not None and recipient.member else personalizer
+        write_atomic(path, chosen.copy(recipient, now).raw, mode=PRIVATE)  # WriteFailed names the file
         written.append(path)
     return written
 
@@ -416,6 +424,7 @@ class Job:
     letter: BuiltLetter
     personalizer: Personalizer
     private: Path  # <private_dir>/<date>/: the journal and the dry-run copies (addresses: never in the outbox)
+    members: Personalizer | None = None  # the members' edition's copies, when the letter has one
 
     @property
     def folder(self) -> Path:
@@ -426,11 +435,14 @@ class Job:
 def load_job(cfg: Config, day: date, outbox: Path, *, test: bool = False) -> Job:
     """Read the built letter for `day` and precompute its copies; DigestError (exit 2) when it cannot be sent."""
     letter = read_built(outbox, day)
-    personalizer = Personalizer(letter, identity.secret(cfg), identity.list_id(cfg),
-                                unsubscribe_mailto=cfg.letter.unsubscribe_mailto, test=test,
-                                return_path=cfg.smtp.return_path if cfg.smtp else None,
-                                verp=bool(cfg.smtp and cfg.smtp.verp))
-    return Job(cfg, letter, personalizer, journal_module.folder_for(cfg, day))
+
+    def copies(edition: BuiltLetter) -> Personalizer:
+        return Personalizer(edition, identity.secret(cfg), identity.list_id(cfg),
+                            unsubscribe_mailto=cfg.letter.unsubscribe_mailto, test=test,
+                            return_path=cfg.smtp.return_path if cfg.smtp else None,
+                            verp=bool(cfg.smtp and cfg.smtp.verp))
+    return Job(cfg, letter, copies(letter), journal_module.folder_for(cfg, day),
+               copies(letter.members) if letter.members else None)
 
 
 def connection_for(cfg: Config) -> Connection:
@@ -449,4 +461,5 @@ def send_to_list(job: Job, recipients: Sequence[Recipient], connection: Connecti
             journal.note(notes)
         return send_exactly_once(job.personalizer, journal, recipients, connection,
                          rate=smtp.rate if smtp else None, retry_wait=smtp.retry_wait if smtp else 60.0,
-                         resend_unknown=resend_unknown, on_progress=on_progress, gone=gone, stop=stop)
+                         resend_unknown=resend_unknown, on_progress=on_progress, gone=gone, stop=stop,
+                         members=job.members)

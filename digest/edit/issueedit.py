@@ -190,6 +190,20 @@ def set_sections(order: list[str]) -> Change:
     return change
 
 
+def audience(name: str, members: bool) -> Change:
+    """Keep the item for the members' edition (« Réservé aux adhérents »), or give it back to every reader: its
+    [[override]]'s audience, written only when it differs from the source's."""
+    def change(document: TOMLDocument) -> None:
+        tables = _tables(document, "override")
+        table = next((t for t in tables if t.get("item") == name), None)
+        if table is None:
+            table = tomlkit.table()
+            table["item"] = name
+            tables.append(table)
+        table["audience"] = "members" if members else "all"
+    return change
+
+
 def override(name: str, fields: Mapping[str, str]) -> Change:
     """Set the item's [[override]] (title, teaser, image, section); empty fields keep the source's values.
 

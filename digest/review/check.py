@@ -41,7 +41,9 @@ CHECKS = {"broken-link": N_("broken link"), "build": N_("build"), "contrast": N_
           "picture": N_("picture not online"), "preheader": N_("preview text"), "private-link": N_("private link"),
           "source": N_("source"), "stale-source": N_("stale source"), "subject": N_("subject"),
           "unsubscribe": N_("unsubscribe"), "version": N_("digest version"), "css": N_("CSS"),
-          "size": N_("size")}
+          "size": N_("size"), "members-only": N_("for members?")}
+MEMBERS_ONLY = re.compile(r"r[ée]serv[ée]e?s?\s+aux\s+(?:collectivit[ée]s\s+)?adh[ée]rent|members[ -]only",
+                          re.IGNORECASE)  # an item that says it is for members (the CUF site's own words)
 SUBJECT_LENGTH = 60  # desktop inboxes cut subjects at about 60-70 characters, phones at about 35-40
 PREHEADER_LENGTH = 110  # inbox previews show about 90-110 characters; spam filters dislike long hidden text
 ALT_LENGTH = 100  # longer, it no longer fits a picture's box when pictures are blocked
@@ -65,6 +67,7 @@ class Finding:
     topic: str = ""
     uid: str = ""
     url: str = ""
+    edition: str = ""  # "members": found in the members' edition only
 
     def __str__(self) -> str:
         return f"{_(LEVELS[self.level])}: {self.place}: {self.message}"
@@ -72,7 +75,8 @@ class Finding:
     @property
     def place(self) -> str:
         """Where, as the reader reads it (the letter as a whole is named in their language)."""
-        return _("letter") if self.where == "letter" else self.where
+        where = _("letter") if self.where == "letter" else self.where
+        return _("{where} (members' edition)").format(where=where) if self.edition == "members" else where
 
     @property
     def key(self) -> str:
@@ -102,11 +106,23 @@ def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
 
     built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg),
                            collected=collected, empty_ok=empty_ok)
-    empty = [] if built.letter.items else [Finding("error", "empty", _(
+    empty = [] if built.prepared.letter.items else [Finding("error", "empty", _(
         "no item in any section yet: accept a contribution, add an article or pin one left out; the letter cannot "
         "be built or sent empty"))]
-    return built, ordered([*empty, *run(built, health.load(cfg.cache_dir)), *built_by_another(cfg.outbox, today),
-                           *not_yet_published(cfg, {i.image for i in built.letter.items if i.image}, today)])
+    records = health.load(cfg.cache_dir)
+    return built, ordered([*empty, *run(built, records), *members_edition(built, records),
+                           *built_by_another(cfg.outbox, today),
+                           *not_yet_published(cfg, {i.image for i in built.prepared.letter.items if i.image}, today)])
+
+
+def members_edition(built: Built, records: Mapping[str, health.Record] | None = None) -> list[Finding]:
+    """The members' edition judged as the public one is (Gmail's clip, links, past events…): what it adds."""
+    view = built.members_view
+    if view is None:
+        return []
+    seen = {(f.level, f.check, f.message, f.where, f.uid, f.url) for f in run(built, records)}
+    return [replace(f, edition="members") for f in run(view, records)
+            if (f.level, f.check, f.message, f.where, f.uid, f.url) not in seen and f.check not in ("source", "build")]
 
 
 def not_yet_published(cfg: Config, shown: set[str], day: date) -> list[Finding]:
@@ -154,8 +170,19 @@ def run(built: Built, records: Mapping[str, health.Record] | None = None,
         *css(built.rendered.html, css_table),
         *colours(built.letter),
         *logo_weight(prepared.files),
+        *said_for_members(prepared.letter),
     ]
     return ordered(findings)
+
+
+def said_for_members(letter: Letter) -> list[Finding]:
+    """An item for every reader whose words say it is for members (« réservé aux adhérents »): proposed for the
+    members' edition, for the team to confirm."""
+    return [Finding("warning", "members-only", _("“{title}” says it is for members: mark it « Reserved for members » "
+                                                 "in the desk (or audience = \"members\") to keep it out of the "
+                                                 "public edition").format(title=_short(item.title, 60)),
+                    uid=item.uid, url=item.url or "")
+            for item in letter.items if item.audience == "all" and MEMBERS_ONLY.search(f"{item.title} {item.summary}")]
 
 
 def colours(letter: Letter) -> list[Finding]:

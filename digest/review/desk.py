@@ -57,7 +57,8 @@ PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src
 # The letter: no script at all (the frame's sandbox forbids them too), shown only inside the desk.
 LETTER_POLICY = ("default-src 'none'; img-src 'self' https: http: data: cid:; style-src 'unsafe-inline'; "
                  "font-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
-TEXT_TYPES = {"letter.html": "text/html", "letter-dark.html": "text/html", "letter.txt": "text/plain"}
+TEXT_TYPES = {"letter.html": "text/html", "letter-dark.html": "text/html", "letter.txt": "text/plain",
+              "letter-members.html": "text/html"}
 MAX_TEST_ADDRESSES = 5  # typed addresses a test send takes: a test, not a way to mail strangers
 TESTS_PER_MINUTE = 5
 
@@ -123,7 +124,7 @@ class DeskRefusal(Exception):
 def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.Change:
     """The issue-file change a posted form asks for; DeskRefusal for an unknown one."""
     op, name = form.get("op", ""), form.get("name", "")
-    needs_name = {"exclude", "include", "pin", "feature", "move", "override"}
+    needs_name = {"exclude", "include", "pin", "feature", "move", "override", "audience"}
     if op in needs_name and not name:
         raise DeskRefusal(400, _("No article given."))
     if op == "exclude":
@@ -136,6 +137,8 @@ def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.C
         return issueedit.move(form["key"], name, form["direction"])
     if op == "override":
         return issueedit.override(name, form)
+    if op == "audience" and form.get("audience") in ("members", "all"):
+        return issueedit.audience(name, form["audience"] == "members")
     if op == "add":
         return issueedit.add_item(form)
     if op == "words":
@@ -347,7 +350,8 @@ def create_app(desk: Desk) -> ASGIApp:
         async def endpoint(request: Request) -> Response:
             snapshot = desk.preview.snapshot
             html = local_pictures(desk.config, snapshot.html) if snapshot.html else _no_letter(snapshot)
-            body = {"letter.html": html, "letter-dark.html": dark(html), "letter.txt": snapshot.text}[name]
+            body = (_members_edition(desk.config, snapshot) if name == "letter-members.html" else
+                    {"letter.html": html, "letter-dark.html": dark(html), "letter.txt": snapshot.text}[name])
             return Response(body, media_type=TEXT_TYPES[name],
                             headers={"Content-Security-Policy": LETTER_POLICY, "X-Frame-Options": "SAMEORIGIN"})
         return endpoint
@@ -485,6 +489,18 @@ def local_pictures(cfg: Config | None, html: str) -> str:
     if cfg is None:
         return html
     return html.replace(urljoin(cfg.letter.base_url, f"{IMAGES}/"), f"{IMAGES}/")
+
+
+def _members_edition(cfg: Config | None, snapshot: Snapshot) -> str:
+    """The members' edition of the letter on show, or a page saying the letter has one edition."""
+    from html import escape
+
+    members = snapshot.built.members if snapshot.built else None
+    if members is not None:
+        return local_pictures(cfg, members.rendered.html)
+    line = escape(_("This letter has one edition: no item is for members only (« Reserved for members » on an "
+                    "item, or audience = \"members\" on a source or a section, makes a members' edition)."))
+    return f"<!doctype html><meta charset=utf-8><p>{line}</p>"
 
 
 def _no_letter(snapshot: Snapshot) -> str:

@@ -197,7 +197,29 @@ def release(cfg: Config, state: letterfolder.LetterState) -> list[str]:
 
     found = [approval.described(approval.of_letter(cfg, state.letter))]
     planned = schedule.of_letter(cfg, state.day)
-    return [*found, schedule.described(planned) if planned is not None else ""]
+    return [*found, schedule.described(planned) if planned is not None else "", *audience(cfg, state)]
+
+
+def audience(cfg: Config, state: letterfolder.LetterState) -> list[str]:
+    """With a members' edition or a members file: how many members and others, and each edition's counts."""
+    from digest.audience import members as member_file
+    from digest.audience.subscribers import Subscribers
+    from digest.delivery import journal
+
+    if state.letter.members is None and not cfg.members_file:
+        return []
+    said = []
+    if cfg.subscribers_path.is_file():
+        with Subscribers(cfg.subscribers_path) as store:
+            members, others = store.audience(member_file.read(cfg.members_file))
+        said.append(_("Subscribed: {members} member(s), {others} other(s)").format(
+            members=i18n.number(members), others=i18n.number(others)))
+    for edition, counted in sorted(journal.by_edition(journal.folder_for(cfg, state.day)).items()):
+        counts = " · ".join(f"{_(letterfolder.COUNT_WORDS.get(s, s))} {i18n.number(n)}"
+                            for s, n in counted.items() if n)
+        said.append(_("{edition}: {counts}").format(edition=_(journal.EDITION_WORDS.get(edition, edition)),
+                                                    counts=counts))
+    return said
 
 
 def standing(cfg: Config, day: date) -> letterfolder.LetterState | None:

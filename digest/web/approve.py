@@ -133,7 +133,8 @@ class Approve:
               alert: str = "") -> Response:
         words = {"frame": _("The letter"), "comment": _("Your comment (needed to ask for changes)"),
                  "approve": _("Approve the send"), "changes": _("Ask for changes")}
-        form = Markup(FORM.render(words=words, letter=letter.html, most=approval.MAX_COMMENT,
+        shown = letter.members or letter  # the members' edition holds every item of both
+        form = Markup(FORM.render(words=words, letter=shown.html, most=approval.MAX_COMMENT,
                                   action=f"{request.url.path}?{TOKEN}={quote(token, safe='.-_')}"))
         lines = [_("The letter of {day}, “{subject}”, waits for your approval before it goes to the list.").format(
                      day=i18n.day(letter.date), subject=letter.subject),

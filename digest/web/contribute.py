@@ -16,8 +16,6 @@ digest.web.confirmation's.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from digest import dates
+from digest.audience.members import Members
+from digest.audience.members import read as read_members
 from digest.audience.subscribers import mask
 from digest.config import Config
 from digest.contribute import pictures
@@ -101,21 +101,8 @@ def contributing_from(cfg: Config) -> Contributing | None:
     if table.url is None or table.section is None:
         return None
     mail = joining_settings(cfg, table.url, table.allowed_origins, "[contribute]")
-    return Contributing(mail, table.url, table.section, read_members(table.members), table.max_text,
+    return Contributing(mail, table.url, table.section, read_members(cfg.members_file).by_domain, table.max_text,
                         table.per_ip_hour)
-
-
-def read_members(path: Path | None) -> dict[str, str]:
-    """The members file (name;domain domain…, a header line first) as domain -> name."""
-    if path is None:
-        return {}
-    found: dict[str, str] = {}
-    rows = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";")
-    for row in list(rows)[1:]:
-        if len(row) >= 2:
-            for domain in row[1].replace(",", " ").split():
-                found[domain.strip().lower().lstrip("@")] = row[0].strip()
-    return found
 
 
 def clean(value: str) -> str:
@@ -153,12 +140,7 @@ def checked(values: dict[str, str], photo: bool, max_text: int, members: dict[st
 
 def member_of(members: dict[str, str], email: str) -> str:
     """The member authority an address's domain (or a parent domain) belongs to, '' when none."""
-    domain = email.rpartition("@")[2].lower()
-    while domain:
-        if domain in members:
-            return members[domain]
-        domain = domain.partition(".")[2]
-    return ""
+    return Members(members).member_of(email)
 
 
 class Contribute(ConfirmedForm):

@@ -15,12 +15,14 @@ import logging
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlparse
 
+from jinja2 import Environment
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -31,11 +33,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from digest import hosts
-from digest.audience.recipients import key_of
+from digest.audience.members import Members
+from digest.audience.members import read as read_members
+from digest.audience.recipients import _name, key_of
 from digest.audience.states import Means, Status
 from digest.audience.subscribers import Subscribers, mask
 from digest.i18n import N_, _, current
-from digest.letterfolder import DRY_RUN
+from digest.letterfolder import DRY_RUN, MEMBERS
 from digest.mail import signing
 from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
 from digest.web import approve, contribute, layer, subscribe
@@ -54,7 +58,7 @@ SITE_VARIABLE = "DIGEST_SERVE_SITE"
 # are served, by the resolved file's name, case-folded. A database, a CSV, a backup or a key never is.
 SITE_SUFFIXES = frozenset((".html", ".txt", ".ics", ".css", ".xml", ".png", ".jpg", ".jpeg", ".gif",
                            ".webp", ".avif", ".ico"))
-PRIVATE_FOLDERS = (DRY_RUN, "sends")  # a private folder copied by mistake into the site: never served
+PRIVATE_FOLDERS = (DRY_RUN, "sends", MEMBERS)  # copied into the site by mistake (members' edition too): not served
 ALLOWED = ("GET", "HEAD", "POST")  # the unsubscribe path's methods
 SITE_POLICY = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline' https:; font-src https:; "
                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
@@ -77,6 +81,7 @@ class Settings:
     approving: approve.Approving | None = None  # the approvers' page, when [send] approvers is set
     post: Post | None = None  # [smtp], for the server's own mails and scheduled sends
     config_path: Path | None = None  # sources.toml: the clock reads it again at each tick
+    members: Members = field(default_factory=Members)  # a subscriber's page names their edition
 
 
 def app(settings: Settings) -> layer.Guard:
@@ -110,6 +115,14 @@ def app(settings: Settings) -> layer.Guard:
                        language=lambda headers: settings.language)
 
 
+OWN_PAGE = Environment(autoescape=True).from_string(
+    '<form method="post" action="{{ action }}"><input type="hidden" name="action" value="name">\n'
+    '<label for="nom">{{ words.name }}</label>\n'
+    '<input id="nom" type="text" name="nom" maxlength="80" autocomplete="name" value="{{ name }}">\n'
+    '<p><button type="submit" class="second">{{ words.save }}</button></p></form>\n'
+    '<p>{{ words.leave }}</p>\n'
+    '<form method="post" action="{{ action }}"><input type="hidden" name="action" value="unsubscribe">\n'
+    '<button type="submit">{{ words.unsubscribe }}</button></form>')
 UNDO = "resubscribe"  # the undo button's action: resubscribe:<when unsubscribed>.<HMAC>
 UNDO_MINUTES = 30  # the way back is for a mistaken click, not for a later change of mind (that asks the team)
 REASONS = {Means.ONE_CLICK: "one-click (RFC 8058)", Means.PAGE: "unsubscribe page"}  # what the page records
@@ -147,11 +160,20 @@ class Unsubscribe:
             return page(200, _("Your unsubscription is done"), [
                 _("The address {address} no longer receives {title}.").format(
                     address=mask(address), title=self.settings.title)], self.settings.title)
-        return page(200, _("Unsubscribe"), [
-            _("You receive {title} at the address {address}.").format(
-                title=self.settings.title, address=mask(address)),
-            _("To stop receiving it, press the button below.")], self.settings.title,
-            button=Button("unsubscribe", _("Unsubscribe me")), action=_action(request))
+        return await self._own_page(request, address)
+
+    async def _own_page(self, request: Request, address: str, said: str = "") -> Response:
+        """« Gérer mon abonnement »: the address, the name (theirs to change), the edition (the team's), leave."""
+        name, member = await run_in_threadpool(self._own, address)
+        edition = (_("You receive the members' edition ({member}): membership is recorded by the team.").format(
+                       member=member) if member else _("You receive the public edition."))
+        form = Markup(OWN_PAGE.render(action=_action(request), name=name, words={
+            "name": _("Your name (the letter greets you with it)"), "save": _("Save my name"),
+            "leave": _("To stop receiving it, press the button below."), "unsubscribe": _("Unsubscribe me")}))
+        return page(200, _("Manage my subscription"), [
+            _("You receive {title} at the address {address}.").format(title=self.settings.title,
+                                                                       address=mask(address)),
+            edition, *([said] if said else [])], self.settings.title, form=form)
 
     async def post(self, request: Request) -> Response:
         """RFC 8058's one-click POST or the page's button: unsubscribe (once); or the page's own undo."""
@@ -161,12 +183,15 @@ class Unsubscribe:
         async with request.form(max_files=0, max_fields=8, max_part_size=1024) as form:
             one_click = form.get("List-Unsubscribe") == "One-Click"
             wanted = "unsubscribe" if one_click else str(form.get("action") or "")
+            given_name = _name(str(form.get("nom") or ""))
         letter = request.query_params.get(LETTER_PARAMETER, "")
         letter = letter if re.fullmatch(r"\d{4}-\d{2}-\d{2}", letter) else ""
         if wanted == "unsubscribe":
             return await self._unsubscribe(request, address, one_click, letter)
         if wanted.startswith(UNDO + ":"):
             return await self._undo(address, wanted[len(UNDO) + 1:])
+        if wanted == "name":
+            return await self._rename(request, address, given_name)
         return page(400, _("Request refused"), [_("This form was not sent by our page.")], self.settings.title)
 
     async def _unsubscribe(self, request: Request, address: str, one_click: bool, letter: str) -> Response:
@@ -217,6 +242,28 @@ class Unsubscribe:
         except (ValueError, TypeError):
             return None
         return changed if timedelta(minutes=-1) <= age <= timedelta(minutes=UNDO_MINUTES) else None
+
+    async def _rename(self, request: Request, address: str, name: str) -> Response:
+        """The subscriber's own name, changed on their page (a subscribed address only)."""
+        if await run_in_threadpool(self._status, address) != Status.SUBSCRIBED:
+            return page(200, _("Nothing has changed"), [_("This address does not receive {title}.").format(
+                title=self.settings.title)], self.settings.title)
+        changed = await run_in_threadpool(self._set_name, address, name)
+        if changed:
+            LOG.info(N_("name changed by %s on their page"), mask(address))
+        said = _("Your name is saved.") if changed else _("Nothing has changed.")
+        return await self._own_page(request, address, said)
+
+    def _own(self, address: str) -> tuple[str, str]:
+        """The subscriber's name, and the member authority they belong to ('' : none)."""
+        with Subscribers(self.settings.store) as store:
+            row = store.get(address)
+            marked = store.member(address)
+        return (row.name if row else ""), marked or self.settings.members.member_of(address)
+
+    def _set_name(self, address: str, name: str) -> bool:
+        with Subscribers(self.settings.store) as store:
+            return store.set_name(address, name)
 
     def _status(self, address: str) -> Status | None:
         with Subscribers(self.settings.store) as store:
@@ -282,7 +329,7 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
                     site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining,
                     contributing=contribute.contributing_from(cfg),
                     language=cfg.letter.language, approving=approve.approving_from(cfg), post=_post(cfg),
-                    config_path=cfg.path)
+                    config_path=cfg.path, members=read_members(cfg.members_file))
 
 
 def _post(cfg: Config) -> Post | None:

@@ -5,7 +5,7 @@
 const token = document.querySelector('meta[name="csrf-token"]').content;
 const body = document.body;
 const FRAMES = { "desktop-frame": "letter.html", "phone-frame": "letter.html", "dark-frame": "letter-dark.html",
-                 "text-frame": "letter.txt" };
+                 "text-frame": "letter.txt", "members-frame": "letter-members.html" };
 let queue = Promise.resolve();  // one change at a time: each is made on the version the previous one wrote
 let typing = null;
 let loading = Promise.resolve();  // the frame on show loading a new letter: the rest of the page waits for it
