@@ -132,13 +132,20 @@ def measure_build(job: smtp.Job, recipients: list[Recipient]) -> float:
 
 def measure_send(cfg_path: Path, port: int, count: int, chunked: bool, prefix: str) -> tuple[float, bool]:
     """Send `count` copies through a fresh sink; (messages per second, every recipient exactly once)."""
+    return send_through_sink(cfg_path, port, people(count, prefix), chunked)
+
+
+def send_through_sink(cfg_path: Path, port: int, recipients: list[Recipient], chunked: bool = True
+                      ) -> tuple[float, bool]:
+    """The list send of the built letter to `recipients` through a fresh sink in its own process; (messages per
+    second, every recipient exactly once)."""
+    count = len(recipients)
     here, there = multiprocessing.Pipe()
     process = multiprocessing.Process(target=sink, args=(port, chunked, there), daemon=True)
     process.start()
     assert here.recv() == "ready"
     cfg = config.load(cfg_path)
     job = smtp.load_job(cfg, DAY, cfg.root / "outbox")
-    recipients = people(count, prefix)
     began = time.perf_counter()
     report = smtp.send_to_list(job, recipients, smtp.connection_for(cfg))
     seconds = time.perf_counter() - began

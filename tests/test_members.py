@@ -160,3 +160,23 @@ def test_a_subscribers_own_page_shows_their_edition_and_changes_only_their_name(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_desk_reserves_an_item_for_members_and_shows_the_members_edition(tmp_path: Path) -> None:
+    from tests.preview_support import running
+    from tests.test_preview import post, request
+
+    path = _site(tmp_path, 25)
+    record = json.loads((tmp_path / "outbox" / DAY / "digest.json").read_text())
+    item = next(i for s in record["sections"] for i in s["items"] if i["title"].startswith(PUBLIC_TITLE))
+    with running(path) as (_session, server):
+        home = request(server.url)[2]
+        assert "Reserved for members" in home and "Members only" in home  # the breves' cards carry the tag
+        assert BREVES in request(server.url + "letter-members.html")[2]
+        assert BREVES not in request(server.url + "letter.html")[2]
+        status, answer = post(server, op="audience", name=item["url"], audience="members")
+        assert status == 200 and answer["ok"], answer
+        assert PUBLIC_TITLE not in request(server.url + "letter.html")[2]  # the desk's answer follows its rebuild
+        assert PUBLIC_TITLE in request(server.url + "letter-members.html")[2]
+        issue = (tmp_path / "issues" / f"{DAY[:7]}.toml").read_text(encoding="utf-8")
+        assert f'item = "{item["url"]}"' in issue and 'audience = "members"' in issue

@@ -268,3 +268,15 @@ def test_the_calendar_words_are_babels_whether_digest_holds_them_or_asks_babel(l
         written = format_date(day, "d MMMM y", locale=locale)
         expected = "1er" + written[1:] if locale.startswith("fr") and day.day == 1 else written
         assert dates.day_month_year(day, locale).replace("\u00a0", " ") == expected
+
+
+def test_a_full_months_members_edition_fits_too() -> None:
+    """Member news and briefs for members only: the members' edition carries everything, under the same line."""
+    month = full_month()
+    month = replace(month, sections=tuple(
+        replace(s, items=tuple(replace(i, audience="members") for i in s.items)) if s.id in ("collectivites", "breves")
+        else s for s in month.sections))
+    public, members = (renderer.render(edition, TEMPLATES) for edition in (month.public(), month.members()))
+    assert len(members.html.encode("utf-8")) < renderer.WARN_BYTES
+    assert "Membre 3" not in public.html and "Membre 3" in members.html
+    assert "Édition adhérents" in members.html and "Édition adhérents" not in public.html

@@ -83,7 +83,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         store.add(ADDRESS, "Anne")
         store.add("bob@example.org", "Bob")
     private = {"copy.SQLITE": b"SQLite format 3", "Abonnes.CSV": b"email", "x.sqlite-journal": b"journal",
-               "subscribers.sqlite.bak": b"SQLite format 3", "secret.env": b"SECRET=1", "Sends/a.txt": b"sent"}
+               "subscribers.sqlite.bak": b"SQLite format 3", "secret.env": b"SECRET=1", "Sends/a.txt": b"sent",
+               f"{DAY}/adherents/letter.html": b"members only"}
     for name, content in private.items():
         (site / name).parent.mkdir(exist_ok=True)
         (site / name).write_bytes(content)
@@ -123,7 +124,7 @@ def test_a_get_shows_a_french_page_with_a_button_and_changes_nothing(server: Ser
     answer = httpx.get(server.url + server.link())
     assert answer.status_code == 200
     page = answer.text
-    assert "Se désinscrire" in page and "Me désinscrire" in page and 'method="post"' in page
+    assert "Gérer mon abonnement" in page and "Me désinscrire" in page and 'method="post"' in page
     assert "La Lettre de Cités Unies France" in page and "A***n@e***e.org" in page
     assert "Anne.Martin" not in page and "#16365f" in page  # masked address, the letter's colours
     assert server.status() == "subscribed"
@@ -296,7 +297,8 @@ def test_the_published_letters_are_served_and_nothing_private(server: Server) ->
     for path in ("/.env", f"/{DAY}/send-journal.sqlite", "/abonnes.csv", f"/{DAY}/dry-run/00001-anne@example.org.eml",
                  "/subscribers.sqlite", "/sources.toml", "/../sources.toml",
                  "/%2e%2e/sources.toml", "/nothing-here", "/copy.SQLITE", "/Abonnes.CSV", "/x.sqlite-journal",
-                 "/subscribers.sqlite.bak", "/secret.env", "/Sends/a.txt", "/lettre.html", "/copie.html"):
+                 "/subscribers.sqlite.bak", "/secret.env", "/Sends/a.txt", "/lettre.html", "/copie.html",
+                 f"/{DAY}/adherents/letter.html"):  # the members' edition, copied into the site by mistake
         answer = httpx.get(server.site + path)
         assert answer.status_code == 404, f"{path}: {answer.status_code}"
         assert "Page introuvable" in answer.text
