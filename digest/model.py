@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -131,16 +131,12 @@ class Letter:
 
     def public(self) -> Letter:
         """The public edition: the letter without its members-only items (a section left empty goes)."""
-        from dataclasses import replace
-
         sections = tuple(replace(s, items=tuple(i for i in s.items if i.audience != "members")) for s in self.sections)
         return replace(self, featured=tuple(i for i in self.featured if i.audience != "members"),
                        sections=tuple(s for s in sections if s.items), members_edition=False)
 
     def members(self) -> Letter:
         """The members' edition: every item."""
-        from dataclasses import replace
-
         return replace(self, members_edition=True)
 
 

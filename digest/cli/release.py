@@ -81,10 +81,9 @@ def schedule_send(cfg: config.Config, letter: letterfolder.LetterState, at_text:
 
 def cron_line(cfg: config.Config) -> str:
     """The crontab line that performs due sends every minute on a machine where no server runs."""
-    program = shutil.which("digest") or f"{sys.executable} -m digest"
-    command = f"{program} send --due -c {shlex.quote(str(cfg.path))}" if shutil.which("digest") else \
-        f"{shlex.quote(sys.executable)} -m digest send --due -c {shlex.quote(str(cfg.path))}"
-    return f"* * * * * {command}"
+    found = shutil.which("digest")
+    program = shlex.quote(found) if found else f"{shlex.quote(sys.executable)} -m digest"
+    return f"* * * * * {program} send --due -c {shlex.quote(str(cfg.path))}"
 
 
 def print_scheduled(cfg: config.Config) -> None:

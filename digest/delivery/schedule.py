@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -246,8 +245,6 @@ def parse_time(text: str, timezone: str) -> datetime:
     raise ValueError(_("{given!r} is not a time; write it as YYYY-MM-DD HH:MM, e.g. 2026-12-15 09:00").format(
         given=text))
 
-
-Notify = Callable[[str, list[str]], None]  # a mail to the team: subject, lines
 
 
 def described(found: Scheduled) -> str:
