@@ -180,3 +180,18 @@ def test_the_desk_reserves_an_item_for_members_and_shows_the_members_edition(tmp
         assert PUBLIC_TITLE in request(server.url + "letter-members.html")[2]
         issue = (tmp_path / "issues" / f"{DAY[:7]}.toml").read_text(encoding="utf-8")
         assert f'item = "{item["url"]}"' in issue and 'audience = "members"' in issue
+
+
+def test_the_teams_mark_goes_out_in_an_export_and_comes_back_with_an_import(tmp_path: Path) -> None:
+    path = _site(tmp_path, 25)
+    _subscribe(path, "lea@example.org", "paul@example.org")
+    marked = digest("subscribers", "set", "lea@example.org", "--member", "Région Bretagne", "-c", str(path))
+    assert marked.exit_code == 0
+    assert digest("subscribers", "export", str(tmp_path / "export.csv"), "-c", str(path)).exit_code == 0
+    header, *rows = (tmp_path / "export.csv").read_text(encoding="utf-8-sig").splitlines()
+    column = header.split(";").index("adherent")
+    assert {r.split(";")[0]: r.split(";")[column] for r in rows} == {"lea@example.org": "Région Bretagne",
+                                                                      "paul@example.org": ""}
+    (tmp_path / "subscribers.sqlite").unlink()
+    assert digest("subscribers", "import", str(tmp_path / "export.csv"), "-c", str(path)).exit_code == 0
+    assert "member: Région Bretagne" in digest("subscribers", "list", "-c", str(path)).output

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from digest.audience.recipients import key_of
 from digest.audience.states import Means, Status
-from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, Subscribers, _cell
+from digest.audience.subscribers import EXPORT_COLUMNS, MAX_FIELD, MEMBER_COLUMN, Subscribers, _cell
 from digest.mail import signing
 from digest.store import Store, now
 from digest.store.caps import Limits, Refusal, network
@@ -281,14 +281,15 @@ class Signups(FormPart):
         given = {key: (at, means, version, origin) for key, at, means, version, origin in self._db.execute(
             f"SELECT key, at, means, wording, origin FROM consent WHERE key IS NOT NULL AND kind IN {JOINED} "
             "ORDER BY at, id")}
-        rows = self.subscribers.rows()
-        extras = sorted({name for row in rows for name in row.fields})
+        rows, marked = self.subscribers.rows(), self.subscribers.marked()
+        extras = sorted({name for row in rows for name in row.fields} - {MEMBER_COLUMN})
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow([_cell(c) for c in (*EXPORT_COLUMNS, *CONSENT_COLUMNS, *extras)])
+        writer.writerow([_cell(c) for c in (*EXPORT_COLUMNS, *CONSENT_COLUMNS, MEMBER_COLUMN, *extras)])
         for row in rows:
             at, means, version, origin = given.get(key_of(row.email), ("", "", "", ""))
             writer.writerow([_cell(v) for v in (row.email, row.name, row.status, row.reason, row.letter,
                                                  row.changed, row.created, row.updated, at, means, version, origin,
+                                                 marked.get(key_of(row.email), ""),
                                                  *(row.fields.get(e, "") for e in extras))])
         return out.getvalue()

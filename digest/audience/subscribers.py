@@ -33,6 +33,7 @@ SOFT_LIMIT = 3  # temporary failures on this many different letters mark an addr
 OWN_COLUMNS = {*csv_rules.EMAIL_COLUMNS, *csv_rules.NAME_COLUMNS, *csv_rules.UNSUBSCRIBED_COLUMNS,
                "status", "reason", "letter", "changed", "created", "updated"}
 EXPORT_COLUMNS = ("email", "name", "status", "reason", "letter", "changed", "created", "updated")
+MEMBER_COLUMN = "adherent"  # the team's member mark, last of an export's own columns: an import reads it back
 MAX_FIELD = 200  # an extra field's value is cut there: a spreadsheet cell, not a document
 
 
@@ -315,14 +316,15 @@ class Subscribers(Part):
 
     def export_csv(self) -> str:
         """Every row as CSV text (';' between fields, as the team's spreadsheet opens it), extras last."""
-        rows = self.rows()
-        extras = sorted({name for row in rows for name in row.fields})
+        rows, marked = self.rows(), self.marked()
+        extras = sorted({name for row in rows for name in row.fields} - {MEMBER_COLUMN})
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow([_cell(c) for c in (*EXPORT_COLUMNS, *extras)])  # an imported header cell is hostile too
+        writer.writerow([_cell(c) for c in (*EXPORT_COLUMNS, MEMBER_COLUMN, *extras)])  # a header cell is hostile too
         for row in rows:
             writer.writerow([_cell(v) for v in (row.email, row.name, row.status, row.reason, row.letter,
                                                  row.changed, row.created, row.updated,
+                                                 marked.get(key_of(row.email), ""),
                                                  *(row.fields.get(e, "") for e in extras))])
         return out.getvalue()
 
