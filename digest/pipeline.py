@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -67,9 +68,9 @@ class Built:
     timings: Mapping[str, float]
     members: Edition | None = None
 
-    @property
+    @cached_property
     def letter(self) -> Letter:
-        """The public edition's letter, as rendered (prepared.letter holds every item)."""
+        """The public edition's letter, as rendered (prepared.letter holds every item); made once."""
         full = self.prepared.letter
         return full.public() if full.for_members and not full.members_edition else full
 

@@ -52,7 +52,6 @@ def test_a_source_for_members_makes_a_members_edition_the_public_one_never_shows
     assert "Voir la lettre dans le navigateur" in public and "Voir la lettre dans le navigateur" not in members
     assert BREVES not in (folder / "letter.txt").read_text() and BREVES in (folder / MEMBERS / "letter.txt").read_text()
     assert BREVES not in (folder / "digest.json").read_text()  # the public record names nothing for members
-    assert not list(folder.glob("agenda/*")) or all(BREVES not in p.read_text() for p in folder.glob("agenda/*"))
     published = digest("publish", str(tmp_path / "site"), "-c", str(path), "--date", DAY)
     assert published.exit_code == 0, published.output
     site = tmp_path / "site"
@@ -125,15 +124,23 @@ def test_the_issue_file_marks_an_item_for_members_and_the_check_proposes_one(tmp
     path = _site(tmp_path, 25)
     record = json.loads((tmp_path / "outbox" / DAY / "digest.json").read_text())
     item = next(i for s in record["sections"] for i in s["items"] if i["title"].startswith(PUBLIC_TITLE))
+    event = next(i for s in record["sections"] if s["id"] == "agenda" for i in s["items"])
+    calendars = {f.name for f in (tmp_path / "outbox" / DAY / "agenda").iterdir()}
     issue = tmp_path / "issues" / f"{DAY[:7]}.toml"
     issue.parent.mkdir(exist_ok=True)
     issue.write_text(f'[[override]]\nitem = "{item["url"]}"\naudience = "members"\n\n'
+                     f'[[override]]\nitem = "{event["url"] or event["uid"]}"\naudience = "members"\n\n'
                      '[[item]]\nsection = "cuf"\ntitle = "Séminaire réservé aux adhérents de Cités Unies France"\n'
                      'url = "https://cites-unies-france.org/seminaire"\ndate = "2025-11-19"\n', encoding="utf-8")
     assert digest("build", "-c", str(path), "--date", DAY).exit_code == 0
     folder = tmp_path / "outbox" / DAY
     assert PUBLIC_TITLE not in (folder / "letter.html").read_text()
     assert PUBLIC_TITLE in (folder / MEMBERS / "letter.html").read_text()
+    # the event for members: no public .ics file (it would show it to anyone), so no .ics link in either edition
+    published = {f.name for f in (folder / "agenda").iterdir()}
+    assert len(published) == len(calendars) - 1
+    gone = (calendars - published).pop()
+    assert all(gone not in (f / "letter.html").read_text() for f in (folder, folder / MEMBERS))
     checked = digest("check", "-c", str(path), "--date", DAY, "-v").output
     assert "“Séminaire réservé aux adhérents de Cités Unies France” says it is for members" in checked
 

@@ -126,7 +126,7 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
     known = member_file.read(cfg.members_file)
     with _store(config_path) as store:
         rows = store.subscribers.rows(Status(status) if status else None)
-        marked = store.subscribers.marked()
+        marked, counted = store.subscribers.marked(), store.subscribers.audience(known)
     for row in rows:
         why = f"  {row.reason}" + (f" ({row.letter})" if row.letter else "")
         member = marked.get(key_of(row.email)) or known.member_of(row.email)
@@ -134,7 +134,7 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
                    f"{why if row.status != Status.SUBSCRIBED else ''}"
                    + (_("  member: {member}").format(member=member) if member else ""))
     click.echo(_("{count} address(es)").format(count=len(rows)), err=True)
-    say_audience(store_counts(cfg))
+    say_audience(counted)
 
 
 def store_counts(cfg: config.Config) -> tuple[int, int]:

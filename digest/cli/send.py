@@ -180,12 +180,8 @@ def _print_status(folder: Path, day: date) -> None:
     click.echo(_("Send journal of {day} ({journal}):").format(
         day=i18n.day(day), journal=folder / journal.FILE_NAME))
     click.echo("  " + " · ".join(f"{_(COUNT_WORDS.get(state, state))} {count}" for state, count in counts.items()))
-    editions = journal.by_edition(folder)
-    if journal.MEMBERS in editions:
-        for edition, counted in sorted(editions.items()):
-            said = " · ".join(f"{_(COUNT_WORDS.get(s, s))} {n}" for s, n in counted.items() if n)
-            click.echo("  " + _("{edition}: {counts}").format(edition=_(journal.EDITION_WORDS.get(edition, edition)),
-                                                             counts=said))
+    for line in journal.edition_lines(folder):
+        click.echo(f"  {line}")
     for row in rows:
         words = f"{row.code} {row.response}" if row.code else (row.response or "")
         click.echo(f"  {_(COUNT_WORDS.get(row.state, row.state)):<12} {row.email}  {words}".rstrip())

@@ -18,19 +18,20 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from digest.config import Config
 from digest.db import immediate
 from digest.errors import DigestError
 from digest.files import failure, narrow, private_files, private_folder, safe_name, shown
-from digest.i18n import N_, _
-from digest.letterfolder import DRY_RUN, JOURNAL, SendState, private
+from digest.i18n import N_, _, number
+from digest.letterfolder import COUNT_WORDS, DRY_RUN, JOURNAL, SendState, private
 from digest.letterfolder import path as letter_path
 
 if TYPE_CHECKING:
     from digest.audience.recipients import Recipient
 
+T = TypeVar("T")
 FILE_NAME = JOURNAL  # the names in a letter's private folder are the letter folder's owner's
 PUBLIC, MEMBERS = "public", "members"  # the editions a recipient may get
 EDITION_WORDS = {PUBLIC: N_("public edition"), MEMBERS: N_("members' edition")}  # as the team reads them
@@ -337,47 +338,52 @@ def _has_edition(db: sqlite3.Connection) -> bool:
     return any(row[1] == "edition" for row in db.execute("PRAGMA table_info(recipient)"))
 
 
-def by_edition(folder: Path) -> dict[str, dict[str, int]]:
-    """Counts per state of each edition, read-only ({} before any list send; one edition: its counts alone)."""
+def _read(folder: Path, query: Callable[[sqlite3.Connection], T], empty: T) -> T:
+    """`query` on the journal opened read-only and without the lock (it works while a send runs); `empty` when
+    no list send was started, or the file is not a journal this reader understands."""
     if not exists(folder):
-        return {}
+        return empty
     db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
     try:
-        if not _has_edition(db):
-            return {}
-        found: dict[str, dict[str, int]] = {}
-        for edition, state, count in db.execute("SELECT edition, state, COUNT(*) FROM recipient "
-                                                "GROUP BY edition, state"):
-            found.setdefault(edition, dict.fromkeys((s.value for s in STATES), 0))[state] = count
-        return found
+        return query(db)
     except sqlite3.Error:
-        return {}
+        return empty
     finally:
         db.close()
+
+
+def by_edition(folder: Path) -> dict[str, dict[str, int]]:
+    """Counts per state of each edition ({} before any list send, or for a journal older than editions)."""
+    def counted(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        if _has_edition(db):
+            for edition, state, count in db.execute("SELECT edition, state, COUNT(*) FROM recipient "
+                                                    "GROUP BY edition, state"):
+                found.setdefault(edition, dict.fromkeys((s.value for s in STATES), 0))[state] = count
+        return found
+    return _read(folder, counted, {})
+
+
+def edition_lines(folder: Path) -> list[str]:
+    """Each edition's counts as the team reads them (« édition adhérents : envoyés 4 »), when a send had two."""
+    found = by_edition(folder)
+    if MEMBERS not in found:
+        return []
+    return [_("{edition}: {counts}").format(
+                edition=_(EDITION_WORDS.get(edition, edition)),
+                counts=" · ".join(f"{_(COUNT_WORDS.get(s, s))} {number(n)}" for s, n in counted.items() if n))
+            for edition, counted in sorted(found.items())]
 
 
 def notes(folder: Path) -> dict[str, str]:
-    """The facts kept about the send (note()), read-only; empty before any list send."""
-    if not exists(folder):
-        return {}
-    db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
-    try:
-        return {k: v for k, v in db.execute("SELECT key, value FROM meta").fetchall() if k.startswith("approved")}
-    except sqlite3.Error:
-        return {}
-    finally:
-        db.close()
+    """The facts kept about the send (note()): who approved which build, when; empty before any list send."""
+    return _read(folder, lambda db: {k: v for k, v in db.execute("SELECT key, value FROM meta")
+                                     if k.startswith("approved")}, {})
 
 
 def states(folder: Path) -> dict[str, str]:
-    """Each recipient's state by key, read-only (empty when no list send was started)."""
-    if not exists(folder):
-        return {}
-    db = sqlite3.connect(f"file:{folder / FILE_NAME}?mode=ro", uri=True)
-    try:
-        return dict(db.execute("SELECT key, state FROM recipient").fetchall())
-    finally:
-        db.close()
+    """Each recipient's state by key (empty when no list send was started)."""
+    return _read(folder, lambda db: dict(db.execute("SELECT key, state FROM recipient").fetchall()), {})
 
 
 def still_to_send(known: dict[str, str], recipients: Iterable[Recipient], resend_unknown: bool) -> list[Recipient]:

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -147,12 +147,6 @@ class Schedules(Part):
         """Every scheduled send, the latest time first."""
         return [_row(r) for r in self._db.execute(f"SELECT {COLUMNS} FROM scheduled ORDER BY at DESC, id DESC")]
 
-    def of_letter(self, letter: date) -> Scheduled | None:
-        """The letter's scheduled send still to come or under way (None: none)."""
-        row = self._db.execute(f"SELECT {COLUMNS} FROM scheduled WHERE letter=? AND state IN ('waiting', "
-                               "'sending') ORDER BY id DESC LIMIT 1", (letter.isoformat(),)).fetchone()
-        return _row(row) if row else None
-
     def latest(self, letter: date) -> Scheduled | None:
         """The letter's latest send waiting, under way or held (None: none)."""
         row = self._db.execute(f"SELECT {COLUMNS} FROM scheduled WHERE letter=? AND state IN ('waiting', "
@@ -167,7 +161,13 @@ class Schedules(Part):
             if row is None:
                 return None
             db.execute("UPDATE scheduled SET state='cancelled' WHERE id=?", (row[0],))
-        return replace_state(_row(row), State.CANCELLED)
+        return replace(_row(row), state=State.CANCELLED)
+
+    def anything_to_do(self, moment: datetime) -> bool:
+        """Whether a send is due at `moment` or under way (one index lookup: the clock asks it every tick)."""
+        at = moment.astimezone(UTC).isoformat(timespec="seconds")
+        return self._db.execute("SELECT 1 FROM scheduled WHERE (state='waiting' AND at <= ?) OR state='sending' "
+                                "LIMIT 1", (at,)).fetchone() is not None
 
     def claim(self, moment: datetime, who: str) -> Scheduled | None:
         """Take the next send due at `moment` (waiting, or sending under a dead claim) for `who`; None: none."""
@@ -206,13 +206,6 @@ class Schedules(Part):
         """Give a claim back untouched (another process holds the send's journal)."""
         with self._transaction() as db:
             db.execute("UPDATE scheduled SET heartbeat='' WHERE id=?", (sid,))
-
-
-def replace_state(found: Scheduled, state: State) -> Scheduled:
-    """The same send in another state."""
-    from dataclasses import replace
-
-    return replace(found, state=state)
 
 
 def seen(store: Store) -> None:

@@ -110,17 +110,20 @@ def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
         "no item in any section yet: accept a contribution, add an article or pin one left out; the letter cannot "
         "be built or sent empty"))]
     records = health.load(cfg.cache_dir)
-    return built, ordered([*empty, *run(built, records), *members_edition(built, records),
+    public = run(built, records)
+    return built, ordered([*empty, *public, *members_edition(built, public, records),
                            *built_by_another(cfg.outbox, today),
                            *not_yet_published(cfg, {i.image for i in built.prepared.letter.items if i.image}, today)])
 
 
-def members_edition(built: Built, records: Mapping[str, health.Record] | None = None) -> list[Finding]:
-    """The members' edition judged as the public one is (Gmail's clip, links, past events…): what it adds."""
+def members_edition(built: Built, public: list[Finding], records: Mapping[str, health.Record] | None = None
+                    ) -> list[Finding]:
+    """The members' edition judged as the public one was (Gmail's clip, links, past events…): what it adds to
+    the public edition's findings `public`."""
     view = built.members_view
     if view is None:
         return []
-    seen = {(f.level, f.check, f.message, f.where, f.uid, f.url) for f in run(built, records)}
+    seen = {(f.level, f.check, f.message, f.where, f.uid, f.url) for f in public}
     return [replace(f, edition="members") for f in run(view, records)
             if (f.level, f.check, f.message, f.where, f.uid, f.url) not in seen and f.check not in ("source", "build")]
 

@@ -214,11 +214,7 @@ def audience(cfg: Config, state: letterfolder.LetterState) -> list[str]:
             members, others = store.audience(member_file.read(cfg.members_file))
         said.append(_("Subscribed: {members} member(s), {others} other(s)").format(
             members=i18n.number(members), others=i18n.number(others)))
-    for edition, counted in sorted(journal.by_edition(journal.folder_for(cfg, state.day)).items()):
-        counts = " · ".join(f"{_(letterfolder.COUNT_WORDS.get(s, s))} {i18n.number(n)}"
-                            for s, n in counted.items() if n)
-        said.append(_("{edition}: {counts}").format(edition=_(journal.EDITION_WORDS.get(edition, edition)),
-                                                    counts=counts))
+    said += journal.edition_lines(journal.folder_for(cfg, state.day))
     return said
 
 

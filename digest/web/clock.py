@@ -23,13 +23,16 @@ class Clock:
         self.store = store
 
     def tick(self) -> int:
-        """Say the server runs; perform what is due; how many sends were performed."""
+        """Say the server runs; perform what is due; how many sends were performed. Most ticks find nothing
+        due: sources.toml is read only when something is."""
         from digest.delivery import runner, schedule
         from digest.store import Store
 
+        moment = datetime.now(UTC)
         with Store(self.store) as store:
             schedule.seen(store)
-        return len(runner.run_due(self.config_path, datetime.now(UTC), schedule.me()))
+            due = schedule.Schedules(store).anything_to_do(moment)
+        return len(runner.run_due(self.config_path, moment, schedule.me())) if due else 0
 
     async def run(self) -> None:
         """Until cancelled: tick, then wait TICK seconds."""
