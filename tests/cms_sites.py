@@ -16,11 +16,12 @@ Feeds honour If-None-Match. Every request is logged by path.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -54,6 +55,8 @@ class Sites:
     sites: dict[str, Site] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     waiting: threading.Event = field(default_factory=threading.Event)
+    slow_seconds: float | None = None  # how long a slow site's feed waits (None: until release())
+    delay: float = 0.0  # seconds before every answer: the web's latency, for the benchmark
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def address(self, path: str) -> str:
@@ -120,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with self.state.lock:
             self.state.requests.append(self.path)
+        if self.state.delay:
+            time.sleep(self.state.delay)
         parts = urlsplit(self.path)
         site = next((s for p, s in self.state.sites.items() if parts.path.startswith(p)), None)
         if site is None:
@@ -140,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
         if site.kind == "failing":
             return self.send(b"<html>Erreur interne</html>", "text/html", 500)
         if site.kind == "slow":
-            self.state.waiting.wait()
+            self.state.waiting.wait(self.state.slow_seconds)
         body = rss(site, self.state.base)
         etag = f'"{abs(hash(body))}"'
         if self.headers.get("If-None-Match") == etag:
@@ -164,13 +169,22 @@ class Handler(BaseHTTPRequestHandler):
             pass  # digest gave up (its deadline): expected
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A server that does not print the connections digest closed at its deadline."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 @contextmanager
-def serving(sites: list[Site], host: str = "127.0.0.1") -> Iterator[Sites]:
+def serving(sites: list[Site], host: str = "127.0.0.1", *, delay: float = 0.0, slow_seconds: float | None = None
+            ) -> Iterator[Sites]:
     """The sites served on `host` (a loopback address) at a free port, for the length of the block."""
-    state = Sites(sites={s.path: s for s in sites})
+    state = Sites(sites={s.path: s for s in sites}, delay=delay, slow_seconds=slow_seconds)
     handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer((host, 0), handler)
-    server.daemon_threads = True
+    server = QuietServer((host, 0), handler)
     state.base = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
