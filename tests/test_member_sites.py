@@ -335,3 +335,18 @@ def test_the_sites_record_survives_a_broken_file(tmp_path: Path) -> None:
     sites.save(tmp_path, {"https://a.example/": sites.Site("A", "https://a.example/")})
     kept = json.loads((tmp_path / sites.FILE).read_text(encoding="utf-8"))
     assert kept["sites"]["https://a.example/"]["member"] == "A"
+
+
+def test_a_dry_reading_keeps_the_feeds_found_but_counts_no_failure(tmp_path: Path, cms: Sites) -> None:
+    path = project(tmp_path, cms, kinds=("wordpress", "failing"))
+    pipeline.prepare(config.load(path), DAY, tmp_path / "outbox", record_health=False)  # the desk's, check's
+    kept = {s.member: s for s in sites.load(config.load(path).cache_dir).values()}
+    assert kept[member("wordpress")].feeds == (cms.address("/wordpress/feed/"),)
+    assert kept[member("failing")].failures == 0 and kept[member("failing")].last_attempt is None
+
+
+def test_a_site_of_thousands_of_articles_costs_no_more_than_its_newest_fifty(tmp_path: Path) -> None:
+    many = [replace(TWINNING, title=f"{TWINNING.title} n° {n}", slug=f"jumelage-{n}") for n in range(300)]
+    with serving([Site("/wordpress/", "wordpress", many)]) as server:
+        result = prepared(project(tmp_path, server, kinds=("wordpress",)))
+    assert len(result.proposals) == 50

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from digest.collectors.run import _Run
 
 MAX_DISCOVERY_BYTES = 2 * 1024 * 1024  # a page, a robots.txt or a sitemap read while looking for feeds
+MAX_ARTICLES = 50  # the newest articles of a site that are scored: a feed of thousands costs no more
 GRACE = 10.0  # seconds after the deadline to read the cached copies of sites that were late
 
 
@@ -87,8 +88,8 @@ async def gather(run: _Run, clients: Clients, source: SourceConfig, settings: Me
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
         await asyncio.gather(*(reading.late(tasks[task]) for task in late))
-    await asyncio.to_thread(site_records.save, run.cache.folder,
-                            {**known, **{s.site: s for s in reading.records.values()}})
+    kept = reading.records if run.record_health else reading.looked  # a dry build keeps only the feeds found
+    await asyncio.to_thread(site_records.save, run.cache.folder, {**known, **{s.site: s for s in kept.values()}})
     return Collected(source.name, tuple(reading.items), reading.summary(len(members)))
 
 
@@ -101,6 +102,7 @@ class _Reading:
         self.known = known
         self.now = datetime.now(UTC)
         self.records: dict[str, site_records.Site] = {}
+        self.looked: dict[str, site_records.Site] = {}  # the sites whose feeds were looked for, as found
         self.items: list[Item] = []
 
     def record_of(self, member: Member) -> site_records.Site:
@@ -114,11 +116,12 @@ class _Reading:
         if not self.run.offline and site_records.due(record, self.now, self.settings.recheck_days):
             found = await discover(member.site, self.get)
             record = _looked(record, found, self.now)
+            self.looked[member.site] = record
         self.records[member.site] = record
         if not record.feeds:
             return
         collected = await self.run.read_source(self.clients, feed_source(self.source, record))
-        self.take(member, record, collected)
+        await asyncio.to_thread(self.take, member, record, collected)  # scoring off the event loop
 
     async def late(self, member: Member) -> None:
         """A site still being read at the deadline: its cached copy, if it has one."""
@@ -156,7 +159,9 @@ class _Reading:
         attempt = self.run.attempts.get(feed_source(self.source, record).name)
         ok = not collected.failed and (attempt is None or attempt.ok)
         error = "; ".join(p.message for p in collected.problems) if not ok else ""
-        proposed = [item for item in (self.scored(member, record, i) for i in collected.items) if item is not None]
+        newest = sorted(collected.items, key=lambda i: i.date or datetime.min.replace(tzinfo=UTC), reverse=True)
+        proposed = [item for item in (self.scored(member, record, i) for i in newest[:MAX_ARTICLES])
+                    if item is not None]
         self.items.extend(proposed)
         dates = [i.date for i in collected.items if i.date is not None]
         self.records[member.site] = site_records.read(

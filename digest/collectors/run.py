@@ -65,7 +65,8 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
                                "sources.toml to a folder digest may write").format(
                                  folder=folder, reason=exc.strerror or exc)) from None
         run = _Run(sources, ctx, settings, cache, on_source, offline=offline,
-                   backoff=BACKOFF if backoff is None else backoff, member_sites=member_sites)
+                   backoff=BACKOFF if backoff is None else backoff, member_sites=member_sites,
+                   record_health=record_health)
         results = asyncio.run(run.run())
         if settings.cache_dir is not None and record_health:
             _record_health(settings.cache_dir, sources, run.attempts)
@@ -87,7 +88,7 @@ class _Run:
 
     def __init__(self, sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchConfig, cache: Cache,
                  on_source: OnSource | None, *, offline: bool, backoff: float,
-                 member_sites: MemberSitesConfig | None = None) -> None:
+                 member_sites: MemberSitesConfig | None = None, record_health: bool = True) -> None:
         self.sources = sources
         self.ctx = ctx
         self.settings = settings
@@ -96,6 +97,7 @@ class _Run:
         self.cache = cache
         self.on_source = on_source
         self.member_sites = member_sites or MemberSitesConfig()
+        self.record_health = record_health  # a dry build counts no failure of a member's site either
         self.progress = {s.name: Progress() for s in sources}
         self.attempts: dict[str, health.Attempt] = {}
         self.pending: list[Pending] = []
