@@ -52,7 +52,7 @@ class Member:
 
 def members_of(path: Path) -> list[Member]:
     """The members of the file that have a site (an http(s) address); SourceError when it cannot be read."""
-    from digest.audience import members
+    from digest import members
 
     try:
         found = members.read(path)

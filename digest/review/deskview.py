@@ -205,7 +205,7 @@ def release(cfg: Config, state: letterfolder.LetterState) -> list[str]:
 
 def audience(cfg: Config, state: letterfolder.LetterState) -> list[str]:
     """With a members' edition or a members file: how many members and others, and each edition's counts."""
-    from digest.audience import members as member_file
+    from digest import members as member_file
     from digest.audience.subscribers import Subscribers
     from digest.delivery import journal
 
