@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.common import config_option, date_option, letter_day, loaded
+from digest.cli.common import config_option, date_option, letter_day, loaded, unsent_letter
 from digest.config import Config
 from digest.i18n import _, ngettext
 
@@ -63,17 +63,10 @@ def proposals_accept(config_path: Path, letter_date: date | None, number: int) -
     """Put proposal NUMBER into the letter, as a pinned [[item]] of its section in the issue file, titled
     « Member — title » and linking to the member's page."""
     from digest import dates, i18n, proposals
-    from digest.contribute import moderate
-    from digest.delivery import journal
-    from digest.errors import DigestError
 
     cfg = loaded(config_path)
-    wanted = letter_day(cfg, letter_date)
-    day = moderate.letter_for(cfg, wanted, journal.sends(cfg))
-    if letter_date is not None and (day.year, day.month) != (wanted.year, wanted.month):
-        raise DigestError(_("the letter of {month} has gone out: an article accepted now goes into the next one; "
-                            "leave out --date, or give --date {next}").format(
-                              month=dates.month_year(wanted, i18n.current()), next=day.isoformat()))
+    day = unsent_letter(cfg, letter_date, _("the letter of {month} has gone out: an article accepted now goes into "
+                                            "the next one; leave out --date, or give --date {next}"))
     path = proposals.accept(cfg, day, number)
     click.echo(_("Proposal {number} is in the letter of {month} ({path}).").format(
         number=number, month=dates.month_year(day, i18n.current()), path=path))
