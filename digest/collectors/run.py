@@ -157,7 +157,7 @@ class _Run:
                  if task in pending and source.format == "member-sites"}
         if not sites:
             return done, pending
-        finished, _still = await asyncio.wait(sites, timeout=GRACE * 2)
+        finished, _still = await asyncio.wait(sites, timeout=GRACE * 2)  # their own grace, and their saving
         return done | finished, pending - finished
 
     def clock(self) -> float:
@@ -165,10 +165,10 @@ class _Run:
         return time.monotonic()
 
     async def read_source(self, clients: Clients, source: SourceConfig) -> Collected:
-        """One source read as the collection reads it (a member's feed): fetched, cached, parsed, or its copy."""
+        """One source (or a member's feed) read: fetched, cached, parsed, or its copy; a failure said, not raised."""
         try:
             return await self._read(clients, source)
-        except Exception as exc:  # a bug or a library's surprise must not stop the others
+        except Exception as exc:  # a bug or a library's surprise must not stop the whole letter
             message = _("digest could not read this source: it failed on something in it ({name}: {exc})").format(
                           name=type(exc).__name__, exc=exc)
             self.attempts[source.name] = health.Attempt(source, ok=False, error=message)
@@ -180,14 +180,7 @@ class _Run:
 
     async def _source(self, clients: Clients, source: SourceConfig) -> Collected:
         began = time.perf_counter()
-        try:
-            collected = await self._read(clients, source)
-        except Exception as exc:  # a bug or a library's surprise must not stop the whole letter
-            message = _("digest could not read this source: it failed on something in it ({name}: {exc})").format(
-                          name=type(exc).__name__, exc=exc)
-            self.attempts[source.name] = health.Attempt(source, ok=False, error=message)
-            collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
-        return self._done(collected, began)
+        return self._done(await self.read_source(clients, source), began)
 
     def _done(self, collected: Collected, began: float) -> Collected:
         collected = replace(collected, seconds=time.perf_counter() - began)
