@@ -329,6 +329,33 @@ class MembersConfig:
                                                                       "domains, site (beside sources.toml)"))
 
 
+def _terms(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(_('expected an array of words or phrases, e.g. ["jumelage", "coopération décentralisée"]'))
+    return tuple(schema.line(v) for v in value)
+
+
+@dataclass(frozen=True)
+class MemberSitesConfig:
+    """The optional [member_sites] table: how a `member-sites` source reads the members' own sites and what of
+    theirs it proposes (digest.collectors.topics says how an article is scored)."""
+
+    topics: tuple[str, ...] | None = field(default=None, metadata=key(
+        _terms, "words or phrases each enough to propose an article (default: digest's list, see the manual)"))
+    more_topics: tuple[str, ...] = field(default=(), metadata=key(_terms, "added to topics"))
+    context_topics: tuple[str, ...] | None = field(default=None, metadata=key(
+        _terms, "words that count only beside another term, e.g. partenariat (default: digest's list)"))
+    min_score: int = field(default=2, metadata=key(
+        schema.positive_int, "the score an article needs to be proposed (a topic 2, in the title 3, a context "
+                             "word 1)"))
+    auto_score: int = field(default=0, metadata=key(
+        schema.whole, "from this score an article goes into the letter without a click (0: never)"))
+    recheck_days: int = field(default=30, metadata=key(
+        schema.positive_int, "days before a site's feeds are looked for again"))
+    silent_days: int = field(default=183, metadata=key(
+        schema.positive_int, "a site with nothing new for longer is listed by `digest sources --members`"))
+
+
 @dataclass(frozen=True)
 class SendConfig:
     """The optional [send] table: who approves a letter before its list send, and sends at an hour."""
@@ -372,6 +399,7 @@ class Config:
     contribute: ContributeConfig = ContributeConfig()
     send: SendConfig = SendConfig()
     members: MembersConfig = MembersConfig()
+    member_sites: MemberSitesConfig = MemberSitesConfig()
 
     @property
     def members_file(self) -> Path | None:
@@ -413,7 +441,7 @@ TABLES: dict[str, type] = {"letter": LetterConfig, "section": SectionConfig, "so
                            "smtp": SmtpConfig, "fetch": FetchConfig, "subscribers": SubscribersConfig,
                            "preview": PreviewConfig, "returns": ReturnsConfig,
                            "subscribe": SubscribeConfig, "look": LookConfig, "contribute": ContributeConfig,
-                           "send": SendConfig, "members": MembersConfig}
+                           "send": SendConfig, "members": MembersConfig, "member_sites": MemberSitesConfig}
 
 
 def declared_keys() -> list[tuple[str, str, str]]:
@@ -445,6 +473,7 @@ def load(path: Path, text: str | None = None) -> Config:
     contribute = _contribute(data, path, sections, problems)
     send = _optional(data, "send", SendConfig, problems)
     members = _members(data, path, problems)
+    member_sites = _optional(data, "member_sites", MemberSitesConfig, problems)
     if send.approvers and smtp is None and "smtp" not in data:
         problems.add(_("[send] approvers"), _("the approvers are asked by mail: add an [smtp] table"))
     if problems.items:
@@ -465,6 +494,7 @@ def load(path: Path, text: str | None = None) -> Config:
         contribute=contribute,
         send=send,
         members=members,
+        member_sites=member_sites,
     )
 
 
@@ -561,6 +591,10 @@ def _check_references(sections: list[dict[str, Any]], sources: list[dict[str, An
             except ValueError as exc:
                 problems.add(_("[[source]] #{number} ({source}) format").format(
                     number=number, source=source['name']), str(exc))
+        if source["format"] == "member-sites" and str(source["url"] or "").startswith(("http://", "https://")):
+            problems.add(_("[[source]] #{number} ({source}) url").format(number=number, source=source['name']),
+                         _("a member-sites source reads the members file (collectivite;domaines;site): give its "
+                           "path, e.g. url = \"adherents.csv\""))
 
 
 def guess_format(url: str) -> str:

@@ -45,6 +45,15 @@ class Item:
     pinned: bool = False  # named in the issue file's pin or featured list
     image_alt: str = ""  # what the picture shows, when it says more than the title (a contributed photo)
     audience: Audience = "all"  # "members": in the members' edition only (its source, section or the team said so)
+    member: str = ""  # the member authority whose own site published it (a member-sites source)
+    why: tuple[str, ...] = ()  # the topics that made a member site's article a proposal
+    proposed: bool = False  # a proposal: it waits for the team's click, outside the letter
+
+    def as_member_news(self) -> Item:
+        """The item as the letter shows a member's article: « Ville de Nancy — title », no longer a proposal."""
+        title = f"{self.member} — {self.title}" if self.member and not self.title.startswith(self.member) else \
+            self.title
+        return replace(self, title=title, proposed=False)
 
 
 @dataclass(frozen=True)

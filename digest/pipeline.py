@@ -22,7 +22,7 @@ from digest.errors import BuildFailed
 from digest.files import Written
 from digest.i18n import _
 from digest.message import build_message
-from digest.model import Collected, History, Letter, Problem, Rendered
+from digest.model import Collected, History, Item, Letter, Problem, Rendered
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Prepared:
     timings: Mapping[str, float]
     left_out: tuple[selector.LeftOut, ...] = ()  # every candidate not in the letter, and why
     files: Mapping[str, bytes] = field(default_factory=dict)  # written beside the letter: its logo
+    proposals: tuple[Item, ...] = ()  # the members' sites' articles waiting for the team's click
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
@@ -186,7 +187,7 @@ def prepare(config: Config, today: date, sent_in: Path | None = None,
         letter = replace(letter, look=letter_look)
     return Prepared(letter, collected, issue, earlier, selection.notes,
                     (*earlier.problems, *selection.problems, *edito_problems), selection.already_sent,
-                    clock.timings, selection.left_out, files)
+                    clock.timings, selection.left_out, files, selection.proposals)
 
 
 def _listed(problems: tuple[Problem, ...]) -> str:
@@ -213,4 +214,4 @@ def collect(config: Config, today: date, on_source: Callable[[Collected], None] 
     ctx = Context(tz=ZoneInfo(config.letter.timezone), teaser_length=config.letter.teaser_length,
                   today=today, horizon_days=horizon)
     return collectors.collect_all(config.sources, ctx, config.fetch, on_source, offline=offline,
-                                  record_health=record_health)
+                                  record_health=record_health, member_sites=config.member_sites)

@@ -55,6 +55,7 @@ class Selection:
     problems: tuple[Problem, ...] = ()  # the issue file names an item that is not there
     already_sent: int = 0  # items left out because an earlier letter carried them
     left_out: tuple[LeftOut, ...] = ()  # every candidate not shown, with why (for the editorial desk)
+    proposals: tuple[Item, ...] = ()  # members' articles waiting for the team's click, newest first
 
 
 def select(config: Config, collected: Iterable[Collected], today: date, issue: IssueFile | None = None,
@@ -72,7 +73,10 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
         by_section[section_of[result.source]].extend(result.items)
     for section_id, item in issue.extra:
         by_section[section_id].append(item)
+    waiting = {section_id: [i for i in items if i.proposed] for section_id, items in by_section.items()}
+    by_section = {section_id: [i for i in items if not i.proposed] for section_id, items in by_section.items()}
     _for_members(config, by_section)
+    candidates = _snapshot(by_section)  # every item the letter may show: a proposal already among them is not one
     left_out = [LeftOut(section_id, item, EXCLUDED) for section_id, items in by_section.items() for item in items
                 if any(matches(name, item) for name in issue.exclude)]
     problems, unknown = _apply_issue(issue, by_section)
@@ -111,8 +115,26 @@ def select(config: Config, collected: Iterable[Collected], today: date, issue: I
                                     section.default_image))
         else:
             notes.append(_("{id}: no item, section left out").format(id=section.id))
+    proposals = _proposals(config, waiting, [i for items in candidates.values() for i in items], today, tz, history,
+                           issue)
     return Selection(tuple(sections), tuple(notes), tuple(featured), tuple(problems), already_sent,
-                     tuple(left_out))
+                     tuple(left_out), proposals)
+
+
+def _proposals(config: Config, waiting: dict[str, list[Item]], candidates: list[Item], today: date, tz: ZoneInfo,
+               history: History | None, issue: IssueFile) -> tuple[Item, ...]:
+    """The members' articles to propose: inside their section's dates, not sent by an earlier letter, not excluded,
+    and not already among the letter's items (an accepted one is an item of the issue file, with its address)."""
+    taken = {canonical_url(i.url) for i in candidates if i.url} | {title_key(i.title) for i in candidates}
+    urls = {canonical_url(u): history.sent_on.get(u, date.min) for u in history.urls} if history else {}
+    found: list[Item] = []
+    for section in config.sections:
+        items, _outside = _in_time(section, waiting.get(section.id, []), today, tz)
+        found += [i for i in items if not (i.url and canonical_url(i.url) in taken)
+                  and title_key(i.as_member_news().title) not in taken
+                  and not (history and _sent_in(i, history, urls))
+                  and not any(matches(name, i) for name in issue.exclude)]
+    return tuple(sorted(found, key=lambda i: -(i.date.timestamp() if i.date else 0)))
 
 
 def _snapshot(by_section: dict[str, list[Item]]) -> dict[str, list[Item]]:

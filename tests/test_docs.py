@@ -121,7 +121,7 @@ def test_the_teams_guide_examples_read_as_it_says(tmp_path: Path) -> None:
     """docs/pour-l-equipe.md: the subscribers CSV (Paul left) and the members file (Nancy's two domains)."""
     import re as regex
 
-    from digest.audience import members as member_file
+    from digest import members as member_file
     from digest.audience import recipients
 
     guide = (ROOT / "docs" / "pour-l-equipe.md").read_text(encoding="utf-8")

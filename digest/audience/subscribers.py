@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from digest.audience import recipients as csv_rules
-from digest.audience.members import Members
 from digest.audience.recipients import Recipient, Rejected, check_address, key_of
 from digest.audience.states import STATUSES, Means, Status
 from digest.errors import DigestError
 from digest.i18n import _
+from digest.members import Members
 from digest.store import Part, StoreError, now
 
 __all__ = ["StoreError", "Subscribers", "now"]  # StoreError: the store's, raised here too

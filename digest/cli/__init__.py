@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.cli import audience, backup, contributions, letter, send, serve
+from digest.cli import audience, backup, contributions, letter, proposals, send, serve
 from digest.cli.common import failed, translate_click
 from digest.errors import DigestError
 from digest.i18n import _
@@ -93,6 +93,7 @@ def main() -> None:
 for command in (letter.build, letter.init, letter.draft, letter.preview, letter.check_command,
                 letter.sources_command, send.send_command, send.export_command, letter.letters_command,
                 send.publish_command, letter.discard_command, audience.subscribers_group,
-                contributions.contributions_group, serve.subscribe_form, serve.serve_command,
+                contributions.contributions_group, proposals.proposals_group, serve.subscribe_form,
+                serve.serve_command,
                 audience.bounces_command, backup.backup_command, backup.restore_command):
     main.add_command(command)

@@ -119,7 +119,7 @@ def subscribers_remove(config_path: Path, address: str) -> None:
               help="Only the addresses with this status.")
 def subscribers_list(config_path: Path, status: str | None) -> None:
     """Every address with its status and since when."""
-    from digest.audience import members as member_file
+    from digest import members as member_file
     from digest.audience.recipients import key_of
 
     cfg = loaded(config_path)
@@ -139,7 +139,7 @@ def subscribers_list(config_path: Path, status: str | None) -> None:
 
 def store_counts(cfg: config.Config) -> tuple[int, int]:
     """How many subscribed addresses are members, and others."""
-    from digest.audience import members as member_file
+    from digest import members as member_file
 
     with _store(cfg.path) as store:
         return store.subscribers.audience(member_file.read(cfg.members_file))

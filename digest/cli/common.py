@@ -70,6 +70,20 @@ def letter_day(cfg: config.Config, letter_date: date | None) -> date:
     return letter_date or cfg.letter.date or date.today()
 
 
+def unsent_letter(cfg: config.Config, letter_date: date | None, gone: str) -> date:
+    """The letter something accepted now goes into: --date's (else the issue's) month, unless its list send began,
+    then the next month's; with --date naming a letter that went out, DigestError saying `gone` ({month}, {next})."""
+    from digest import dates, i18n
+    from digest.contribute import moderate
+    from digest.delivery import journal
+
+    wanted = letter_day(cfg, letter_date)
+    day = moderate.letter_for(cfg, wanted, journal.sends(cfg))
+    if letter_date is not None and (day.year, day.month) != (wanted.year, wanted.month):
+        raise DigestError(gone.format(month=dates.month_year(wanted, i18n.current()), next=day.isoformat()))
+    return day
+
+
 # The answers to a question such as `Send to N subscribers? [y/N]` (in French `[o/N]`) that say yes, since a French
 # team may type either; anything else, the empty default included, is no.
 YES_ANSWERS = frozenset({"o", "oui", "y", "yes"})

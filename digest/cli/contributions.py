@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.common import config_option, date_option, letter_day, loaded
+from digest.cli.common import config_option, date_option, loaded, unsent_letter
 from digest.contribute.states import State
 from digest.i18n import N_, _, ngettext
 
@@ -83,16 +83,10 @@ def contributions_accept(config_path: Path, letter_date: date | None, number: in
     letter; its contact is told which letter."""
     from digest import dates, i18n
     from digest.contribute import moderate
-    from digest.delivery import journal
-    from digest.errors import DigestError
 
     cfg = loaded(config_path)
-    wanted = letter_day(cfg, letter_date)
-    day = moderate.letter_for(cfg, wanted, journal.sends(cfg))
-    if letter_date is not None and (day.year, day.month) != (wanted.year, wanted.month):
-        raise DigestError(_("the letter of {month} has gone out: a contribution accepted now goes into the next "
-                            "one; leave out --date, or give --date {next}").format(
-                              month=dates.month_year(wanted, i18n.current()), next=day.isoformat()))
+    day = unsent_letter(cfg, letter_date, _("the letter of {month} has gone out: a contribution accepted now goes "
+                                            "into the next one; leave out --date, or give --date {next}"))
     when = moderate.form_day(item_date) if item_date is not None else None
     agenda = next((s.id for s in cfg.sections if s.kind == "agenda"), None)
     path = moderate.accept(cfg, day, number, title=title, text=text, when=when, agenda=agenda)

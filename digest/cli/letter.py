@@ -51,6 +51,14 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
         built = pipeline.build(cfg, today, out, strict=strict, on_source=on_source, include_sent=include_sent,
                                offline=offline, sends=journal.sends(cfg))
     _print_report(built)
+    if built.prepared.proposals:
+        from digest import proposals
+
+        waiting = len(proposals.waiting(cfg, built.prepared.proposals))
+        if waiting:
+            click.echo(ngettext("{count} article of the members' sites waits for a decision: digest proposals",
+                                "{count} articles of the members' sites wait for a decision: digest proposals",
+                                waiting).format(count=waiting))
 
 
 def _guard_rebuild(cfg: config.Config, out: Path, day: date, force: bool) -> None:
@@ -321,11 +329,14 @@ def check_command(config_path: Path, letter_date: date | None, links: bool, time
 @click.command(name="sources")
 @config_option
 @click.option("--check", is_flag=True, help="Read every source now (as a build does) before printing the table.")
-def sources_command(config_path: Path, check: bool) -> None:
+@click.option("--members", is_flag=True, help="The members' sites instead (a member-sites source): those with no "
+                                              "feed found, a failing feed or nothing new for [member_sites] "
+                                              "silent_days, the members to call.")
+def sources_command(config_path: Path, check: bool, members: bool) -> None:
     """The health of every source: last success, HTTP status, items, newest item, failures, last error.
 
     Recorded by each build (or --check) in the cache folder. A source with nothing new for longer than its
-    section's window_days is flagged stale.
+    section's window_days is flagged stale. With --members, the members' own sites.
     """
     from datetime import UTC
     from zoneinfo import ZoneInfo
@@ -340,8 +351,29 @@ def sources_command(config_path: Path, check: bool) -> None:
             results = pipeline.collect(cfg, cfg.letter.date or date.today(), on_source)
         for problem in (p for r in results for p in r.problems):
             click.echo(_("warning: {problem}").format(problem=problem), err=True)
+    if members:
+        click.echo(_members_table(cfg, datetime.now(UTC)))
+        return
     rows = health.rows(cfg, health.load(cfg.cache_dir), datetime.now(UTC))
     click.echo(health.table(rows, ZoneInfo(cfg.letter.timezone)))
+
+
+def _members_table(cfg: config.Config, now: datetime) -> str:
+    """The members' sites of every member-sites source, as `digest sources --members` shows them."""
+    from zoneinfo import ZoneInfo
+
+    from digest.collectors import membersites, sites
+    from digest.errors import DigestError
+
+    sources = [s for s in cfg.sources if s.format == "member-sites"]
+    if not sources:
+        raise DigestError(_("no source reads the members' sites: add a [[source]] with format = \"member-sites\" "
+                            "whose url is the members file"))
+    listed: list[tuple[str, str]] = []
+    for source in sources:
+        listed += [(m.name, m.site) for m in membersites.members_of(Path(source.location))]
+    found = sites.rows(listed, sites.load(cfg.cache_dir), now, cfg.member_sites.silent_days)
+    return sites.table(found, cfg.member_sites.silent_days, ZoneInfo(cfg.letter.timezone))
 
 
 @click.command(name="letters")

@@ -21,11 +21,11 @@ import click
 
 from digest import config, i18n, letterfolder
 from digest.audience import subscribers
-from digest.audience.members import read as read_members
 from digest.cli.common import ask_first
 from digest.delivery import aftersend, journal, smtp
 from digest.i18n import N_, _
 from digest.letterfolder import SendState
+from digest.members import read as read_members
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar

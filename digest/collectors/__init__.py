@@ -15,7 +15,7 @@ from pathlib import Path
 
 from digest.collectors.base import Context, Fetched
 from digest.collectors.formats import BY_NAME
-from digest.config import FetchConfig, SourceConfig
+from digest.config import FetchConfig, MemberSitesConfig, SourceConfig
 from digest.errors import SourceError
 from digest.i18n import _
 from digest.model import Collected, Problem
@@ -69,16 +69,17 @@ def collect_body(source: SourceConfig, ctx: Context, body: bytes, url: str, cont
 
 def collect_all(sources: tuple[SourceConfig, ...], ctx: Context, fetch: FetchConfig | None = None,
                 on_source: Callable[[Collected], None] | None = None, *, offline: bool = False,
-                record_health: bool = True, backoff: float | None = None) -> list[Collected]:
+                record_health: bool = True, backoff: float | None = None,
+                member_sites: MemberSitesConfig | None = None) -> list[Collected]:
     """Read every source at once (web ones concurrently, as the [fetch] table says), one result per source in
     config order.
 
     With `fetch.cache_dir` set, each web source's last good body is kept there and used when it fails, and each
     source's health is recorded (unless `record_health` is off: a dry build); `offline` reads web sources from
     that cache alone; `backoff` is the wait before a first retry (fetch.BACKOFF); on_source hears of each source
-    as it completes.
+    as it completes; `member_sites` says how a `member-sites` source scores its members' articles.
     """
     from digest.collectors.run import collect_sources  # the web machinery, loaded when collecting
 
     return collect_sources(sources, ctx, fetch or FetchConfig(), on_source, offline=offline,
-                           record_health=record_health, backoff=backoff)
+                           record_health=record_health, backoff=backoff, member_sites=member_sites)

@@ -26,6 +26,9 @@ FORMATS = (
     Format("json", "jsonfile", (".json",), "a JSON file"),
     Format("toml", "tomlfile", (".toml",), "a TOML file"),
     Format("ics", "ics", (".ics", ".ical"), "a calendar"),
+    Format("sitemap", "sitemap", (), "a sitemap"),
+    # The members file (collectivite;domaines;site): each member's site is read (digest.collectors.membersites).
+    Format("member-sites", "membersites", (), "a members file"),
 )
 NAMES = tuple(f.name for f in FORMATS)
 BY_NAME = {f.name: f for f in FORMATS}

@@ -35,8 +35,8 @@ from digest.collectors.fetch import (
     is_web,
     megabytes,
 )
-from digest.config import FetchConfig, SourceConfig
-from digest.errors import DigestError
+from digest.config import FetchConfig, MemberSitesConfig, SourceConfig
+from digest.errors import DigestError, SourceError
 from digest.i18n import _
 from digest.model import Collected, Problem
 
@@ -50,7 +50,7 @@ class CacheError(DigestError):
 
 def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchConfig,
                     on_source: OnSource | None = None, *, offline: bool = False, record_health: bool = True,
-                    backoff: float | None = None) -> list[Collected]:
+                    backoff: float | None = None, member_sites: MemberSitesConfig | None = None) -> list[Collected]:
     """Read every source, one result per source in config order; on_source hears of each as it completes.
 
     `offline` reads web sources from the cache alone; `record_health` off (a dry build) counts no failure;
@@ -65,7 +65,8 @@ def collect_sources(sources: tuple[SourceConfig, ...], ctx: Context, settings: F
                                "sources.toml to a folder digest may write").format(
                                  folder=folder, reason=exc.strerror or exc)) from None
         run = _Run(sources, ctx, settings, cache, on_source, offline=offline,
-                   backoff=BACKOFF if backoff is None else backoff)
+                   backoff=BACKOFF if backoff is None else backoff, member_sites=member_sites,
+                   record_health=record_health)
         results = asyncio.run(run.run())
         if settings.cache_dir is not None and record_health:
             _record_health(settings.cache_dir, sources, run.attempts)
@@ -86,7 +87,8 @@ class _Run:
     """One collection: its deadline, cache, parser thread and what each source gave."""
 
     def __init__(self, sources: tuple[SourceConfig, ...], ctx: Context, settings: FetchConfig, cache: Cache,
-                 on_source: OnSource | None, *, offline: bool, backoff: float) -> None:
+                 on_source: OnSource | None, *, offline: bool, backoff: float,
+                 member_sites: MemberSitesConfig | None = None, record_health: bool = True) -> None:
         self.sources = sources
         self.ctx = ctx
         self.settings = settings
@@ -94,12 +96,16 @@ class _Run:
         self.backoff = backoff
         self.cache = cache
         self.on_source = on_source
+        self.member_sites = member_sites or MemberSitesConfig()
+        self.record_health = record_health  # a dry build counts no failure of a member's site either
         self.progress = {s.name: Progress() for s in sources}
         self.attempts: dict[str, health.Attempt] = {}
         self.pending: list[Pending] = []
         self.entries: dict[str, Entry | None] = {}
         self.deadline_at = 0.0
-        workers = parse_workers(len(sources))
+        # A members file stands for many feeds: parsed like a large letter's.
+        workers = parse_workers(len(sources) + MIN_SOURCES_FOR_PROCESSES * sum(
+            s.format == "member-sites" for s in sources))
         # Parsing is CPU-bound (feedparser is pure Python): with many sources it runs in worker processes,
         # one per core, each parser thread below waiting on one of them. The pool comes first: it may fork,
         # which is safe only before this collection starts any thread.
@@ -123,6 +129,7 @@ class _Run:
             done: set[asyncio.Task[Collected]] = set()
             if tasks:
                 done, pending = await asyncio.wait(tasks, timeout=max(0.0, self.deadline_at - time.monotonic()))
+                done, pending = await self._sites_finish(tasks, done, pending)
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -139,16 +146,41 @@ class _Run:
             for body in self.pending:
                 body.discard()  # a body whose reading the deadline cancelled: no partial file stays
 
-    async def _source(self, clients: Clients, source: SourceConfig) -> Collected:
-        began = time.perf_counter()
+    async def _sites_finish(self, tasks: list[asyncio.Task[Collected]], done: set[asyncio.Task[Collected]],
+                            pending: set[asyncio.Task[Collected]]
+                            ) -> tuple[set[asyncio.Task[Collected]], set[asyncio.Task[Collected]]]:
+        """Members' sites still being read at the deadline are given the time to take their late sites' cached
+        copies (they stop reading at the deadline themselves)."""
+        from digest.collectors.membersites import GRACE
+
+        sites = {task for task, source in zip(tasks, self.sources, strict=True)
+                 if task in pending and source.format == "member-sites"}
+        if not sites:
+            return done, pending
+        finished, _still = await asyncio.wait(sites, timeout=GRACE * 2)  # their own grace, and their saving
+        return done | finished, pending - finished
+
+    def clock(self) -> float:
+        """The clock the deadline is on (time.monotonic)."""
+        return time.monotonic()
+
+    async def read_source(self, clients: Clients, source: SourceConfig) -> Collected:
+        """One source (or a member's feed) read: fetched, cached, parsed, or its copy; a failure said, not raised."""
         try:
-            collected = await self._read(clients, source)
+            return await self._read(clients, source)
         except Exception as exc:  # a bug or a library's surprise must not stop the whole letter
             message = _("digest could not read this source: it failed on something in it ({name}: {exc})").format(
                           name=type(exc).__name__, exc=exc)
             self.attempts[source.name] = health.Attempt(source, ok=False, error=message)
-            collected = Collected(source.name, (), (Problem(source.name, message),), failed=True)
-        return self._done(collected, began)
+            return Collected(source.name, (), (Problem(source.name, message),), failed=True)
+
+    async def fall_back(self, source: SourceConfig, reason: str, status: int | None) -> Collected:
+        """A source that failed (a member's feed late at the deadline): its last good copy, if any."""
+        return await self._fallback(source, reason, status)
+
+    async def _source(self, clients: Clients, source: SourceConfig) -> Collected:
+        began = time.perf_counter()
+        return self._done(await self.read_source(clients, source), began)
 
     def _done(self, collected: Collected, began: float) -> Collected:
         collected = replace(collected, seconds=time.perf_counter() - began)
@@ -157,16 +189,21 @@ class _Run:
         return collected
 
     async def _read(self, clients: Clients, source: SourceConfig) -> Collected:
+        if source.format == "member-sites":
+            return await self._member_sites(clients, source)
         if not is_web(source):
             self.progress[source.name].phase = "parsing"
             collected = await self._in_parser(self._parse, collect_file, source, self.ctx)
             error = collected.problems[0].message if collected.failed and collected.problems else None
             self.attempts[source.name] = health.Attempt(source, not collected.failed, collected.items, error=error)
             return replace(collected, origin=_("local file"))
-        cached = self.entries.get(source.name)
+        if source.name in self.entries:
+            cached = self.entries[source.name]
+        else:  # a member's feed: its copy is looked up when its site is read
+            cached = await self._in_thread(self.cache.entry, source.name, source.location)
         if self.offline:
             return await self._offline(source, cached)
-        progress = self.progress[source.name]
+        progress = self.progress.setdefault(source.name, Progress())
         try:
             async with clients.lend(source.location) as client:
                 download = await fetch_http(clients, client, source, self.settings, self.cache, cached, progress,
@@ -185,6 +222,17 @@ class _Run:
             return await self._fallback(source, _reason(collected), download.status)
         self.attempts[source.name] = health.Attempt(source, True, collected.items, status=download.status)
         return replace(collected, origin=f"HTTP {download.status}")
+
+    async def _member_sites(self, clients: Clients, source: SourceConfig) -> Collected:
+        from digest.collectors import membersites
+
+        try:
+            collected = await membersites.gather(self, clients, source, self.member_sites)
+        except SourceError as exc:
+            self.attempts[source.name] = health.Attempt(source, ok=False, error=str(exc))
+            return Collected(source.name, (), (Problem(source.name, str(exc)),), failed=True, origin="failed")
+        self.attempts[source.name] = health.Attempt(source, True, collected.items)
+        return replace(collected, origin=_("members' sites"))
 
     def _read_new(self, source: SourceConfig, download: Download) -> Collected:
         """(Parser thread.) Read a new body; it becomes the cached copy only if items came out of it."""

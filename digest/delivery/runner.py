@@ -91,7 +91,8 @@ def perform(cfg: Config, found: Scheduled, moment: datetime, who: str) -> Outcom
     refused = _why_not(cfg, found, moment)
     if refused is not None:
         return _hold(cfg, found, *refused)
-    from digest.audience import members, subscribers
+    from digest import members
+    from digest.audience import subscribers
 
     try:
         chosen = subscribers.recipients_for_list(cfg.subscribers_path, Path(found.list) if found.list else None,

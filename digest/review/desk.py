@@ -176,6 +176,8 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
             return _save_look(desk, cfg.path, form)
         if form.get("op") in ("contrib-accept", "contrib-refuse"):
             return _decide(desk, cfg, snapshot, form)
+        if form.get("op") in ("proposal-accept", "proposal-dismiss"):
+            return _propose(desk, cfg, snapshot, form)
         gone = deskview.gone(cfg, desk_day(desk, snapshot))
         if gone is not None:  # the letter went out: what it says can no longer change
             raise DeskRefusal(409, gone)
@@ -226,6 +228,35 @@ def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]
                                          "told.").format(month=month)
     return desk.preview.rebuild(), _("This letter has gone out: the contribution is accepted into the letter of "
                                      "{month}; its contact will be told.").format(month=month)
+
+
+def _propose(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]) -> tuple[Snapshot, str]:
+    """A member's article accepted into the next letter whose list send has not begun, or dismissed for good."""
+    from digest import dates, proposals
+    from digest.contribute import moderate
+    from digest.delivery import journal
+
+    number = form.get("name", "")
+    if not number.isdigit():
+        raise DeskRefusal(400, _("No proposal given."))
+    try:
+        if form.get("op") == "proposal-dismiss":
+            proposals.dismiss(cfg, int(number))
+            return desk.preview.rebuild(), _("Dismissed: it will not be proposed again.")
+        shown = desk_day(desk, snapshot)
+        day = moderate.letter_for(cfg, shown, journal.sends(cfg))  # never a letter that went out
+        here = (day.year, day.month) == (shown.year, shown.month)
+        proposals.accept(cfg, day, int(number), version=form.get("version", "") if here else None)
+    except DigestError as exc:
+        if isinstance(exc, issueedit.Conflict):
+            desk.preview.rebuild_if_changed()
+        conflict = isinstance(exc, (issueedit.Conflict, proposals.NotWaiting, issueedit.Refused))
+        raise DeskRefusal(409 if conflict else 422, exc.message) from None
+    month = dates.month_year(day, i18n.current())
+    if here:
+        return desk.preview.rebuild(), _("Accepted into the letter of {month}.").format(month=month)
+    return desk.preview.rebuild(), _("This letter has gone out: the article is accepted into the letter of "
+                                     "{month}.").format(month=month)
 
 
 def desk_day(desk: Desk, snapshot: Snapshot) -> date:

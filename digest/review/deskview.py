@@ -140,6 +140,7 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = when
     env.filters["day"] = lambda iso: i18n.day(date.fromisoformat(iso)) if iso else ""
     env.filters["iso_day"] = iso_day
+    env.filters["quoted"] = lambda term: _("“{term}”").format(term=term)
     env.filters["clock"] = lambda moment: i18n.clock(moment, seconds=True) if moment else ""
     env.filters["decimal"] = i18n.decimal
     return env
@@ -167,6 +168,8 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "lang": i18n.current(), "languages": list(i18n.NAMES.items()), "script_words": script_words(),
         "hand_source": ISSUE_SOURCE, "audience": check.audience(cfg) if cfg else None,
         "contributions": contributions(cfg) if cfg else [], "contribute": bool(cfg and cfg.contribute.url),
+        "proposals": snapshot.proposals,
+        "member_sites": bool(cfg and any(s.format == "member-sites" for s in cfg.sources)),
         **_standing(cfg, snapshot),
     }
 
@@ -202,7 +205,7 @@ def release(cfg: Config, state: letterfolder.LetterState) -> list[str]:
 
 def audience(cfg: Config, state: letterfolder.LetterState) -> list[str]:
     """With a members' edition or a members file: how many members and others, and each edition's counts."""
-    from digest.audience import members as member_file
+    from digest import members as member_file
     from digest.audience.subscribers import Subscribers
     from digest.delivery import journal
 
@@ -308,4 +311,4 @@ def parts(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, str]:
     module = environment().get_template("desk.html.j2").make_module(context(cfg, snapshot, token))
     return {name: str(getattr(module, name.replace("-", "_"))())
             for name in ("status", "build-error", "items", "report", "sections-order", "edito-preview", "inbox",
-                         "look-panel", "contributions-list")}
+                         "look-panel", "contributions-list", "proposals-list")}

@@ -25,6 +25,7 @@ from digest.errors import DigestError
 from digest.i18n import _
 from digest.model import Collected
 from digest.pipeline import Built
+from digest.proposals import Proposal
 from digest.review import accept, check
 
 # The sources as last read are kept for the rebuilds that follow an edit of the issue file (a click in the desk):
@@ -52,6 +53,7 @@ class Snapshot:
     built: Built | None = None  # the last good build, for the desk's candidates and test sends
     issue_path: Path | None = None  # the issue file of the letter's month, and the version the build read
     issue_version: str = "absent"
+    proposals: list[Proposal] = field(default_factory=list)  # the members' sites' articles waiting, numbered
 
 
 class Preview:
@@ -117,11 +119,22 @@ class Preview:
             traceback.print_exc(file=sys.stderr)
             return self._publish(_failed(previous, f"{type(exc).__name__}: {exc}", issue_path, issue_version, today))
         rendered = built.rendered
+        proposals = self._proposals(cfg, built)
         return self._publish(Snapshot(
             html=rendered.html, text=rendered.text, subject=rendered.subject, preheader=rendered.preheader,
             sender=built.letter.sender, letter_date=today.isoformat(), findings=findings,
             built_at=datetime.now(), seconds=time.perf_counter() - began, built=built,
-            issue_path=issue_path, issue_version=issue_version))
+            issue_path=issue_path, issue_version=issue_version, proposals=proposals))
+
+    def _proposals(self, cfg: config.Config, built: Built) -> list[Proposal]:
+        """The build's proposals, numbered in the store (here, in the build, never when a page is read)."""
+        from digest import proposals
+
+        try:
+            return proposals.waiting(cfg, built.prepared.proposals)
+        except DigestError as exc:  # a store that cannot be opened: the letter is still shown
+            self.log(_("the proposals could not be numbered: {error}").format(error=exc.format_message()))
+            return []
 
     def _publish(self, snapshot: Snapshot) -> Snapshot:
         with self.changed:

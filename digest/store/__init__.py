@@ -14,7 +14,8 @@ Opening the store brings every part up to this program's version:
 
 The parts' own classes (digest.audience.subscribers.Subscribers, digest.audience.joining.Signups,
 digest.contribute.store.Contributions, digest.store.queue.MailQueue, digest.store.pendings.Pendings,
-digest.store.caps.Caps, digest.delivery.approval.Approvals, digest.delivery.schedule.Schedules) each work on
+digest.store.caps.Caps, digest.delivery.approval.Approvals, digest.delivery.schedule.Schedules,
+digest.proposals.Proposals) each work on
 an open Store; several can share one.
 """
 
@@ -41,7 +42,8 @@ from digest.files import PRIVATE, PRIVATE_FOLDER, narrow, private_files
 from digest.i18n import _
 
 # The parts, in the order their steps run (a part's step may read the tables of a part before it).
-PARTS = ("subscribers", "returns", "signups", "caps", "contributions", "pendings", "queue", "approvals", "schedules")
+PARTS = ("subscribers", "returns", "signups", "caps", "contributions", "pendings", "queue", "approvals", "schedules",
+         "proposals")
 KEEP_BACKUPS = 5  # copies made before a migration that are kept, newest first
 BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS store_part (part TEXT PRIMARY KEY, version INTEGER NOT NULL, at TEXT NOT NULL);

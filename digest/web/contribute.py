@@ -33,8 +33,6 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from digest import dates
-from digest.audience.members import Members
-from digest.audience.members import read as read_members
 from digest.audience.subscribers import mask
 from digest.config import Config
 from digest.contribute import pictures
@@ -42,6 +40,8 @@ from digest.contribute.states import State
 from digest.contribute.store import MAILS, Contribution, Contributions
 from digest.i18n import N_, _, speaking
 from digest.mail import auto
+from digest.members import Members
+from digest.members import read as read_members
 from digest.store import Store
 from digest.store.caps import Refusal
 from digest.store.queue import MailKind, Queued

@@ -33,8 +33,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from digest import hosts
-from digest.audience.members import Members
-from digest.audience.members import read as read_members
 from digest.audience.recipients import _name, key_of
 from digest.audience.states import Means, Status
 from digest.audience.subscribers import Subscribers, mask
@@ -42,6 +40,8 @@ from digest.i18n import N_, _, current
 from digest.letterfolder import DRY_RUN, MEMBERS
 from digest.mail import signing
 from digest.mail.links import LETTER_PARAMETER, TOKEN_PARAMETER
+from digest.members import Members
+from digest.members import read as read_members
 from digest.web import approve, contribute, layer, subscribe
 from digest.web.clock import Clock
 from digest.web.courier import Courier, Post, lifespan

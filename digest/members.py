@@ -1,4 +1,5 @@
-"""The association's member authorities ([members] file): who is a member, by the domain of their address.
+"""The association's member authorities ([members] file): who is a member, by the domain of their address, and
+each member's site (a `member-sites` source reads them: digest.collectors.membersites).
 
 The file is the team's: a header line, then `collectivite;domaines;site` — the authority's name, its e-mail domains
 (separated by spaces or commas) and its site's address (optional). A reader is a member because the team says
