@@ -19,6 +19,7 @@ from digest.config import LookConfig
 
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
 WHITE = "#ffffff"
+PAGE = "#eef1f4"  # the darkest page background: a token readable on it is readable on white too
 AA = 4.5
 
 
@@ -27,11 +28,11 @@ def _sheet() -> str:
     return (resources.files("digest.web") / "static" / "digest.css").read_text(encoding="utf-8")
 
 
-def _readable(colour: str, on: str = WHITE) -> str:
-    """The colour, or the nearest shade that white text (or `on`) can be read on."""
+def _readable(colour: str) -> str:
+    """The colour, or the nearest shade that reads on the pages' backgrounds and carries white text."""
     if not HEX.fullmatch(colour):
         return "#1b4f8f"  # never write into CSS what is not a colour
-    return colour if look.contrast(colour, on) >= AA else look.nearest_passing(colour, on, AA)
+    return colour if look.contrast(colour, PAGE) >= AA else look.nearest_passing(colour, PAGE, AA)
 
 
 def tokens(config: LookConfig | None) -> str:
