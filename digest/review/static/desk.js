@@ -206,9 +206,8 @@ letterSwitch.addEventListener("click", () => {
 });
 
 // A picture that cannot be loaded (offline, moved): a quiet box saying what it showed, not a broken icon.
-document.addEventListener("error", (event) => {
-  const picture = event.target;
-  if (!(picture instanceof HTMLImageElement) || picture.dataset.missing) return;
+function missing(picture) {
+  if (picture.dataset.missing) return;
   picture.dataset.missing = "1";
   const box = document.createElement("span");
   box.className = "picture-missing";
@@ -216,7 +215,12 @@ document.addEventListener("error", (event) => {
   box.textContent = picture.alt || WORDS.no_picture;
   box.setAttribute("aria-label", box.textContent);
   picture.replaceWith(box);
+}
+document.addEventListener("error", (event) => {
+  if (event.target instanceof HTMLImageElement) missing(event.target);
 }, true);
+// Those that failed before this script ran.
+for (const picture of document.images) if (picture.complete && picture.naturalWidth === 0) missing(picture);
 
 for (const frame of document.querySelectorAll("iframe")) {
   frame.addEventListener("load", () => fit(frame));
