@@ -147,9 +147,7 @@ def main() -> None:
 
 def photographs(output: Path, chromium: str) -> Iterator[tuple[str, int, Path]]:
     """Every page at every width into `output`: (page, width, file) as each is written."""
-    from playwright.sync_api import Route, sync_playwright
-
-    from digest.review import desk, preview
+    from playwright.sync_api import Route
 
     def answer(route: Route) -> None:
         if route.request.url.startswith("http://127.0.0.1"):
@@ -159,7 +157,23 @@ def photographs(output: Path, chromium: str) -> Iterator[tuple[str, int, Path]]:
         else:
             route.abort()  # no request leaves the machine
 
+    from digest import i18n
+
     os.environ.setdefault("DIGEST_SECRET", "screens-only-secret-0123456789")  # the pages' links are signed
+    before = i18n.current()
+    i18n.use("fr")  # the team's desk, whatever the caller's language (the tests speak English)
+    try:
+        yield from _served(output, chromium, answer)
+    finally:
+        i18n.use(before)
+
+
+def _served(output: Path, chromium: str, answer: Any) -> Iterator[tuple[str, int, Path]]:
+    """The letter built, published, its desk and `digest serve` running, each page photographed."""
+    from playwright.sync_api import sync_playwright
+
+    from digest.review import desk, preview
+
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         config_path = project(folder)
