@@ -625,11 +625,13 @@ def test_a_branded_look_keeps_the_desk_readable(browser: Any, branded_preview: d
 def test_a_picture_that_cannot_load_is_a_quiet_box_not_a_broken_icon(page: Any, shared_preview: desk.Running) -> None:
     open_desk(page, shared_preview)
     page.wait_for_selector("#items li.card")
-    page.evaluate("document.querySelector('#items').scrollIntoView()")  # the cards' pictures load as they show
-    # Every picture the browser could not load is replaced (those loading lazily, as they fail).
-    page.wait_for_function("() => document.querySelectorAll('.card .picture-missing').length > 0 && "
-                           "![...document.querySelectorAll('.card img')].some(i => i.complete && i.naturalWidth === 0)")
-    said = page.locator(".card .picture-missing").first
+    # A card's picture whose address answers nothing a picture can be (as an offline or moved one does).
+    page.evaluate("""() => { const card = document.querySelector('#items li.card');
+        const picture = document.createElement('img'); picture.id = 'gone'; picture.alt = '';
+        picture.src = 'data:image/png;base64,bm90IGEgcGljdHVyZQ==';
+        card.querySelector('img, .noimg, .picture-missing').replaceWith(picture); }""")
+    page.wait_for_function("() => !document.getElementById('gone')")  # replaced as soon as it failed
+    said = page.locator("#items li.card").first.locator(".picture-missing")
     assert said.get_attribute("role") == "img" and said.inner_text() == "Image non chargée"
 
 
