@@ -9,7 +9,7 @@ INSTALLED := .venv-installed
 INSTALLED_STAMP := $(INSTALLED)/.installed-stamp
 PACKAGE_FILES := $(shell find digest templates -type f -not -path '*/__pycache__/*' -not -name '*.mo') setup.py pyproject.toml
 
-.PHONY: run test system-deps lint bench screenshot clean i18n
+.PHONY: run test system-deps lint bench screenshot screens clean i18n
 
 # The interface's catalogues as digest reads them (.mo), compiled from the .po files kept in the repository.
 MO := $(patsubst %.po,%.mo,$(wildcard digest/locale/*/LC_MESSAGES/digest.po))
@@ -71,11 +71,14 @@ lint: $(STAMP)
 bench: $(STAMP) $(MO)
 	$(BIN)/python benchmarks/run.py
 
-## screenshot: redo docs/letter.png (the default letter at desktop and phone widths) and docs/desk.png (the
-## editorial desk at 1400 px) (needs Debian's chromium)
+## screenshot: redo docs/letter.png (the default letter at desktop and phone widths) (needs Debian's chromium)
 screenshot: $(STAMP) $(MO)
 	$(BIN)/python scripts/screenshot.py
-	$(BIN)/python scripts/screenshot.py --desk
+
+## screens: every page digest serves (the desk, the forms, the subscriber's page, the archive, an error) at 1400,
+## 1024 and 390 px into docs/screens/, which tests/test_screens.py compares with the pages as they are
+screens: $(STAMP) $(MO)
+	$(BIN)/python scripts/screens.py
 
 clean:
 	rm -rf $(VENV) $(INSTALLED) .pytest_cache .mypy_cache .ruff_cache build *.egg-info tests/axe/node_modules

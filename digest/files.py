@@ -9,6 +9,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -171,15 +172,28 @@ def safe_name(text: str, limit: int = 100) -> str:
     return name or "_"
 
 
+# The umask is the process's: blocks of several threads (digest serve's requests, the desk's) share one narrowing,
+# the first to enter saving the umask and the last to leave putting it back. Without the count, two blocks that
+# overlap could leave 077 in place for good (each putting back what the other had set).
+_NARROWED = threading.Lock()
+_DEPTH: list[int] = [0, 0o022]  # blocks inside, the umask before the first
+
+
 @contextmanager
 def private_files() -> Iterator[None]:
     """Inside: every file and folder this process creates is its owner's only (umask 077), for writers that
-    take no mode (SQLite, mailbox). The umask is the process's: the CLI's commands are one thread."""
-    old = os.umask(0o077)
+    take no mode (SQLite, mailbox)."""
+    with _NARROWED:
+        if _DEPTH[0] == 0:
+            _DEPTH[1] = os.umask(0o077)
+        _DEPTH[0] += 1
     try:
         yield
     finally:
-        os.umask(old)
+        with _NARROWED:
+            _DEPTH[0] -= 1
+            if _DEPTH[0] == 0:
+                os.umask(_DEPTH[1])
 
 
 def private_folder(folder: Path) -> Path:

@@ -1,6 +1,5 @@
-"""Make docs/letter.png: the default letter at desktop and phone widths, side by side (`make screenshot`);
-with --desk, docs/desk.png and docs/desk-items.png: the editorial desk (digest preview) on the default letter,
-1400 px wide, its top (the words of the letter) and its items.
+"""Make docs/letter.png: the default letter at desktop and phone widths, side by side (`make screenshot`). The
+pages digest serves (the desk among them) are photographed by scripts/screens.py (`make screens`).
 
 It builds the default letter (outbox/<date>/letter.html, as `digest build` does), then shows it in Debian's
 Chromium through Playwright, in two frames of one page. The letter's remote pictures are answered with a small
@@ -70,59 +69,16 @@ def screenshot(letter: Path, target: Path, height: int, chromium: str) -> None:
         browser.close()
 
 
-def desk_screenshot(config_path: Path, target: Path, height: int, chromium: str) -> None:
-    """The editorial desk of `config_path` at 1400 px, served on loopback; nothing is written but `target`."""
-    import tempfile
-
-    from playwright.sync_api import Route, sync_playwright
-
-    from digest.review import desk, preview
-
-    def answer(route: Route) -> None:
-        if route.request.url.startswith("http://127.0.0.1"):
-            route.continue_()
-        elif route.request.resource_type == "image":
-            route.fulfill(status=200, content_type="image/svg+xml", body=PLACEHOLDER)
-        else:
-            route.abort()  # no request leaves the machine
-
-    with tempfile.TemporaryDirectory() as outbox, sync_playwright() as playwright:
-        session = preview.Preview(config_path, outbox=Path(outbox))  # an empty outbox: nothing counts as sent
-        server = desk.Running(session).start()
-        session.start_watching(timeout=60)
-        try:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": height})
-            page.route("**/*", answer)
-            page.goto(server.url, wait_until="load")
-            page.wait_for_function("() => (window.deskFrames || {})['desktop-frame'] > 0")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(target))
-            page.locator("#articles").scroll_into_view_if_needed()  # then the items, with their actions
-            page.evaluate("() => document.querySelector('#articles').scrollIntoView()")
-            page.screenshot(path=str(target.with_name(target.stem + "-items.png")))
-            browser.close()
-        finally:
-            server.stop()
-            session.stop()
-
-
 def main() -> None:
     """Parse the options, build, take the screenshot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", type=Path, default=ROOT / "sources.toml")
-    parser.add_argument("-o", "--output", type=Path, help="default: docs/letter.png, or docs/desk.png with --desk")
-    parser.add_argument("--desk", action="store_true", help="the editorial desk instead of the letter")
+    parser.add_argument("-o", "--output", type=Path, help="default: docs/letter.png")
     parser.add_argument("--height", type=int, default=1300, help="pixels of the letter shown (its top)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     options = parser.parse_args()
     if not Path(options.chromium).is_file():
         sys.exit(f"Chromium not found at {options.chromium}: install it with `apt-get install chromium`.")
-    if options.desk:
-        output = options.output or ROOT / "docs" / "desk.png"
-        desk_screenshot(options.config, output, options.height, options.chromium)
-        print(f"{output} written, the desk of {options.config}")
-        return
     output = options.output or ROOT / "docs" / "letter.png"
     letter = build_default(options.config)
     screenshot(letter, output, options.height, options.chromium)

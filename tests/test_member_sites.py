@@ -350,3 +350,32 @@ def test_a_site_of_thousands_of_articles_costs_no_more_than_its_newest_fifty(tmp
     with serving([Site("/wordpress/", "wordpress", many)]) as server:
         result = prepared(project(tmp_path, server, kinds=("wordpress",)))
     assert len(result.proposals) == 50
+
+
+def test_two_members_sharing_a_site_read_it_once(tmp_path: Path, cms: Sites) -> None:
+    path = project(tmp_path, cms, kinds=("wordpress",))
+    members = tmp_path / "adherents.csv"
+    members.write_text(members.read_text(encoding="utf-8") + f"Métropole;metro.fr;{cms.address('/wordpress/')}\n",
+                       encoding="utf-8")
+    result = prepared(path)
+    assert {i.member for i in result.proposals} == {member("wordpress")}  # the first that names it
+    assert cms.hits("/wordpress/feed/") == ["/wordpress/feed/"]
+
+
+def test_digests_own_failure_on_one_site_loses_only_that_site(tmp_path: Path, cms: Sites,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.collectors import membersites
+
+    real = membersites.discover
+
+    async def failing(site: str, get: discovery.Getter) -> discovery.Found:
+        if "/drupal/" in site:
+            raise KeyError("a surprise")
+        return await real(site, get)
+
+    monkeypatch.setattr(membersites, "discover", failing)
+    path = project(tmp_path, cms, kinds=("wordpress", "drupal"))
+    result = prepared(path)
+    assert {i.member for i in result.proposals} == {member("wordpress")}
+    kept = {s.member: s for s in sites.load(config.load(path).cache_dir).values()}
+    assert "KeyError" in kept[member("drupal")].last_error

@@ -70,3 +70,39 @@ def test_a_private_file_found_readable_by_others_is_narrowed_with_a_note(tmp_pat
     assert "subscribers.sqlite was readable by others (644); now 600" in result.stderr
     again = digest(cfg, 0o022, "subscribers", "list")
     assert "readable by others" not in again.stderr
+
+
+def test_blocks_of_private_files_in_several_threads_leave_the_umask_as_it_was() -> None:
+    """digest serve's requests run in threads: overlapping blocks must not leave the umask narrowed for good (the
+    first block opened, then the second, the first closed, then the second: each putting back what it found would
+    leave 077)."""
+    import os
+    import threading
+
+    from digest.files import private_files
+
+    before = os.umask(0o022)
+    entered = [threading.Event(), threading.Event()]
+    leave = [threading.Event(), threading.Event()]
+
+    def block(number: int) -> None:
+        with private_files():
+            entered[number].set()
+            leave[number].wait()
+
+    workers = [threading.Thread(target=block, args=(n,)) for n in range(2)]
+    try:
+        workers[0].start()
+        entered[0].wait()
+        workers[1].start()
+        entered[1].wait()
+        assert os.umask(0o077) == 0o077  # narrowed while they are open
+        leave[0].set()
+        workers[0].join()
+        leave[1].set()
+        workers[1].join()
+        assert os.umask(0o022) == 0o022  # given back once both closed
+    finally:
+        for event in leave:
+            event.set()
+        os.umask(before)

@@ -53,8 +53,13 @@ def build(config_path: Path, letter_date: date | None, out: Path | None, strict:
     _print_report(built)
     if built.prepared.proposals:
         from digest import proposals
+        from digest.errors import DigestError
 
-        waiting = len(proposals.waiting(cfg, built.prepared.proposals))
+        try:
+            waiting = len(proposals.waiting(cfg, built.prepared.proposals))
+        except DigestError as exc:  # the letter is built: a store that cannot be opened is a warning here
+            click.echo(_("warning: {problem}").format(problem=exc.format_message()), err=True)
+            waiting = 0
         if waiting:
             click.echo(ngettext("{count} article of the members' sites waits for a decision: digest proposals",
                                 "{count} articles of the members' sites wait for a decision: digest proposals",

@@ -61,8 +61,12 @@ def members_of(path: Path) -> list[Member]:
             path=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(_("cannot read {path}: {reason}").format(path=path, reason=exc)) from None
-    return [Member(name, folder(address)) for name, site in found.sites.items()
-            if (address := safe_url(site)) is not None]
+    listed: dict[str, Member] = {}
+    for name, site in found.sites.items():
+        address = safe_url(site)
+        if address is not None:  # a site two members share is read once, for the first
+            listed.setdefault(folder(address), Member(name, folder(address)))
+    return list(listed.values())
 
 
 def feed_source(source: SourceConfig, site: site_records.Site) -> SourceConfig:
@@ -111,7 +115,16 @@ class _Reading:
             self.known.get(member.site) or site_records.Site(member.name, member.site), member=member.name)
 
     async def site(self, member: Member) -> None:
-        """Look for the site's feeds when due, then read its first feed."""
+        """Look for the site's feeds when due, then read its first feed; a failure of digest's own is the site's."""
+        try:
+            await self._site(member)
+        except Exception as exc:  # a bug or a library's surprise on one site must not lose the others
+            record = self.record_of(member)
+            self.records[member.site] = replace(record, failures=record.failures + 1, last_error=_(
+                "digest could not read this source: it failed on something in it ({name}: {exc})").format(
+                    name=type(exc).__name__, exc=exc))
+
+    async def _site(self, member: Member) -> None:
         record = self.record_of(member)
         if not self.run.offline and site_records.due(record, self.now, self.settings.recheck_days):
             found = await discover(member.site, self.get)

@@ -403,7 +403,7 @@ def create_app(desk: Desk) -> ASGIApp:
         except DeskRefusal as refusal:
             if wants_json:
                 return JSONResponse({"ok": False, "message": refusal.message}, status_code=refusal.status)
-            return PlainTextResponse(refusal.message + "\n", status_code=refusal.status)
+            return _refusal_page(desk, refusal)
         if not wants_json:
             return RedirectResponse(desk.prefix, status_code=303)  # a form posted without script: back to the page
         return JSONResponse({"ok": True, "message": message, "version": snapshot.version,
@@ -429,7 +429,7 @@ def create_app(desk: Desk) -> ASGIApp:
         try:
             form = await _form(request, desk)
         except DeskRefusal as refusal:
-            return PlainTextResponse(refusal.message + "\n", status_code=refusal.status)
+            return _refusal_page(desk, refusal)
         answer = RedirectResponse(desk.prefix, status_code=303)
         if form.get("lang") in i18n.LANGUAGES:  # remembered for a year; read by the Guard on every request
             answer.set_cookie(LANGUAGE_COOKIE, form["lang"], max_age=365 * 86400, httponly=True,
@@ -451,9 +451,16 @@ def create_app(desk: Desk) -> ASGIApp:
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         kinds = {"desk.css": "text/css", "desk.js": "text/javascript"}
+        if name == "digest.css":  # digest's one stylesheet, in the [look] the desk shows now
+            cfg = desk.config
+            layer.use_look(cfg.look if cfg else None)
+            return Response(layer.shell_css(), media_type="text/css")
         if name not in kinds:
             return PlainTextResponse(_("not found") + "\n", status_code=404)
         return Response((deskview.STATIC / name).read_text(encoding="utf-8"), media_type=kinds[name])
+
+    async def favicon(request: Request) -> Response:
+        return layer.favicon(desk.config.letter.title if desk.config else "digest")
 
     routes = [
         Route("/", home), Route("/state", state), Route("/report.json", report),
@@ -461,13 +468,20 @@ def create_app(desk: Desk) -> ASGIApp:
         Route("/action", action, methods=["POST"]), Route("/test-send", send_test, methods=["POST"]),
         Route("/ask-approval", approval_asked, methods=["POST"]),
         Route("/events", events), Route("/static/{name}", static), Route("/images/{name}", picture),
-        Route("/language", language, methods=["POST"]),
+        Route("/language", language, methods=["POST"]), Route("/favicon.ico", favicon),
     ]
-    application = Starlette(routes=[Mount(desk.prefix.rstrip("/"), routes=routes)],
+    application = Starlette(routes=[Mount(desk.prefix.rstrip("/"), routes=routes), Route("/favicon.ico", favicon)],
                             exception_handlers=layer.error_handlers("", LOG))
     application.router.redirect_slashes = False
     return layer.Guard(LoggedIn(application, desk.login), max_body=MAX_FORM_BYTES, policy=PAGE_POLICY, log=LOG,
                        hosts=lambda: desk.hosts, no_store=True, language=desk_language)
+
+
+def _refusal_page(desk: Desk, refusal: DeskRefusal) -> Response:
+    """A refused form posted without the page's script: the shell's page, with the way back to the desk."""
+    title = desk.config.letter.title if desk.config else "digest"
+    return layer.page(refusal.status, _("Not saved"), [refusal.message], title, form=layer.linked_back(
+        _("Back to the desk"), desk.prefix))
 
 
 def desk_language(headers: Headers) -> str:
@@ -484,6 +498,9 @@ class LoggedIn:
         self.login = login
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path") == "/favicon.ico":  # the letter's initial: nothing a stranger may not see
+            await self.app(scope, receive, send)
+            return
         request = Request(scope, receive)
         answer = self.login.visit(request)
         if answer is None and not self.login.logged_in(request):

@@ -168,10 +168,29 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "lang": i18n.current(), "languages": list(i18n.NAMES.items()), "script_words": script_words(),
         "hand_source": ISSUE_SOURCE, "audience": check.audience(cfg) if cfg else None,
         "contributions": contributions(cfg) if cfg else [], "contribute": bool(cfg and cfg.contribute.url),
-        "proposals": snapshot.proposals,
+        "proposals": snapshot.proposals, "badges": badges(snapshot.findings) if snapshot.html else [],
+        "saved_at": saved_at(snapshot.issue_path),
         "member_sites": bool(cfg and any(s.format == "member-sites" for s in cfg.sources)),
         **_standing(cfg, snapshot),
     }
+
+
+def badges(findings: list[check.Finding]) -> list[tuple[str, str]]:
+    """The report at a glance: how many errors and warnings (each opens the report), or that all is well."""
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    shown = [("error", ngettext("{count} error", "{count} errors", errors).format(count=errors))] if errors else []
+    shown += [("warning", ngettext("{count} warning", "{count} warnings", warnings).format(count=warnings))] \
+        if warnings else []
+    return shown or [("ok", _("No problem"))]
+
+
+def saved_at(path: Path | None) -> datetime | None:
+    """When the issue file was last saved (by the desk or by hand); None before its first save."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime) if path is not None else None
+    except OSError:
+        return None
 
 
 def iso_day(typed: str) -> str:
@@ -269,7 +288,7 @@ def script_words() -> dict[str, str]:
     return {"no_answer": _("The server does not answer: "), "not_saved": _("The change could not be saved."),
             "sending": _("Sending…"),
             "count": _("{count} characters — a phone shows about {phone}, a computer about {desktop}"),
-            "default_text": _(" (default text)")}
+            "default_text": _(" (default text)"), "no_picture": _("Picture not loaded")}
 
 
 LOOK_LABELS = {"header": N_("Banner and article titles"), "accent": N_("Section titles"), "link": N_("Links"),

@@ -34,10 +34,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from digest.config import LookConfig
 from digest.i18n import N_, _, current, speaking, team
+from digest.web import style
 
-# The shell's pages: their own inline style, forms to this site only, never framed.
-SHELL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
+# The shell's pages: their one inline style (allowed by its hash), forms to this site only, never framed.
+SHELL_POLICY = ("default-src 'none'; style-src {style}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                 "base-uri 'none'")
 HEADERS = {"x-frame-options": "DENY", "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"}
 HEADER_SECONDS = 10.0  # a request's line and headers must all arrive within this (slowloris)
@@ -49,28 +51,12 @@ MAX_HEADER_BYTES = 16 * 1024  # h11's max incomplete event size: a request line 
 PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>{{ heading }}{% if title %} · {{ title }}{% endif %}</title>
-<style>
-body { margin: 0; background: #eef1f4; color: #1f2933; font: 16px/1.5 Arial, Helvetica, sans-serif; }
-header { background: #16365f; color: #ffffff; padding: 20px 24px; font-size: 22px; font-weight: bold; }
-main { max-width: 552px; margin: 0 auto; background: #ffffff; padding: 24px; }
-h1 { color: #e0592a; font-size: 20px; margin: 0 0 12px; }
-button { background: #1b4f8f; color: #ffffff; border: 0; border-radius: 4px; padding: 12px 20px; font-size: 16px;
-         cursor: pointer; }
-button.second { background: #ffffff; color: #1b4f8f; border: 1px solid #1b4f8f; }
-label { display: block; margin: 14px 0 4px; font-weight: bold; }
-label.box { font-weight: normal; }
-input[type=email], input[type=text], input[type=url], input[type=date], input[type=datetime-local],
-input[type=file], textarea { box-sizing: border-box; width: 100%; padding: 10px; font: inherit; font-size: 16px;
-  border: 1px solid #52606d; border-radius: 4px; }
-textarea { min-height: 10em; resize: vertical; }
-.piege { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
-.alerte { color: #a61b1b; font-weight: bold; }
-</style></head>
-<body><header>{{ title }}</header><main><h1>{{ heading }}</h1>
+<link rel="icon" href="/favicon.ico"><style>{{ css }}</style></head>
+<body><header class="shell-header">{{ title }}</header><main class="shell-main"><h1>{{ heading }}</h1>
 {% for line in lines %}<p>{{ line }}</p>
 {% endfor %}{{ form }}{% if button %}<form method="post" action="{{ action }}">
 <input type="hidden" name="action" value="{{ button.action }}">
-<button type="submit"{% if button.second %} class="second"{% endif %}>{{ button.label }}</button></form>
+<button type="submit"{% if button.second %} class="secondary"{% endif %}>{{ button.label }}</button></form>
 {% endif %}</main></body></html>
 """
 _PAGES = Environment(autoescape=True).from_string(PAGE)
@@ -94,20 +80,51 @@ class Button:
     second: bool = False
 
 
+_LOOK: list[LookConfig | None] = [None]  # the [look] of the letter this process serves (use_look)
+
+
+def use_look(chosen: LookConfig | None) -> None:
+    """Dress every page of this process in this [look] (digest serve and the desk call it as they start)."""
+    _LOOK[0] = chosen
+
+
+def shell_css() -> str:
+    """The stylesheet of the shell's pages: digest's one stylesheet in the [look] served."""
+    return style.sheet(_LOOK[0])
+
+
+def shell_policy(css: str | None = None) -> str:
+    """The shell's Content-Security-Policy: its own inline style, by hash, and nothing else."""
+    return SHELL_POLICY.format(style=style.source_hash(css if css is not None else shell_css()))
+
+
 def page(status: int, heading: str, lines: list[str], title: str, *, button: Button | None = None,
          action: str = "", headers: dict[str, str] | None = None, form: Markup | None = None) -> HTMLResponse:
-    """A page in French, in the letter's colours, with its own policy; never cached (it may name an address).
-    `form`: markup of a page's own form (escaped by its maker), after the lines."""
+    """A page in the reader's language, in the letter's colours, with its own policy; never cached (it may name an
+    address). `form`: markup of a page's own form (escaped by its maker), after the lines."""
+    css = shell_css()
     body = _PAGES.render(title=title, heading=heading, lines=lines, button=button, action=action, form=form or "",
-                         lang=current())
+                         lang=current(), css=Markup(css))  # digest's own sheet, never a visitor's words
     return HTMLResponse(body, status_code=status, headers={
-        "cache-control": "no-store", "content-security-policy": SHELL_POLICY, **(headers or {})})
+        "cache-control": "no-store", "content-security-policy": shell_policy(css), **(headers or {})})
+
+
+def favicon(title: str) -> Response:
+    """The favicon of every page: the letter's initial in its header colour (cached a day: it rarely changes)."""
+    chosen = _LOOK[0] or LookConfig()
+    return Response(style.favicon(title, chosen.header), media_type="image/x-icon",
+                    headers={"cache-control": "public, max-age=86400"})
 
 
 def linked(text: str, url: str) -> Markup:
     """A page's line (escaped) whose address is a link one can click."""
     shown = escape(url)
     return Markup(str(escape(text)).replace(str(shown), f'<a href="{shown}">{shown}</a>'))
+
+
+def linked_back(text: str, url: str) -> Markup:
+    """A button-like link back to where the reader came from (escaped)."""
+    return Markup(f'<p><a class="button secondary" href="{escape(url)}">{escape(text)}</a></p>')
 
 
 def refusal(status: int, heading: str, lines: list[str], title: str, asked: Headers) -> Response:
@@ -178,8 +195,8 @@ class Guard:
         most = self.max_body(str(scope["path"])) if callable(self.max_body) else self.max_body
         refused = self._refusal(scope["method"], headers, most) or _over_size(scope, headers, self.title)
         if refused is not None:
-            # The app's own policy, not the shell's: the refusal is the answer to every request of that page.
-            refused.headers["content-security-policy"] = self.policy
+            # A refusal is a page of the shell (or JSON for a script): its own policy, which allows its own style
+            # and nothing else; the app's policy (the desk's `style-src 'self'`) would leave it unstyled.
             await refused(scope, receive, secured)
             return
         received = 0

@@ -48,7 +48,7 @@ from digest.web.courier import Courier, Post, lifespan
 from digest.web.layer import Button, page
 
 if TYPE_CHECKING:
-    from digest.config import Config
+    from digest.config import Config, LookConfig
 
 LOG = logging.getLogger("digest.serve")
 MAX_BODY = 16 * 1024  # a one-click POST is 26 bytes; a page's form a few dozen
@@ -82,11 +82,14 @@ class Settings:
     post: Post | None = None  # [smtp], for the server's own mails and scheduled sends
     config_path: Path | None = None  # sources.toml: the clock reads it again at each tick
     members: Members = field(default_factory=Members)  # a subscriber's page names their edition
+    look: LookConfig | None = None  # [look]: the pages wear the letter's colours
 
 
 def app(settings: Settings) -> layer.Guard:
     """The ASGI application: the unsubscribe path and, with a site folder, the published letters."""
-    routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings))]
+    layer.use_look(settings.look)
+    routes: list[Route | Mount] = [Route(settings.path, Unsubscribe(settings)),
+                                   Route("/favicon.ico", lambda _request: layer.favicon(settings.title))]
     courier = Courier(settings.post, settings.store) if settings.post is not None else None  # the one queue's sender
     if settings.joining is not None and courier is not None:  # the way in: the form, its confirmation page
         form = subscribe.Subscribe(settings.joining, settings.store, settings.secret, settings.list_id,
@@ -329,7 +332,7 @@ def settings_from(config_path: Path, site: Path | None) -> Settings:
                     site_path=urlparse(cfg.letter.base_url).path or "/", joining=joining,
                     contributing=contribute.contributing_from(cfg),
                     language=cfg.letter.language, approving=approve.approving_from(cfg), post=_post(cfg),
-                    config_path=cfg.path, members=read_members(cfg.members_file))
+                    config_path=cfg.path, members=read_members(cfg.members_file), look=cfg.look)
 
 
 def _post(cfg: Config) -> Post | None:
