@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +109,10 @@ class _Reading:
         self.records: dict[str, site_records.Site] = {}
         self.looked: dict[str, site_records.Site] = {}  # the sites whose feeds were looked for, as found
         self.items: list[Item] = []
+        # The sites whose articles were taken: a site cut off at the deadline while its scoring thread ran must
+        # not be taken again from its cached copy.
+        self.taken: set[str] = set()
+        self.taking = threading.Lock()
 
     def record_of(self, member: Member) -> site_records.Site:
         """What is known of the member's site (a new record for a new site or a site that moved)."""
@@ -168,7 +173,11 @@ class _Reading:
             pending.discard()
 
     def take(self, member: Member, record: site_records.Site, collected: Collected) -> None:
-        """The site's articles scored; the proposals kept; the site's record brought up to date."""
+        """The site's articles scored; the proposals kept; the site's record brought up to date (once a site)."""
+        with self.taking:
+            if member.site in self.taken:
+                return
+            self.taken.add(member.site)
         attempt = self.run.attempts.get(feed_source(self.source, record).name)
         ok = not collected.failed and (attempt is None or attempt.ok)
         error = "; ".join(p.message for p in collected.problems) if not ok else ""
