@@ -402,6 +402,11 @@ class Config:
     member_sites: MemberSitesConfig = MemberSitesConfig()
 
     @property
+    def member_sites_sources(self) -> tuple[SourceConfig, ...]:
+        """The sources that read the members' own sites (format "member-sites")."""
+        return tuple(s for s in self.sources if s.format == "member-sites")
+
+    @property
     def members_file(self) -> Path | None:
         """The members file: [members] file, else the older [contribute] members (the same file)."""
         return self.members.file or self.contribute.members

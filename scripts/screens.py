@@ -24,14 +24,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import screenshot  # noqa: E402  (scripts/screenshot.py, beside this one)
 
 WIDTHS = (1400, 1024, 390)
 HEIGHT = 900
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--hide-scrollbars", "--font-render-hinting=none", "--disable-lcd-text"]
-PLACEHOLDER = b"""<svg xmlns="http://www.w3.org/2000/svg" width="150" height="100" viewBox="0 0 150 100">
-<rect width="150" height="100" fill="#c9d6e3"/><circle cx="112" cy="28" r="12" fill="#f2c14e"/>
-<path d="M0 100 L45 45 L75 80 L100 58 L150 100 Z" fill="#5d7fa3"/></svg>"""
+# The pictures' placeholder and the browser's flags are screenshot.py's (the letter's picture), plus what makes two
+# runs draw the same pixels.
+CHROMIUM_ARGS = [*screenshot.CHROMIUM_ARGS, "--hide-scrollbars", "--font-render-hinting=none", "--disable-lcd-text"]
+PLACEHOLDER = screenshot.PLACEHOLDER
 # What differs between two runs of the same page: hidden before the picture is taken.
 VOLATILE = ".state .built, .state .saved, #message, p.said { visibility: hidden !important; }"
 EXTRA = """

@@ -15,6 +15,7 @@ Feeds honour If-None-Match. Every request is logged by path.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.feedserver import respond
 
 
 @dataclass(frozen=True)
@@ -157,16 +160,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(body, "application/rss+xml; charset=utf-8", headers={"ETag": etag})
 
     def send(self, body: bytes, ctype: str, code: int = 200, headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # digest gave up (its deadline): expected
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # digest gave up (its deadline): expected
+            respond(self, body, ctype, headers, code)
 
 
 class QuietServer(ThreadingHTTPServer):

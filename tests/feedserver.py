@@ -94,6 +94,18 @@ class FeedServer:
         return max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
 
 
+def respond(handler: BaseHTTPRequestHandler, body: bytes, ctype: str, headers: dict[str, str] | None = None,
+            code: int = 200) -> None:
+    """An answer with its length and type (and these headers), as every test server sends one."""
+    handler.send_response(code)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class Handler(BaseHTTPRequestHandler):
     """Routes each path to a behaviour of the feed server."""
 
@@ -187,13 +199,7 @@ class Handler(BaseHTTPRequestHandler):
         super().send_response(code, message)
 
     def send(self, body: bytes, ctype: str, headers: dict[str, str] | None = None, code: int = 200) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        respond(self, body, ctype, headers, code)
 
     def feed(self, name: str, body: bytes | None = None) -> None:
         body = body if body is not None else rss(name)

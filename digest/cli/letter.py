@@ -370,7 +370,7 @@ def _members_table(cfg: config.Config, now: datetime) -> str:
     from digest.collectors import membersites, sites
     from digest.errors import DigestError
 
-    sources = [s for s in cfg.sources if s.format == "member-sites"]
+    sources = cfg.member_sites_sources
     if not sources:
         raise DigestError(_("no source reads the members' sites: add a [[source]] with format = \"member-sites\" "
                             "whose url is the members file"))

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from digest.cli.common import config_option, date_option, letter_day, loaded, unsent_letter
-from digest.config import Config
 from digest.i18n import _, ngettext
 
 
@@ -32,7 +31,7 @@ def proposals_group(ctx: click.Context, config_path: Path, letter_date: date | N
     from digest.delivery import journal
 
     cfg = loaded(config_path)
-    if not any(s.format == "member-sites" for s in cfg.sources):
+    if not cfg.member_sites_sources:
         click.echo(_("No source reads the members' sites: add a [[source]] with format = \"member-sites\" whose url "
                      "is the members file (docs/configuration.md)."))
         return
@@ -40,7 +39,8 @@ def proposals_group(ctx: click.Context, config_path: Path, letter_date: date | N
     with SourceLines(len(cfg.sources)) as on_source:
         prepared = pipeline.prepare(cfg, today, cfg.outbox, on_source, offline=offline, record_health=True,
                                     sends=journal.sends(cfg), empty_ok=True)
-    for problem in (p for c in prepared.collected for p in c.problems if c.source in _member_sources(cfg)):
+    readers = {s.name for s in cfg.member_sites_sources}
+    for problem in (p for c in prepared.collected for p in c.problems if c.source in readers):
         click.echo(_("warning: {problem}").format(problem=problem), err=True)
     found = proposals.waiting(cfg, prepared.proposals)
     for proposal in found:
@@ -49,10 +49,6 @@ def proposals_group(ctx: click.Context, config_path: Path, letter_date: date | N
         click.echo("      " + _("why: {why}").format(why=", ".join(proposal.why)))
     click.echo(ngettext("{count} proposal waits for a decision", "{count} proposals wait for a decision",
                         len(found)).format(count=len(found)), err=True)
-
-
-def _member_sources(cfg: Config) -> set[str]:
-    return {s.name for s in cfg.sources if s.format == "member-sites"}
 
 
 @proposals_group.command(name="accept")

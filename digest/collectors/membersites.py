@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,7 +89,7 @@ async def gather(run: _Run, clients: Clients, source: SourceConfig, settings: Me
     reading = _Reading(run, clients, source, settings, terms, known)
     tasks = {asyncio.create_task(reading.site(m)): m for m in members}
     if tasks:
-        _done, late = await asyncio.wait(tasks, timeout=max(0.0, run.deadline_at - run.clock()))
+        _done, late = await asyncio.wait(tasks, timeout=max(0.0, run.deadline_at - time.monotonic()))
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)

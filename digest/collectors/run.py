@@ -160,10 +160,6 @@ class _Run:
         finished, _still = await asyncio.wait(sites, timeout=GRACE * 2)  # their own grace, and their saving
         return done | finished, pending - finished
 
-    def clock(self) -> float:
-        """The clock the deadline is on (time.monotonic)."""
-        return time.monotonic()
-
     async def read_source(self, clients: Clients, source: SourceConfig) -> Collected:
         """One source (or a member's feed) read: fetched, cached, parsed, or its copy; a failure said, not raised."""
         try:

@@ -45,7 +45,7 @@ from digest.errors import DigestError
 from digest.i18n import _, ngettext
 from digest.review import deskview
 from digest.review.preview import Preview, Snapshot, dark
-from digest.web import layer
+from digest.web import layer, style
 
 LOG = logging.getLogger("digest.preview")
 LOOPBACK = hosts.LOOPBACK
@@ -453,8 +453,7 @@ def create_app(desk: Desk) -> ASGIApp:
         kinds = {"desk.css": "text/css", "desk.js": "text/javascript"}
         if name == "digest.css":  # digest's one stylesheet, in the [look] the desk shows now
             cfg = desk.config
-            layer.use_look(cfg.look if cfg else None)
-            return Response(layer.shell_css(), media_type="text/css")
+            return Response(style.sheet(cfg.look if cfg else None), media_type="text/css")
         if name not in kinds:
             return PlainTextResponse(_("not found") + "\n", status_code=404)
         return Response((deskview.STATIC / name).read_text(encoding="utf-8"), media_type=kinds[name])

@@ -170,7 +170,7 @@ def context(cfg: Config | None, snapshot: Snapshot, token: str) -> dict[str, Any
         "contributions": contributions(cfg) if cfg else [], "contribute": bool(cfg and cfg.contribute.url),
         "proposals": snapshot.proposals, "badges": badges(snapshot.findings) if snapshot.html else [],
         "saved_at": saved_at(snapshot.issue_path),
-        "member_sites": bool(cfg and any(s.format == "member-sites" for s in cfg.sources)),
+        "member_sites": bool(cfg and cfg.member_sites_sources),
         **_standing(cfg, snapshot),
     }
 
