@@ -98,14 +98,21 @@ def test_the_page_loads_and_every_frame_shows_the_letter(page: Any, shared_previ
 
     open_desk(page, shared_preview)
     expect(page).to_have_title("Rédaction · La Lettre de CUF – novembre 2025")
-    for frame_id in ("desktop-frame", "phone-frame", "dark-frame"):
+    expect(frame(page, "desktop-frame")).to_contain_text("La Lettre de CUF")
+    expect(frame(page, "desktop-frame")).to_contain_text(FIRST_ITEM)
+    assert page.locator("#desktop-frame").bounding_box()["width"] >= 600
+    # The other views' frames are made when first shown, each with the letter on show.
+    assert page.locator("#phone-frame, #dark-frame, #text-frame").count() == 0
+    for view, frame_id in (("Téléphone 375", "phone-frame"), ("Mode sombre", "dark-frame")):
+        page.get_by_role("button", name=view).click()
         expect(frame(page, frame_id)).to_contain_text("La Lettre de CUF")
         expect(frame(page, frame_id)).to_contain_text(FIRST_ITEM)
+        expect(page.locator("#desktop-frame")).to_be_hidden()
+    page.get_by_role("button", name="Texte").click()
+    expect(frame(page, "text-frame")).to_contain_text("LA LETTRE DE CUF")
     expect(page.locator(".inbox.desktop .subject")).to_have_text("La Lettre de CUF – novembre 2025")
     expect(page.locator("#report")).to_contain_text("sans date")  # the undated briefs; accepted CSS findings stay out
     expect(page.locator("#report")).not_to_contain_text("css-border-radius")
-    expect(frame(page, "text-frame")).to_contain_text("LA LETTRE DE CUF")
-    assert page.locator("#desktop-frame").bounding_box()["width"] >= 600
     page.get_by_role("button", name="Téléphone 375").click()
     assert page.locator("#phone-frame").bounding_box()["width"] <= 380
     shot(page, "preview-page.png")
