@@ -146,6 +146,8 @@ class Preview:
             except Exception as exc:  # a bug must not stop the preview: show it, keep serving the letter
                 traceback.print_exc(file=sys.stderr)
                 return self._publish(_failed(snapshot, f"{type(exc).__name__}: {exc}"))
+            if snapshot.issue_path is not None:
+                issueedit.read_ahead(snapshot.issue_path)  # the next click's change starts from it
             return self._publish(replace(snapshot, findings=findings, checked=True), same_letter=True)
 
     def _proposals(self, cfg: config.Config, built: Built) -> list[Proposal]:
