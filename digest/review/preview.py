@@ -134,6 +134,8 @@ class Preview:
 
     def checked(self) -> Snapshot:
         """The snapshot on show with its report: a letter the desk published unchecked is checked now, once."""
+        if self.snapshot.checked:  # as it mostly is: no wait for a rebuild under way (a page asks this)
+            return self.snapshot
         with self.building:
             snapshot = self.snapshot
             if snapshot.checked or snapshot.built is None or self.config is None:

@@ -130,9 +130,13 @@ async function update(frame, html) {
   if (frame.id === "text-frame" || !doc || doc.readyState !== "complete" || doc.URL === "about:blank" ||
       !doc.documentElement) return load(frame);
   if (html === undefined) {
-    const response = await fetch(src);
-    if (!response.ok) return load(frame);
-    html = await response.text();
+    try {
+      const response = await fetch(src);
+      if (!response.ok) return load(frame);
+      html = await response.text();
+    } catch (error) {
+      return load(frame);  // no answer: the frame's own load says what the browser can
+    }
   }
   if (frame.dataset.src !== src) return undefined;  // a newer letter came meanwhile: its update shows it
   // Parsed inert (no script runs, nothing loads) by the frame's own parser, under the letter's policy (the
@@ -350,7 +354,9 @@ function loaded(frame) {
   painted(frame);
   // The letter's height changes after a patch too (a picture that loads or fails later): the frame follows it.
   const doc = frame.contentDocument;
-  if (doc && doc.documentElement) new ResizeObserver(() => fit(frame)).observe(doc.documentElement);
+  if (frame.resizing) frame.resizing.disconnect();  // the document it watched is gone
+  frame.resizing = new ResizeObserver(() => fit(frame));
+  if (doc && doc.documentElement) frame.resizing.observe(doc.documentElement);
 }
 for (const frame of document.querySelectorAll("iframe")) {
   watch(frame);
