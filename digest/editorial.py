@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 import lxml.html
 from lxml import etree
 
+from digest import i18n
 from digest.i18n import _
 from digest.text import fold
 
@@ -38,6 +40,13 @@ class Editorial:
 
 def render(markdown: str) -> Editorial:
     """Markdown to sanitized HTML and plain text; everything removed on the way is listed in `removed`."""
+    return _rendered(markdown, i18n.current())
+
+
+@functools.lru_cache(maxsize=16)
+def _rendered(markdown: str, language: str) -> Editorial:
+    """render(), kept per text (and language, which the warnings speak): the desk rebuilds on every click with
+    the same editorial."""
     if not markdown.strip():
         return Editorial("", "")
     import nh3  # loaded only for a letter with an editorial

@@ -53,7 +53,12 @@ class Edition:
 
     letter: Letter
     rendered: Rendered
-    eml: bytes
+    unsubscribe_mailto: str | None = None
+
+    @cached_property
+    def eml(self) -> bytes:
+        """The edition's .eml, made when first asked for: the desk shows a letter before anything needs it."""
+        return build_message(self.letter, self.rendered, self.unsubscribe_mailto)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,6 @@ class Built:
     config: Config
     prepared: Prepared
     rendered: Rendered
-    eml: bytes
     written: tuple[Written, ...]
     timings: Mapping[str, float]
     members: Edition | None = None
@@ -75,13 +79,18 @@ class Built:
         full = self.prepared.letter
         return full.public() if full.for_members and not full.members_edition else full
 
+    @cached_property
+    def eml(self) -> bytes:
+        """The public edition's .eml, made when first asked for (a write, a check, a test send), once."""
+        return build_message(self.letter, self.rendered, self.config.letter.unsubscribe_mailto)
+
     @property
     def members_view(self) -> Built | None:
         """The members' edition as a Built of its own (what `digest check` judges too); None: one edition."""
         if self.members is None:
             return None
         return replace(self, prepared=replace(self.prepared, letter=self.members.letter, problems=()),
-                       rendered=self.members.rendered, eml=self.members.eml, members=None)
+                       rendered=self.members.rendered, members=None)
 
     @property
     def size_problem(self) -> renderer.SizeProblem | None:
@@ -132,9 +141,8 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
         full = prepared.letter
         public = full.public() if full.for_members else full
         rendered = renderer.render(public, config.letter.templates)
-        eml = build_message(public, rendered, config.letter.unsubscribe_mailto)
         members = edition(full.members(), config) if full.for_members else None
-    built = Built(config, prepared, rendered, eml, (), {}, members)
+    built = Built(config, prepared, rendered, (), {}, members)
     if strict and built.warnings:
         raise BuildFailed(_("--strict: {count} warning(s), nothing written:").format(
             count=len(built.warnings)) + _listed(built.warnings))
@@ -142,7 +150,7 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
     if out is not None:
         with clock.timed("write"):
             fingerprint = inputs.fingerprint(config, today)
-            written = tuple(letterfolder.write_letter(out, public, rendered, eml, fingerprint, prepared.files,
+            written = tuple(letterfolder.write_letter(out, public, rendered, built.eml, fingerprint, prepared.files,
                                                       members=(members.letter, members.rendered, members.eml)
                                                       if members else None))
     return replace(built, written=written, timings={**prepared.timings, **clock.timings})
@@ -150,8 +158,7 @@ def build(config: Config, today: date, out: Path | None = None, strict: bool = F
 
 def edition(letter: Letter, config: Config) -> Edition:
     """The members' edition rendered."""
-    rendered = renderer.render(letter, config.letter.templates)
-    return Edition(letter, rendered, build_message(letter, rendered, config.letter.unsubscribe_mailto))
+    return Edition(letter, renderer.render(letter, config.letter.templates), config.letter.unsubscribe_mailto)
 
 
 def prepare(config: Config, today: date, sent_in: Path | None = None,

@@ -81,10 +81,13 @@ URL_END = r"(?![\w/?#&=%.~+-])"  # where a link stops in text: what the send's c
 
 def neutralizer(letter: Letter) -> Callable[[object], object]:
     """Jinja's finalize: every printed value loses service syntax and any copy of the letter's own links."""
-    own = [re.compile(re.escape(url) + URL_END) for url in (letter.unsubscribe_url, letter.web_url) if url]
+    links = [url for url in (letter.unsubscribe_url, letter.web_url) if url]
+    own = [re.compile(re.escape(url) + URL_END) for url in links]
+    # Most values hold neither a service's syntax nor our links: one search says so (a letter prints thousands).
+    suspect = re.compile("|".join([MERGE_TAG.pattern, *map(re.escape, links)]))
 
     def finalize(value: object) -> object:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not suspect.search(value):
             return value
         text = MERGE_TAG.sub(lambda m: m.group(0)[0] + ZWSP + m.group(0)[1], value)
         for pattern in own:  # "https://…" becomes "https%3A//…": still readable, no longer our link

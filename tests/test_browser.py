@@ -98,14 +98,21 @@ def test_the_page_loads_and_every_frame_shows_the_letter(page: Any, shared_previ
 
     open_desk(page, shared_preview)
     expect(page).to_have_title("Rédaction · La Lettre de CUF – novembre 2025")
-    for frame_id in ("desktop-frame", "phone-frame", "dark-frame"):
+    expect(frame(page, "desktop-frame")).to_contain_text("La Lettre de CUF")
+    expect(frame(page, "desktop-frame")).to_contain_text(FIRST_ITEM)
+    assert page.locator("#desktop-frame").bounding_box()["width"] >= 600
+    # The other views' frames are made when first shown, each with the letter on show.
+    assert page.locator("#phone-frame, #dark-frame, #text-frame").count() == 0
+    for view, frame_id in (("Téléphone 375", "phone-frame"), ("Mode sombre", "dark-frame")):
+        page.get_by_role("button", name=view).click()
         expect(frame(page, frame_id)).to_contain_text("La Lettre de CUF")
         expect(frame(page, frame_id)).to_contain_text(FIRST_ITEM)
+        expect(page.locator("#desktop-frame")).to_be_hidden()
+    page.get_by_role("button", name="Texte").click()
+    expect(frame(page, "text-frame")).to_contain_text("LA LETTRE DE CUF")
     expect(page.locator(".inbox.desktop .subject")).to_have_text("La Lettre de CUF – novembre 2025")
     expect(page.locator("#report")).to_contain_text("sans date")  # the undated briefs; accepted CSS findings stay out
     expect(page.locator("#report")).not_to_contain_text("css-border-radius")
-    expect(frame(page, "text-frame")).to_contain_text("LA LETTRE DE CUF")
-    assert page.locator("#desktop-frame").bounding_box()["width"] >= 600
     page.get_by_role("button", name="Téléphone 375").click()
     assert page.locator("#phone-frame").bounding_box()["width"] <= 380
     shot(page, "preview-page.png")
@@ -278,6 +285,47 @@ def test_exclude_and_reinstate_an_item(page: Any, desk_site: tuple[Path, desk.Ru
     expect(card(page, SENEGAL_TITLE).get_by_role("button", name="Exclure")).to_be_visible()
 
 
+PATCHED = """async () => {
+  const frame = document.querySelector('#desktop-frame');
+  const served = await (await fetch('letter.html?v=' + document.body.dataset.version)).text();
+  const fresh = new frame.contentWindow.DOMParser().parseFromString(served, 'text/html');
+  return { kept: frame.contentDocument.keptFromBefore === true,
+           equal: frame.contentDocument.documentElement.isEqualNode(fresh.documentElement) };
+}"""
+COLOURS = """id => [...document.querySelector('#' + id).contentDocument.querySelectorAll('body *')].map(
+  e => [e.tagName, getComputedStyle(e).color, getComputedStyle(e).backgroundColor].join(' '))"""
+
+
+def test_a_click_patches_the_letter_in_place_as_a_fresh_load_shows_it(page: Any,
+                                                                       desk_site: tuple[Path, desk.Running]) -> None:
+    """The change's answer brings the new letter, patched into the frame's document: no reload (the place read
+    and the pictures stay), and the same letter, styles and all, as a frame that loads its address."""
+    from playwright.sync_api import expect
+
+    issue, server = desk_site
+    open_desk(page, server)
+    expect(frame(page, "desktop-frame")).to_contain_text(SENEGAL_TITLE)
+    page.evaluate("document.querySelector('#desktop-frame').contentDocument.keptFromBefore = true")
+    for button, excluded in (("Exclure", [SENEGAL]), ("Réintégrer", [])):
+        card(page, SENEGAL_TITLE).get_by_role("button", name=button).click()
+        wait_file(page, issue, lambda d, excluded=excluded: d.get("exclude") == excluded)
+        assert page.evaluate(PATCHED) == {"kept": True, "equal": True}
+        assert (SENEGAL_TITLE in letter_text(page)) == (not excluded)
+    # A save by hand is patched in the same way.
+    issue.write_text(issue.read_text(encoding="utf-8").replace("exclude = [\n]", f'exclude = ["{SENEGAL}"]'),
+                     encoding="utf-8")
+    expect(frame(page, "desktop-frame")).not_to_contain_text(SENEGAL_TITLE, timeout=WAIT_MS)
+    settled(page, issue)
+    assert page.evaluate(PATCHED) == {"kept": True, "equal": True}
+    card(page, SENEGAL_TITLE).get_by_role("button", name="Réintégrer").click()
+    wait_file(page, issue, lambda d: d.get("exclude") == [])
+    patched = page.evaluate(COLOURS, "desktop-frame")
+    page.get_by_role("button", name="Téléphone 414").click()  # a frame made now: it loads the letter's address
+    expect(frame(page, "phone-frame")).to_contain_text(SENEGAL_TITLE)
+    assert patched == page.evaluate(COLOURS, "phone-frame")  # the letter's inline styles apply as when loaded
+    assert any("rgb(27, 79, 143)" in line for line in patched)  # the header's blue, from a style attribute
+
+
 def test_pin_reorder_pins_and_feature(page: Any, desk_site: tuple[Path, desk.Running]) -> None:
     from playwright.sync_api import expect
 
@@ -304,8 +352,15 @@ def test_edit_an_item_and_add_one_by_hand(page: Any, desk_site: tuple[Path, desk
 
     issue, server = desk_site
     open_desk(page, server)
+    # One form edits any article: opened from a card, then from another, it follows with that card's words.
+    card(page, VIETNAM_TITLE).get_by_role("button", name="Modifier").click()
+    expect(card(page, VIETNAM_TITLE).get_by_label("Titre")).to_have_value(re.compile("^Intempéries dans le centre"))
     item = card(page, SENEGAL_TITLE)
     item.get_by_role("button", name="Modifier").click()
+    expect(card(page, VIETNAM_TITLE).get_by_label("Titre")).to_have_count(0)
+    expect(card(page, VIETNAM_TITLE).get_by_role("button", name="Modifier")).to_have_attribute("aria-expanded", "false")
+    expect(item.get_by_label("Titre")).to_have_value(re.compile("^Atelier du groupe-pays Sénégal"))
+    expect(item.get_by_label("Titre")).to_be_focused()
     item.get_by_label("Titre").fill("Sénégal : un titre plus court")
     item.get_by_label("Rubrique").select_option("breves")
     item.get_by_role("button", name="Enregistrer").click()

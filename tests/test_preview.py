@@ -296,7 +296,7 @@ def test_each_change_is_written_to_the_issue_file_keeping_its_comments(tmp_path:
         assert issuefile_value(issue, "exclude") == []
         assert post(server, op="pin", name=SENEGAL)[0] == 200
         assert issuefile_value(issue, "pin") == [VIETNAM, SENEGAL]
-        assert post(server, op="move", key="pin", name=SENEGAL, direction="up")[0] == 200
+        assert post(server, op="move-up", key="pin", name=SENEGAL)[0] == 200
         assert issuefile_value(issue, "pin") == [SENEGAL, VIETNAM]
         assert post(server, op="feature", name=VIETNAM)[0] == 200
         assert issuefile_value(issue, "featured") == [VIETNAM]

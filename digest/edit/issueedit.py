@@ -8,7 +8,9 @@ own checks refuse is not written either (`Refused`). Messages are in French: the
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -48,6 +50,37 @@ class Saved:
     version: str
 
 
+# The desk edits one issue file click after click: the file as it is on disk is kept parsed (read_ahead, once the
+# page has its letter), and a change starts from a copy of it, which takes a quarter of parsing it again.
+_PARSED: dict[Path, tuple[str, TOMLDocument]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def read_ahead(path: Path) -> None:
+    """Keep the issue file at `path` parsed as it is now, so that the next change made on it starts sooner."""
+    try:
+        data = path.read_bytes()
+        version = hashlib.sha256(data).hexdigest()[:16]
+        with _PARSED_LOCK:
+            if _PARSED.get(path, ("", None))[0] == version:
+                return
+        document = tomlkit.parse(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError):
+        return  # a change reads and reports it
+    with _PARSED_LOCK:
+        _PARSED.clear()  # one file at a time: the month's
+        _PARSED[path] = (version, document)
+
+
+def _document(path: Path, data: bytes, version: str) -> TOMLDocument:
+    """The file's bytes `data` (at `version`) parsed: a copy of the kept document when it is that version."""
+    with _PARSED_LOCK:
+        kept = _PARSED.get(path)
+    if kept is not None and kept[0] == version:
+        return copy.deepcopy(kept[1])
+    return tomlkit.parse(data.decode("utf-8"))
+
+
 def version_of(path: Path) -> str:
     """A short hash of the file's bytes; "absent" when there is no file yet."""
     try:
@@ -70,7 +103,7 @@ def apply(config: Config, path: Path, version: str, change: Change) -> Saved:
                          "saved. The page now shows the file as it is; make the change again if it is still "
                          "needed.").format(name=path.name))
     try:
-        document = tomlkit.parse(data.decode("utf-8"))
+        document = _document(path, data, found)
     except (UnicodeDecodeError, tomlkit.exceptions.ParseError) as exc:
         raise Refused(_("{name} is not valid TOML ({exc}): correct it by hand first.").format(
                           name=path.name, exc=exc)) from None

@@ -97,23 +97,34 @@ class Finding:
 def build_and_check(cfg: Config, today: date, sent_in: Path | None = None,
                     collected: tuple[Collected, ...] | None = None, *, empty_ok: bool = False
                     ) -> tuple[Built, list[Finding]]:
-    """Build the letter without writing anything, then check it: what `digest check` and `digest preview` show.
-
-    Items that letters in `sent_in` (default: the outbox) carried are left out, as `digest build` would;
-    `collected` (the sources as read for an earlier build of the same inputs) spares reading them again.
+    """Build the letter without writing anything (`build_dry`), then check it (`judge`): what `digest check` and
+    `digest preview` show. `collected` (the sources as read for an earlier build of the same inputs) spares
+    reading them again.
     """
+    built = build_dry(cfg, today, sent_in, collected, empty_ok=empty_ok)
+    return built, judge(cfg, built, today)
+
+
+def build_dry(cfg: Config, today: date, sent_in: Path | None = None,
+              collected: tuple[Collected, ...] | None = None, *, empty_ok: bool = False) -> Built:
+    """The letter built without writing anything, leaving out what letters in `sent_in` (default: the outbox)
+    carried to a list send that began, as `digest build` would."""
     from digest.delivery import journal
 
-    built = pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg),
-                           collected=collected, empty_ok=empty_ok)
+    return pipeline.build(cfg, today, out=None, sent_in=sent_in or cfg.outbox, sends=journal.sends(cfg),
+                          collected=collected, empty_ok=empty_ok)
+
+
+def judge(cfg: Config, built: Built, today: date) -> list[Finding]:
+    """Every finding on a letter built for `today`: its editions' checks, and what the outbox and the pictures
+    waiting for `digest publish` say of it."""
     empty = [] if built.prepared.letter.items else [Finding("error", "empty", _(
         "no item in any section yet: accept a contribution, add an article or pin one left out; the letter cannot "
         "be built or sent empty"))]
     records = health.load(cfg.cache_dir)
     public = run(built, records)
-    return built, ordered([*empty, *public, *members_edition(built, public, records),
-                           *built_by_another(cfg.outbox, today),
-                           *not_yet_published(cfg, {i.image for i in built.prepared.letter.items if i.image}, today)])
+    return ordered([*empty, *public, *members_edition(built, public, records), *built_by_another(cfg.outbox, today),
+                    *not_yet_published(cfg, {i.image for i in built.prepared.letter.items if i.image}, today)])
 
 
 def members_edition(built: Built, public: list[Finding], records: Mapping[str, health.Record] | None = None

@@ -124,7 +124,7 @@ class DeskRefusal(Exception):
 def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.Change:
     """The issue-file change a posted form asks for; DeskRefusal for an unknown one."""
     op, name = form.get("op", ""), form.get("name", "")
-    needs_name = {"exclude", "include", "pin", "feature", "move", "override", "audience"}
+    needs_name = {"exclude", "include", "pin", "feature", "move-up", "move-down", "override", "audience"}
     if op in needs_name and not name:
         raise DeskRefusal(400, _("No article given."))
     if op == "exclude":
@@ -133,8 +133,8 @@ def change_for(form: Mapping[str, str], current_order: list[str]) -> issueedit.C
         return issueedit.include(name)
     if op in ("pin", "feature"):
         return issueedit.toggle("pin" if op == "pin" else "featured", name)
-    if op == "move" and form.get("key") in ("pin", "featured") and form.get("direction") in issueedit.MOVES:
-        return issueedit.move(form["key"], name, form["direction"])
+    if op in ("move-up", "move-down") and form.get("key") in ("pin", "featured"):
+        return issueedit.move(form["key"], name, op.removeprefix("move-"))
     if op == "override":
         return issueedit.override(name, form)
     if op == "audience" and form.get("audience") in ("members", "all"):
@@ -191,7 +191,13 @@ def save(desk: Desk, form: Mapping[str, str]) -> tuple[Snapshot, str]:
             raise DeskRefusal(409, exc.message) from None
         except issueedit.Refused as exc:
             raise DeskRefusal(422, exc.message) from None
-        return preview.rebuild(), _("Article added.") if form.get("op") == "add" else _("Saved.")
+        return rebuilt(desk), _("Article added.") if form.get("op") == "add" else _("Saved.")
+
+
+def rebuilt(desk: Desk) -> Snapshot:
+    """The letter rebuilt after a change made in the desk: on show at once, its report made when the page asks
+    for it (`state`, after showing the letter)."""
+    return desk.preview.rebuild(check_later=True)
 
 
 def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]) -> tuple[Snapshot, str]:
@@ -209,7 +215,7 @@ def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]
             if not form.get("note", "").strip():
                 raise DeskRefusal(422, _("Write the message the contact will receive."))
             moderate.refuse(cfg, int(number), form["note"])
-            return desk.preview.rebuild(), _("Contribution refused; its contact will receive your message.")
+            return rebuilt(desk), _("Contribution refused; its contact will receive your message.")
         agenda = next((s.id for s in cfg.sections if s.kind == "agenda"), None)
         shown = desk_day(desk, snapshot)
         day = moderate.letter_for(cfg, shown, journal.sends(cfg))  # never a letter that went out
@@ -224,9 +230,9 @@ def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]
         raise DeskRefusal(409 if conflict else 422, exc.message) from None
     month = dates.month_year(day, i18n.current())
     if here:
-        return desk.preview.rebuild(), _("Contribution accepted into the letter of {month}; its contact will be "
+        return rebuilt(desk), _("Contribution accepted into the letter of {month}; its contact will be "
                                          "told.").format(month=month)
-    return desk.preview.rebuild(), _("This letter has gone out: the contribution is accepted into the letter of "
+    return rebuilt(desk), _("This letter has gone out: the contribution is accepted into the letter of "
                                      "{month}; its contact will be told.").format(month=month)
 
 
@@ -242,7 +248,7 @@ def _propose(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str
     try:
         if form.get("op") == "proposal-dismiss":
             proposals.dismiss(cfg, int(number))
-            return desk.preview.rebuild(), _("Dismissed: it will not be proposed again.")
+            return rebuilt(desk), _("Dismissed: it will not be proposed again.")
         shown = desk_day(desk, snapshot)
         day = moderate.letter_for(cfg, shown, journal.sends(cfg))  # never a letter that went out
         here = (day.year, day.month) == (shown.year, shown.month)
@@ -254,8 +260,8 @@ def _propose(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str
         raise DeskRefusal(409 if conflict else 422, exc.message) from None
     month = dates.month_year(day, i18n.current())
     if here:
-        return desk.preview.rebuild(), _("Accepted into the letter of {month}.").format(month=month)
-    return desk.preview.rebuild(), _("This letter has gone out: the article is accepted into the letter of "
+        return rebuilt(desk), _("Accepted into the letter of {month}.").format(month=month)
+    return rebuilt(desk), _("This letter has gone out: the article is accepted into the letter of "
                                      "{month}.").format(month=month)
 
 
@@ -275,7 +281,7 @@ def _save_look(desk: Desk, path: Path, form: Mapping[str, str]) -> tuple[Snapsho
         changed = lookedit.set_colour(path, form.get("key", ""), form.get("value", ""))
     except issueedit.Refused as exc:
         raise DeskRefusal(422, exc.message) from None
-    return desk.preview.rebuild(), _("Colour saved in sources.toml.") if changed else _("Nothing has changed.")
+    return rebuilt(desk), _("Colour saved in sources.toml.") if changed else _("Nothing has changed.")
 
 
 # --- the test send ------------------------------------------------------------------------------------------
@@ -361,12 +367,16 @@ def create_app(desk: Desk) -> ASGIApp:
     """The desk's ASGI application (Starlette), wrapped in its Host check and security headers."""
     Endpoint = Callable[[Request], Awaitable[Response]]
 
+    async def checked() -> Snapshot:
+        """The snapshot on show once its letter is checked: the page's report and badges are never half known."""
+        return await anyio.to_thread.run_sync(desk.preview.checked)
+
     async def home(request: Request) -> Response:
-        snapshot = desk.preview.snapshot
+        snapshot = await checked()
         return Response(deskview.page(desk.config, snapshot, desk.token), media_type="text/html")
 
     async def state(request: Request) -> Response:
-        snapshot, cfg = desk.preview.snapshot, desk.config
+        snapshot, cfg = await checked(), desk.config
         issue = snapshot.built.prepared.issue if snapshot.built else None
         return JSONResponse({
             "version": snapshot.version, "issue_version": snapshot.issue_version,
@@ -380,7 +390,7 @@ def create_app(desk: Desk) -> ASGIApp:
     def letter(name: str) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             snapshot = desk.preview.snapshot
-            html = local_pictures(desk.config, snapshot.html) if snapshot.html else _no_letter(snapshot)
+            html = _letter_html(desk, snapshot)
             body = (_members_edition(desk.config, snapshot) if name == "letter-members.html" else
                     {"letter.html": html, "letter-dark.html": dark(html), "letter.txt": snapshot.text}[name])
             return Response(body, media_type=TEXT_TYPES[name],
@@ -388,7 +398,7 @@ def create_app(desk: Desk) -> ASGIApp:
         return endpoint
 
     async def report(request: Request) -> Response:
-        snapshot = desk.preview.snapshot
+        snapshot = await checked()
         return JSONResponse({
             "version": snapshot.version, "error": snapshot.error,
             "built_at": snapshot.built_at.isoformat() if snapshot.built_at else "",
@@ -406,8 +416,9 @@ def create_app(desk: Desk) -> ASGIApp:
             return _refusal_page(desk, refusal)
         if not wants_json:
             return RedirectResponse(desk.prefix, status_code=303)  # a form posted without script: back to the page
+        # The new letter comes with the answer: the page puts it on show without asking for it again.
         return JSONResponse({"ok": True, "message": message, "version": snapshot.version,
-                             "issue_version": snapshot.issue_version})
+                             "issue_version": snapshot.issue_version, "letter": _letter_html(desk, snapshot)})
 
     async def send_test(request: Request) -> Response:
         try:
@@ -536,6 +547,11 @@ def local_pictures(cfg: Config | None, html: str) -> str:
     if cfg is None:
         return html
     return html.replace(urljoin(cfg.letter.base_url, f"{IMAGES}/"), f"{IMAGES}/")
+
+
+def _letter_html(desk: Desk, snapshot: Snapshot) -> str:
+    """The letter on show as the desk's frames show it (letter.html)."""
+    return local_pictures(desk.config, snapshot.html) if snapshot.html else _no_letter(snapshot)
 
 
 def _members_edition(cfg: Config | None, snapshot: Snapshot) -> str:

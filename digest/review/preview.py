@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -54,6 +54,8 @@ class Snapshot:
     issue_path: Path | None = None  # the issue file of the letter's month, and the version the build read
     issue_version: str = "absent"
     proposals: list[Proposal] = field(default_factory=list)  # the members' sites' articles waiting, numbered
+    # False while the letter, already on show, is being checked in the background (`findings` not yet known)
+    checked: bool = True
 
 
 class Preview:
@@ -79,17 +81,22 @@ class Preview:
         """The date of the letter under review: --date, else [letter] date, else today."""
         return self.letter_date or cfg.letter.date or date.today()
 
-    def rebuild(self) -> Snapshot:
-        """Build the letter without writing it and check it; on failure keep the last good letter."""
+    def rebuild(self, *, check_later: bool = False) -> Snapshot:
+        """Build the letter without writing it and check it; on failure keep the last good letter.
+
+        `check_later` (the desk's clicks): the letter is published as soon as it is rendered, unchecked, so the
+        editor sees the change at once; `checked()` checks it when the report is first asked for (by then the
+        page has shown the letter: the check does not compete with it).
+        """
         with self.building:
-            return self._rebuild()
+            return self._rebuild(check_later)
 
     def rebuild_if_changed(self) -> Snapshot | None:
         """Rebuild if a watched file changed since the last build (not when the desk's own write was built)."""
         with self.building:
             return self._rebuild() if mtimes(self._paths) != self._seen else None
 
-    def _rebuild(self) -> Snapshot:
+    def _rebuild(self, check_later: bool = False) -> Snapshot:
         began = time.perf_counter()
         previous = self.snapshot
         try:
@@ -108,11 +115,10 @@ class Preview:
                                                 if not s.location.startswith(("http://", "https://"))).items()))
             kept = self._sources
             reuse = kept[1] if kept and kept[0] == inputs and time.monotonic() - kept[2] < RECOLLECT_SECONDS else None
-            built, findings = check.build_and_check(cfg, today, self.outbox, reuse, empty_ok=True)
+            built = check.build_dry(cfg, today, self.outbox, reuse, empty_ok=True)
             if reuse is None:
                 self._sources = (inputs, built.prepared.collected, time.monotonic())
-            # as `digest check` shows them: the template's accepted findings are not the editors' business
-            findings, _accepted = accept.split(findings, accept.load(cfg.letter.templates))
+            findings = [] if check_later else _judged(cfg, built, today)
         except DigestError as exc:
             return self._publish(_failed(previous, exc.format_message(), issue_path, issue_version, today))
         except Exception as exc:  # a bug must not stop the preview: show it, keep serving the last letter
@@ -124,7 +130,27 @@ class Preview:
             html=rendered.html, text=rendered.text, subject=rendered.subject, preheader=rendered.preheader,
             sender=built.letter.sender, letter_date=today.isoformat(), findings=findings,
             built_at=datetime.now(), seconds=time.perf_counter() - began, built=built,
-            issue_path=issue_path, issue_version=issue_version, proposals=proposals))
+            issue_path=issue_path, issue_version=issue_version, proposals=proposals, checked=not check_later))
+
+    def checked(self) -> Snapshot:
+        """The snapshot on show with its report: a letter the desk published unchecked is checked now, once."""
+        if self.snapshot.checked:  # as it mostly is: no wait for a rebuild under way (a page asks this)
+            return self.snapshot
+        with self.building:
+            snapshot = self.snapshot
+            if snapshot.checked or snapshot.built is None or self.config is None:
+                return snapshot
+            day = date.fromisoformat(snapshot.letter_date)
+            try:
+                findings = _judged(self.config, snapshot.built, day)
+            except DigestError as exc:
+                return self._publish(_failed(snapshot, exc.format_message()))
+            except Exception as exc:  # a bug must not stop the preview: show it, keep serving the letter
+                traceback.print_exc(file=sys.stderr)
+                return self._publish(_failed(snapshot, f"{type(exc).__name__}: {exc}"))
+            if snapshot.issue_path is not None:
+                issueedit.read_ahead(snapshot.issue_path)  # the next click's change starts from it
+            return self._publish(replace(snapshot, findings=findings, checked=True), same_letter=True)
 
     def _proposals(self, cfg: config.Config, built: Built) -> list[Proposal]:
         """The build's proposals, numbered in the store (here, in the build, never when a page is read)."""
@@ -136,14 +162,16 @@ class Preview:
             self.log(_("the proposals could not be numbered: {error}").format(error=exc.format_message()))
             return []
 
-    def _publish(self, snapshot: Snapshot) -> Snapshot:
+    def _publish(self, snapshot: Snapshot, same_letter: bool = False) -> Snapshot:
+        """Put `snapshot` on show and tell the waiters; a new letter gets the next version, its report
+        (`same_letter`) keeps the letter's."""
         with self.changed:
-            snapshot.version = self.snapshot.version + 1
+            snapshot.version = self.snapshot.version + (0 if same_letter else 1)
             self.snapshot = snapshot
             self.changed.notify_all()
         if snapshot.error:
             self.log(_("rebuild failed: {error}").format(error=snapshot.error))
-        else:
+        elif snapshot.checked:
             self.log(_("rebuilt in {ms} ms: {summary}").format(ms=round(snapshot.seconds * 1000),
                                                                  summary=check.summary(snapshot.findings)))
         return snapshot
@@ -185,6 +213,13 @@ class Preview:
             self.changed.notify_all()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+def _judged(cfg: config.Config, built: Built, today: date) -> list[check.Finding]:
+    """The letter's findings as `digest check` shows them: the template's accepted ones are not the editors'
+    business."""
+    findings, _accepted = accept.split(check.judge(cfg, built, today), accept.load(cfg.letter.templates))
+    return findings
 
 
 def watched_paths(cfg: config.Config) -> set[Path]:

@@ -1,0 +1,133 @@
+"""What makes the desk answer at once, each held to what the editor relies on: a change answers with its letter
+(the report follows, right), the page's card forms work without a script, a change started from the file kept
+parsed writes what a fresh read would, and no answer waits on Nagle's algorithm. The times themselves are
+measured by benchmarks/bench_desk.py, never here."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tomllib
+import urllib.parse
+from pathlib import Path
+
+import httpx
+import lxml.html
+import pytest
+
+from digest import config
+from digest.edit import issueedit
+from digest.review import check, desk
+from tests.conftest import ROOT
+from tests.preview_support import cookie_for, make_site, running, with_issue
+
+pytestmark = pytest.mark.usefixtures("french")  # the desk speaks the team's language
+
+SENEGAL = "https://cites-unies-france.org/atelier-du-groupe-pays-senegal-le-19-novembre-2025"
+SENEGAL_TITLE = "Atelier du groupe-pays Sénégal"
+LONG_SUBJECT = "La Lettre de CUF de novembre : " + "coopération décentralisée, " * 4  # past what a phone shows
+
+
+def state(server: desk.Running) -> dict[str, object]:
+    """The page's parts as the page asks for them after a change."""
+    answer = httpx.get(server.url + "state", headers=cookie_for(server.url), timeout=10)
+    assert answer.status_code == 200
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def report(server: desk.Running) -> dict[str, list[dict[str, str]]]:
+    """The pre-send report of the letter on show."""
+    return httpx.get(server.url + "report.json", headers=cookie_for(server.url), timeout=10).json()  # type: ignore[no-any-return]
+
+
+def change(server: desk.Running, **fields: str) -> httpx.Response:
+    """A change as the page's script sends it (its token, the file's version, JSON asked for)."""
+    form = {"token": server.desk.token, "version": str(state(server)["issue_version"]), **fields}
+    return httpx.post(server.url + "action", data=form, timeout=10, headers={
+        **cookie_for(server.url), "Accept": "application/json", "Origin": server.url.split("/", 3)[0] + "//" +
+        server.url.split("/")[2]})
+
+
+def test_a_change_answers_with_its_letter_and_the_report_that_follows_is_the_new_letters(tmp_path: Path) -> None:
+    with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (session, server):
+        answer = change(server, op="exclude", name=SENEGAL)
+        assert answer.status_code == 200
+        letter = answer.json()["letter"]
+        assert letter.startswith("<!doctype html>") and SENEGAL_TITLE not in letter
+        shown = httpx.get(server.url + "letter.html", headers=cookie_for(server.url), timeout=10).text
+        assert letter == shown  # the page shows what the letter's address serves
+
+        assert not any(f["check"] == "subject" for f in report(server)["findings"])
+        answer = change(server, op="words", subject=LONG_SUBJECT, preheader="", editorial="")
+        assert LONG_SUBJECT.strip() in answer.json()["letter"]
+        parts = state(server)["parts"]
+        assert isinstance(parts, dict) and f"{len(LONG_SUBJECT.strip())} caractères" in parts["report"]
+        shown_report = report(server)
+        cfg, built = session.config, session.snapshot.built
+        assert cfg is not None and built is not None
+        _again, expected = check.build_and_check(cfg, built.letter.date, session.outbox)
+        shown_findings = {(f["level"], f["check"], f["message"]) for f in shown_report["findings"]}
+        assert any(check_name == "subject" for _level, check_name, _message in shown_findings)
+        # the report of the letter on show, as `digest check` finds it (less what the template accepts)
+        assert shown_findings <= {(f.level, f.check, f.message) for f in expected}
+
+
+def test_a_cards_buttons_work_without_the_pages_script(tmp_path: Path) -> None:
+    """The page's one form per card: a browser without script posts the button pressed, as its `op`."""
+    issue = with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (session, server):
+        page = httpx.get(server.url, headers=cookie_for(server.url), timeout=10).text
+        card = lxml.html.fromstring(page).xpath(f'//li[@data-name="{SENEGAL}"]')[0]
+        form = card.xpath(".//form[contains(@class, 'actions')]")[0]
+        fields = {i.get("name"): i.get("value") for i in form.xpath(".//input[@type='hidden']")}
+        pressed = form.xpath(".//button[normalize-space()='Exclure']")[0]
+        fields[pressed.get("name")] = pressed.get("value")
+        answer = httpx.post(server.url + "action", content=urllib.parse.urlencode(fields), timeout=10, headers={
+            **cookie_for(server.url), "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": server.url.split("/", 3)[0] + "//" + server.url.split("/")[2]})
+        assert answer.status_code == 303 and answer.headers["location"] == server.desk.prefix
+        assert tomllib.loads(issue.read_text(encoding="utf-8"))["exclude"] == [SENEGAL]
+        assert SENEGAL_TITLE not in (session.snapshot.html or "")
+
+
+def test_a_change_started_from_the_file_kept_parsed_writes_what_a_fresh_read_would(tmp_path: Path) -> None:
+    issue = tmp_path / "issues" / "2025-11.toml"
+    issue.parent.mkdir()
+    cfg = config.load(make_site(tmp_path))
+    steps = [issueedit.exclude(SENEGAL), issueedit.include(SENEGAL), issueedit.toggle("pin", SENEGAL),
+             issueedit.move("pin", SENEGAL, "up"), issueedit.toggle("featured", SENEGAL),
+             issueedit.set_text("subject", "Objet"), issueedit.set_editorial("Bonjour\n\nà tous"),
+             issueedit.exclude(SENEGAL), issueedit.include(SENEGAL), issueedit.set_editorial("")]
+    written = {}
+    for kept in (False, True):
+        shutil.copy(ROOT / "issues" / "2025-11.toml", issue)
+        for step in steps:
+            if kept:
+                issueedit.read_ahead(issue)
+            else:
+                issueedit._PARSED.clear()
+            issueedit.apply(cfg, issue, issueedit.version_of(issue), step)
+        written[kept] = issue.read_bytes()
+    assert written[True] == written[False]
+    assert b"# Items left out of this letter." in written[True]  # the comments kept, as ever
+    # A refused change leaves nothing behind in the file kept parsed: the next change does not carry it.
+    issueedit.read_ahead(issue)
+    with pytest.raises(issueedit.Refused):
+        issueedit.apply(cfg, issue, issueedit.version_of(issue),
+                        issueedit.override(SENEGAL, {"title": "Refusé", "image": "javascript:alert(1)"}))
+    issueedit.apply(cfg, issue, issueedit.version_of(issue), issueedit.toggle("pin", SENEGAL))
+    assert "Refusé" not in issue.read_text(encoding="utf-8") and "javascript" not in issue.read_text(encoding="utf-8")
+
+
+def test_every_connection_the_desk_accepts_sends_at_once(tmp_path: Path) -> None:
+    """Nagle's algorithm off (TCP_NODELAY) on the desk's connections: with it on, an answer written in two
+    parts waited for the browser's delayed acknowledgement, 40 ms on every request."""
+    with running(make_site(tmp_path)) as (_session, server), httpx.Client(headers=cookie_for(server.url)) as client:
+        assert client.get(server.url + "state").status_code == 200  # the connection stays open
+        connections = list(server.server.server_state.connections)
+        assert connections
+        for connection in connections:
+            sock = connection.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
