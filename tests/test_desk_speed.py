@@ -10,6 +10,7 @@ import socket
 import tomllib
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import httpx
 import lxml.html
@@ -35,7 +36,7 @@ def state(server: desk.Running) -> dict[str, object]:
     return answer.json()  # type: ignore[no-any-return]
 
 
-def report(server: desk.Running) -> dict[str, list[dict[str, str]]]:
+def report(server: desk.Running) -> dict[str, Any]:
     """The pre-send report of the letter on show."""
     return httpx.get(server.url + "report.json", headers=cookie_for(server.url), timeout=10).json()  # type: ignore[no-any-return]
 
@@ -131,3 +132,18 @@ def test_every_connection_the_desk_accepts_sends_at_once(tmp_path: Path) -> None
             sock = connection.transport.get_extra_info("socket")
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
+
+
+def test_a_rebuild_that_fails_after_a_click_keeps_the_report_of_the_letter_on_show(tmp_path: Path) -> None:
+    """A click shows its letter before checking it; a template broken just after leaves that letter on show, and
+    its report still comes: the error above it, its findings below."""
+    with_issue(tmp_path)
+    with running(make_site(tmp_path)) as (session, server):
+        assert change(server, op="words", subject=LONG_SUBJECT, preheader="", editorial="").status_code == 200
+        template = tmp_path / "templates" / "letter.mjml.j2"
+        template.write_text(template.read_text(encoding="utf-8") + "{% endfor %}", encoding="utf-8")
+        failed = session.rebuild()  # what the watcher does on the save
+        assert failed.error and "letter.mjml.j2" in failed.error and LONG_SUBJECT.strip() in (failed.html or "")
+        shown = report(server)
+        assert "letter.mjml.j2" in shown["error"]
+        assert any(f["check"] == "subject" for f in shown["findings"])  # the letter on show, judged

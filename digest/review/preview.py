@@ -54,7 +54,7 @@ class Snapshot:
     issue_path: Path | None = None  # the issue file of the letter's month, and the version the build read
     issue_version: str = "absent"
     proposals: list[Proposal] = field(default_factory=list)  # the members' sites' articles waiting, numbered
-    # False while the letter, already on show, is being checked in the background (`findings` not yet known)
+    # False while the letter, already on show, waits for its check (`findings` not yet known): see checked()
     checked: bool = True
 
 
@@ -140,14 +140,13 @@ class Preview:
             snapshot = self.snapshot
             if snapshot.checked or snapshot.built is None or self.config is None:
                 return snapshot
-            day = date.fromisoformat(snapshot.letter_date)
             try:
-                findings = _judged(self.config, snapshot.built, day)
-            except DigestError as exc:
-                return self._publish(_failed(snapshot, exc.format_message()))
+                findings = _judged(self.config, snapshot.built, snapshot.built.letter.date)
+            except DigestError as exc:  # said once, not checked again at every question
+                return self._publish(replace(_failed(snapshot, exc.format_message()), checked=True))
             except Exception as exc:  # a bug must not stop the preview: show it, keep serving the letter
                 traceback.print_exc(file=sys.stderr)
-                return self._publish(_failed(snapshot, f"{type(exc).__name__}: {exc}"))
+                return self._publish(replace(_failed(snapshot, f"{type(exc).__name__}: {exc}"), checked=True))
             if snapshot.issue_path is not None:
                 issueedit.read_ahead(snapshot.issue_path)  # the next click's change starts from it
             return self._publish(replace(snapshot, findings=findings, checked=True), same_letter=True)
@@ -255,13 +254,15 @@ def mtimes(paths: Iterable[Path]) -> dict[Path, int | None]:
 
 def _failed(previous: Snapshot, message: str, issue_path: Path | None = None,
             issue_version: str | None = None, day: date | None = None) -> Snapshot:
-    """The previous snapshot (its letter and report) with the new error, and the issue file (and the date) of
-    the letter the build was for: a change the desk makes goes to that letter's file, never today's."""
+    """The previous snapshot (its letter and report, or its letter still to check) with the new error, and the
+    issue file (and the date) of the letter the build was for: a change the desk makes goes to that letter's
+    file, never today's."""
     return Snapshot(html=previous.html, text=previous.text, subject=previous.subject, preheader=previous.preheader,
                     sender=previous.sender, letter_date=day.isoformat() if day else previous.letter_date,
                     findings=previous.findings, built_at=previous.built_at, seconds=previous.seconds,
                     error=message, built=previous.built, issue_path=issue_path or previous.issue_path,
-                    issue_version=previous.issue_version if issue_version is None else issue_version)
+                    issue_version=previous.issue_version if issue_version is None else issue_version,
+                    checked=previous.checked)
 
 
 DARK_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(dark|light)\s*\)", re.IGNORECASE)
