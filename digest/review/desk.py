@@ -231,9 +231,9 @@ def _decide(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]
     month = dates.month_year(day, i18n.current())
     if here:
         return rebuilt(desk), _("Contribution accepted into the letter of {month}; its contact will be "
-                                         "told.").format(month=month)
+                                "told.").format(month=month)
     return rebuilt(desk), _("This letter has gone out: the contribution is accepted into the letter of "
-                                     "{month}; its contact will be told.").format(month=month)
+                            "{month}; its contact will be told.").format(month=month)
 
 
 def _propose(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str]) -> tuple[Snapshot, str]:
@@ -262,7 +262,7 @@ def _propose(desk: Desk, cfg: Config, snapshot: Snapshot, form: Mapping[str, str
     if here:
         return rebuilt(desk), _("Accepted into the letter of {month}.").format(month=month)
     return rebuilt(desk), _("This letter has gone out: the article is accepted into the letter of "
-                                     "{month}.").format(month=month)
+                            "{month}.").format(month=month)
 
 
 def desk_day(desk: Desk, snapshot: Snapshot) -> date:
