@@ -5,10 +5,10 @@ measured by benchmarks/bench_desk.py, never here."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import tomllib
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from digest.edit import issueedit
 from digest.review import check, desk
 from tests.conftest import ROOT
 from tests.preview_support import cookie_for, make_site, running, with_issue
+from tests.test_preview import post, report, request
 
 pytestmark = pytest.mark.usefixtures("french")  # the desk speaks the team's language
 
@@ -29,42 +30,26 @@ SENEGAL_TITLE = "Atelier du groupe-pays Sénégal"
 LONG_SUBJECT = "La Lettre de CUF de novembre : " + "coopération décentralisée, " * 4  # past what a phone shows
 
 
-def state(server: desk.Running) -> dict[str, object]:
+def state(server: desk.Running) -> dict[str, Any]:
     """The page's parts as the page asks for them after a change."""
-    answer = httpx.get(server.url + "state", headers=cookie_for(server.url), timeout=10)
-    assert answer.status_code == 200
-    return answer.json()  # type: ignore[no-any-return]
-
-
-def report(server: desk.Running) -> dict[str, Any]:
-    """The pre-send report of the letter on show."""
-    return httpx.get(server.url + "report.json", headers=cookie_for(server.url), timeout=10).json()  # type: ignore[no-any-return]
-
-
-def change(server: desk.Running, **fields: str) -> httpx.Response:
-    """A change as the page's script sends it (its token, the file's version, JSON asked for)."""
-    form = {"token": server.desk.token, "version": str(state(server)["issue_version"]), **fields}
-    return httpx.post(server.url + "action", data=form, timeout=10, headers={
-        **cookie_for(server.url), "Accept": "application/json", "Origin": server.url.split("/", 3)[0] + "//" +
-        server.url.split("/")[2]})
+    return json.loads(request(server.url + "state")[2])  # type: ignore[no-any-return]
 
 
 def test_a_change_answers_with_its_letter_and_the_report_that_follows_is_the_new_letters(tmp_path: Path) -> None:
     with_issue(tmp_path)
     with running(make_site(tmp_path)) as (session, server):
-        answer = change(server, op="exclude", name=SENEGAL)
-        assert answer.status_code == 200
-        letter = answer.json()["letter"]
+        status, answer = post(server, op="exclude", name=SENEGAL)
+        assert status == 200
+        letter = answer["letter"]
         assert letter.startswith("<!doctype html>") and SENEGAL_TITLE not in letter
-        shown = httpx.get(server.url + "letter.html", headers=cookie_for(server.url), timeout=10).text
-        assert letter == shown  # the page shows what the letter's address serves
+        assert letter == request(server.url + "letter.html")[2]  # the page shows what the letter's address serves
 
-        assert not any(f["check"] == "subject" for f in report(server)["findings"])
-        answer = change(server, op="words", subject=LONG_SUBJECT, preheader="", editorial="")
-        assert LONG_SUBJECT.strip() in answer.json()["letter"]
+        assert not any(f["check"] == "subject" for f in report(server.url)["findings"])
+        status, answer = post(server, op="words", subject=LONG_SUBJECT, preheader="", editorial="")
+        assert LONG_SUBJECT.strip() in answer["letter"]
         parts = state(server)["parts"]
         assert isinstance(parts, dict) and f"{len(LONG_SUBJECT.strip())} caractères" in parts["report"]
-        shown_report = report(server)
+        shown_report = report(server.url)
         cfg, built = session.config, session.snapshot.built
         assert cfg is not None and built is not None
         _again, expected = check.build_and_check(cfg, built.letter.date, session.outbox)
@@ -78,15 +63,14 @@ def test_a_cards_buttons_work_without_the_pages_script(tmp_path: Path) -> None:
     """The page's one form per card: a browser without script posts the button pressed, as its `op`."""
     issue = with_issue(tmp_path)
     with running(make_site(tmp_path)) as (session, server):
-        page = httpx.get(server.url, headers=cookie_for(server.url), timeout=10).text
+        page = request(server.url)[2]
         card = lxml.html.fromstring(page).xpath(f'//li[@data-name="{SENEGAL}"]')[0]
         form = card.xpath(".//form[contains(@class, 'actions')]")[0]
         fields = {i.get("name"): i.get("value") for i in form.xpath(".//input[@type='hidden']")}
         pressed = form.xpath(".//button[normalize-space()='Exclure']")[0]
         fields[pressed.get("name")] = pressed.get("value")
-        answer = httpx.post(server.url + "action", content=urllib.parse.urlencode(fields), timeout=10, headers={
-            **cookie_for(server.url), "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": server.url.split("/", 3)[0] + "//" + server.url.split("/")[2]})
+        # posted as a browser does without script: no JSON asked, the redirection back to the page not followed
+        answer = httpx.post(server.url + "action", data=fields, headers=cookie_for(server.url), timeout=10)
         assert answer.status_code == 303 and answer.headers["location"] == server.desk.prefix
         assert tomllib.loads(issue.read_text(encoding="utf-8"))["exclude"] == [SENEGAL]
         assert SENEGAL_TITLE not in (session.snapshot.html or "")
@@ -139,11 +123,11 @@ def test_a_rebuild_that_fails_after_a_click_keeps_the_report_of_the_letter_on_sh
     its report still comes: the error above it, its findings below."""
     with_issue(tmp_path)
     with running(make_site(tmp_path)) as (session, server):
-        assert change(server, op="words", subject=LONG_SUBJECT, preheader="", editorial="").status_code == 200
+        assert post(server, op="words", subject=LONG_SUBJECT, preheader="", editorial="")[0] == 200
         template = tmp_path / "templates" / "letter.mjml.j2"
         template.write_text(template.read_text(encoding="utf-8") + "{% endfor %}", encoding="utf-8")
         failed = session.rebuild()  # what the watcher does on the save
         assert failed.error and "letter.mjml.j2" in failed.error and LONG_SUBJECT.strip() in (failed.html or "")
-        shown = report(server)
+        shown = report(server.url)
         assert "letter.mjml.j2" in shown["error"]
         assert any(f["check"] == "subject" for f in shown["findings"])  # the letter on show, judged

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import io
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from digest import look
@@ -43,11 +43,14 @@ def tokens(config: LookConfig | None) -> str:
     return ":root { " + " ".join(f"--c-{name}: {value};" for name, value in values.items()) + " }\n"
 
 
+@cache
 def sheet(config: LookConfig | None) -> str:
-    """The whole stylesheet: the components, then the tokens of this look over their defaults."""
+    """The whole stylesheet: the components, then the tokens of this look over their defaults (made once per look:
+    every page of `digest serve` carries it)."""
     return _sheet() + tokens(config)
 
 
+@lru_cache(maxsize=8)
 def source_hash(css: str) -> str:
     """The Content-Security-Policy source that allows exactly this inline style."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii") + "'"
